@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file smtpc.h
+ * \brief libsmtpc: an embeddable, transport-agnostic SMTP client.
+ *
+ * The core parses server replies and composes commands; it never touches a
+ * socket.  Bytes move through the caller's ::smtpc_io callbacks (or the
+ * built-in socket transport, see smtpc_socket_new()).  Every operation that
+ * may block returns ::SMTPC_ERR_WANT_READ or ::SMTPC_ERR_WANT_WRITE when the
+ * transport would block; call it again with the same arguments once the
+ * transport is ready.  A blocking program simply uses a blocking transport.
+ *
+ * Typical use:
+ * \code
+ * smtpc_session *s;
+ * smtpc_txn *t;
+ * smtpc_session_new(&s, NULL);
+ * smtpc_session_set_io(s, &io);
+ * smtpc_session_open(s);                         // greeting + EHLO
+ * smtpc_session_queue(s, "a@example.org", rcpts, 2, &body, &t);
+ * smtpc_session_run(s);                          // MAIL, RCPT..., DATA, body
+ * printf("%d accepted\n", (int)smtpc_txn_accepted_count(t));
+ * smtpc_txn_free(t);
+ * smtpc_session_quit(s);
+ * smtpc_session_free(s);
+ * \endcode
+ */
+#ifndef SMTPC_SMTPC_H
+#define SMTPC_SMTPC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** \brief Marks a declaration as part of the public, exported ABI. */
+#if defined(_WIN32) && defined(SMTPC_BUILDING)
+#define SMTPC_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define SMTPC_API
+#elif defined(SMTPC_BUILDING) && defined(__GNUC__)
+#define SMTPC_API __attribute__((visibility("default")))
+#else
+#define SMTPC_API
+#endif
+
+/** \brief Signed size type used by the I/O callbacks (never `ssize_t`). */
+typedef ptrdiff_t smtpc_ssize;
+
+/**
+ * \brief Error codes.
+ *
+ * Every fallible function returns ::SMTPC_OK (zero) or one of these negative
+ * codes.  The codes are grouped in ranges: would-block (-1, -2), usage
+ * (-100s), protocol (-200s), transport (-300s) and fatal (-900s).  After a
+ * fatal error the only permitted call on the session is smtpc_session_free().
+ */
+typedef enum smtpc_error {
+  SMTPC_OK = 0, /**< Success. */
+  /** The transport has no data yet: call again when it is readable. */
+  SMTPC_ERR_WANT_READ = -1,
+  /** The transport cannot take data yet: call again when it is writable. */
+  SMTPC_ERR_WANT_WRITE = -2,
+
+  SMTPC_ERR_INVALID_ARGUMENT = -100, /**< NULL or out-of-range argument. */
+  /** The call is not allowed in the session's current state. */
+  SMTPC_ERR_INVALID_STATE = -101,
+  /** A mailbox is malformed or contains CR, LF, NUL or a space. */
+  SMTPC_ERR_BAD_ADDRESS = -102,
+  /** A command argument (EHLO name, VRFY string) contains CR, LF or NUL. */
+  SMTPC_ERR_BAD_ARGUMENT = -103,
+  /** The body has 8-bit bytes and the server does not offer 8BITMIME. */
+  SMTPC_ERR_8BIT_UNSUPPORTED = -104,
+  /** The declared message size exceeds the server's SIZE limit. */
+  SMTPC_ERR_MESSAGE_TOO_BIG = -105,
+  /** The body read callback reported an error; the message was not sent. */
+  SMTPC_ERR_BODY_READ = -106,
+  /** A body line exceeded the 998-octet limit of RFC 5321 section 4.5.3.1.6. */
+  SMTPC_ERR_BODY_LINE_TOO_LONG = -107,
+  /** The feature was not compiled into this build. */
+  SMTPC_ERR_NOT_SUPPORTED = -108,
+
+  /** A server reply is syntactically invalid (bad code, separator, NUL). */
+  SMTPC_ERR_PROTOCOL = -200,
+  /** A reply line is longer than the configured limit. */
+  SMTPC_ERR_REPLY_LINE_TOO_LONG = -201,
+  /** A multi-line reply exceeds the configured byte or line-count limit. */
+  SMTPC_ERR_REPLY_TOO_LARGE = -202,
+  /** The server answered 4xx (transient); the reply is kept. */
+  SMTPC_ERR_REPLY_TEMPORARY = -203,
+  /** The server answered 5xx (permanent); the reply is kept. */
+  SMTPC_ERR_REPLY_PERMANENT = -204,
+  /** The server sent 421 or closed an idle connection: reconnect. */
+  SMTPC_ERR_SERVICE_CLOSING = -205,
+  /** The greeting was 554: the server refuses this client. */
+  SMTPC_ERR_GREETING_REFUSED = -206,
+  /** Every recipient of the transaction was rejected. */
+  SMTPC_ERR_NO_RECIPIENTS = -207,
+  /** Some recipients were accepted and some rejected (partial success). */
+  SMTPC_ERR_PARTIAL = -208,
+  /** The server sent bytes the client did not ask for (e.g. after STARTTLS). */
+  SMTPC_ERR_UNEXPECTED_DATA = -209,
+  /** The server does not offer a required extension. */
+  SMTPC_ERR_EXTENSION_UNSUPPORTED = -210,
+  /** STARTTLS is required by policy but not available or refused. */
+  SMTPC_ERR_STARTTLS_UNAVAILABLE = -211,
+  /** Authentication failed. */
+  SMTPC_ERR_AUTH_FAILED = -212,
+
+  SMTPC_ERR_IO = -300,      /**< The transport failed (errno-level error). */
+  SMTPC_ERR_EOF = -301,     /**< The server closed the connection. */
+  SMTPC_ERR_TIMEOUT = -302, /**< A per-command deadline passed. */
+  SMTPC_ERR_RESOLVE = -303, /**< The host name could not be resolved. */
+  SMTPC_ERR_CONNECT = -304, /**< No address of the host accepted a connection. */
+  SMTPC_ERR_TLS = -305,     /**< TLS handshake or record failure. */
+  SMTPC_ERR_CERTIFICATE = -306, /**< The server certificate was not trusted. */
+
+  SMTPC_ERR_NOMEM = -900,    /**< Out of memory (fatal). */
+  SMTPC_ERR_CALLBACK = -901, /**< A callback broke its contract (fatal). */
+  SMTPC_ERR_INTERNAL = -902  /**< Internal invariant violated (fatal). */
+} smtpc_error;
+
+/**
+ * \brief Describes an error code in one English sentence fragment.
+ * \param[in] err An ::smtpc_error value (any integer is accepted).
+ * \return A static string; never NULL.
+ */
+SMTPC_API const char *smtpc_strerror(int err);
+
+/**
+ * \brief Tells whether an error is fatal for the session.
+ * \param[in] err An ::smtpc_error value.
+ * \return 1 for the fatal tier (-900s) and for transport or protocol errors
+ *         that leave the connection unusable, 0 otherwise.
+ */
+SMTPC_API int smtpc_error_is_fatal(int err);
+
+/**
+ * \brief Allocator hooks.  All memory of a session is obtained through these.
+ *
+ * Pass NULL wherever an allocator is accepted to use the C library.
+ */
+typedef struct smtpc_mem {
+  void *user; /**< Passed as the first argument to every hook. */
+  /** Allocates \p size bytes, or returns NULL. */
+  void *(*malloc)(void *user, size_t size);
+  /** Resizes \p ptr to \p size bytes, or returns NULL (keeping \p ptr). */
+  void *(*realloc)(void *user, void *ptr, size_t size);
+  /** Frees \p ptr (which may be NULL). */
+  void (*free)(void *user, void *ptr);
+} smtpc_mem;
+
+/** \brief Current version of ::smtpc_io; store it in smtpc_io::version. */
+#define SMTPC_IO_VERSION 1
+
+/**
+ * \brief Transport callbacks.
+ *
+ * \p send and \p recv return the number of bytes moved, ::SMTPC_ERR_WANT_READ
+ * or ::SMTPC_ERR_WANT_WRITE when they would block, or another negative
+ * ::smtpc_error.  \p recv returns 0 at end of stream.  A callback that returns
+ * a would-block code must be called again later with the same arguments.
+ */
+typedef struct smtpc_io {
+  int version; /**< Must be ::SMTPC_IO_VERSION. */
+  void *ctx;   /**< Passed as the first argument to every callback. */
+  /** Writes up to \p len bytes. Required. */
+  smtpc_ssize (*send)(void *ctx, const unsigned char *buf, size_t len);
+  /** Reads up to \p len bytes; 0 means the peer closed. Required. */
+  smtpc_ssize (*recv)(void *ctx, unsigned char *buf, size_t len);
+  /**
+   * Upgrades the connection to TLS for \p servername; may return a
+   * would-block code and is then called again.  Optional (NULL = no TLS).
+   */
+  int (*starttls)(void *ctx, const char *servername);
+  /**
+   * Arms a deadline of \p timeout_ms milliseconds for the wait that starts
+   * now (a whole reply, not one read).  The transport makes \p recv and
+   * \p send fail with ::SMTPC_ERR_TIMEOUT once it passes.  0 disarms.
+   * Optional.
+   */
+  void (*set_timeout)(void *ctx, unsigned timeout_ms);
+  /** Closes the transport. Optional; called by smtpc_session_close(). */
+  void (*close)(void *ctx);
+} smtpc_io;
+
+/** \brief Opaque SMTP session: one connection, many transactions. */
+typedef struct smtpc_session smtpc_session;
+/** \brief Opaque server reply (code, enhanced code, text lines). */
+typedef struct smtpc_reply smtpc_reply;
+/** \brief Opaque mail transaction: envelope, body and results. */
+typedef struct smtpc_txn smtpc_txn;
+
+/** \brief Direction of a trace line. */
+typedef enum smtpc_trace_dir {
+  SMTPC_TRACE_IN = 0,  /**< A line received from the server. */
+  SMTPC_TRACE_OUT = 1, /**< A command line sent to the server. */
+  SMTPC_TRACE_INFO = 2 /**< A note from the library (e.g. body byte count). */
+} smtpc_trace_dir;
+
+/**
+ * \brief Receives every protocol line (without CRLF).  AUTH payloads are
+ *        replaced by `<redacted>`; message body lines are not traced.
+ */
+typedef void (*smtpc_trace_cb)(void *user, smtpc_trace_dir dir,
+                               const char *line, size_t len);
+
+/** \brief Per-command timeouts (RFC 5321 section 4.5.3.2). */
+typedef enum smtpc_timeout_kind {
+  SMTPC_TIMEOUT_GREETING = 0,  /**< Initial 220: default 5 minutes. */
+  SMTPC_TIMEOUT_MAIL = 1,      /**< MAIL: default 5 minutes. */
+  SMTPC_TIMEOUT_RCPT = 2,      /**< RCPT: default 5 minutes. */
+  SMTPC_TIMEOUT_DATA_INIT = 3, /**< DATA to 354: default 2 minutes. */
+  SMTPC_TIMEOUT_DATA_BLOCK = 4, /**< Each body write: default 3 minutes. */
+  SMTPC_TIMEOUT_DATA_END = 5,  /**< End of data to reply: default 10 minutes. */
+  SMTPC_TIMEOUT_OTHER = 6      /**< EHLO, RSET, NOOP, VRFY, QUIT: 5 minutes. */
+} smtpc_timeout_kind;
+
+/** \brief Session limits, see smtpc_session_set_limit(). */
+typedef enum smtpc_limit {
+  /** Longest accepted reply line in octets incl. CRLF (default 4096). */
+  SMTPC_LIMIT_REPLY_LINE = 0,
+  /** Most octets in one multi-line reply (default 65536). */
+  SMTPC_LIMIT_REPLY_BYTES = 1,
+  /** Most lines in one multi-line reply (default 256). */
+  SMTPC_LIMIT_REPLY_LINES = 2
+} smtpc_limit;
+
+/** \brief Session flags, see smtpc_session_set_flag(). */
+typedef enum smtpc_flag {
+  /** Use PIPELINING when offered (default on). */
+  SMTPC_FLAG_PIPELINING = 0,
+  /** Never send EHLO, only HELO (default off). */
+  SMTPC_FLAG_HELO_ONLY = 1
+} smtpc_flag;
+
+/**
+ * \brief Creates a session.
+ * \param[out] out Receives the session.
+ * \param[in] mem Allocator hooks (copied), or NULL for the C library.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out is NULL or \p mem is incomplete.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem);
+
+/**
+ * \brief Frees a session, its replies and any transaction it still owns.
+ *        Does not close the transport (see smtpc_session_close()).
+ * \param[in] s The session; NULL is a no-op.
+ */
+SMTPC_API void smtpc_session_free(smtpc_session *s);
+
+/**
+ * \brief Sets the transport.  Must be called before smtpc_session_open().
+ * \param[in] s The session.
+ * \param[in] io The callbacks (copied).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Missing send/recv or wrong version.
+ */
+SMTPC_API int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io);
+
+/**
+ * \brief Sets the name sent with EHLO/HELO (a domain or address literal).
+ *
+ * When unset, smtpc_session_open() uses the host's fully qualified name if it
+ * has one (see smtpc_default_ehlo_name()), else `[127.0.0.1]`.
+ * \param[in] s The session.
+ * \param[in] name The name (copied).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_BAD_ARGUMENT Empty, contains CR, LF, NUL, space or control.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_set_ehlo_name(smtpc_session *s, const char *name);
+
+/**
+ * \brief Sets the server host name (used for TLS SNI and verification).
+ * \param[in] s The session.
+ * \param[in] host The name (copied).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_BAD_ARGUMENT Contains CR, LF or NUL.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_set_server_name(smtpc_session *s,
+                                            const char *host);
+
+/**
+ * \brief Sets one per-command timeout, handed to smtpc_io::set_timeout.
+ * \param[in] s The session.
+ * \param[in] kind Which wait.
+ * \param[in] timeout_ms Milliseconds; 0 means no deadline.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown \p kind.
+ */
+SMTPC_API int smtpc_session_set_timeout(smtpc_session *s,
+                                        smtpc_timeout_kind kind,
+                                        unsigned timeout_ms);
+
+/**
+ * \brief Sets every timeout kind to the same value (as `smtpc --timeout`).
+ * \param[in] s The session.
+ * \param[in] timeout_ms Milliseconds; 0 means no deadline.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p s is NULL.
+ */
+SMTPC_API int smtpc_session_set_timeout_all(smtpc_session *s,
+                                            unsigned timeout_ms);
+
+/**
+ * \brief The timeout of the wait the session is currently in, for callers
+ *        that run their own event loop and timers.
+ * \param[in] s The session.
+ * \return Milliseconds, or 0 when no deadline applies.
+ */
+SMTPC_API unsigned smtpc_session_current_timeout(const smtpc_session *s);
+
+/**
+ * \brief Sets a reply-size limit.
+ * \param[in] s The session.
+ * \param[in] which The limit.
+ * \param[in] value The new value (at least 64 for line and byte limits,
+ *            at least 1 for lines).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown limit or value too small.
+ */
+SMTPC_API int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
+                                      size_t value);
+
+/**
+ * \brief Turns a session flag on or off.
+ * \param[in] s The session.
+ * \param[in] flag The flag.
+ * \param[in] on Non-zero to set.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown flag.
+ */
+SMTPC_API int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag,
+                                     int on);
+
+/**
+ * \brief Installs a trace callback (NULL removes it).
+ * \param[in] s The session.
+ * \param[in] cb Called for every line in and out.
+ * \param[in] user Passed to \p cb.
+ */
+SMTPC_API void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
+                                       void *user);
+
+/**
+ * \brief Reads the greeting and says EHLO (HELO if EHLO is rejected with 5xx).
+ * \param[in] s The session, with its transport set.
+ * \retval SMTPC_OK The server is ready for mail.
+ * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
+ * \retval SMTPC_ERR_GREETING_REFUSED Greeting was 554.
+ * \retval SMTPC_ERR_SERVICE_CLOSING Greeting or EHLO reply was 421.
+ * \retval SMTPC_ERR_REPLY_TEMPORARY, SMTPC_ERR_REPLY_PERMANENT EHLO and HELO
+ *         failed; see smtpc_session_last_reply().
+ * \retval SMTPC_ERR_PROTOCOL, SMTPC_ERR_REPLY_LINE_TOO_LONG,
+ *         SMTPC_ERR_REPLY_TOO_LARGE Malformed reply.
+ * \retval SMTPC_ERR_EOF, SMTPC_ERR_IO, SMTPC_ERR_TIMEOUT Transport failure.
+ * \retval SMTPC_ERR_INVALID_STATE Already open, or no transport set.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_open(smtpc_session *s);
+
+/** \brief Current version of ::smtpc_body; store it in smtpc_body::version. */
+#define SMTPC_BODY_VERSION 1
+
+/** \brief What the caller knows about the body's octets. */
+typedef enum smtpc_body_type {
+  /** Unknown: scanned when in memory; a stream is declared 8BITMIME when
+   *  the server offers it and checked for 8-bit bytes otherwise. */
+  SMTPC_BODY_AUTO = 0,
+  SMTPC_BODY_7BIT = 1,     /**< Only 7-bit bytes (checked while sending). */
+  SMTPC_BODY_8BITMIME = 2  /**< May hold 8-bit bytes: needs 8BITMIME. */
+} smtpc_body_type;
+
+/**
+ * \brief A message body source: an RFC 5322 message, streamed.
+ *
+ * Bare CR and bare LF are sent as CRLF and lines starting with "." are
+ * stuffed, so any byte sequence is safe.  The body must not contain the
+ * end-of-data dot line; the library appends it.
+ */
+typedef struct smtpc_body {
+  int version; /**< Must be ::SMTPC_BODY_VERSION. */
+  /**
+   * Reads up to \p len bytes into \p buf: returns the count, 0 at the end,
+   * ::SMTPC_ERR_WANT_READ to be called again later, or a negative error
+   * (the message is then abandoned: the connection is closed before the
+   * end-of-data sequence so the server cannot accept a partial message).
+   * NULL when \p data is used.
+   */
+  smtpc_ssize (*read)(void *ctx, unsigned char *buf, size_t len);
+  void *ctx;                 /**< Passed to \p read. */
+  const void *data;          /**< In-memory body (when \p read is NULL). */
+  size_t len;                /**< Length of \p data. */
+  int64_t size;              /**< Size in octets if known, else -1. */
+  smtpc_body_type type;      /**< 7-bit or 8-bit content. */
+} smtpc_body;
+
+/**
+ * \brief Fills \p body to send \p len bytes at \p data (not copied: they must
+ *        stay valid until the transaction completes).
+ * \param[out] body The body to initialise.
+ * \param[in] data The message bytes.
+ * \param[in] len Their length.
+ */
+SMTPC_API void smtpc_body_init_memory(smtpc_body *body, const void *data,
+                                      size_t len);
+
+/**
+ * \brief Fills \p body to stream through \p read.
+ * \param[out] body The body to initialise.
+ * \param[in] read The read callback.
+ * \param[in] ctx Passed to \p read.
+ * \param[in] size The size in octets, or -1 when unknown.
+ */
+SMTPC_API void smtpc_body_init_stream(smtpc_body *body,
+                                      smtpc_ssize (*read)(void *ctx,
+                                                          unsigned char *buf,
+                                                          size_t len),
+                                      void *ctx, int64_t size);
+
+/**
+ * \brief Queues a mail transaction on the session.
+ *
+ * Nothing is sent until smtpc_session_run().  The addresses are copied; the
+ * body's bytes or stream must stay valid until the transaction completes.
+ * Several transactions may be queued; with PIPELINING their commands share
+ * writes.
+ * \param[in] s The session.
+ * \param[in] from The reverse-path mailbox without angle brackets; "" for the
+ *            null reverse-path `<>`.
+ * \param[in] rcpts Forward-path mailboxes without angle brackets.
+ * \param[in] nrcpts Number of recipients (at least 1).
+ * \param[in] body The body (copied; see ::smtpc_body for lifetimes).
+ * \param[out] out Receives the transaction; the caller frees it with
+ *             smtpc_txn_free().  May be NULL (the session then frees it).
+ * \retval SMTPC_OK Queued.
+ * \retval SMTPC_ERR_BAD_ADDRESS A mailbox is malformed.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT No recipient or a bad body.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_queue(smtpc_session *s, const char *from,
+                                  const char *const *rcpts, size_t nrcpts,
+                                  const smtpc_body *body, smtpc_txn **out);
+
+/**
+ * \brief Runs queued transactions until all are complete.
+ *
+ * A transaction whose recipients are all rejected, or that the server
+ * rejects, completes with an error in smtpc_txn_status(); the session stays
+ * usable and the next transaction proceeds.
+ * \param[in] s The session.
+ * \retval SMTPC_OK Every queued transaction completed (see each status).
+ * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
+ * \retval SMTPC_ERR_SERVICE_CLOSING The server sent 421 or closed the
+ *         connection between transactions: reconnect.
+ * \retval SMTPC_ERR_8BIT_UNSUPPORTED, SMTPC_ERR_MESSAGE_TOO_BIG A transaction
+ *         cannot be sent to this server; it is completed with this status.
+ * \retval SMTPC_ERR_PROTOCOL, SMTPC_ERR_EOF, SMTPC_ERR_IO, SMTPC_ERR_TIMEOUT,
+ *         SMTPC_ERR_BODY_READ The connection is unusable; unfinished
+ *         transactions complete with this status.
+ * \retval SMTPC_ERR_INVALID_STATE The session is not open.
+ */
+SMTPC_API int smtpc_session_run(smtpc_session *s);
+
+/**
+ * \brief Sends RSET (abandons any transaction the server holds).
+ * \param[in] s The session.
+ * \retval SMTPC_OK 250 received.
+ * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
+ * \retval SMTPC_ERR_SERVICE_CLOSING The server closed or sent 421: reconnect.
+ * \retval SMTPC_ERR_REPLY_TEMPORARY, SMTPC_ERR_REPLY_PERMANENT Rejected.
+ * \retval SMTPC_ERR_INVALID_STATE Not open, or transactions are running.
+ */
+SMTPC_API int smtpc_session_rset(smtpc_session *s);
+
+/**
+ * \brief Sends NOOP (checks that the connection is alive).
+ * \param[in] s The session.
+ * \return As smtpc_session_rset().
+ */
+SMTPC_API int smtpc_session_noop(smtpc_session *s);
+
+/**
+ * \brief Sends VRFY.  Call again with the same \p what after a would-block.
+ * \param[in] s The session.
+ * \param[in] what The user name or mailbox to verify.
+ * \retval SMTPC_OK 250 or 251; the reply holds the answer.
+ * \retval SMTPC_ERR_BAD_ARGUMENT \p what contains CR, LF or NUL.
+ * \return Otherwise as smtpc_session_rset() (252 counts as success too).
+ */
+SMTPC_API int smtpc_session_vrfy(smtpc_session *s, const char *what);
+
+/**
+ * \brief Sends QUIT and waits for its reply.  The transport is not closed.
+ * \param[in] s The session.
+ * \retval SMTPC_OK 221 received (or the server closed after QUIT).
+ * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
+ */
+SMTPC_API int smtpc_session_quit(smtpc_session *s);
+
+/**
+ * \brief Closes the transport through smtpc_io::close.  Unfinished
+ *        transactions complete with ::SMTPC_ERR_EOF.
+ * \param[in] s The session.
+ */
+SMTPC_API void smtpc_session_close(smtpc_session *s);
+
+/**
+ * \brief The most recent complete reply from the server.
+ * \param[in] s The session.
+ * \return The reply, valid until the next call on the session, or NULL.
+ */
+SMTPC_API const smtpc_reply *smtpc_session_last_reply(const smtpc_session *s);
+
+/**
+ * \brief Tells whether the server advertised an EHLO keyword.
+ * \param[in] s The session.
+ * \param[in] keyword Case-insensitive keyword, e.g. "PIPELINING".
+ * \return 1 if advertised, 0 otherwise.
+ */
+SMTPC_API int smtpc_session_has_ext(const smtpc_session *s,
+                                    const char *keyword);
+
+/**
+ * \brief Parameters of an EHLO keyword, e.g. "PLAIN LOGIN" for AUTH.
+ * \param[in] s The session.
+ * \param[in] keyword Case-insensitive keyword.
+ * \return The parameters ("" when none), or NULL when not advertised.
+ *         Valid until the next EHLO.
+ */
+SMTPC_API const char *smtpc_session_ext_params(const smtpc_session *s,
+                                               const char *keyword);
+
+/**
+ * \brief The server's SIZE limit.
+ * \param[in] s The session.
+ * \return The limit in octets, 0 when SIZE is offered without a limit, -1
+ *         when SIZE is not offered.
+ */
+SMTPC_API int64_t smtpc_session_max_size(const smtpc_session *s);
+
+/**
+ * \brief Frees a transaction.  A transaction still in progress is detached:
+ *        the session completes and frees it.
+ * \param[in] t The transaction; NULL is a no-op.
+ */
+SMTPC_API void smtpc_txn_free(smtpc_txn *t);
+
+/**
+ * \brief Outcome of a transaction.
+ * \param[in] t The transaction.
+ * \retval SMTPC_OK Every recipient was accepted and the message was accepted.
+ * \retval SMTPC_ERR_PARTIAL The message was accepted for some recipients only.
+ * \retval SMTPC_ERR_NO_RECIPIENTS Every recipient was rejected.
+ * \retval SMTPC_ERR_REPLY_TEMPORARY, SMTPC_ERR_REPLY_PERMANENT MAIL, DATA or
+ *         the end of data was rejected; see smtpc_txn_reply().
+ * \retval SMTPC_ERR_WANT_READ Not complete yet.
+ * \return Otherwise the session error that ended it (nothing was accepted).
+ */
+SMTPC_API int smtpc_txn_status(const smtpc_txn *t);
+
+/**
+ * \brief The final reply: to the end of data, or the reply that ended the
+ *        transaction early.
+ * \param[in] t The transaction.
+ * \return The reply (valid while \p t lives), or NULL if none was received.
+ */
+SMTPC_API const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t);
+
+/**
+ * \brief The server's queue id from the final reply ("queued as X", "id=X"),
+ *        if it named one.
+ * \param[in] t The transaction.
+ * \return The id (valid while \p t lives) or NULL.
+ */
+SMTPC_API const char *smtpc_txn_queue_id(const smtpc_txn *t);
+
+/**
+ * \brief Number of recipients in the transaction.
+ * \param[in] t The transaction.
+ * \return The count given to smtpc_session_queue().
+ */
+SMTPC_API size_t smtpc_txn_rcpt_count(const smtpc_txn *t);
+
+/**
+ * \brief Number of recipients the server accepted (2xx to RCPT).
+ * \param[in] t The transaction.
+ * \return The count.
+ */
+SMTPC_API size_t smtpc_txn_accepted_count(const smtpc_txn *t);
+
+/**
+ * \brief A recipient's address.
+ * \param[in] t The transaction.
+ * \param[in] i Index below smtpc_txn_rcpt_count().
+ * \return The address (valid while \p t lives) or NULL if out of range.
+ */
+SMTPC_API const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i);
+
+/**
+ * \brief The reply to a recipient's RCPT command.
+ * \param[in] t The transaction.
+ * \param[in] i Index below smtpc_txn_rcpt_count().
+ * \return The reply (valid while \p t lives), or NULL if not yet answered.
+ */
+SMTPC_API const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t,
+                                                  size_t i);
+
+/**
+ * \brief The three-digit reply code.
+ * \param[in] r The reply.
+ * \return 200..599 (or 0 if \p r is NULL).
+ */
+SMTPC_API int smtpc_reply_code(const smtpc_reply *r);
+
+/**
+ * \brief The RFC 3463 enhanced status code of the first line ("2.1.5").
+ * \param[in] r The reply.
+ * \return The code, or "" when the reply has none.
+ */
+SMTPC_API const char *smtpc_reply_enhanced(const smtpc_reply *r);
+
+/**
+ * \brief The reply text: every line's text after the code (and enhanced
+ *        code), joined with "\n".
+ * \param[in] r The reply.
+ * \return The text ("" when empty).
+ */
+SMTPC_API const char *smtpc_reply_text(const smtpc_reply *r);
+
+/**
+ * \brief Number of lines in the reply.
+ * \param[in] r The reply.
+ * \return At least 1 (0 if \p r is NULL).
+ */
+SMTPC_API size_t smtpc_reply_line_count(const smtpc_reply *r);
+
+/**
+ * \brief One raw line of the reply, without CRLF ("250-SIZE 1000").
+ * \param[in] r The reply.
+ * \param[in] i Line index.
+ * \return The line, or NULL if out of range.
+ */
+SMTPC_API const char *smtpc_reply_line(const smtpc_reply *r, size_t i);
+
+/**
+ * \brief Writes the default EHLO name into \p buf: the host's fully
+ *        qualified name when it has a dot, else "[127.0.0.1]".
+ * \param[out] buf Destination.
+ * \param[in] len Its size.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p buf too small.
+ */
+SMTPC_API int smtpc_default_ehlo_name(char *buf, size_t len);
+
+/**
+ * \brief The library version as a string, e.g. "0.1.0".
+ * \return A static string.
+ */
+SMTPC_API const char *smtpc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <smtpc/socket.h>
+
+#endif /* SMTPC_SMTPC_H */

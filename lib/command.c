@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* Command composer and argument validation.
+ *
+ * Nothing the caller passes can add a line to the dialogue: CR, LF and NUL
+ * are refused everywhere, and mailboxes are checked against the RFC 5321
+ * section 4.1.2 grammar (ASCII only; SMTPUTF8 is not used yet). */
+#include "smtpc_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* RFC 5321 4.5.3.1: local-part 64, domain 255, path 256 incl. "<>". */
+#define MAX_LOCAL 64
+#define MAX_DOMAIN 255
+#define MAX_PATH 254
+
+static int is_atext(int c) {
+  /* RFC 5322 atext */
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+static int is_let_dig(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9');
+}
+
+/* Domain = sub-domain *("." sub-domain) / address-literal */
+static int check_domain(const char *d, size_t n) {
+  size_t i, label = 0;
+  if (n == 0 || n > MAX_DOMAIN)
+    return 0;
+  if (d[0] == '[') {
+    /* address-literal: "[" printable-without-brackets-or-backslash "]" */
+    if (n < 3 || d[n - 1] != ']')
+      return 0;
+    for (i = 1; i + 1 < n; i++) {
+      unsigned char c = (unsigned char)d[i];
+      if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
+        return 0;
+    }
+    return 1;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)d[i];
+    if (c == '.') {
+      if (label == 0 || d[i - 1] == '-')
+        return 0;
+      label = 0;
+    } else if (is_let_dig(c) || (c == '-' && label > 0)) {
+      if (++label > 63)
+        return 0;
+    } else {
+      return 0;
+    }
+  }
+  return label > 0 && d[n - 1] != '-';
+}
+
+/* Local-part = Dot-string / Quoted-string */
+static int check_local(const char *l, size_t n) {
+  size_t i;
+  if (n == 0 || n > MAX_LOCAL)
+    return 0;
+  if (l[0] == '"') {
+    if (n < 2 || l[n - 1] != '"')
+      return 0;
+    for (i = 1; i + 1 < n; i++) {
+      unsigned char c = (unsigned char)l[i];
+      if (c == '\\') {
+        /* quoted-pairSMTP = %d92 %d32-126 */
+        i++;
+        if (i + 1 >= n || (unsigned char)l[i] < 32 || (unsigned char)l[i] > 126)
+          return 0;
+      } else if (c < 32 || c > 126 || c == '"') {
+        return 0;
+      }
+    }
+    return 1;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)l[i];
+    if (c == '.') {
+      if (i == 0 || i + 1 == n || l[i - 1] == '.')
+        return 0;
+    } else if (!is_atext(c)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int smtpc__check_mailbox(const char *addr, int is_from) {
+  size_t n, at;
+  const char *p;
+  if (addr == NULL)
+    return SMTPC_ERR_BAD_ADDRESS;
+  n = strlen(addr);
+  if (n == 0)
+    return is_from ? SMTPC_OK : SMTPC_ERR_BAD_ADDRESS; /* "<>" */
+  if (n > MAX_PATH)
+    return SMTPC_ERR_BAD_ADDRESS;
+  if (!is_from && smtpc__strcasecmp(addr, "postmaster") == 0)
+    return SMTPC_OK; /* RFC 5321 4.1.1.3 "<Postmaster>" */
+  /* the domain starts after the last '@' (a quoted local part may hold @) */
+  p = strrchr(addr, '@');
+  if (p == NULL)
+    return SMTPC_ERR_BAD_ADDRESS;
+  at = (size_t)(p - addr);
+  if (!check_local(addr, at) || !check_domain(p + 1, n - at - 1))
+    return SMTPC_ERR_BAD_ADDRESS;
+  return SMTPC_OK;
+}
+
+int smtpc__check_arg(const char *arg, int allow_space) {
+  const unsigned char *p;
+  if (arg == NULL || *arg == '\0')
+    return SMTPC_ERR_BAD_ARGUMENT;
+  for (p = (const unsigned char *)arg; *p; p++) {
+    if (*p < 32 || *p == 127 || (*p == ' ' && !allow_space))
+      return SMTPC_ERR_BAD_ARGUMENT;
+  }
+  if (p - (const unsigned char *)arg > 500)
+    return SMTPC_ERR_BAD_ARGUMENT; /* command line limit 512 (4.5.3.1.4) */
+  return SMTPC_OK;
+}
+
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                    int64_t size, int body8bit) {
+  char num[32];
+  int rv = smtpc__check_mailbox(from, 1);
+  if (rv != SMTPC_OK)
+    return rv;
+  if ((rv = smtpc__buf_append_str(out, m, "MAIL FROM:<")) ||
+      (rv = smtpc__buf_append_str(out, m, from)) ||
+      (rv = smtpc__buf_append_str(out, m, ">")))
+    return rv;
+  if (size >= 0) {
+    snprintf(num, sizeof(num), " SIZE=%lld", (long long)size);
+    if ((rv = smtpc__buf_append_str(out, m, num)))
+      return rv;
+  }
+  if (body8bit && (rv = smtpc__buf_append_str(out, m, " BODY=8BITMIME")))
+    return rv;
+  return smtpc__buf_append(out, m, "\r\n", 2);
+}
+
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to) {
+  int rv = smtpc__check_mailbox(to, 0);
+  if (rv != SMTPC_OK)
+    return rv;
+  if ((rv = smtpc__buf_append_str(out, m, "RCPT TO:<")) ||
+      (rv = smtpc__buf_append_str(out, m, to)))
+    return rv;
+  return smtpc__buf_append(out, m, ">\r\n", 3);
+}
+
+int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
+                      const char *arg) {
+  int rv;
+  if (arg != NULL && (rv = smtpc__check_arg(arg, 1)) != SMTPC_OK)
+    return rv;
+  if ((rv = smtpc__buf_append_str(out, m, verb)))
+    return rv;
+  if (arg != NULL && ((rv = smtpc__buf_append(out, m, " ", 1)) ||
+                      (rv = smtpc__buf_append_str(out, m, arg))))
+    return rv;
+  return smtpc__buf_append(out, m, "\r\n", 2);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* POSIX defaults for the platform hooks the core needs (see smtpc_int.h).
+ * No sockets and no resolver here: this file must not block on the network,
+ * because smtpc_session_open() may call smtpc_default_ehlo_name() from an
+ * event loop.  The resolver-based fallback lives in io_socket.c. */
+#include "smtpc_int.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* 1 if name is a dotted host name fit for EHLO: letters, digits, '-' and
+ * '.', no empty label, at least one dot, and not "localhost" or
+ * "localhost.<anything>". */
+int smtpc__platform_name_ok(const char *name) {
+  size_t i, label = 0;
+  int dot = 0;
+  if (name == NULL || name[0] == '\0' || name[0] == '.')
+    return 0;
+  if (smtpc__strncasecmp(name, "localhost", 9) == 0 &&
+      (name[9] == '\0' || name[9] == '.'))
+    return 0;
+  for (i = 0; name[i] != '\0'; i++) {
+    char c = name[i];
+    if (c == '.') {
+      if (label == 0)
+        return 0;
+      dot = 1;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '-') {
+      if (++label > 63)
+        return 0;
+    } else {
+      return 0;
+    }
+  }
+  /* label > 0 also rejects a trailing dot (a root label has no place in EHLO). */
+  return dot && label > 0 && i <= 253;
+}
+
+int smtpc__platform_fqdn(char *buf, size_t len) {
+  char host[256];
+  size_t n;
+  if (buf == NULL || len == 0)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  buf[0] = '\0';
+  if (gethostname(host, sizeof host) != 0)
+    return SMTPC_OK;
+  host[sizeof host - 1] = '\0'; /* truncation is unspecified by POSIX */
+  if (!smtpc__platform_name_ok(host))
+    return SMTPC_OK;
+  n = strlen(host);
+  if (n >= len)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  memcpy(buf, host, n + 1);
+  return SMTPC_OK;
+}
+
+int smtpc_default_ehlo_name(char *buf, size_t len) {
+  static const char literal[] = "[127.0.0.1]";
+  int rc;
+  if (buf == NULL || len == 0)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  rc = smtpc__platform_fqdn(buf, len);
+  if (rc != SMTPC_OK || buf[0] != '\0')
+    return rc;
+  if (len < sizeof literal) {
+    buf[0] = '\0';
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  }
+  memcpy(buf, literal, sizeof literal);
+  return SMTPC_OK;
+}

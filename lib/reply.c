@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* Incremental SMTP reply parser (RFC 5321 section 4.2, RFC 3463 / 2034).
+ *
+ *   Reply-line = *( Reply-code "-" [ textstring ] CRLF )
+ *                Reply-code [ SP textstring ] CRLF
+ *
+ * Bytes may arrive split anywhere.  Each line is checked as soon as it is
+ * complete: the code must be three digits [2-5][0-5][0-9], identical on every
+ * line, followed by "-", " " or the end of the line.  NUL and stray CR are
+ * rejected.  Line length, reply size and line count are bounded so a hostile
+ * server cannot make the client allocate without limit. */
+#include "smtpc_int.h"
+
+#include <string.h>
+
+void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r) {
+  if (r == NULL)
+    return;
+  smtpc__free(m, r->raw);
+  smtpc__free(m, r->line_off);
+  smtpc__free(m, r->text);
+  smtpc__free(m, r);
+}
+
+void smtpc__reply_parser_init(smtpc__reply_parser *p, const smtpc_mem *m) {
+  memset(p, 0, sizeof(*p));
+  p->mem = m;
+  p->max_line = 4096;
+  p->max_bytes = 65536;
+  p->max_lines = 256;
+}
+
+void smtpc__reply_parser_free(smtpc__reply_parser *p) {
+  smtpc__buf_free(&p->line, p->mem);
+  smtpc__buf_free(&p->raw, p->mem);
+  smtpc__buf_free(&p->offs, p->mem);
+}
+
+void smtpc__reply_parser_reset(smtpc__reply_parser *p) {
+  smtpc__buf_reset(&p->line);
+  smtpc__buf_reset(&p->raw);
+  smtpc__buf_reset(&p->offs);
+  p->nlines = 0;
+  p->total = 0;
+  p->code = 0;
+  p->done = 0;
+  p->err = 0;
+}
+
+int smtpc__reply_parser_busy(const smtpc__reply_parser *p) {
+  return p->nlines > 0 || p->line.len > 0;
+}
+
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* Length of an RFC 3463 status code "c.sss.ddd" at s (up to n bytes) whose
+ * class digit equals want_class, or 0. */
+static size_t enhanced_len(const char *s, size_t n, int want_class) {
+  size_t i = 0, k, digits;
+  if (n < 5 || s[0] != want_class || s[1] != '.')
+    return 0;
+  i = 2;
+  for (k = 0; k < 2; k++) {
+    digits = 0;
+    while (i < n && is_digit((unsigned char)s[i]) && digits < 3) {
+      i++;
+      digits++;
+    }
+    if (digits == 0)
+      return 0;
+    if (k == 0) {
+      if (i >= n || s[i] != '.')
+        return 0;
+      i++;
+    }
+  }
+  /* must end the token */
+  if (i < n && s[i] != ' ')
+    return 0;
+  return i;
+}
+
+/* Validates one complete line (without line end) and stores it.
+ * Returns 1 if it was the last line of the reply, 0 if more follow, or an
+ * error. */
+static int finish_line(smtpc__reply_parser *p) {
+  const char *l = (const char *)smtpc__buf_head(&p->line);
+  size_t n = smtpc__buf_avail(&p->line);
+  int code, last;
+  size_t off;
+  if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
+      !is_digit((unsigned char)l[2]))
+    return SMTPC_ERR_PROTOCOL;
+  code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+  if (n == 3 || l[3] == ' ')
+    last = 1;
+  else if (l[3] == '-')
+    last = 0;
+  else
+    return SMTPC_ERR_PROTOCOL;
+  if (p->nlines == 0)
+    p->code = code;
+  else if (code != p->code)
+    return SMTPC_ERR_PROTOCOL;
+  if (p->nlines >= p->max_lines)
+    return SMTPC_ERR_REPLY_TOO_LARGE;
+  off = p->raw.len;
+  if (smtpc__buf_append(&p->offs, p->mem, &off, sizeof(off)) != SMTPC_OK ||
+      smtpc__buf_append(&p->raw, p->mem, l, n) != SMTPC_OK ||
+      smtpc__buf_append(&p->raw, p->mem, "", 1) != SMTPC_OK)
+    return SMTPC_ERR_NOMEM;
+  p->nlines++;
+  smtpc__buf_reset(&p->line);
+  return last;
+}
+
+int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
+                             size_t len, size_t *consumed) {
+  size_t i = 0;
+  int rv;
+  *consumed = 0;
+  if (p->err)
+    return p->err;
+  if (p->done)
+    return 1;
+  while (i < len) {
+    const unsigned char *nl = memchr(in + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - in) : len;
+    size_t seg = end - i, k, content;
+    size_t linelen = smtpc__buf_avail(&p->line);
+    int pending_cr =
+        linelen > 0 && smtpc__buf_head(&p->line)[linelen - 1] == '\r';
+    int trailing_cr;
+    if (seg + (nl ? 1u : 0u) > p->max_bytes - p->total) {
+      rv = SMTPC_ERR_REPLY_TOO_LARGE;
+      goto fail;
+    }
+    /* A CR must be followed by LF; NUL is never valid (RFC 5321 4.2). */
+    if (pending_cr && seg > 0) {
+      rv = SMTPC_ERR_PROTOCOL;
+      goto fail;
+    }
+    for (k = 0; k < seg; k++) {
+      unsigned char c = in[i + k];
+      if (c == '\0' || (c == '\r' && k + 1 != seg)) {
+        rv = SMTPC_ERR_PROTOCOL;
+        goto fail;
+      }
+    }
+    trailing_cr = seg > 0 && in[end - 1] == '\r';
+    content = linelen - (pending_cr ? 1u : 0u) + seg - (trailing_cr ? 1u : 0u);
+    if (content + 2 > p->max_line) { /* the limit includes CRLF */
+      rv = SMTPC_ERR_REPLY_LINE_TOO_LONG;
+      goto fail;
+    }
+    if (smtpc__buf_append(&p->line, p->mem, in + i, seg) != SMTPC_OK) {
+      rv = SMTPC_ERR_NOMEM;
+      goto fail;
+    }
+    p->total += seg;
+    i = end;
+    if (nl == NULL)
+      break;
+    i++;
+    p->total++;
+    if (pending_cr || trailing_cr)
+      p->line.len--; /* drop the CR of CRLF */
+    /* A bare LF is tolerated as a line end: RFC 5321 4.1.1 asks for CRLF,
+     * but some servers behind broken proxies send LF alone. */
+    rv = finish_line(p);
+    if (rv < 0)
+      goto fail;
+    if (rv == 1) {
+      p->done = 1;
+      *consumed = i;
+      return 1;
+    }
+  }
+  *consumed = i;
+  return 0;
+fail:
+  *consumed = i;
+  p->err = rv;
+  return rv;
+}
+
+int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
+  const smtpc_mem *m = p->mem;
+  smtpc_reply *r;
+  size_t i, textlen = 0;
+  char *t;
+  if (!p->done)
+    return SMTPC_ERR_INTERNAL;
+  r = smtpc__calloc(m, 1, sizeof(*r));
+  if (r == NULL)
+    return SMTPC_ERR_NOMEM;
+  r->code = p->code;
+  r->nlines = p->nlines;
+  r->raw = smtpc__malloc(m, p->raw.len);
+  r->line_off = smtpc__calloc(m, p->nlines, sizeof(size_t));
+  /* text is never longer than raw (codes and separators are removed) */
+  r->text = smtpc__malloc(m, p->raw.len + 1);
+  if (r->raw == NULL || r->line_off == NULL || r->text == NULL) {
+    smtpc__reply_free(m, r);
+    return SMTPC_ERR_NOMEM;
+  }
+  memcpy(r->raw, p->raw.data, p->raw.len);
+  memcpy(r->line_off, p->offs.data, p->nlines * sizeof(size_t));
+  t = r->text;
+  for (i = 0; i < p->nlines; i++) {
+    const char *l = r->raw + r->line_off[i];
+    size_t n = strlen(l), skip = n > 4 ? 4 : n;
+    if (i == 0 && p->enhanced) {
+      size_t e = enhanced_len(l + skip, n - skip, l[0]);
+      if (e > 0 && e < sizeof(r->enhanced)) {
+        memcpy(r->enhanced, l + skip, e);
+        r->enhanced[e] = '\0';
+      }
+    }
+    if (p->enhanced) {
+      /* RFC 2034: every line carries the code; strip it from the text. */
+      size_t e = enhanced_len(l + skip, n - skip, l[0]);
+      if (e > 0) {
+        skip += e;
+        if (skip < n && l[skip] == ' ')
+          skip++;
+      }
+    }
+    if (i > 0)
+      *t++ = '\n';
+    memcpy(t, l + skip, n - skip);
+    t += n - skip;
+    textlen += n - skip;
+  }
+  *t = '\0';
+  (void)textlen;
+  smtpc__reply_parser_reset(p);
+  *out = r;
+  return SMTPC_OK;
+}
+
+smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
+                               const char *text) {
+  smtpc__reply_parser p;
+  smtpc_reply *r = NULL;
+  char line[512];
+  size_t consumed, n = strlen(text);
+  int rv;
+  if (n > sizeof(line) - 8 || code < 200 || code > 599)
+    return NULL;
+  line[0] = (char)('0' + code / 100);
+  line[1] = (char)('0' + code / 10 % 10);
+  line[2] = (char)('0' + code % 10);
+  line[3] = ' ';
+  memcpy(line + 4, text, n);
+  memcpy(line + 4 + n, "\r\n", 2);
+  smtpc__reply_parser_init(&p, m);
+  rv = smtpc__reply_parser_feed(&p, (const unsigned char *)line, n + 6,
+                                &consumed);
+  if (rv == 1)
+    (void)smtpc__reply_parser_take(&p, &r);
+  smtpc__reply_parser_free(&p);
+  return r;
+}
+
+/* ---- public accessors ---------------------------------------------------- */
+
+int smtpc_reply_code(const smtpc_reply *r) { return r ? r->code : 0; }
+
+const char *smtpc_reply_enhanced(const smtpc_reply *r) {
+  return r ? r->enhanced : "";
+}
+
+const char *smtpc_reply_text(const smtpc_reply *r) { return r ? r->text : ""; }
+
+size_t smtpc_reply_line_count(const smtpc_reply *r) {
+  return r ? r->nlines : 0;
+}
+
+const char *smtpc_reply_line(const smtpc_reply *r, size_t i) {
+  if (r == NULL || i >= r->nlines)
+    return NULL;
+  return r->raw + r->line_off[i];
+}

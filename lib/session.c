@@ -1,0 +1,1273 @@
+/* SPDX-License-Identifier: MIT */
+/* The SMTP session engine.
+ *
+ * One loop (drive) moves the session forward: it flushes pending output,
+ * streams a message body when one is open, reads and dispatches replies to
+ * the commands in flight, and composes the next commands.  Every command sent
+ * pushes an expectation; replies are matched to expectations strictly in
+ * order (RFC 2920 3.1: "counting each separate response").  Whenever the
+ * transport would block the loop returns SMTPC_ERR_WANT_READ/WANT_WRITE and
+ * resumes exactly there on the next call. */
+#include "smtpc_int.h"
+
+#include <string.h>
+
+#define IN_CHUNK 16384      /* bytes asked of recv() at once */
+#define OUT_HIGH 65536      /* body bytes encoded before flushing */
+#define BODY_CHUNK 16384    /* bytes asked of a streamed body at once */
+
+/* What a pending reply answers. */
+typedef enum {
+  EX_GREETING,
+  EX_EHLO,
+  EX_HELO,
+  EX_RSET_CHECK, /* health check before reusing the connection */
+  EX_RSET_TXN,   /* cleans up after a failed transaction */
+  EX_MAIL,
+  EX_RCPT,
+  EX_DATA,
+  EX_DATA_END,
+  EX_OP          /* RSET / NOOP / VRFY / QUIT called by the user */
+} ex_kind;
+
+typedef struct {
+  ex_kind kind;
+  smtpc_txn *t;
+  size_t idx;    /* recipient index for EX_RCPT */
+  unsigned seq;  /* identifies the wait for set_timeout */
+} expect;
+
+typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
+
+typedef enum {
+  ST_NEW,       /* transport set, open() not called */
+  ST_OPENING,   /* greeting / EHLO in progress */
+  ST_READY,     /* EHLO done */
+  ST_BROKEN,    /* fatal error: only free/close */
+  ST_QUIT       /* QUIT answered */
+} state;
+
+typedef enum {
+  TP_QUEUED,    /* nothing sent */
+  TP_ENVELOPE,  /* MAIL (and maybe RCPT/DATA) sent */
+  TP_BODY,      /* 354 received, body streaming */
+  TP_END,       /* end-of-data sent, awaiting the final reply */
+  TP_DONE
+} txn_phase;
+
+struct smtpc_txn {
+  smtpc_mem mem;
+  smtpc_session *s;       /* NULL once detached from a freed session */
+  smtpc_txn *next;
+  char *from;
+  char **rcpts;
+  smtpc_reply **rreplies;
+  size_t nrcpt;
+  size_t accepted;
+  size_t answered;        /* RCPT replies received */
+  smtpc_reply *final;
+  char *queue_id;
+  smtpc_body body;
+  size_t body_off;        /* bytes of an in-memory body consumed */
+  int status;
+  txn_phase phase;
+  int mail_ok;
+  int body8;              /* BODY=8BITMIME declared */
+  int reject8;            /* fail on an 8-bit octet while streaming */
+  int caller_owned;       /* the caller holds a pointer */
+};
+
+struct smtpc_session {
+  smtpc_mem mem;
+  smtpc_io io;
+  int have_io;
+  state st;
+  int fatal;              /* sticky error once ST_BROKEN */
+  char *ehlo_name;
+  char *server_name;
+  unsigned timeouts[7];
+  unsigned cur_timeout;
+  unsigned armed_seq;
+  unsigned next_seq;
+  int pipelining;         /* flag: use PIPELINING when offered */
+  int helo_only;
+  smtpc_trace_cb trace;
+  void *trace_user;
+
+  smtpc__reply_parser parser;
+  smtpc__caps caps;
+  smtpc__buf out;
+  smtpc__buf in;
+  smtpc_reply *last;
+  int open_result;        /* result of open() once ST_READY or failed */
+
+  expect *ex;             /* FIFO of pending replies */
+  size_t ex_head, ex_len, ex_cap;
+
+  smtpc_txn *head, *tail; /* incomplete transactions, in order */
+  smtpc_txn *body_txn;    /* transaction whose body is streaming */
+  smtpc__dot dot;
+  unsigned char *chunk;   /* read buffer for streamed bodies */
+  size_t chunk_len, chunk_off;
+
+  int used;               /* a run() has completed on this connection */
+  int need_check;         /* send a health-check RSET before the next MAIL */
+  int check_pending;      /* the health check reply has not arrived yet */
+  int need_rset;          /* server holds a failed transaction */
+
+  op_kind op;
+  int op_result;          /* WANT_READ while the op is in flight */
+  char *op_arg;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void trace(smtpc_session *s, smtpc_trace_dir dir, const char *line,
+                  size_t len) {
+  if (s->trace != NULL)
+    s->trace(s->trace_user, dir, line, len);
+}
+
+static int reply_class_error(int code) {
+  if (code == 421)
+    return SMTPC_ERR_SERVICE_CLOSING;
+  if (code >= 500)
+    return SMTPC_ERR_REPLY_PERMANENT;
+  if (code >= 400)
+    return SMTPC_ERR_REPLY_TEMPORARY;
+  return SMTPC_ERR_PROTOCOL; /* a 1xx/3xx where none belongs */
+}
+
+static unsigned timeout_for(const smtpc_session *s, ex_kind k) {
+  switch (k) {
+  case EX_GREETING: return s->timeouts[SMTPC_TIMEOUT_GREETING];
+  case EX_MAIL: return s->timeouts[SMTPC_TIMEOUT_MAIL];
+  case EX_RCPT: return s->timeouts[SMTPC_TIMEOUT_RCPT];
+  case EX_DATA: return s->timeouts[SMTPC_TIMEOUT_DATA_INIT];
+  case EX_DATA_END: return s->timeouts[SMTPC_TIMEOUT_DATA_END];
+  default: return s->timeouts[SMTPC_TIMEOUT_OTHER];
+  }
+}
+
+static void arm(smtpc_session *s, unsigned ms) {
+  s->cur_timeout = ms;
+  if (s->io.set_timeout != NULL)
+    s->io.set_timeout(s->io.ctx, ms);
+}
+
+static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
+                       size_t idx) {
+  expect *e;
+  if (s->ex_head > 0 && s->ex_head == s->ex_len)
+    s->ex_head = s->ex_len = 0;
+  if (s->ex_len == s->ex_cap) {
+    size_t ncap = s->ex_cap ? s->ex_cap * 2 : 16;
+    expect *n;
+    if (s->ex_head > 0) { /* compact before growing */
+      memmove(s->ex, s->ex + s->ex_head,
+              (s->ex_len - s->ex_head) * sizeof(*s->ex));
+      s->ex_len -= s->ex_head;
+      s->ex_head = 0;
+    }
+    if (s->ex_len == s->ex_cap) {
+      if (ncap > SIZE_MAX / sizeof(*s->ex))
+        return SMTPC_ERR_NOMEM;
+      n = smtpc__realloc(&s->mem, s->ex, ncap * sizeof(*s->ex));
+      if (n == NULL)
+        return SMTPC_ERR_NOMEM;
+      s->ex = n;
+      s->ex_cap = ncap;
+    }
+  }
+  e = &s->ex[s->ex_len++];
+  e->kind = kind;
+  e->t = t;
+  e->idx = idx;
+  e->seq = ++s->next_seq;
+  return SMTPC_OK;
+}
+
+/* Appends a command line to the output and traces it. */
+static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
+                    ex_kind kind, smtpc_txn *t, size_t idx) {
+  size_t before = s->out.len;
+  int rv;
+  if (kind == EX_MAIL)
+    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size, t->body8);
+  else if (kind == EX_RCPT)
+    rv = smtpc__cmd_rcpt(&s->out, &s->mem, t->rcpts[idx]);
+  else
+    rv = smtpc__cmd_simple(&s->out, &s->mem, verb, arg);
+  if (rv != SMTPC_OK) {
+    s->out.len = before;
+    return rv;
+  }
+  trace(s, SMTPC_TRACE_OUT, (const char *)s->out.data + before,
+        s->out.len - before - 2);
+  rv = push_expect(s, kind, t, idx);
+  if (rv != SMTPC_OK)
+    s->out.len = before;
+  return rv;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static void txn_destroy(smtpc_txn *t) {
+  size_t i;
+  const smtpc_mem *m = &t->mem;
+  for (i = 0; i < t->nrcpt; i++) {
+    smtpc__free(m, t->rcpts[i]);
+    smtpc__reply_free(m, t->rreplies[i]);
+  }
+  smtpc__free(m, t->rcpts);
+  smtpc__free(m, t->rreplies);
+  smtpc__free(m, t->from);
+  smtpc__reply_free(m, t->final);
+  smtpc__free(m, t->queue_id);
+  smtpc__free(m, t);
+}
+
+static void unlink_txn(smtpc_session *s, smtpc_txn *t) {
+  smtpc_txn **pp = &s->head, *prev = NULL;
+  while (*pp != NULL && *pp != t) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  if (*pp == t) {
+    *pp = t->next;
+    if (s->tail == t)
+      s->tail = prev;
+  }
+  t->next = NULL;
+}
+
+/* Completes a transaction with a status; frees it if nobody holds it. */
+static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
+  if (t->phase == TP_DONE)
+    return;
+  t->status = status;
+  t->phase = TP_DONE;
+  if (s->body_txn == t)
+    s->body_txn = NULL;
+  unlink_txn(s, t);
+  t->s = NULL;
+  if (!t->caller_owned)
+    txn_destroy(t);
+}
+
+/* A deep copy of r allocated with m, or NULL. */
+static smtpc_reply *copy_reply(const smtpc_mem *m, const smtpc_reply *r) {
+  smtpc_reply *c = smtpc__calloc(m, 1, sizeof(*c));
+  size_t rawlen;
+  if (c == NULL)
+    return NULL;
+  rawlen = r->line_off[r->nlines - 1] + strlen(r->raw + r->line_off[r->nlines - 1]) + 1;
+  c->code = r->code;
+  c->nlines = r->nlines;
+  memcpy(c->enhanced, r->enhanced, sizeof(c->enhanced));
+  c->raw = smtpc__malloc(m, rawlen);
+  c->line_off = smtpc__calloc(m, r->nlines, sizeof(size_t));
+  c->text = smtpc__strdup(m, r->text);
+  if (c->raw == NULL || c->line_off == NULL || c->text == NULL) {
+    smtpc__reply_free(m, c);
+    return NULL;
+  }
+  memcpy(c->raw, r->raw, rawlen);
+  memcpy(c->line_off, r->line_off, r->nlines * sizeof(size_t));
+  return c;
+}
+
+/* Keeps a copy of r as the transaction's final reply. */
+static int txn_set_final(smtpc_txn *t, const smtpc_reply *r) {
+  smtpc_reply *copy = copy_reply(&t->mem, r);
+  if (copy == NULL)
+    return SMTPC_ERR_NOMEM;
+  smtpc__reply_free(&t->mem, t->final);
+  t->final = copy;
+  return SMTPC_OK;
+}
+
+
+/* Finds a queue id in a final reply: Postfix "queued as ABC", Exim "id=X",
+ * Sendmail "XYZ Message accepted", else none. */
+static int extract_queue_id(smtpc_txn *t) {
+  const char *txt = t->final ? t->final->text : "", *p;
+  size_t n;
+  if ((p = strstr(txt, "queued as ")) != NULL)
+    p += 10;
+  else if ((p = strstr(txt, "id=")) != NULL)
+    p += 3;
+  else if ((p = strstr(txt, " Message accepted")) != NULL) {
+    const char *q = p;
+    while (q > txt && q[-1] != ' ')
+      q--;
+    n = (size_t)(p - q);
+    if (n == 0)
+      return SMTPC_OK;
+    t->queue_id = smtpc__strndup(&t->mem, q, n);
+    return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
+  } else
+    return SMTPC_OK;
+  n = strcspn(p, " \n;,)");
+  if (n == 0)
+    return SMTPC_OK;
+  t->queue_id = smtpc__strndup(&t->mem, p, n);
+  return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
+}
+
+/* Length of the longest line of a memory body, and its size on the wire
+ * with line ends normalised to CRLF. */
+static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
+                      int64_t *wire, int *has8) {
+  size_t i, line = 0, longest = 0;
+  int64_t extra = 0;
+  int eight = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    if (c == '\r') {
+      if (i + 1 < n && p[i + 1] == '\n')
+        i++;
+      else
+        extra++; /* bare CR becomes CRLF */
+      if (line > longest)
+        longest = line;
+      line = 0;
+    } else if (c == '\n') {
+      extra++; /* bare LF becomes CRLF */
+      if (line > longest)
+        longest = line;
+      line = 0;
+    } else {
+      if (line == 0 && c == '.')
+        line++;
+      line++;
+      eight |= c & 0x80;
+    }
+  }
+  if (line > longest)
+    longest = line;
+  if (line > 0)
+    extra += 2;
+  *maxline = longest;
+  *wire = (int64_t)n + extra;
+  *has8 = eight != 0;
+}
+
+/* Checks a queued transaction against the server's extensions and composes
+ * its envelope.  A transaction that cannot be sent is completed without a
+ * byte reaching the server. */
+static int start_txn(smtpc_session *s, smtpc_txn *t) {
+  const smtpc__caps *c = &s->caps;
+  int has8 = 0, rv;
+  int64_t size = t->body.size;
+  int pipe = s->pipelining && (c->flags & SMTPC__CAP_PIPELINING);
+  size_t i, longest = 0;
+
+  if (t->body.read == NULL) {
+    scan_body(t->body.data, t->body.len, &longest, &size, &has8);
+    if (longest > SMTPC__MAX_BODY_LINE) {
+      txn_complete(s, t, SMTPC_ERR_BODY_LINE_TOO_LONG);
+      return SMTPC_OK;
+    }
+  }
+  switch (t->body.type) {
+  case SMTPC_BODY_8BITMIME:
+    t->body8 = 1;
+    break;
+  case SMTPC_BODY_7BIT:
+    t->reject8 = 1;
+    break;
+  default:
+    if (t->body.read == NULL)
+      t->body8 = has8;
+    else if (c->flags & SMTPC__CAP_8BITMIME)
+      t->body8 = 1; /* declaring 8BITMIME for 7-bit content is harmless */
+    else
+      t->reject8 = 1;
+    break;
+  }
+  if (t->body.type == SMTPC_BODY_7BIT && has8) {
+    txn_complete(s, t, SMTPC_ERR_8BIT_UNSUPPORTED);
+    return SMTPC_OK;
+  }
+  if (t->body8 && !(c->flags & SMTPC__CAP_8BITMIME)) {
+    /* RFC 6152 3: never send 8-bit data to a server without 8BITMIME */
+    txn_complete(s, t, SMTPC_ERR_8BIT_UNSUPPORTED);
+    return SMTPC_OK;
+  }
+  if (c->flags & SMTPC__CAP_SIZE) {
+    /* RFC 1870 6.1: refuse locally what the server said it cannot take */
+    if (c->size > 0 && size > c->size) {
+      txn_complete(s, t, SMTPC_ERR_MESSAGE_TOO_BIG);
+      return SMTPC_OK;
+    }
+  } else {
+    size = -1;
+  }
+  t->body.size = size;
+
+  if (s->need_check) {
+    s->need_check = 0;
+    s->check_pending = 1;
+    if ((rv = send_cmd(s, "RSET", NULL, EX_RSET_CHECK, NULL, 0)) != SMTPC_OK)
+      return rv;
+  } else if (s->need_rset) {
+    s->need_rset = 0;
+    if ((rv = send_cmd(s, "RSET", NULL, EX_RSET_TXN, NULL, 0)) != SMTPC_OK)
+      return rv;
+  }
+  if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
+    return rv;
+  t->phase = TP_ENVELOPE;
+  if (pipe) {
+    /* RFC 2920: MAIL, every RCPT and DATA (last) in one group. */
+    for (i = 0; i < t->nrcpt; i++)
+      if ((rv = send_cmd(s, NULL, NULL, EX_RCPT, t, i)) != SMTPC_OK)
+        return rv;
+    if ((rv = send_cmd(s, "DATA", NULL, EX_DATA, t, 0)) != SMTPC_OK)
+      return rv;
+  }
+  return SMTPC_OK;
+}
+
+/* The next transaction whose envelope has not been sent. */
+static smtpc_txn *next_queued(const smtpc_session *s) {
+  smtpc_txn *t;
+  for (t = s->head; t != NULL; t = t->next)
+    if (t->phase == TP_QUEUED)
+      return t;
+  return NULL;
+}
+
+/* Starts queued transactions while that is allowed: one at a time, or, with
+ * PIPELINING, the next one's envelope right behind a finished body. */
+static int start_queued(smtpc_session *s) {
+  smtpc_txn *t;
+  int rv;
+  while ((t = next_queued(s)) != NULL) {
+    /* Only one envelope may be outstanding: the DATA reply decides what
+     * comes next. */
+    smtpc_txn *o;
+    for (o = s->head; o != NULL; o = o->next)
+      if (o->phase == TP_ENVELOPE || o->phase == TP_BODY)
+        return SMTPC_OK;
+    if (s->ex_len > s->ex_head &&
+        !(s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING)))
+      return SMTPC_OK; /* without pipelining wait for every reply */
+    if ((rv = start_txn(s, t)) != SMTPC_OK)
+      return rv;
+    if (t->phase == TP_ENVELOPE)
+      return SMTPC_OK;
+  }
+  return SMTPC_OK;
+}
+
+/* ---- fatal errors -------------------------------------------------------- */
+
+/* Breaks the session: every unfinished transaction gets err. */
+static int fail_session(smtpc_session *s, int err) {
+  smtpc_txn *t;
+  if (s->st == ST_BROKEN)
+    return s->fatal;
+  s->st = ST_BROKEN;
+  s->fatal = err;
+  while ((t = s->head) != NULL)
+    txn_complete(s, t, err);
+  if (s->op != OP_NONE && s->op_result == SMTPC_ERR_WANT_READ)
+    s->op_result = err;
+  if (s->open_result == SMTPC_ERR_WANT_READ)
+    s->open_result = err;
+  return err;
+}
+
+/* ---- reply handling ------------------------------------------------------ */
+
+static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
+  /* MAIL was accepted, so the server holds a transaction: RSET it before
+   * the next MAIL (RFC 5321 4.1.1.5). */
+  if (t->mail_ok)
+    s->need_rset = 1;
+  txn_complete(s, t, status);
+  return SMTPC_OK;
+}
+
+static int begin_body(smtpc_session *s, smtpc_txn *t) {
+  t->phase = TP_BODY;
+  s->body_txn = t;
+  smtpc__dot_init(&s->dot, t->reject8);
+  s->chunk_len = s->chunk_off = 0;
+  arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]);
+  return SMTPC_OK;
+}
+
+static int handle_reply(smtpc_session *s, const expect *e,
+                        const smtpc_reply *r) {
+  smtpc_txn *t = e->t;
+  int code = r->code, rv;
+
+  switch (e->kind) {
+  case EX_GREETING:
+    if (code == 220) {
+      const char *name = s->ehlo_name;
+      char def[256];
+      if (name == NULL) {
+        smtpc_default_ehlo_name(def, sizeof(def));
+        name = def;
+      }
+      return send_cmd(s, s->helo_only ? "HELO" : "EHLO", name,
+                      s->helo_only ? EX_HELO : EX_EHLO, NULL, 0);
+    }
+    if (code == 554)
+      return fail_session(s, SMTPC_ERR_GREETING_REFUSED);
+    return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
+                                      : reply_class_error(code));
+  case EX_EHLO:
+  case EX_HELO:
+    if (code == 250) {
+      if (e->kind == EX_EHLO) {
+        if ((rv = smtpc__caps_parse(&s->caps, &s->mem, r)) != SMTPC_OK)
+          return fail_session(s, rv);
+        s->parser.enhanced = (s->caps.flags & SMTPC__CAP_ENHANCED) != 0;
+      } else {
+        smtpc__caps_clear(&s->caps, &s->mem);
+      }
+      s->st = ST_READY;
+      s->open_result = SMTPC_OK;
+      return SMTPC_OK;
+    }
+    if (e->kind == EX_EHLO && code >= 500 && code != 554) {
+      /* RFC 5321 3.2: a server that does not know EHLO answers 5xx;
+       * fall back to HELO. */
+      const char *name = s->ehlo_name;
+      char def[256];
+      if (name == NULL) {
+        smtpc_default_ehlo_name(def, sizeof(def));
+        name = def;
+      }
+      return send_cmd(s, "HELO", name, EX_HELO, NULL, 0);
+    }
+    return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
+                                      : reply_class_error(code));
+  case EX_RSET_CHECK:
+    s->check_pending = 0;
+    if (code == 421)
+      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+    if (code != 250)
+      return fail_session(s, reply_class_error(code));
+    return SMTPC_OK;
+  case EX_RSET_TXN:
+    if (code == 421)
+      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+    if (code != 250)
+      return fail_session(s, reply_class_error(code));
+    return SMTPC_OK;
+  case EX_OP:
+    if (code == 421 && s->op != OP_QUIT)
+      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+    if (s->op == OP_QUIT)
+      s->op_result = SMTPC_OK; /* whatever it says, we are leaving */
+    else if (code == 250 || (s->op == OP_VRFY && (code == 251 || code == 252)))
+      s->op_result = SMTPC_OK;
+    else
+      s->op_result = reply_class_error(code);
+    return SMTPC_OK;
+  default:
+    break;
+  }
+
+  /* Transaction replies.  A 421 ends the session whatever the step. */
+  if (code == 421) {
+    if (t != NULL && t->phase != TP_DONE)
+      txn_set_final(t, r);
+    return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+  }
+  if (t == NULL || t->phase == TP_DONE) {
+    /* The transaction already failed; later pipelined replies only need
+     * to be counted. */
+    return SMTPC_OK;
+  }
+  switch (e->kind) {
+  case EX_MAIL:
+    if (code / 100 == 2) {
+      t->mail_ok = 1;
+      if (!(s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING)))
+        return send_cmd(s, NULL, NULL, EX_RCPT, t, 0);
+      return SMTPC_OK;
+    }
+    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
+      return fail_session(s, rv);
+    return after_txn_failure(s, t, reply_class_error(code));
+  case EX_RCPT: {
+    int pipe = s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING);
+    /* keep the whole reply: code, enhanced code, text */
+    smtpc_reply *keep = copy_reply(&t->mem, r);
+    if (keep == NULL)
+      return fail_session(s, SMTPC_ERR_NOMEM);
+    smtpc__reply_free(&t->mem, t->rreplies[e->idx]);
+    t->rreplies[e->idx] = keep;
+    t->answered++;
+    if (code / 100 == 2)
+      t->accepted++;
+    if (!pipe) {
+      if (e->idx + 1 < t->nrcpt)
+        return send_cmd(s, NULL, NULL, EX_RCPT, t, e->idx + 1);
+      if (t->accepted == 0)
+        return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
+      return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
+    }
+    return SMTPC_OK;
+  }
+  case EX_DATA:
+    if (code == 354) {
+      if (t->accepted == 0) {
+        /* RFC 2920 3.1: DATA accepted though no recipient was: end the
+         * (empty) message with a single dot. */
+        if ((rv = smtpc__buf_append(&s->out, &s->mem, ".\r\n", 3)) ||
+            (rv = push_expect(s, EX_DATA_END, t, 0)))
+          return fail_session(s, rv);
+        trace(s, SMTPC_TRACE_OUT, ".", 1);
+        t->phase = TP_END;
+        return SMTPC_OK;
+      }
+      return begin_body(s, t);
+    }
+    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
+      return fail_session(s, rv);
+    return after_txn_failure(s, t,
+                             t->accepted == 0 ? SMTPC_ERR_NO_RECIPIENTS
+                                              : reply_class_error(code));
+  case EX_DATA_END:
+    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
+      return fail_session(s, rv);
+    if (t->accepted == 0) {
+      txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
+    } else if (code / 100 == 2) {
+      if ((rv = extract_queue_id(t)) != SMTPC_OK)
+        return fail_session(s, rv);
+      txn_complete(s, t, t->accepted == t->nrcpt ? SMTPC_OK
+                                                 : SMTPC_ERR_PARTIAL);
+    } else {
+      txn_complete(s, t, reply_class_error(code));
+    }
+    return SMTPC_OK;
+  default:
+    return fail_session(s, SMTPC_ERR_INTERNAL);
+  }
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+static int io_error(smtpc_session *s, smtpc_ssize rv) {
+  int err = (int)rv;
+  if (rv >= 0 || rv < -999)
+    err = SMTPC_ERR_CALLBACK;
+  /* A connection that died while the health check was outstanding was
+   * closed by the server while idle: tell the caller to reconnect. */
+  if (s->check_pending && (err == SMTPC_ERR_EOF || err == SMTPC_ERR_IO))
+    err = SMTPC_ERR_SERVICE_CLOSING;
+  return fail_session(s, err);
+}
+
+static int flush(smtpc_session *s) {
+  while (smtpc__buf_avail(&s->out) > 0) {
+    size_t n = smtpc__buf_avail(&s->out);
+    smtpc_ssize w = s->io.send(s->io.ctx, smtpc__buf_head(&s->out), n);
+    if (w == SMTPC_ERR_WANT_READ || w == SMTPC_ERR_WANT_WRITE)
+      return (int)w;
+    if (w <= 0 || (size_t)w > n)
+      return io_error(s, w == 0 ? SMTPC_ERR_CALLBACK : w);
+    smtpc__buf_consume(&s->out, (size_t)w);
+    if (s->body_txn != NULL)
+      arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]); /* per block sent */
+  }
+  return SMTPC_OK;
+}
+
+/* Aborts a message whose body cannot be completed: the connection is closed
+ * before the end-of-data sequence so the server cannot accept a truncated
+ * message. */
+static int abort_body(smtpc_session *s, int err) {
+  smtpc_txn *t = s->body_txn;
+  if (s->io.close != NULL)
+    s->io.close(s->io.ctx);
+  s->have_io = 0;
+  if (t != NULL)
+    txn_complete(s, t, err);
+  return fail_session(s, err);
+}
+
+/* Encodes body bytes into the output buffer until it holds OUT_HIGH bytes
+ * or the body ends.  Returns OK, WANT_READ (body source not ready) or an
+ * error. */
+static int pump_body(smtpc_session *s) {
+  smtpc_txn *t = s->body_txn;
+  int rv;
+  while (smtpc__buf_avail(&s->out) < OUT_HIGH) {
+    const unsigned char *src;
+    size_t srclen, used = 0;
+    smtpc_ssize w;
+    if (t->body.read == NULL) {
+      src = (const unsigned char *)t->body.data + t->body_off;
+      srclen = t->body.len - t->body_off;
+    } else {
+      if (s->chunk_off == s->chunk_len) {
+        smtpc_ssize n;
+        if (s->chunk == NULL &&
+            (s->chunk = smtpc__malloc(&s->mem, BODY_CHUNK)) == NULL)
+          return fail_session(s, SMTPC_ERR_NOMEM);
+        n = t->body.read(t->body.ctx, s->chunk, BODY_CHUNK);
+        if (n == SMTPC_ERR_WANT_READ)
+          return SMTPC_ERR_WANT_READ;
+        if (n < 0 || n > BODY_CHUNK)
+          return abort_body(s, SMTPC_ERR_BODY_READ);
+        s->chunk_len = (size_t)n;
+        s->chunk_off = 0;
+        if (n == 0)
+          srclen = 0;
+      }
+      src = s->chunk + s->chunk_off;
+      srclen = s->chunk_len - s->chunk_off;
+    }
+    if (srclen == 0) {
+      /* end of body: line end if needed, then "." CRLF */
+      unsigned char fin[5];
+      size_t n = smtpc__dot_finish(&s->dot, fin);
+      if ((rv = smtpc__buf_append(&s->out, &s->mem, fin, n)) != SMTPC_OK)
+        return fail_session(s, rv);
+      if ((rv = push_expect(s, EX_DATA_END, t, 0)) != SMTPC_OK)
+        return fail_session(s, rv);
+      trace(s, SMTPC_TRACE_OUT, ".", 1);
+      t->phase = TP_END;
+      s->body_txn = NULL;
+      return SMTPC_OK;
+    }
+    if ((rv = smtpc__buf_reserve(&s->out, &s->mem, OUT_HIGH)) != SMTPC_OK)
+      return fail_session(s, rv);
+    w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
+                          s->out.cap - s->out.len, &used);
+    if (w < 0)
+      return abort_body(s, (int)w);
+    s->out.len += (size_t)w;
+    if (t->body.read == NULL)
+      t->body_off += used;
+    else
+      s->chunk_off += used;
+  }
+  return SMTPC_OK;
+}
+
+/* Reads and dispatches one reply.  Returns OK when a reply was handled. */
+static int read_reply(smtpc_session *s) {
+  expect e;
+  smtpc_reply *r;
+  int rv;
+  e = s->ex[s->ex_head];
+  if (s->armed_seq != e.seq) {
+    s->armed_seq = e.seq;
+    arm(s, timeout_for(s, e.kind));
+  }
+  for (;;) {
+    size_t consumed = 0;
+    if (smtpc__buf_avail(&s->in) > 0) {
+      rv = smtpc__reply_parser_feed(&s->parser, smtpc__buf_head(&s->in),
+                                    smtpc__buf_avail(&s->in), &consumed);
+      smtpc__buf_consume(&s->in, consumed);
+      if (rv < 0)
+        return fail_session(s, rv);
+      if (rv == 1)
+        break;
+    }
+    {
+      smtpc_ssize n;
+      if ((rv = smtpc__buf_reserve(&s->in, &s->mem, IN_CHUNK)) != SMTPC_OK)
+        return fail_session(s, rv);
+      n = s->io.recv(s->io.ctx, s->in.data + s->in.len, IN_CHUNK);
+      if (n == SMTPC_ERR_WANT_READ || n == SMTPC_ERR_WANT_WRITE)
+        return (int)n;
+      if (n == 0) {
+        /* RFC 5321 3.8: a close without 421 is treated as a 451 for the
+         * transaction; after QUIT it is the normal end. */
+        if (e.kind == EX_OP && s->op == OP_QUIT) {
+          s->ex_head++;
+          s->op_result = SMTPC_OK;
+          return SMTPC_OK;
+        }
+        return io_error(s, SMTPC_ERR_EOF);
+      }
+      if (n < 0 || n > IN_CHUNK)
+        return io_error(s, n);
+      s->in.len += (size_t)n;
+    }
+  }
+  if ((rv = smtpc__reply_parser_take(&s->parser, &r)) != SMTPC_OK)
+    return fail_session(s, rv);
+  smtpc__reply_free(&s->mem, s->last);
+  s->last = r;
+  if (s->trace != NULL) {
+    size_t i;
+    for (i = 0; i < r->nlines; i++) {
+      const char *l = smtpc_reply_line(r, i);
+      trace(s, SMTPC_TRACE_IN, l, strlen(l));
+    }
+  }
+  s->ex_head++;
+  return handle_reply(s, &e, r);
+}
+
+/* Runs until nothing is left to send or receive (or the caller's goal is
+ * reached: *goal becomes non-WANT_READ). */
+static int drive(smtpc_session *s, const int *goal) {
+  int rv;
+  unsigned rounds = 0;
+  for (;;) {
+    if (s->st == ST_BROKEN)
+      return s->fatal;
+    if (++rounds > 1000000u)
+      return fail_session(s, SMTPC_ERR_INTERNAL); /* cannot happen */
+    if (smtpc__buf_avail(&s->out) > 0) {
+      if (s->body_txn == NULL && s->ex_len > s->ex_head &&
+          s->armed_seq != s->ex[s->ex_head].seq) {
+        /* Commands are being written: the deadline for the first reply
+         * covers this write too. */
+        s->armed_seq = s->ex[s->ex_head].seq;
+        arm(s, timeout_for(s, s->ex[s->ex_head].kind));
+      }
+      if ((rv = flush(s)) != SMTPC_OK)
+        return rv;
+      continue;
+    }
+    if (s->body_txn != NULL) {
+      if ((rv = pump_body(s)) != SMTPC_OK)
+        return rv;
+      if (s->body_txn == NULL && s->st != ST_BROKEN) {
+        /* RFC 2920 3.1: the next envelope may share the flight of this
+         * body's end. */
+        if ((rv = start_queued(s)) != SMTPC_OK)
+          return fail_session(s, rv);
+      }
+      continue;
+    }
+    if (s->ex_len > s->ex_head) {
+      if ((rv = read_reply(s)) != SMTPC_OK)
+        return rv;
+      if (goal == NULL && s->st == ST_READY &&
+          (rv = start_queued(s)) != SMTPC_OK)
+        return fail_session(s, rv);
+      continue;
+    }
+    if (goal != NULL && *goal != SMTPC_ERR_WANT_READ)
+      return SMTPC_OK;
+    if (goal == NULL && s->st == ST_READY && next_queued(s) != NULL) {
+      if (smtpc__buf_avail(&s->in) > 0)
+        return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+      if ((rv = start_queued(s)) != SMTPC_OK)
+        return fail_session(s, rv);
+      continue;
+    }
+    return SMTPC_OK;
+  }
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
+  smtpc_mem m;
+  smtpc_session *s;
+  if (out == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (smtpc__mem_init(&m, mem) != SMTPC_OK)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  s = smtpc__calloc(&m, 1, sizeof(*s));
+  if (s == NULL)
+    return SMTPC_ERR_NOMEM;
+  s->mem = m;
+  /* RFC 5321 4.5.3.2 minimums */
+  s->timeouts[SMTPC_TIMEOUT_GREETING] = 5 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_MAIL] = 5 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_RCPT] = 5 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_DATA_INIT] = 2 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK] = 3 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_DATA_END] = 10 * 60 * 1000;
+  s->timeouts[SMTPC_TIMEOUT_OTHER] = 5 * 60 * 1000;
+  s->pipelining = 1;
+  s->st = ST_NEW;
+  s->open_result = SMTPC_ERR_WANT_READ;
+  s->op_result = SMTPC_OK;
+  smtpc__reply_parser_init(&s->parser, &s->mem);
+  s->caps.size = -1;
+  *out = s;
+  return SMTPC_OK;
+}
+
+void smtpc_session_free(smtpc_session *s) {
+  smtpc_txn *t;
+  smtpc_mem m;
+  if (s == NULL)
+    return;
+  m = s->mem;
+  while ((t = s->head) != NULL) {
+    /* unfinished: the caller may still read it */
+    txn_complete(s, t, s->st == ST_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE);
+  }
+  smtpc__reply_parser_free(&s->parser);
+  smtpc__caps_clear(&s->caps, &m);
+  smtpc__buf_free(&s->out, &m);
+  smtpc__buf_free(&s->in, &m);
+  smtpc__reply_free(&m, s->last);
+  smtpc__free(&m, s->ex);
+  smtpc__free(&m, s->chunk);
+  smtpc__free(&m, s->ehlo_name);
+  smtpc__free(&m, s->server_name);
+  smtpc__free(&m, s->op_arg);
+  smtpc__free(&m, s);
+}
+
+int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io) {
+  if (s == NULL || io == NULL || io->version != SMTPC_IO_VERSION ||
+      io->send == NULL || io->recv == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st != ST_NEW)
+    return SMTPC_ERR_INVALID_STATE;
+  s->io = *io;
+  s->have_io = 1;
+  return SMTPC_OK;
+}
+
+static int set_string(smtpc_session *s, char **dst, const char *v,
+                      int allow_space) {
+  char *d;
+  int rv;
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if ((rv = smtpc__check_arg(v, allow_space)) != SMTPC_OK)
+    return rv;
+  d = smtpc__strdup(&s->mem, v);
+  if (d == NULL)
+    return SMTPC_ERR_NOMEM;
+  smtpc__free(&s->mem, *dst);
+  *dst = d;
+  return SMTPC_OK;
+}
+
+int smtpc_session_set_ehlo_name(smtpc_session *s, const char *name) {
+  return set_string(s, s ? &s->ehlo_name : NULL, name, 0);
+}
+
+int smtpc_session_set_server_name(smtpc_session *s, const char *host) {
+  return set_string(s, s ? &s->server_name : NULL, host, 0);
+}
+
+int smtpc_session_set_timeout(smtpc_session *s, smtpc_timeout_kind kind,
+                              unsigned timeout_ms) {
+  if (s == NULL || (unsigned)kind > SMTPC_TIMEOUT_OTHER)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  s->timeouts[kind] = timeout_ms;
+  return SMTPC_OK;
+}
+
+int smtpc_session_set_timeout_all(smtpc_session *s, unsigned timeout_ms) {
+  size_t i;
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  for (i = 0; i <= SMTPC_TIMEOUT_OTHER; i++)
+    s->timeouts[i] = timeout_ms;
+  return SMTPC_OK;
+}
+
+unsigned smtpc_session_current_timeout(const smtpc_session *s) {
+  return s ? s->cur_timeout : 0;
+}
+
+int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
+                            size_t value) {
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  switch (which) {
+  case SMTPC_LIMIT_REPLY_LINE:
+    if (value < 64)
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    s->parser.max_line = value;
+    return SMTPC_OK;
+  case SMTPC_LIMIT_REPLY_BYTES:
+    if (value < 64)
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    s->parser.max_bytes = value;
+    return SMTPC_OK;
+  case SMTPC_LIMIT_REPLY_LINES:
+    if (value < 1)
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    s->parser.max_lines = value;
+    return SMTPC_OK;
+  default:
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  }
+}
+
+int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  switch (flag) {
+  case SMTPC_FLAG_PIPELINING:
+    s->pipelining = on != 0;
+    return SMTPC_OK;
+  case SMTPC_FLAG_HELO_ONLY:
+    s->helo_only = on != 0;
+    return SMTPC_OK;
+  default:
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  }
+}
+
+void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
+                             void *user) {
+  if (s == NULL)
+    return;
+  s->trace = cb;
+  s->trace_user = user;
+}
+
+int smtpc_session_open(smtpc_session *s) {
+  int rv;
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st == ST_NEW) {
+    if (!s->have_io)
+      return SMTPC_ERR_INVALID_STATE;
+    s->st = ST_OPENING;
+    if ((rv = push_expect(s, EX_GREETING, NULL, 0)) != SMTPC_OK)
+      return fail_session(s, rv);
+  } else if (s->st != ST_OPENING) {
+    return s->st == ST_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE;
+  }
+  rv = drive(s, &s->open_result);
+  if (rv != SMTPC_OK)
+    return rv;
+  return s->open_result;
+}
+
+void smtpc_body_init_memory(smtpc_body *body, const void *data, size_t len) {
+  if (body == NULL)
+    return;
+  memset(body, 0, sizeof(*body));
+  body->version = SMTPC_BODY_VERSION;
+  body->data = data;
+  body->len = len;
+  body->size = (int64_t)len;
+  body->type = SMTPC_BODY_AUTO;
+}
+
+void smtpc_body_init_stream(smtpc_body *body,
+                            smtpc_ssize (*read)(void *ctx, unsigned char *buf,
+                                                size_t len),
+                            void *ctx, int64_t size) {
+  if (body == NULL)
+    return;
+  memset(body, 0, sizeof(*body));
+  body->version = SMTPC_BODY_VERSION;
+  body->read = read;
+  body->ctx = ctx;
+  body->size = size;
+  body->type = SMTPC_BODY_AUTO;
+}
+
+int smtpc_session_queue(smtpc_session *s, const char *from,
+                        const char *const *rcpts, size_t nrcpts,
+                        const smtpc_body *body, smtpc_txn **out) {
+  smtpc_txn *t;
+  size_t i;
+  int rv;
+  if (out != NULL)
+    *out = NULL;
+  if (s == NULL || rcpts == NULL || nrcpts == 0 || body == NULL ||
+      body->version != SMTPC_BODY_VERSION ||
+      (body->read == NULL && body->data == NULL && body->len > 0) ||
+      (unsigned)body->type > SMTPC_BODY_8BITMIME)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st == ST_BROKEN || s->st == ST_QUIT)
+    return SMTPC_ERR_INVALID_STATE;
+  if (nrcpts > SIZE_MAX / sizeof(char *))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if ((rv = smtpc__check_mailbox(from, 1)) != SMTPC_OK)
+    return rv;
+  for (i = 0; i < nrcpts; i++)
+    if ((rv = smtpc__check_mailbox(rcpts[i], 0)) != SMTPC_OK)
+      return rv;
+  t = smtpc__calloc(&s->mem, 1, sizeof(*t));
+  if (t == NULL)
+    return SMTPC_ERR_NOMEM;
+  t->mem = s->mem;
+  t->status = SMTPC_ERR_WANT_READ;
+  t->body = *body;
+  t->from = smtpc__strdup(&s->mem, from);
+  t->rcpts = smtpc__calloc(&s->mem, nrcpts, sizeof(char *));
+  t->rreplies = smtpc__calloc(&s->mem, nrcpts, sizeof(smtpc_reply *));
+  if (t->from == NULL || t->rcpts == NULL || t->rreplies == NULL) {
+    txn_destroy(t);
+    return SMTPC_ERR_NOMEM;
+  }
+  for (i = 0; i < nrcpts; i++) {
+    if ((t->rcpts[i] = smtpc__strdup(&s->mem, rcpts[i])) == NULL) {
+      t->nrcpt = nrcpts; /* destroy frees the NULLs fine */
+      txn_destroy(t);
+      return SMTPC_ERR_NOMEM;
+    }
+  }
+  t->nrcpt = nrcpts;
+  t->s = s;
+  t->caller_owned = out != NULL;
+  if (s->tail != NULL)
+    s->tail->next = t;
+  else
+    s->head = t;
+  s->tail = t;
+  if (out != NULL)
+    *out = t;
+  return SMTPC_OK;
+}
+
+int smtpc_session_run(smtpc_session *s) {
+  int rv;
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st == ST_BROKEN)
+    return s->fatal;
+  if (s->st != ST_READY || s->op != OP_NONE)
+    return SMTPC_ERR_INVALID_STATE;
+  if (s->used && s->head != NULL && s->head->phase == TP_QUEUED &&
+      s->ex_len == s->ex_head && smtpc__buf_avail(&s->out) == 0)
+    s->need_check = 1; /* connection reused: verify it before MAIL */
+  rv = drive(s, NULL);
+  if (rv == SMTPC_OK) {
+    s->used = 1;
+    s->need_check = 0;
+  }
+  return rv;
+}
+
+static int simple_op(smtpc_session *s, op_kind op, const char *verb,
+                     const char *arg) {
+  int rv;
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->op == OP_NONE) {
+    if (s->st == ST_BROKEN)
+      return op == OP_QUIT ? SMTPC_OK : s->fatal;
+    if (s->st != ST_READY || s->head != NULL)
+      return SMTPC_ERR_INVALID_STATE;
+    if (smtpc__buf_avail(&s->in) > 0)
+      return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+    if ((rv = send_cmd(s, verb, arg, EX_OP, NULL, 0)) != SMTPC_OK)
+      return rv;
+    s->op = op;
+    s->op_result = SMTPC_ERR_WANT_READ;
+  } else if (s->op != op) {
+    return SMTPC_ERR_INVALID_STATE;
+  }
+  rv = drive(s, &s->op_result);
+  if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
+    return rv;
+  rv = s->op_result;
+  s->op = OP_NONE;
+  if (op == OP_QUIT) {
+    s->st = ST_QUIT;
+    return rv == SMTPC_ERR_EOF ? SMTPC_OK : rv;
+  }
+  if (op == OP_RSET && rv == SMTPC_OK)
+    s->need_rset = 0;
+  return rv;
+}
+
+int smtpc_session_rset(smtpc_session *s) {
+  return simple_op(s, OP_RSET, "RSET", NULL);
+}
+
+int smtpc_session_noop(smtpc_session *s) {
+  return simple_op(s, OP_NOOP, "NOOP", NULL);
+}
+
+int smtpc_session_vrfy(smtpc_session *s, const char *what) {
+  if (s != NULL && s->op == OP_NONE &&
+      smtpc__check_arg(what, 1) != SMTPC_OK)
+    return SMTPC_ERR_BAD_ARGUMENT;
+  return simple_op(s, OP_VRFY, "VRFY", what);
+}
+
+int smtpc_session_quit(smtpc_session *s) {
+  return simple_op(s, OP_QUIT, "QUIT", NULL);
+}
+
+void smtpc_session_close(smtpc_session *s) {
+  if (s == NULL)
+    return;
+  if (s->have_io && s->io.close != NULL)
+    s->io.close(s->io.ctx);
+  s->have_io = 0;
+  if (s->st != ST_BROKEN)
+    fail_session(s, SMTPC_ERR_EOF);
+}
+
+const smtpc_reply *smtpc_session_last_reply(const smtpc_session *s) {
+  return s ? s->last : NULL;
+}
+
+int smtpc_session_has_ext(const smtpc_session *s, const char *keyword) {
+  if (s == NULL || keyword == NULL)
+    return 0;
+  return smtpc__caps_params(&s->caps, keyword) != NULL;
+}
+
+const char *smtpc_session_ext_params(const smtpc_session *s,
+                                     const char *keyword) {
+  if (s == NULL || keyword == NULL)
+    return NULL;
+  return smtpc__caps_params(&s->caps, keyword);
+}
+
+int64_t smtpc_session_max_size(const smtpc_session *s) {
+  if (s == NULL || !(s->caps.flags & SMTPC__CAP_SIZE))
+    return -1;
+  return s->caps.size;
+}
+
+/* ---- transaction accessors ----------------------------------------------- */
+
+void smtpc_txn_free(smtpc_txn *t) {
+  if (t == NULL)
+    return;
+  if (t->s != NULL && t->phase != TP_DONE) {
+    t->caller_owned = 0; /* the session frees it when it completes */
+    return;
+  }
+  txn_destroy(t);
+}
+
+int smtpc_txn_status(const smtpc_txn *t) {
+  return t ? t->status : SMTPC_ERR_INVALID_ARGUMENT;
+}
+
+const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t) {
+  return t ? t->final : NULL;
+}
+
+const char *smtpc_txn_queue_id(const smtpc_txn *t) {
+  return t ? t->queue_id : NULL;
+}
+
+size_t smtpc_txn_rcpt_count(const smtpc_txn *t) { return t ? t->nrcpt : 0; }
+
+size_t smtpc_txn_accepted_count(const smtpc_txn *t) {
+  return t ? t->accepted : 0;
+}
+
+const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i) {
+  if (t == NULL || i >= t->nrcpt)
+    return NULL;
+  return t->rcpts[i];
+}
+
+const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i) {
+  if (t == NULL || i >= t->nrcpt)
+    return NULL;
+  return t->rreplies[i];
+}

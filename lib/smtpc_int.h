@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal declarations shared between the library's source files.
+ * Cross-file functions are named smtpc__<module>_<verb>. */
+#ifndef SMTPC_INT_H
+#define SMTPC_INT_H
+
+#include <smtpc/smtpc.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- memory (mem.c) ------------------------------------------------------ */
+
+/* Fills *dst from src, or with libc defaults when src is NULL.
+ * Returns SMTPC_ERR_INVALID_ARGUMENT if src lacks a hook. */
+int smtpc__mem_init(smtpc_mem *dst, const smtpc_mem *src);
+void *smtpc__malloc(const smtpc_mem *m, size_t n);
+/* n * size with overflow check; NULL on overflow or failure. */
+void *smtpc__calloc(const smtpc_mem *m, size_t n, size_t size);
+void *smtpc__realloc(const smtpc_mem *m, void *p, size_t n);
+void smtpc__free(const smtpc_mem *m, void *p);
+char *smtpc__strdup(const smtpc_mem *m, const char *s);
+char *smtpc__strndup(const smtpc_mem *m, const char *s, size_t n);
+
+/* ASCII case-insensitive comparisons (locale independent). */
+int smtpc__strcasecmp(const char *a, const char *b);
+int smtpc__strncasecmp(const char *a, const char *b, size_t n);
+
+/* ---- growable byte buffer (buf.c) ---------------------------------------- */
+
+typedef struct smtpc__buf {
+  unsigned char *data;
+  size_t len; /* bytes held */
+  size_t off; /* bytes already consumed from the front */
+  size_t cap;
+} smtpc__buf;
+
+void smtpc__buf_free(smtpc__buf *b, const smtpc_mem *m);
+/* Ensures room for n more bytes after len (compacting consumed bytes). */
+int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n);
+int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m, const void *p,
+                      size_t n);
+int smtpc__buf_append_str(smtpc__buf *b, const smtpc_mem *m, const char *s);
+/* Unconsumed bytes. */
+static inline size_t smtpc__buf_avail(const smtpc__buf *b) {
+  return b->len - b->off;
+}
+static inline unsigned char *smtpc__buf_head(const smtpc__buf *b) {
+  return b->data + b->off;
+}
+void smtpc__buf_consume(smtpc__buf *b, size_t n);
+void smtpc__buf_reset(smtpc__buf *b);
+
+/* ---- replies (reply.c) --------------------------------------------------- */
+
+struct smtpc_reply {
+  int code;
+  char enhanced[24]; /* "x.y.z" or "" */
+  size_t nlines;
+  char *raw;         /* the lines, each NUL-terminated, back to back */
+  size_t *line_off;  /* offset of each line in raw */
+  char *text;        /* texts joined with '\n' */
+};
+
+void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r);
+/* A reply synthesised by the library, e.g. for a connection loss. */
+smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
+                               const char *text);
+
+typedef struct smtpc__reply_parser {
+  const smtpc_mem *mem;
+  size_t max_line;  /* octets incl. CRLF */
+  size_t max_bytes; /* octets in a whole reply */
+  size_t max_lines;
+  int enhanced;     /* parse RFC 3463 codes (ENHANCEDSTATUSCODES seen) */
+  /* state of the reply being parsed */
+  smtpc__buf line;  /* current partial line (without CRLF) */
+  smtpc__buf raw;   /* finished lines, NUL-terminated */
+  smtpc__buf offs;  /* size_t offsets into raw */
+  size_t nlines;
+  size_t total;
+  int code;
+  int done;         /* a complete reply is ready for take */
+  int err;          /* sticky error */
+} smtpc__reply_parser;
+
+void smtpc__reply_parser_init(smtpc__reply_parser *p, const smtpc_mem *m);
+void smtpc__reply_parser_free(smtpc__reply_parser *p);
+/* Forgets any partial reply. */
+void smtpc__reply_parser_reset(smtpc__reply_parser *p);
+/* Feeds bytes. Stops right after the last line of a reply.
+ * Returns 1 when a complete reply is ready (*consumed tells how many bytes
+ * were used), 0 when every byte was used and more are needed, or a negative
+ * smtpc_error (sticky until reset). */
+int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
+                             size_t len, size_t *consumed);
+/* Moves the completed reply out. */
+int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out);
+/* 1 if a reply has been started but not finished. */
+int smtpc__reply_parser_busy(const smtpc__reply_parser *p);
+
+/* ---- EHLO capabilities (ehlo.c) ------------------------------------------ */
+
+enum {
+  SMTPC__CAP_PIPELINING = 1u << 0,
+  SMTPC__CAP_SIZE = 1u << 1,
+  SMTPC__CAP_8BITMIME = 1u << 2,
+  SMTPC__CAP_AUTH = 1u << 3,
+  SMTPC__CAP_STARTTLS = 1u << 4,
+  SMTPC__CAP_ENHANCED = 1u << 5,
+  SMTPC__CAP_SMTPUTF8 = 1u << 6,
+  SMTPC__CAP_CHUNKING = 1u << 7,
+  SMTPC__CAP_DSN = 1u << 8
+};
+
+typedef struct smtpc__cap {
+  char *keyword; /* upper-cased */
+  char *params;  /* "" when none */
+} smtpc__cap;
+
+typedef struct smtpc__caps {
+  unsigned flags;
+  int64_t size;  /* -1 not offered, 0 offered without limit, else limit */
+  char *auth;    /* AUTH mechanisms, upper-cased, space separated ("" none) */
+  smtpc__cap *list;
+  size_t n;
+} smtpc__caps;
+
+/* Parses an EHLO reply (first line = greeting, rest = keywords). Clears c
+ * first. Returns SMTPC_OK or SMTPC_ERR_NOMEM. Malformed keyword lines are
+ * ignored (RFC 5321 4.1.1.1: unknown extensions are not errors). */
+int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
+                      const smtpc_reply *r);
+void smtpc__caps_clear(smtpc__caps *c, const smtpc_mem *m);
+/* Parameters of a keyword (case-insensitive) or NULL. */
+const char *smtpc__caps_params(const smtpc__caps *c, const char *keyword);
+
+/* ---- command composer (command.c) ---------------------------------------- */
+
+/* Validates a mailbox for MAIL/RCPT (no angle brackets). is_from allows ""
+ * (null reverse-path); rcpt allows "postmaster". SMTPC_OK or
+ * SMTPC_ERR_BAD_ADDRESS. */
+int smtpc__check_mailbox(const char *addr, int is_from);
+/* Validates a command argument: non-empty, printable ASCII, no CR/LF/NUL. */
+int smtpc__check_arg(const char *arg, int allow_space);
+
+/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n". size < 0: none. */
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                    int64_t size, int body8bit);
+/* Appends "RCPT TO:<to>\r\n". */
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
+/* Appends "VERB[ arg]\r\n" (arg may be NULL). */
+int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
+                      const char *arg);
+
+/* ---- body writer (data.c) ------------------------------------------------ */
+
+/* RFC 5321 4.5.3.1.6: 998 octets of text plus CRLF. */
+#define SMTPC__MAX_BODY_LINE 998
+
+typedef struct smtpc__dot {
+  int bol;          /* at the beginning of a line */
+  int cr;           /* a CR is pending (not yet known to be CRLF) */
+  size_t linelen;   /* octets on the current line */
+  int saw8bit;      /* an octet >= 0x80 was seen */
+  int reject8bit;   /* fail on an 8-bit octet */
+  int err;          /* sticky error */
+} smtpc__dot;
+
+void smtpc__dot_init(smtpc__dot *d, int reject8bit);
+/* Encodes in[] into out[] (normalising bare CR / bare LF to CRLF and stuffing
+ * a leading '.'), stopping when out has fewer than 3 free bytes.
+ * *consumed gets the input used; returns bytes written, or a negative error
+ * (SMTPC_ERR_BODY_LINE_TOO_LONG, SMTPC_ERR_8BIT_UNSUPPORTED). */
+smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
+                              size_t inlen, unsigned char *out, size_t outcap,
+                              size_t *consumed);
+/* Writes the pending line end (if any) and "." CRLF. out needs 5 bytes.
+ * Returns bytes written. */
+size_t smtpc__dot_finish(smtpc__dot *d, unsigned char *out);
+/* 1 if any octet >= 0x80 is in buf. */
+int smtpc__has_8bit(const void *buf, size_t len);
+
+/* ---- platform hooks (platform_posix.c) ----------------------------------- */
+
+/* Writes the host's FQDN (if gethostname() gives a dotted name) or "" into
+ * buf. Returns SMTPC_OK or SMTPC_ERR_INVALID_ARGUMENT if too small. */
+int smtpc__platform_fqdn(char *buf, size_t len);
+/* 1 if name is a dotted host name fit for EHLO (LDH labels, not localhost). */
+int smtpc__platform_name_ok(const char *name);
+
+#endif /* SMTPC_INT_H */
