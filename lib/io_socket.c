@@ -25,6 +25,10 @@
  * with a deadline is also bounded by time; this bounds a wait without one. */
 #define SMTPC__MAX_WAKEUPS 10000
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* BSD, macOS: SO_NOSIGPIPE is set instead */
+#endif
+
 struct smtpc_socket {
   smtpc_mem mem;
   int fd;          /* -1 when not connected */
@@ -140,7 +144,7 @@ static int set_fd_flags(int fd) {
   fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
     return -1;
-#ifdef SO_NOSIGPIPE /* BSD and macOS have no MSG_NOSIGNAL */
+#ifdef SO_NOSIGPIPE
   (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
 #endif
   /* Best effort: commands are small and latency-bound. */
@@ -156,7 +160,13 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_ms,
   socklen_t len = sizeof soerr;
   int64_t deadline = now_ms() + (int64_t)timeout_ms;
 
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+  /* Atomic where available: no window for a concurrent fork+exec. */
+  fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+              ai->ai_protocol);
+#else
   fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+#endif
   if (fd < 0) {
     *err = errno;
     return SMTPC_ERR_CONNECT;
@@ -207,6 +217,8 @@ int smtpc_socket_connect(smtpc_socket *sock, const char *host,
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   rc = getaddrinfo(host, port, &hints, &res);
+  if (rc == EAI_SERVICE)
+    return SMTPC_ERR_INVALID_ARGUMENT; /* port is not a known service */
   if (rc != 0) {
     sock->last_errno = rc == EAI_SYSTEM ? errno : 0;
     return SMTPC_ERR_RESOLVE;

@@ -454,14 +454,15 @@ SMTPC_API int smtpc_session_queue(smtpc_session *s, const char *from,
  *
  * A transaction whose recipients are all rejected, or that the server
  * rejects, completes with an error in smtpc_txn_status(); the session stays
- * usable and the next transaction proceeds.
+ * usable and the next transaction proceeds.  So does a transaction that
+ * cannot be sent to this server at all (::SMTPC_ERR_8BIT_UNSUPPORTED,
+ * ::SMTPC_ERR_MESSAGE_TOO_BIG, ::SMTPC_ERR_BODY_LINE_TOO_LONG for an
+ * in-memory body): it completes before any of its bytes is sent.
  * \param[in] s The session.
  * \retval SMTPC_OK Every queued transaction completed (see each status).
  * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
  * \retval SMTPC_ERR_SERVICE_CLOSING The server sent 421 or closed the
  *         connection between transactions: reconnect.
- * \retval SMTPC_ERR_8BIT_UNSUPPORTED, SMTPC_ERR_MESSAGE_TOO_BIG A transaction
- *         cannot be sent to this server; it is completed with this status.
  * \retval SMTPC_ERR_PROTOCOL, SMTPC_ERR_EOF, SMTPC_ERR_IO, SMTPC_ERR_TIMEOUT,
  *         SMTPC_ERR_BODY_READ The connection is unusable; unfinished
  *         transactions complete with this status.

@@ -48,6 +48,8 @@ SMTPC_API void smtpc_socket_free(smtpc_socket *sock);
  * \retval SMTPC_ERR_RESOLVE The name did not resolve.
  * \retval SMTPC_ERR_CONNECT No address accepted (refused or unreachable).
  * \retval SMTPC_ERR_TIMEOUT Every address timed out.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT A NULL or empty argument, or \p port
+ *         is neither a number nor a known service name.
  * \retval SMTPC_ERR_INVALID_STATE Already connected.
  */
 SMTPC_API int smtpc_socket_connect(smtpc_socket *sock, const char *host,
