@@ -15,6 +15,11 @@
 #define IN_CHUNK 16384      /* bytes asked of recv() at once */
 #define OUT_HIGH 65536      /* body bytes encoded before flushing */
 #define BODY_CHUNK 16384    /* bytes asked of a streamed body at once */
+/* RCPT commands per pipelined group.  RFC 2920 3.1 warns that a client
+ * which writes a whole group before reading can deadlock once the server's
+ * replies fill the window; 128 commands (about 5 KiB out, 3 KiB back) stay
+ * far below any socket buffer.  Larger envelopes go in several groups. */
+#define RCPT_GROUP 128
 
 /* What a pending reply answers. */
 typedef enum {
@@ -65,6 +70,8 @@ struct smtpc_txn {
   size_t nrcpt;
   size_t accepted;
   size_t answered;        /* RCPT replies received */
+  size_t rcpt_sent;       /* RCPT commands composed */
+  size_t pending;         /* expectations still pointing here */
   smtpc_reply *final;
   char *queue_id;
   smtpc_body body;
@@ -180,6 +187,8 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
     }
   }
   e = &s->ex[s->ex_len++];
+  if (t != NULL)
+    t->pending++;
   e->kind = kind;
   e->t = t;
   e->idx = idx;
@@ -251,7 +260,17 @@ static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
     s->body_txn = NULL;
   unlink_txn(s, t);
   t->s = NULL;
-  if (!t->caller_owned)
+  if (!t->caller_owned && t->pending == 0)
+    txn_destroy(t);
+}
+
+/* Drops an expectation's hold on its transaction (after its reply was
+ * handled, or when the session goes away). */
+static void release_txn(smtpc_txn *t) {
+  if (t == NULL)
+    return;
+  t->pending--;
+  if (t->pending == 0 && t->phase == TP_DONE && !t->caller_owned)
     txn_destroy(t);
 }
 
@@ -353,6 +372,28 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
   *has8 = eight != 0;
 }
 
+static int use_pipelining(const smtpc_session *s) {
+  return s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING);
+}
+
+/* Composes the next group of RCPT commands: with PIPELINING up to
+ * RCPT_GROUP of them followed by DATA when they are the last (RFC 2920:
+ * MAIL, every RCPT and DATA in one group); without, a single RCPT. */
+static int send_rcpt_group(smtpc_session *s, smtpc_txn *t) {
+  size_t end = t->rcpt_sent + (use_pipelining(s) ? RCPT_GROUP : 1);
+  int rv;
+  if (end > t->nrcpt)
+    end = t->nrcpt;
+  while (t->rcpt_sent < end) {
+    if ((rv = send_cmd(s, NULL, NULL, EX_RCPT, t, t->rcpt_sent)) != SMTPC_OK)
+      return rv;
+    t->rcpt_sent++;
+  }
+  if (t->rcpt_sent == t->nrcpt && use_pipelining(s))
+    return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
+  return SMTPC_OK;
+}
+
 /* Checks a queued transaction against the server's extensions and composes
  * its envelope.  A transaction that cannot be sent is completed without a
  * byte reaching the server. */
@@ -360,8 +401,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   const smtpc__caps *c = &s->caps;
   int has8 = 0, rv;
   int64_t size = t->body.size;
-  int pipe = s->pipelining && (c->flags & SMTPC__CAP_PIPELINING);
-  size_t i, longest = 0;
+  int pipe = use_pipelining(s);
+  size_t longest = 0;
 
   if (t->body.read == NULL) {
     scan_body(t->body.data, t->body.len, &longest, &size, &has8);
@@ -419,14 +460,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
     return rv;
   t->phase = TP_ENVELOPE;
-  if (pipe) {
-    /* RFC 2920: MAIL, every RCPT and DATA (last) in one group. */
-    for (i = 0; i < t->nrcpt; i++)
-      if ((rv = send_cmd(s, NULL, NULL, EX_RCPT, t, i)) != SMTPC_OK)
-        return rv;
-    if ((rv = send_cmd(s, "DATA", NULL, EX_DATA, t, 0)) != SMTPC_OK)
-      return rv;
-  }
+  if (pipe)
+    return send_rcpt_group(s, t);
   return SMTPC_OK;
 }
 
@@ -448,12 +483,20 @@ static int start_queued(smtpc_session *s) {
     /* Only one envelope may be outstanding: the DATA reply decides what
      * comes next. */
     smtpc_txn *o;
+    size_t i;
     for (o = s->head; o != NULL; o = o->next)
       if (o->phase == TP_ENVELOPE || o->phase == TP_BODY)
         return SMTPC_OK;
-    if (s->ex_len > s->ex_head &&
-        !(s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING)))
+    if (s->ex_len > s->ex_head && !use_pipelining(s))
       return SMTPC_OK; /* without pipelining wait for every reply */
+    /* DATA ends a group (RFC 2920 3.1): while any envelope reply is
+     * outstanding (even of a transaction that already failed) a new MAIL
+     * could end up inside a message if DATA were answered 354.  Only an
+     * end-of-data or RSET reply may still be on its way. */
+    for (i = s->ex_head; i < s->ex_len; i++)
+      if (s->ex[i].kind != EX_DATA_END && s->ex[i].kind != EX_RSET_TXN &&
+          s->ex[i].kind != EX_RSET_CHECK)
+        return SMTPC_OK;
     if ((rv = start_txn(s, t)) != SMTPC_OK)
       return rv;
     if (t->phase == TP_ENVELOPE)
@@ -590,15 +633,14 @@ static int handle_reply(smtpc_session *s, const expect *e,
   case EX_MAIL:
     if (code / 100 == 2) {
       t->mail_ok = 1;
-      if (!(s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING)))
-        return send_cmd(s, NULL, NULL, EX_RCPT, t, 0);
+      if (!use_pipelining(s))
+        return send_rcpt_group(s, t);
       return SMTPC_OK;
     }
     if ((rv = txn_set_final(t, r)) != SMTPC_OK)
       return fail_session(s, rv);
     return after_txn_failure(s, t, reply_class_error(code));
   case EX_RCPT: {
-    int pipe = s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING);
     /* keep the whole reply: code, enhanced code, text */
     smtpc_reply *keep = copy_reply(&t->mem, r);
     if (keep == NULL)
@@ -608,14 +650,15 @@ static int handle_reply(smtpc_session *s, const expect *e,
     t->answered++;
     if (code / 100 == 2)
       t->accepted++;
-    if (!pipe) {
-      if (e->idx + 1 < t->nrcpt)
-        return send_cmd(s, NULL, NULL, EX_RCPT, t, e->idx + 1);
-      if (t->accepted == 0)
-        return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
-      return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
-    }
-    return SMTPC_OK;
+    if (e->idx + 1 != t->rcpt_sent)
+      return SMTPC_OK; /* more replies of this group to come */
+    if (t->rcpt_sent < t->nrcpt)
+      return send_rcpt_group(s, t);
+    if (use_pipelining(s))
+      return SMTPC_OK; /* DATA went with the last group */
+    if (t->accepted == 0)
+      return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
+    return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
   }
   case EX_DATA:
     if (code == 354) {
@@ -811,7 +854,9 @@ static int read_reply(smtpc_session *s) {
     }
   }
   s->ex_head++;
-  return handle_reply(s, &e, r);
+  rv = handle_reply(s, &e, r);
+  release_txn(e.t);
+  return rv;
 }
 
 /* Runs until nothing is left to send or receive (or the caller's goal is
@@ -910,6 +955,8 @@ void smtpc_session_free(smtpc_session *s) {
     /* unfinished: the caller may still read it */
     txn_complete(s, t, s->st == ST_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE);
   }
+  for (; s->ex_head < s->ex_len; s->ex_head++)
+    release_txn(s->ex[s->ex_head].t);
   smtpc__reply_parser_free(&s->parser);
   smtpc__caps_clear(&s->caps, &m);
   smtpc__buf_free(&s->out, &m);
@@ -1235,8 +1282,9 @@ int64_t smtpc_session_max_size(const smtpc_session *s) {
 void smtpc_txn_free(smtpc_txn *t) {
   if (t == NULL)
     return;
-  if (t->s != NULL && t->phase != TP_DONE) {
-    t->caller_owned = 0; /* the session frees it when it completes */
+  if (t->s != NULL || t->pending > 0) {
+    /* still in the session's hands: it frees it when done with it */
+    t->caller_owned = 0;
     return;
   }
   txn_destroy(t);

@@ -577,7 +577,7 @@ START_TEST(test_garbage_reply) {
   static const char *const bad[] = {
       "hello there\r\n", "2x0 ok\r\n", "250-a\r\n251 b\r\n", "250/x\r\n",
       "250 a\0b\r\n", "220\rfoo\r\n", "\r\n"};
-  static const size_t badlen[] = {13, 8, 16, 7, 10, 9, 2};
+  static const size_t badlen[] = {13, 8, 14, 7, 9, 9, 2};
   size_t k;
   for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
     fixture f;
@@ -1075,6 +1075,82 @@ START_TEST(test_txn_lifetimes) {
 }
 END_TEST
 
+/* A transaction nobody holds (queued with out = NULL, or freed early) that
+ * fails on MAIL while its RCPT and DATA replies are still in flight: the
+ * session keeps it alive until the last of them is counted. */
+START_TEST(test_unowned_txn_fails_midgroup) {
+  static const char *const to[] = {"x@example.org", "y@example.org"};
+  fixture f;
+  smtpc_body b;
+  smtpc_txn *held;
+  fx_init(&f, &ts_modes[_i]);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=21\r\n"
+                 "RCPT TO:<x@example.org>\r\nRCPT TO:<y@example.org>\r\n"
+                 "DATA\r\n");
+  ts_server(f.t, "451 4.3.0 try later\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"
+                 "503 5.5.1 no\r\n");
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=21\r\n"
+                 "RCPT TO:<x@example.org>\r\nRCPT TO:<y@example.org>\r\n"
+                 "DATA\r\n");
+  ts_server(f.t, "550 5.7.1 no\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"
+                 "503 5.5.1 no\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  smtpc_body_init_memory(&b, BODY, strlen(BODY));
+  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.com", to, 2, &b, NULL),
+                   SMTPC_OK);
+  held = fx_queue(&f, "a@example.com", to, 2, BODY);
+  smtpc_txn_free(held);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  fx_fini(&f);
+}
+END_TEST
+
+/* More recipients than one pipelined group holds: 300 recipients go in
+ * groups of 128, each sent when the previous group's replies are in. */
+START_TEST(test_many_recipients_grouped) {
+  enum { N = 300 };
+  fixture f;
+  smtpc_txn *tx;
+  char *rcpt[N];
+  char cmd[64];
+  size_t i, g;
+  fx_init(&f, &ts_modes[_i]);
+  script_open_pipe(f.t);
+  for (i = 0; i < N; i++) {
+    rcpt[i] = malloc(32);
+    snprintf(rcpt[i], 32, "r%zu@example.org", i);
+  }
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=21\r\n");
+  for (g = 0; g < N; g += 128) {
+    size_t end = g + 128 < N ? g + 128 : N;
+    for (i = g; i < end; i++) {
+      snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", rcpt[i]);
+      ts_client(f.t, cmd);
+    }
+    if (end == N)
+      ts_client(f.t, "DATA\r\n");
+    if (g == 0)
+      ts_server(f.t, "250 2.1.0 Ok\r\n");
+    for (i = g; i < end; i++)
+      ts_server(f.t, i == 7 ? "550 5.1.1 no\r\n" : "250 2.1.5 Ok\r\n");
+  }
+  ts_server(f.t, "354 go\r\n");
+  ts_client(f.t, BODY ".\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "a@example.com", (const char *const *)rcpt, N, BODY);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_ERR_PARTIAL);
+  ck_assert_uint_eq(smtpc_txn_accepted_count(tx), N - 1);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_rcpt_reply(tx, 7)), 550);
+  smtpc_txn_free(tx);
+  for (i = 0; i < N; i++)
+    free(rcpt[i]);
+  fx_fini(&f);
+}
+END_TEST
+
 /* ---- allocation failures ------------------------------------------------- */
 
 static int alloc_scenario(tu_alloc *a, void *arg) {
@@ -1183,6 +1259,8 @@ static Suite *session_suite(void) {
   tcase_add_test(tc, test_unsolicited_data);
   tcase_add_test(tc, test_bad_arguments);
   tcase_add_test(tc, test_txn_lifetimes);
+  tcase_add_loop_test(tc, test_unowned_txn_fails_midgroup, 0, n);
+  tcase_add_loop_test(tc, test_many_recipients_grouped, 0, n);
   tcase_add_test(tc, test_alloc_failure_sweep);
   suite_add_tcase(s, tc);
   return s;
