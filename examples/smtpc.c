@@ -344,21 +344,31 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
     }
   } else if (st == SMTPC_ERR_REPLY_TEMPORARY ||
              st == SMTPC_ERR_REPLY_PERMANENT) {
-    /* MAIL refused: no RCPT can have been accepted.  Else DATA or the
-     * end of data was refused. */
     ty->temp |= st == SMTPC_ERR_REPLY_TEMPORARY;
     ty->perm |= st == SMTPC_ERR_REPLY_PERMANENT;
-    if (smtpc_txn_accepted_count(t) == 0)
+    switch (smtpc_txn_step(t)) {
+    case SMTPC_STEP_MAIL:
       fprintf(stderr, "smtpc: %sMAIL FROM:<%s> rejected: ", pre, o->from);
-    else
-      fprintf(stderr, "smtpc: %smessage rejected: ", pre);
+      break;
+    case SMTPC_STEP_DATA:
+      fprintf(stderr, "smtpc: %sDATA rejected: ", pre);
+      break;
+    default:
+      fprintf(stderr, "smtpc: %smessage rejected after end of data: ", pre);
+      break;
+    }
     put_reply(smtpc_txn_reply(t));
     fputc('\n', stderr);
   } else if (st != session_rc) {
     if (ty->other == 0)
       ty->other = exit_code(st);
-    fprintf(stderr, "smtpc: %smessage not sent: %s\n", pre,
-            smtpc_strerror(st));
+    if (smtpc_txn_step(t) == SMTPC_STEP_DATA_END)
+      fprintf(stderr, "smtpc: %sconnection lost after end of data: the "
+              "message may have been delivered: %s\n", pre,
+              smtpc_strerror(st));
+    else
+      fprintf(stderr, "smtpc: %smessage not sent: %s\n", pre,
+              smtpc_strerror(st));
   }
 }
 

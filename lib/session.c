@@ -10,6 +10,7 @@
  * resumes exactly there on the next call. */
 #include "smtpc_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define IN_CHUNK 16384      /* bytes asked of recv() at once */
@@ -72,6 +73,8 @@ struct smtpc_txn {
   size_t answered;        /* RCPT replies received */
   size_t rcpt_sent;       /* RCPT commands composed */
   size_t pending;         /* expectations still pointing here */
+  smtpc_step step;
+  uint64_t body_octets;   /* bytes of body written (after encoding) */
   smtpc_reply *final;
   char *queue_id;
   smtpc_body body;
@@ -460,6 +463,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
     return rv;
   t->phase = TP_ENVELOPE;
+  t->step = SMTPC_STEP_MAIL;
   if (pipe)
     return send_rcpt_group(s, t);
   return SMTPC_OK;
@@ -536,6 +540,7 @@ static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
 
 static int begin_body(smtpc_session *s, smtpc_txn *t) {
   t->phase = TP_BODY;
+  t->step = SMTPC_STEP_BODY;
   s->body_txn = t;
   smtpc__dot_init(&s->dot, t->reject8);
   s->chunk_len = s->chunk_off = 0;
@@ -633,6 +638,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
   case EX_MAIL:
     if (code / 100 == 2) {
       t->mail_ok = 1;
+      t->step = SMTPC_STEP_RCPT;
       if (!use_pipelining(s))
         return send_rcpt_group(s, t);
       return SMTPC_OK;
@@ -654,6 +660,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
       return SMTPC_OK; /* more replies of this group to come */
     if (t->rcpt_sent < t->nrcpt)
       return send_rcpt_group(s, t);
+    t->step = SMTPC_STEP_DATA;
     if (use_pipelining(s))
       return SMTPC_OK; /* DATA went with the last group */
     if (t->accepted == 0)
@@ -670,6 +677,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
           return fail_session(s, rv);
         trace(s, SMTPC_TRACE_OUT, ".", 1);
         t->phase = TP_END;
+        t->step = SMTPC_STEP_DATA_END;
         return SMTPC_OK;
       }
       return begin_body(s, t);
@@ -779,8 +787,15 @@ static int pump_body(smtpc_session *s) {
         return fail_session(s, rv);
       if ((rv = push_expect(s, EX_DATA_END, t, 0)) != SMTPC_OK)
         return fail_session(s, rv);
+      if (s->trace != NULL) {
+        char note[64];
+        int k = snprintf(note, sizeof(note), "(%llu octets of message body)",
+                         (unsigned long long)t->body_octets);
+        trace(s, SMTPC_TRACE_INFO, note, k > 0 ? (size_t)k : 0);
+      }
       trace(s, SMTPC_TRACE_OUT, ".", 1);
       t->phase = TP_END;
+      t->step = SMTPC_STEP_DATA_END;
       s->body_txn = NULL;
       return SMTPC_OK;
     }
@@ -791,6 +806,7 @@ static int pump_body(smtpc_session *s) {
     if (w < 0)
       return abort_body(s, (int)w);
     s->out.len += (size_t)w;
+    t->body_octets += (uint64_t)w;
     if (t->body.read == NULL)
       t->body_off += used;
     else
@@ -1303,6 +1319,10 @@ const char *smtpc_txn_queue_id(const smtpc_txn *t) {
 }
 
 size_t smtpc_txn_rcpt_count(const smtpc_txn *t) { return t ? t->nrcpt : 0; }
+
+smtpc_step smtpc_txn_step(const smtpc_txn *t) {
+  return t ? t->step : SMTPC_STEP_NONE;
+}
 
 size_t smtpc_txn_accepted_count(const smtpc_txn *t) {
   return t ? t->accepted : 0;

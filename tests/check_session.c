@@ -381,6 +381,7 @@ START_TEST(test_all_rcpts_rejected_data_rejected) {
   ck_assert_int_eq(fx_run(&f), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_NO_RECIPIENTS);
   ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(t1)), 554);
+  ck_assert_int_eq(smtpc_txn_step(t1), SMTPC_STEP_DATA);
   ck_assert_uint_eq(smtpc_txn_accepted_count(t1), 0);
   ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_OK);
   smtpc_txn_free(t1);
@@ -452,6 +453,7 @@ START_TEST(test_mail_rejected_pipelined) {
   ck_assert_int_eq(fx_run(&f), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_ERR_REPLY_PERMANENT);
   ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(tx)), 553);
+  ck_assert_int_eq(smtpc_txn_step(tx), SMTPC_STEP_MAIL);
   ck_assert_str_eq(smtpc_reply_text(smtpc_txn_reply(tx)), "Sender rejected");
   /* MAIL failed, so no transaction is open: no RSET is owed */
   {
@@ -532,6 +534,12 @@ static void run_failure_at(size_t k, int how, const ts_mode *mode) {
                                   : SMTPC_ERR_IO);
   /* nothing is reported as sent */
   ck_assert_int_eq(smtpc_txn_status(tx), rv);
+  {
+    /* the step it broke at; after end-of-data the outcome is unknown */
+    static const smtpc_step at[] = {SMTPC_STEP_MAIL, SMTPC_STEP_RCPT,
+                                    SMTPC_STEP_DATA, SMTPC_STEP_DATA_END};
+    ck_assert_int_eq(smtpc_txn_step(tx), at[k]);
+  }
   ck_assert_int_eq(smtpc_error_is_fatal(rv), 1);
   ck_assert_int_eq(smtpc_session_run(f.s), rv);
   smtpc_txn_free(tx);
@@ -744,6 +752,7 @@ START_TEST(test_8bit_needs_8bitmime) {
   tx = fx_queue(&f, "a@example.com", to, 1, "Subject: caf\xc3\xa9\r\n\r\n");
   ck_assert_int_eq(fx_run(&f), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_ERR_8BIT_UNSUPPORTED);
+  ck_assert_int_eq(smtpc_txn_step(tx), SMTPC_STEP_NONE);
   {
     int rv;
     TS_LOOP(rv, smtpc_session_noop(f.s)); /* nothing else was sent */

@@ -575,6 +575,26 @@ SMTPC_API int smtpc_txn_status(const smtpc_txn *t);
  */
 SMTPC_API const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t);
 
+/** \brief Steps of a mail transaction, see smtpc_txn_step(). */
+typedef enum smtpc_step {
+  SMTPC_STEP_NONE = 0,    /**< Nothing sent: queued, or refused locally. */
+  SMTPC_STEP_MAIL = 1,    /**< MAIL FROM sent, its reply awaited. */
+  SMTPC_STEP_RCPT = 2,    /**< MAIL accepted, RCPT replies awaited. */
+  SMTPC_STEP_DATA = 3,    /**< Every RCPT answered, DATA reply awaited. */
+  SMTPC_STEP_BODY = 4,    /**< 354 received, the body is being sent. */
+  /** End of data sent: the server may have accepted the message even if
+   *  the connection broke before its reply arrived. */
+  SMTPC_STEP_DATA_END = 5
+} smtpc_step;
+
+/**
+ * \brief How far a transaction got: for a failed one, the step that failed
+ *        (MAIL, RCPT, DATA, the body or the end of data).
+ * \param[in] t The transaction.
+ * \return The step.
+ */
+SMTPC_API smtpc_step smtpc_txn_step(const smtpc_txn *t);
+
 /**
  * \brief The server's queue id from the final reply ("queued as X", "id=X"),
  *        if it named one.
