@@ -35,16 +35,16 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
     unsigned char c = in[i];
     if (d->cr) {
       /* A pending CR becomes CRLF whatever follows; a following LF is
-       * the LF of that pair. */
+       * the LF of that pair.  Anything else is handled on the next turn,
+       * after the free-space check. */
       out[o++] = '\r';
       out[o++] = '\n';
       d->cr = 0;
       d->bol = 1;
       d->linelen = 0;
-      if (c == '\n') {
+      if (c == '\n')
         i++;
-        continue;
-      }
+      continue;
     }
     if (c == '\r') {
       d->cr = 1;
@@ -69,6 +69,7 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
     if (d->bol && c == '.') {
       out[o++] = '.';
       d->linelen++;
+      d->bol = 0; /* stuffed once, even if the '.' goes out next call */
     }
     if (d->linelen >= SMTPC__MAX_BODY_LINE) {
       d->err = SMTPC_ERR_BODY_LINE_TOO_LONG;
@@ -76,7 +77,7 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
     }
     /* Copy a run of ordinary bytes in one go. */
     {
-      size_t room = outcap - o - 2; /* keep space for a CRLF */
+      size_t room = outcap - o; /* at least 2 here */
       size_t lim = SMTPC__MAX_BODY_LINE - d->linelen;
       size_t n = 0;
       if (room > lim)

@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Error strings and the library version. */
-#ifdef HAVE_CONFIG_H
-#include <config.h>
-#endif
 #include "smtpc_int.h"
 
 const char *smtpc_strerror(int err) {
@@ -32,6 +29,9 @@ const char *smtpc_strerror(int err) {
   case SMTPC_ERR_EXTENSION_UNSUPPORTED: return "server does not offer a required extension";
   case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS required but unavailable or refused";
   case SMTPC_ERR_AUTH_FAILED: return "authentication failed";
+  case SMTPC_ERR_AUTH_INSECURE: return "refusing to send credentials over an unencrypted connection (allow plaintext auth explicitly to override)";
+  case SMTPC_ERR_AUTH_UNSUPPORTED: return "no AUTH mechanism supported by both client and server";
+  case SMTPC_ERR_AUTH_BAD_CHALLENGE: return "malformed AUTH challenge from server";
   case SMTPC_ERR_IO: return "transport I/O error";
   case SMTPC_ERR_EOF: return "connection closed by server";
   case SMTPC_ERR_TIMEOUT: return "timed out waiting for the server";

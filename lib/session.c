@@ -33,6 +33,9 @@ typedef enum {
   EX_RCPT,
   EX_DATA,
   EX_DATA_END,
+  EX_STARTTLS,
+  EX_AUTH,       /* AUTH command or a response to a 334 challenge */
+  EX_AUTH_CANCEL,/* "*" sent after a bad challenge (RFC 4954 4) */
   EX_OP          /* RSET / NOOP / VRFY / QUIT called by the user */
 } ex_kind;
 
@@ -128,6 +131,20 @@ struct smtpc_session {
   op_kind op;
   int op_result;          /* WANT_READ while the op is in flight */
   char *op_arg;
+
+  smtpc_tls_policy tls_policy;
+  int tls_step;           /* the STARTTLS handshake is to be driven */
+  int tls_tried;          /* STARTTLS was attempted (or refused) */
+  int tls_up;             /* io.starttls() succeeded */
+  int allow_plain_auth;
+  smtpc_auth_mech auth_want;
+  smtpc_auth_mech auth_mech; /* in progress */
+  smtpc_auth_mech auth_used; /* succeeded */
+  unsigned auth_step;
+  char *auth_user;
+  char *auth_secret;
+  char *auth_authzid;
+  int can_quit;           /* broken by a reply, connection still in sync */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -527,6 +544,168 @@ static int fail_session(smtpc_session *s, int err) {
   return err;
 }
 
+/* Breaks the session for a reason given by a reply: the dialogue is still
+ * in step, so QUIT may be sent politely. */
+static int fail_sync(smtpc_session *s, int err) {
+  int rv = fail_session(s, err);
+  s->can_quit = 1;
+  return rv;
+}
+
+static int session_secure(const smtpc_session *s) {
+  if (!s->have_io)
+    return 0;
+  if (s->io.is_secure != NULL)
+    return s->io.is_secure(s->io.ctx) == 1;
+  return s->tls_up;
+}
+
+static void become_ready(smtpc_session *s) {
+  s->st = ST_READY;
+  s->open_result = SMTPC_OK;
+}
+
+/* Wipes and frees a buffer that held secret material. */
+static void wipe_buf(smtpc_session *s, smtpc__buf *b) {
+  if (b->data != NULL)
+    smtpc__wipe(b->data, b->cap);
+  smtpc__buf_free(b, &s->mem);
+}
+
+/* Appends an AUTH line ("AUTH MECH [resp]" or a bare response) with raw
+ * bytes base64-encoded; traces it redacted; wipes the raw bytes. */
+static int send_auth_line(smtpc_session *s, const char *mech,
+                          smtpc__buf *raw, int has, ex_kind kind) {
+  size_t enc = smtpc__b64_encoded_len(smtpc__buf_avail(raw));
+  size_t before = s->out.len, need;
+  int rv;
+  char *line;
+  need = (mech ? strlen(mech) + 6 : 0) + enc + 4;
+  if (enc == 0 && smtpc__buf_avail(raw) > 0)
+    rv = SMTPC_ERR_NOMEM;
+  else
+    rv = smtpc__buf_reserve(&s->out, &s->mem, need);
+  if (rv == SMTPC_OK) {
+    line = (char *)s->out.data + s->out.len;
+    if (mech != NULL) {
+      memcpy(line, "AUTH ", 5);
+      memcpy(line + 5, mech, strlen(mech));
+      s->out.len += 5 + strlen(mech);
+    }
+    if (has) {
+      if (mech)
+        s->out.data[s->out.len++] = ' ';
+      if (smtpc__buf_avail(raw) == 0) {
+        /* RFC 4954 4: an empty initial response is "="; an empty answer to
+         * a challenge is an empty line */
+        if (mech != NULL)
+          s->out.data[s->out.len++] = '=';
+      } else
+        s->out.len += smtpc__b64_encode(smtpc__buf_head(raw),
+                                        smtpc__buf_avail(raw),
+                                        (char *)s->out.data + s->out.len);
+    }
+    memcpy(s->out.data + s->out.len, "\r\n", 2);
+    s->out.len += 2;
+    if (s->trace != NULL) {
+      char note[64];
+      int k = snprintf(note, sizeof(note), "%s%s%s", mech ? "AUTH " : "",
+                       mech ? mech : "", has ? (mech ? " <redacted>" : "<redacted>") : "");
+      trace(s, SMTPC_TRACE_OUT, note, k > 0 ? (size_t)k : 0);
+    }
+    rv = push_expect(s, kind, NULL, 0);
+    if (rv != SMTPC_OK) {
+      smtpc__wipe(s->out.data + before, s->out.len - before);
+      s->out.len = before;
+    }
+  }
+  wipe_buf(s, raw);
+  return rv;
+}
+
+static int start_auth(smtpc_session *s) {
+  smtpc__buf raw = {NULL, 0, 0, 0};
+  int rv, has = 0;
+  if (!session_secure(s) && !s->allow_plain_auth)
+    return fail_sync(s, SMTPC_ERR_AUTH_INSECURE);
+  if (!(s->caps.flags & SMTPC__CAP_AUTH))
+    return fail_sync(s, SMTPC_ERR_AUTH_UNSUPPORTED);
+  rv = smtpc__auth_choose(s->caps.auth, s->auth_want);
+  if (rv < 0)
+    return fail_sync(s, rv);
+  s->auth_mech = (smtpc_auth_mech)rv;
+  s->auth_step = 0;
+  rv = smtpc__auth_initial(&raw, &s->mem, s->auth_mech, s->auth_user,
+                           s->auth_secret, s->auth_authzid, &has);
+  if (rv == SMTPC_OK)
+    rv = send_auth_line(s, smtpc__auth_name(s->auth_mech), &raw, has,
+                        EX_AUTH);
+  else
+    wipe_buf(s, &raw);
+  return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
+}
+
+/* After the (last) EHLO: STARTTLS, AUTH or ready, as configured. */
+static int after_ehlo(smtpc_session *s) {
+  int secure = session_secure(s);
+  if (!secure && !s->tls_tried && s->tls_policy != SMTPC_TLS_NONE &&
+      (s->caps.flags & SMTPC__CAP_STARTTLS) && s->io.starttls != NULL)
+    return send_cmd(s, "STARTTLS", NULL, EX_STARTTLS, NULL, 0);
+  if (s->tls_policy == SMTPC_TLS_REQUIRED && !secure)
+    /* RFC 3207 4.1 / RFC 8314: never fall back to clear text */
+    return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
+  if (s->auth_user != NULL && s->auth_used == SMTPC_AUTH_AUTO)
+    return start_auth(s);
+  become_ready(s);
+  return SMTPC_OK;
+}
+
+static int handle_auth_reply(smtpc_session *s, const smtpc_reply *r) {
+  smtpc__buf raw = {NULL, 0, 0, 0};
+  unsigned char chal[8192];
+  size_t clen = 0;
+  const char *l;
+  int rv;
+  if (r->code == 235) {
+    s->auth_used = s->auth_mech;
+    /* the secret is not needed any more */
+    smtpc__free_secret(&s->mem, s->auth_secret);
+    s->auth_secret = NULL;
+    become_ready(s);
+    return SMTPC_OK;
+  }
+  if (r->code == 421)
+    return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+  if (r->code != 334)
+    return fail_sync(s, SMTPC_ERR_AUTH_FAILED);
+  /* "334 " base64 challenge: strictly decoded, bounded */
+  l = smtpc_reply_line(r, 0);
+  l = strlen(l) > 4 ? l + 4 : "";
+  rv = r->nlines == 1 ? smtpc__b64_decode(l, strlen(l), chal, sizeof(chal),
+                                          &clen)
+                      : SMTPC_ERR_PROTOCOL;
+  if (rv == SMTPC_OK)
+    rv = smtpc__auth_respond(&raw, &s->mem, s->auth_mech, s->auth_step, chal,
+                             clen, s->auth_user, s->auth_secret);
+  smtpc__wipe(chal, sizeof(chal));
+  if (rv == SMTPC_ERR_NOMEM) {
+    wipe_buf(s, &raw);
+    return fail_session(s, rv);
+  }
+  if (rv != SMTPC_OK) {
+    /* RFC 4954 4: cancel with "*"; the server answers 501 */
+    wipe_buf(s, &raw);
+    rv = smtpc__buf_append(&s->out, &s->mem, "*\r\n", 3);
+    if (rv == SMTPC_OK)
+      rv = push_expect(s, EX_AUTH_CANCEL, NULL, 0);
+    trace(s, SMTPC_TRACE_OUT, "*", 1);
+    return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
+  }
+  s->auth_step++;
+  rv = send_auth_line(s, NULL, &raw, 1, EX_AUTH);
+  return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
+}
+
 /* ---- reply handling ------------------------------------------------------ */
 
 static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
@@ -565,8 +744,8 @@ static int handle_reply(smtpc_session *s, const expect *e,
       return send_cmd(s, s->helo_only ? "HELO" : "EHLO", name,
                       s->helo_only ? EX_HELO : EX_EHLO, NULL, 0);
     }
-    if (code == 554)
-      return fail_session(s, SMTPC_ERR_GREETING_REFUSED);
+    if (code == 554) /* RFC 5321 3.1: wait for QUIT */
+      return fail_sync(s, SMTPC_ERR_GREETING_REFUSED);
     return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
                                       : reply_class_error(code));
   case EX_EHLO:
@@ -579,9 +758,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
       } else {
         smtpc__caps_clear(&s->caps, &s->mem);
       }
-      s->st = ST_READY;
-      s->open_result = SMTPC_OK;
-      return SMTPC_OK;
+      return after_ehlo(s);
     }
     if (e->kind == EX_EHLO && code >= 500 && code != 554) {
       /* RFC 5321 3.2: a server that does not know EHLO answers 5xx;
@@ -596,6 +773,28 @@ static int handle_reply(smtpc_session *s, const expect *e,
     }
     return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
                                       : reply_class_error(code));
+  case EX_STARTTLS:
+    if (code == 220) {
+      /* RFC 3207 / CVE-2021-22947 class: any byte already received now
+       * arrived in clear after the 220 and could be an injected reply. */
+      if (smtpc__buf_avail(&s->in) > 0 ||
+          smtpc__reply_parser_busy(&s->parser))
+        return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+      s->tls_step = 1;
+      return SMTPC_OK;
+    }
+    if (code == 421)
+      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+    s->tls_tried = 1;
+    if (s->tls_policy == SMTPC_TLS_REQUIRED)
+      return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
+    return after_ehlo(s); /* opportunistic: go on in clear */
+  case EX_AUTH:
+    return handle_auth_reply(s, r);
+  case EX_AUTH_CANCEL:
+    if (code == 421)
+      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+    return fail_sync(s, SMTPC_ERR_AUTH_BAD_CHALLENGE);
   case EX_RSET_CHECK:
     s->check_pending = 0;
     if (code == 421)
@@ -897,6 +1096,35 @@ static int drive(smtpc_session *s, const int *goal) {
         return rv;
       continue;
     }
+    if (s->tls_step) {
+      rv = s->io.starttls(s->io.ctx, s->server_name);
+      if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
+        return rv;
+      if (rv != SMTPC_OK)
+        return fail_session(s, rv == SMTPC_ERR_CERTIFICATE
+                                   ? rv
+                                   : rv == SMTPC_ERR_NOMEM ? rv : SMTPC_ERR_TLS);
+      s->tls_step = 0;
+      s->tls_tried = 1;
+      s->tls_up = 1;
+      if (!session_secure(s))
+        return fail_session(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
+      trace(s, SMTPC_TRACE_INFO, "(TLS handshake complete)", 24);
+      /* RFC 3207 4.2: forget everything learned before TLS */
+      smtpc__caps_clear(&s->caps, &s->mem);
+      s->parser.enhanced = 0;
+      {
+        const char *name = s->ehlo_name;
+        char def[256];
+        if (name == NULL) {
+          smtpc_default_ehlo_name(def, sizeof(def));
+          name = def;
+        }
+        if ((rv = send_cmd(s, "EHLO", name, EX_EHLO, NULL, 0)) != SMTPC_OK)
+          return fail_session(s, rv);
+      }
+      continue;
+    }
     if (s->body_txn != NULL) {
       if ((rv = pump_body(s)) != SMTPC_OK)
         return rv;
@@ -983,6 +1211,9 @@ void smtpc_session_free(smtpc_session *s) {
   smtpc__free(&m, s->ehlo_name);
   smtpc__free(&m, s->server_name);
   smtpc__free(&m, s->op_arg);
+  smtpc__free(&m, s->auth_user);
+  smtpc__free_secret(&m, s->auth_secret);
+  smtpc__free(&m, s->auth_authzid);
   smtpc__free(&m, s);
 }
 
@@ -1077,6 +1308,9 @@ int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
   case SMTPC_FLAG_HELO_ONLY:
     s->helo_only = on != 0;
     return SMTPC_OK;
+  case SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH:
+    s->allow_plain_auth = on != 0;
+    return SMTPC_OK;
   default:
     return SMTPC_ERR_INVALID_ARGUMENT;
   }
@@ -1088,6 +1322,55 @@ void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
     return;
   s->trace = cb;
   s->trace_user = user;
+}
+
+int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_tls_policy policy) {
+  if (s == NULL || (unsigned)policy > SMTPC_TLS_REQUIRED)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st != ST_NEW)
+    return SMTPC_ERR_INVALID_STATE;
+  s->tls_policy = policy;
+  return SMTPC_OK;
+}
+
+int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
+                           const char *user, const char *secret,
+                           const char *authzid) {
+  char *u, *p, *z = NULL;
+  if (s == NULL || (unsigned)mech > SMTPC_AUTH_OAUTHBEARER)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->st != ST_NEW)
+    return SMTPC_ERR_INVALID_STATE;
+  if (smtpc__check_arg(user, 1) != SMTPC_OK || secret == NULL ||
+      *secret == '\0' ||
+      (authzid != NULL && smtpc__check_arg(authzid, 1) != SMTPC_OK))
+    return SMTPC_ERR_BAD_ARGUMENT;
+  u = smtpc__strdup(&s->mem, user);
+  p = smtpc__strdup(&s->mem, secret);
+  if (authzid != NULL)
+    z = smtpc__strdup(&s->mem, authzid);
+  if (u == NULL || p == NULL || (authzid != NULL && z == NULL)) {
+    smtpc__free(&s->mem, u);
+    smtpc__free_secret(&s->mem, p);
+    smtpc__free(&s->mem, z);
+    return SMTPC_ERR_NOMEM;
+  }
+  smtpc__free(&s->mem, s->auth_user);
+  smtpc__free_secret(&s->mem, s->auth_secret);
+  smtpc__free(&s->mem, s->auth_authzid);
+  s->auth_user = u;
+  s->auth_secret = p;
+  s->auth_authzid = z;
+  s->auth_want = mech;
+  return SMTPC_OK;
+}
+
+smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s) {
+  return s ? s->auth_used : SMTPC_AUTH_AUTO;
+}
+
+int smtpc_session_is_secure(const smtpc_session *s) {
+  return s ? session_secure(s) : 0;
 }
 
 int smtpc_session_open(smtpc_session *s) {
@@ -1214,6 +1497,14 @@ static int simple_op(smtpc_session *s, op_kind op, const char *verb,
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (s->op == OP_NONE) {
+    if (s->st == ST_BROKEN && op == OP_QUIT && s->can_quit &&
+        s->ex_len == s->ex_head && smtpc__buf_avail(&s->out) == 0 &&
+        smtpc__buf_avail(&s->in) == 0) {
+      /* the dialogue is in step: say goodbye properly */
+      s->st = ST_READY;
+      s->can_quit = 0;
+      s->fatal = SMTPC_OK;
+    }
     if (s->st == ST_BROKEN)
       return op == OP_QUIT ? SMTPC_OK : s->fatal;
     if (s->st != ST_READY || s->head != NULL)

@@ -4,6 +4,10 @@
 #ifndef SMTPC_INT_H
 #define SMTPC_INT_H
 
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
 #include <smtpc/smtpc.h>
 
 #include <stddef.h>
@@ -180,6 +184,48 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
 size_t smtpc__dot_finish(smtpc__dot *d, unsigned char *out);
 /* 1 if any octet >= 0x80 is in buf. */
 int smtpc__has_8bit(const void *buf, size_t len);
+
+/* ---- base64 (base64.c) ---------------------------------------------------- */
+
+/* Encoded length of n bytes (without NUL); 0 on overflow for huge n. */
+size_t smtpc__b64_encoded_len(size_t n);
+/* Writes the encoding and a NUL; out needs encoded_len(n) + 1 bytes.
+ * Returns the length written (without NUL). */
+size_t smtpc__b64_encode(const unsigned char *in, size_t n, char *out);
+/* Strict decode (RFC 4648 4): SMTPC_OK, SMTPC_ERR_PROTOCOL for anything
+ * malformed, SMTPC_ERR_REPLY_TOO_LARGE when out is too small. */
+int smtpc__b64_decode(const char *in, size_t n, unsigned char *out,
+                      size_t cap, size_t *outlen);
+
+/* ---- secrets and SASL (auth.c, md5.c / io_mbedtls.c) ---------------------- */
+
+/* Overwrites n bytes in a way the compiler cannot drop. */
+void smtpc__wipe(void *p, size_t n);
+/* Frees a NUL-terminated secret after wiping it. */
+void smtpc__free_secret(const smtpc_mem *m, char *p);
+/* HMAC-MD5 (RFC 2104); from mbedTLS when built with it. */
+int smtpc__hmac_md5(const unsigned char *key, size_t klen,
+                    const unsigned char *msg, size_t mlen,
+                    unsigned char out[16]);
+
+/* The mechanism's name on the wire, e.g. "CRAM-MD5". */
+const char *smtpc__auth_name(smtpc_auth_mech mech);
+/* Chooses a mechanism among the space-separated offered list.  want AUTO
+ * picks CRAM-MD5 > PLAIN > LOGIN.  Returns the mechanism, or
+ * SMTPC_ERR_AUTH_UNSUPPORTED. */
+int smtpc__auth_choose(const char *offered, smtpc_auth_mech want);
+/* Appends the raw (not base64) initial response, if the mechanism has one;
+ * *has is set to 0 or 1. */
+int smtpc__auth_initial(smtpc__buf *out, const smtpc_mem *m,
+                        smtpc_auth_mech mech, const char *user,
+                        const char *secret, const char *authzid, int *has);
+/* Appends the raw response to challenge number step (0-based) of length
+ * clen.  SMTPC_ERR_AUTH_BAD_CHALLENGE when the mechanism expects no such
+ * challenge. */
+int smtpc__auth_respond(smtpc__buf *out, const smtpc_mem *m,
+                        smtpc_auth_mech mech, unsigned step,
+                        const unsigned char *chal, size_t clen,
+                        const char *user, const char *secret);
 
 /* ---- platform hooks (platform_posix.c) ----------------------------------- */
 

@@ -107,8 +107,16 @@ typedef enum smtpc_error {
   SMTPC_ERR_EXTENSION_UNSUPPORTED = -210,
   /** STARTTLS is required by policy but not available or refused. */
   SMTPC_ERR_STARTTLS_UNAVAILABLE = -211,
-  /** Authentication failed. */
+  /** Authentication failed; see smtpc_session_last_reply(). */
   SMTPC_ERR_AUTH_FAILED = -212,
+  /** Credentials would travel unencrypted and the caller did not allow it
+   *  (::SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH). */
+  SMTPC_ERR_AUTH_INSECURE = -213,
+  /** No AUTH mechanism both sides support (or the named one is not
+   *  offered). */
+  SMTPC_ERR_AUTH_UNSUPPORTED = -214,
+  /** A 334 challenge was not valid base64 or was too long. */
+  SMTPC_ERR_AUTH_BAD_CHALLENGE = -215,
 
   SMTPC_ERR_IO = -300,      /**< The transport failed (errno-level error). */
   SMTPC_ERR_EOF = -301,     /**< The server closed the connection. */
@@ -185,6 +193,13 @@ typedef struct smtpc_io {
   void (*set_timeout)(void *ctx, unsigned timeout_ms);
   /** Closes the transport. Optional; called by smtpc_session_close(). */
   void (*close)(void *ctx);
+  /**
+   * Returns 1 when the connection is encrypted and the server verified
+   * (after a STARTTLS handshake, or from the start with implicit TLS).
+   * Optional: NULL means never.  The session's TLS policy and its refusal
+   * to send credentials in clear rely on it.
+   */
+  int (*is_secure)(void *ctx);
 } smtpc_io;
 
 /** \brief Opaque SMTP session: one connection, many transactions. */
@@ -234,8 +249,36 @@ typedef enum smtpc_flag {
   /** Use PIPELINING when offered (default on). */
   SMTPC_FLAG_PIPELINING = 0,
   /** Never send EHLO, only HELO (default off). */
-  SMTPC_FLAG_HELO_ONLY = 1
+  SMTPC_FLAG_HELO_ONLY = 1,
+  /** Allow AUTH over a connection that is not encrypted and verified
+   *  (default off: such an AUTH fails with ::SMTPC_ERR_AUTH_INSECURE). */
+  SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH = 2
 } smtpc_flag;
+
+/** \brief STARTTLS policy, see smtpc_session_set_tls_policy(). */
+typedef enum smtpc_tls_policy {
+  /** Never send STARTTLS. */
+  SMTPC_TLS_NONE = 0,
+  /** STARTTLS when offered; continue in clear when it is not offered or
+   *  refused with a reply (a failed handshake still ends the session). */
+  SMTPC_TLS_OPPORTUNISTIC = 1,
+  /** TLS or nothing: without an encrypted, verified connection no MAIL,
+   *  RCPT, AUTH or body byte is sent and smtpc_session_open() fails with
+   *  ::SMTPC_ERR_STARTTLS_UNAVAILABLE.  Satisfied from the start by an
+   *  implicit-TLS transport (see smtpc_io::is_secure). */
+  SMTPC_TLS_REQUIRED = 2
+} smtpc_tls_policy;
+
+/** \brief SASL mechanisms, see smtpc_session_set_auth(). */
+typedef enum smtpc_auth_mech {
+  /** Choose the strongest mechanism both sides support. */
+  SMTPC_AUTH_AUTO = 0,
+  SMTPC_AUTH_PLAIN = 1,       /**< RFC 4616. */
+  SMTPC_AUTH_LOGIN = 2,       /**< draft-murchison-sasl-login. */
+  SMTPC_AUTH_CRAM_MD5 = 3,    /**< RFC 2195. */
+  SMTPC_AUTH_XOAUTH2 = 4,     /**< Google / Microsoft bearer tokens. */
+  SMTPC_AUTH_OAUTHBEARER = 5  /**< RFC 7628. */
+} smtpc_auth_mech;
 
 /**
  * \brief Creates a session.
@@ -350,7 +393,59 @@ SMTPC_API void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
                                        void *user);
 
 /**
- * \brief Reads the greeting and says EHLO (HELO if EHLO is rejected with 5xx).
+ * \brief Sets the STARTTLS policy (default ::SMTPC_TLS_NONE).
+ * \param[in] s The session, before smtpc_session_open().
+ * \param[in] policy The policy.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown policy.
+ * \retval SMTPC_ERR_INVALID_STATE The session is already open.
+ */
+SMTPC_API int smtpc_session_set_tls_policy(smtpc_session *s,
+                                           smtpc_tls_policy policy);
+
+/**
+ * \brief Sets credentials: smtpc_session_open() authenticates after EHLO
+ *        (and after STARTTLS).
+ *
+ * For PLAIN, LOGIN and CRAM-MD5 \p secret is the password; for XOAUTH2 and
+ * OAUTHBEARER it is the bearer token.  With ::SMTPC_AUTH_AUTO, a password is
+ * used with CRAM-MD5, PLAIN or LOGIN (in that order of preference) and never
+ * with a token mechanism; use ::SMTPC_AUTH_XOAUTH2 or
+ * ::SMTPC_AUTH_OAUTHBEARER explicitly for tokens.  The secret is copied and
+ * wiped from the library's memory once used or when the session is freed.
+ * \param[in] s The session, before smtpc_session_open().
+ * \param[in] mech The mechanism, or ::SMTPC_AUTH_AUTO.
+ * \param[in] user The user name (authentication identity).
+ * \param[in] secret The password or token.
+ * \param[in] authzid Authorisation identity for PLAIN, or NULL.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_BAD_ARGUMENT A value contains NUL-separated parts,
+ *         CR or LF, or is empty.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown mechanism.
+ * \retval SMTPC_ERR_INVALID_STATE The session is already open.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
+                                     const char *user, const char *secret,
+                                     const char *authzid);
+
+/**
+ * \brief The mechanism used by the last successful authentication.
+ * \param[in] s The session.
+ * \return The mechanism, or ::SMTPC_AUTH_AUTO when none succeeded.
+ */
+SMTPC_API smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s);
+
+/**
+ * \brief 1 when the session runs over an encrypted, verified transport.
+ * \param[in] s The session.
+ * \return 1 or 0.
+ */
+SMTPC_API int smtpc_session_is_secure(const smtpc_session *s);
+
+/**
+ * \brief Reads the greeting and says EHLO (HELO if EHLO is rejected with
+ *        5xx), then, as configured, STARTTLS and EHLO again, then AUTH.
  * \param[in] s The session, with its transport set.
  * \retval SMTPC_OK The server is ready for mail.
  * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
@@ -361,6 +456,15 @@ SMTPC_API void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
  * \retval SMTPC_ERR_PROTOCOL, SMTPC_ERR_REPLY_LINE_TOO_LONG,
  *         SMTPC_ERR_REPLY_TOO_LARGE Malformed reply.
  * \retval SMTPC_ERR_EOF, SMTPC_ERR_IO, SMTPC_ERR_TIMEOUT Transport failure.
+ * \retval SMTPC_ERR_STARTTLS_UNAVAILABLE TLS is required but STARTTLS was
+ *         not offered, refused, or the transport cannot do TLS.
+ * \retval SMTPC_ERR_TLS, SMTPC_ERR_CERTIFICATE The TLS handshake failed.
+ * \retval SMTPC_ERR_UNEXPECTED_DATA The server sent bytes after its 220 to
+ *         STARTTLS, before the handshake (response injection).
+ * \retval SMTPC_ERR_AUTH_FAILED The server rejected the credentials.
+ * \retval SMTPC_ERR_AUTH_INSECURE Credentials would go out in clear.
+ * \retval SMTPC_ERR_AUTH_UNSUPPORTED No usable AUTH mechanism.
+ * \retval SMTPC_ERR_AUTH_BAD_CHALLENGE Malformed 334 challenge.
  * \retval SMTPC_ERR_INVALID_STATE Already open, or no transport set.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
@@ -692,5 +796,6 @@ SMTPC_API const char *smtpc_version(void);
 #endif
 
 #include <smtpc/socket.h>
+#include <smtpc/tls.h>
 
 #endif /* SMTPC_SMTPC_H */

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file tls.h
+ * \brief The mbedTLS adapter: TLS over any ::smtpc_io transport.
+ *
+ * An ::smtpc_tls object wraps a lower transport (the socket transport or the
+ * caller's own) and hands out an ::smtpc_io whose bytes are encrypted.  Two
+ * modes:
+ * - STARTTLS (RFC 3207): the wrapper passes bytes through in the clear until
+ *   the session calls smtpc_io::starttls, which runs the handshake;
+ * - implicit TLS (RFC 8314, port 465): the handshake runs before the first
+ *   byte, on the first send or recv.
+ *
+ * Verification is on by default: the server certificate must chain to a
+ * trusted CA (the system bundle, or smtpc_tls_set_cafile() /
+ * smtpc_tls_set_capath()) and match the host name given to
+ * smtpc_tls_set_hostname() (RFC 7817 / RFC 6125 rules: DNS-ID or IP-ID in
+ * subjectAltName, wildcard only as the whole left-most label); SNI is sent.
+ * TLS 1.2 is the minimum.  Non-blocking like the rest of the library: the
+ * handshake and records return ::SMTPC_ERR_WANT_READ / ::SMTPC_ERR_WANT_WRITE
+ * and continue when called again.
+ *
+ * Built only when configure finds mbedTLS; otherwise every function here
+ * returns ::SMTPC_ERR_NOT_SUPPORTED ("not built with TLS").
+ */
+#ifndef SMTPC_TLS_H
+#define SMTPC_TLS_H
+
+#include <smtpc/smtpc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** \brief Opaque TLS configuration and connection. */
+typedef struct smtpc_tls smtpc_tls;
+
+/** \brief TLS modes, see smtpc_tls_new(). */
+typedef enum smtpc_tls_mode {
+  SMTPC_TLS_MODE_STARTTLS = 0, /**< Clear until smtpc_io::starttls. */
+  SMTPC_TLS_MODE_IMPLICIT = 1  /**< TLS from the first byte (port 465). */
+} smtpc_tls_mode;
+
+/** \brief Why the server certificate was not trusted. */
+typedef enum smtpc_tls_verify {
+  SMTPC_TLS_VERIFY_OK = 0,         /**< Trusted (or not checked). */
+  SMTPC_TLS_VERIFY_EXPIRED = 1,    /**< Expired or not yet valid. */
+  SMTPC_TLS_VERIFY_HOSTNAME = 2,   /**< Does not name the server. */
+  SMTPC_TLS_VERIFY_UNKNOWN_CA = 3, /**< No chain to a trusted CA
+                                        (self-signed included). */
+  SMTPC_TLS_VERIFY_REVOKED = 4,    /**< Revoked. */
+  SMTPC_TLS_VERIFY_OTHER = 5       /**< Any other verification failure. */
+} smtpc_tls_verify;
+
+/**
+ * \brief Creates a TLS wrapper.
+ * \param[out] out Receives the object.
+ * \param[in] mem Allocator hooks (copied) or NULL.
+ * \param[in] mode STARTTLS or implicit TLS.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out is NULL or \p mode unknown.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ * \retval SMTPC_ERR_NOT_SUPPORTED The library was built without mbedTLS.
+ */
+SMTPC_API int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem,
+                            smtpc_tls_mode mode);
+
+/**
+ * \brief Frees the wrapper (does not close the lower transport).
+ * \param[in] tls The object; NULL is a no-op.
+ */
+SMTPC_API void smtpc_tls_free(smtpc_tls *tls);
+
+/**
+ * \brief Sets the server name for SNI and certificate verification.
+ *        Required unless verification is disabled.
+ * \param[in] tls The object.
+ * \param[in] host DNS name or IP address literal (copied).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_BAD_ARGUMENT Empty or contains control characters.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_tls_set_hostname(smtpc_tls *tls, const char *host);
+
+/**
+ * \brief Trusts the CA certificates in a PEM file instead of the system
+ *        bundle.
+ * \param[in] tls The object.
+ * \param[in] path The file.
+ * \retval SMTPC_OK Loaded.
+ * \retval SMTPC_ERR_CERTIFICATE The file could not be read or parsed.
+ */
+SMTPC_API int smtpc_tls_set_cafile(smtpc_tls *tls, const char *path);
+
+/**
+ * \brief Trusts the CA certificates in a directory (every file is tried).
+ * \param[in] tls The object.
+ * \param[in] path The directory.
+ * \retval SMTPC_OK At least one certificate loaded.
+ * \retval SMTPC_ERR_CERTIFICATE Nothing could be loaded.
+ */
+SMTPC_API int smtpc_tls_set_capath(smtpc_tls *tls, const char *path);
+
+/**
+ * \brief Presents a client certificate.
+ * \param[in] tls The object.
+ * \param[in] certfile PEM certificate (chain).
+ * \param[in] keyfile PEM private key (unencrypted).
+ * \retval SMTPC_OK Loaded.
+ * \retval SMTPC_ERR_CERTIFICATE A file could not be read or parsed, or the
+ *         key does not match the certificate.
+ */
+SMTPC_API int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
+                                        const char *keyfile);
+
+/**
+ * \brief DANGEROUS: accepts any server certificate for any name.  Anyone on
+ *        the path can then read the mail and the password.  For tests only.
+ * \param[in] tls The object.
+ * \param[in] yes Non-zero to disable verification.
+ */
+SMTPC_API void smtpc_tls_insecure_skip_verify(smtpc_tls *tls, int yes);
+
+/**
+ * \brief Binds the wrapper to a lower transport and fills \p out with the
+ *        callbacks the session should use.
+ * \param[in] tls The object (must outlive the session using \p out).
+ * \param[in] lower The transport underneath (copied).
+ * \param[out] out The wrapped transport.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Missing callbacks.
+ * \retval SMTPC_ERR_CERTIFICATE No CA could be loaded (system bundle
+ *         missing and none configured).
+ * \retval SMTPC_ERR_TLS mbedTLS set-up failed.
+ */
+SMTPC_API int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower,
+                             smtpc_io *out);
+
+/**
+ * \brief Why the last handshake failed verification.
+ * \param[in] tls The object.
+ * \return The reason; ::SMTPC_TLS_VERIFY_OK if none.
+ */
+SMTPC_API smtpc_tls_verify smtpc_tls_verify_result(const smtpc_tls *tls);
+
+/**
+ * \brief A one-line description of the last TLS error, e.g.
+ *        "certificate has expired" or "certificate is for mx.example.org,
+ *        not mail.example.com".
+ * \param[in] tls The object.
+ * \return A string owned by \p tls ("" when there was no error).
+ */
+SMTPC_API const char *smtpc_tls_last_error(const smtpc_tls *tls);
+
+/**
+ * \brief 1 once the handshake completed (and the peer was verified unless
+ *        verification was disabled).
+ * \param[in] tls The object.
+ * \return 1 or 0.
+ */
+SMTPC_API int smtpc_tls_is_active(const smtpc_tls *tls);
+
+/**
+ * \brief The negotiated protocol and cipher suite, e.g.
+ *        "TLSv1.3 TLS1-3-AES-256-GCM-SHA384".
+ * \param[in] tls The object.
+ * \return A string owned by \p tls, "" before the handshake.
+ */
+SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTPC_TLS_H */
