@@ -25,12 +25,17 @@
 #define BATCH 256 /* transactions queued per smtpc_session_run() */
 #define CONNECT_TIMEOUT_MS 30000u /* when --timeout is not given */
 
+enum { TLS_NONE, TLS_STARTTLS, TLS_TRY, TLS_IMPLICIT };
+
 typedef struct opts {
   const char *host, *port, *from, *helo, *message;
   const char **rcpts;
   size_t nrcpts;
   unsigned long timeout_s, repeat;
   int timeout_set, trace;
+  int tls, insecure, allow_plain;
+  const char *cafile, *capath, *cert, *key;
+  const char *user, *password_env, *password_file, *token_env, *auth;
 } opts;
 
 /* Outcome of the run, folded message by message. */
@@ -44,7 +49,11 @@ static void usage(FILE *f) {
   fputs(
       "usage: smtpc --host H [--port P] --from ADDR --to ADDR [--to ADDR...]\n"
       "             [--helo NAME] [--timeout S] [--repeat N] [--trace]\n"
-      "             [--tls none] [--message FILE|-]\n"
+      "             [--tls none|starttls|try|implicit] [--cafile F]\n"
+      "             [--capath D] [--insecure] [--cert F --key F]\n"
+      "             [--user U (--password-env VAR | --password-file F |\n"
+      "              --oauth2-token-env VAR)] [--auth MECH]\n"
+      "             [--allow-plaintext-auth] [--message FILE|-]\n"
       "       smtpc --help | --version\n",
       f);
 }
@@ -64,7 +73,19 @@ static void help(void) {
       "                  5321 limits of 2-10 minutes per command)\n"
       "  --repeat N      send the message N times (default 1)\n"
       "  --trace         print the dialogue on stderr (C: client, S: server)\n"
-      "  --tls MODE      only 'none' so far\n"
+      "  --tls MODE      none (default); starttls = STARTTLS required, never\n"
+      "                  falls back to clear text; try = STARTTLS when offered;\n"
+      "                  implicit = TLS from the first byte (port 465)\n"
+      "  --cafile F      trust the CA certificates in F (PEM) instead of the\n"
+      "                  system bundle; --capath D: every file in D\n"
+      "  --insecure      DANGEROUS: do not verify the server certificate\n"
+      "  --cert F --key F  present a client certificate\n"
+      "  --user U        authenticate as U; the secret comes from\n"
+      "                  --password-env VAR, --password-file F (first line)\n"
+      "                  or --oauth2-token-env VAR, never the command line\n"
+      "  --auth MECH     PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER\n"
+      "                  (default: the strongest both sides support)\n"
+      "  --allow-plaintext-auth  allow AUTH without TLS (refused otherwise)\n"
       "\nExit status:\n"
       "   0  every recipient of every message accepted\n"
       "   3  partial: some recipients or messages accepted, some not;\n"
@@ -75,7 +96,10 @@ static void help(void) {
       "  70  internal error (EX_SOFTWARE)\n"
       "  74  connection failed, timed out or lost (EX_IOERR)\n"
       "  75  temporary failure, 4xx (EX_TEMPFAIL)\n"
-      "  76  server protocol error (EX_PROTOCOL)\n"
+      "  76  server protocol error or TLS failure (EX_PROTOCOL)\n"
+      "  77  authentication failed (EX_NOPERM)\n"
+      "  78  TLS or AUTH impossible as configured: not offered, not built,\n"
+      "      or credentials would go out in clear (EX_CONFIG)\n"
       "Codes other than 0 and 3 mean nothing was accepted.\n",
       stdout);
 }
@@ -95,10 +119,32 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
 
 /* Options that take a value, as "--name value" or "--name=value". */
 enum { O_HOST, O_PORT, O_FROM, O_TO, O_HELO, O_TIMEOUT, O_REPEAT, O_TLS,
-       O_MESSAGE, O_COUNT };
+       O_MESSAGE, O_CAFILE, O_CAPATH, O_CERT, O_KEY, O_USER, O_PASSENV,
+       O_PASSFILE, O_TOKENENV, O_AUTH, O_COUNT };
 static const char *const value_opts[O_COUNT] = {
     "--host", "--port", "--from", "--to", "--helo", "--timeout", "--repeat",
-    "--tls", "--message"};
+    "--tls", "--message", "--cafile", "--capath", "--cert", "--key",
+    "--user", "--password-env", "--password-file", "--oauth2-token-env",
+    "--auth"};
+
+static int auth_mech(const char *name) {
+  static const char *const names[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
+                                      "OAUTHBEARER"};
+  static const smtpc_auth_mech mechs[] = {
+      SMTPC_AUTH_PLAIN, SMTPC_AUTH_LOGIN, SMTPC_AUTH_CRAM_MD5,
+      SMTPC_AUTH_XOAUTH2, SMTPC_AUTH_OAUTHBEARER};
+  size_t i, k;
+  for (i = 0; i < 5; i++) {
+    for (k = 0; names[i][k] && name[k] &&
+                (name[k] == names[i][k] || name[k] == names[i][k] + 32 ||
+                 (names[i][k] == '-' && name[k] == '-'));
+         k++)
+      ;
+    if (names[i][k] == '\0' && name[k] == '\0')
+      return (int)mechs[i];
+  }
+  return -1;
+}
 
 /* Returns 0 to go on, -1 after --help/--version, or EX_USAGE. */
 static int parse_args(int argc, char **argv, opts *o) {
@@ -117,6 +163,20 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (strcmp(a, "--trace") == 0) {
       o->trace = 1;
       continue;
+    }
+    if (strcmp(a, "--insecure") == 0) {
+      o->insecure = 1;
+      continue;
+    }
+    if (strcmp(a, "--allow-plaintext-auth") == 0) {
+      o->allow_plain = 1;
+      continue;
+    }
+    if (strcmp(a, "--password") == 0 || strncmp(a, "--password=", 11) == 0) {
+      fputs("smtpc: passwords are not taken on the command line (other users\n"
+            "  can read it); use --password-env VAR or --password-file F\n",
+            stderr);
+      return EX_USAGE;
     }
     for (k = 0; k < O_COUNT; k++)
       if (strlen(value_opts[k]) == n && strncmp(a, value_opts[k], n) == 0)
@@ -150,11 +210,30 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (parse_ulong(v, MAX_REPEAT, &o->repeat) != 0 || o->repeat == 0)
         goto badval;
       break;
+    case O_CAFILE: o->cafile = v; break;
+    case O_CAPATH: o->capath = v; break;
+    case O_CERT: o->cert = v; break;
+    case O_KEY: o->key = v; break;
+    case O_USER: o->user = v; break;
+    case O_PASSENV: o->password_env = v; break;
+    case O_PASSFILE: o->password_file = v; break;
+    case O_TOKENENV: o->token_env = v; break;
+    case O_AUTH:
+      if (auth_mech(v) < 0)
+        goto badval;
+      o->auth = v;
+      break;
     default: /* O_TLS */
-      if (strcmp(v, "none") != 0) {
-        fprintf(stderr, "smtpc: --tls %s: TLS not built yet\n", v);
-        return EX_USAGE;
-      }
+      if (strcmp(v, "none") == 0)
+        o->tls = TLS_NONE;
+      else if (strcmp(v, "starttls") == 0)
+        o->tls = TLS_STARTTLS;
+      else if (strcmp(v, "try") == 0)
+        o->tls = TLS_TRY;
+      else if (strcmp(v, "implicit") == 0)
+        o->tls = TLS_IMPLICIT;
+      else
+        goto badval;
     }
     continue;
   badval:
@@ -166,7 +245,59 @@ static int parse_args(int argc, char **argv, opts *o) {
     usage(stderr);
     return EX_USAGE;
   }
+  if ((o->cert == NULL) != (o->key == NULL)) {
+    fputs("smtpc: --cert and --key go together\n", stderr);
+    return EX_USAGE;
+  }
+  if (o->user != NULL && (o->password_env != NULL) + (o->password_file != NULL) +
+                                 (o->token_env != NULL) != 1) {
+    fputs("smtpc: --user needs exactly one of --password-env, "
+          "--password-file, --oauth2-token-env\n", stderr);
+    return EX_USAGE;
+  }
+  if (o->user == NULL && (o->password_env || o->password_file || o->token_env)) {
+    fputs("smtpc: a password or token needs --user\n", stderr);
+    return EX_USAGE;
+  }
+  if (o->token_env != NULL && o->auth == NULL)
+    o->auth = "XOAUTH2";
   return 0;
+}
+
+/* Reads the secret named by the options into a malloc'd string (which the
+ * caller wipes).  Returns 0 or an exit code. */
+static int read_secret(const opts *o, char **out) {
+  const char *v = NULL;
+  char line[4096];
+  size_t n;
+  *out = NULL;
+  if (o->password_env != NULL || o->token_env != NULL) {
+    const char *name = o->password_env ? o->password_env : o->token_env;
+    v = getenv(name);
+    if (v == NULL || *v == '\0') {
+      fprintf(stderr, "smtpc: environment variable %s is not set\n", name);
+      return EX_USAGE;
+    }
+    *out = strdup(v);
+  } else if (o->password_file != NULL) {
+    FILE *f = fopen(o->password_file, "r");
+    if (f == NULL) {
+      fprintf(stderr, "smtpc: %s: %s\n", o->password_file, strerror(errno));
+      return EX_NOINPUT;
+    }
+    if (fgets(line, sizeof line, f) == NULL)
+      line[0] = '\0';
+    fclose(f);
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n == 0) {
+      fprintf(stderr, "smtpc: %s: empty password\n", o->password_file);
+      return EX_USAGE;
+    }
+    *out = strdup(line);
+    memset(line, 0, sizeof line);
+  }
+  return *out == NULL ? EX_SOFTWARE : 0;
 }
 
 /* Reads the whole message; returns 0 or an exit code. */
@@ -282,7 +413,13 @@ static int exit_code(int rc) {
     return EX_TEMPFAIL;
   case SMTPC_ERR_PROTOCOL: case SMTPC_ERR_REPLY_LINE_TOO_LONG:
   case SMTPC_ERR_REPLY_TOO_LARGE: case SMTPC_ERR_UNEXPECTED_DATA:
+  case SMTPC_ERR_TLS: case SMTPC_ERR_CERTIFICATE:
+  case SMTPC_ERR_AUTH_BAD_CHALLENGE:
     return EX_PROTOCOL;
+  case SMTPC_ERR_AUTH_FAILED: return EX_NOPERM;
+  case SMTPC_ERR_STARTTLS_UNAVAILABLE: case SMTPC_ERR_AUTH_INSECURE:
+  case SMTPC_ERR_AUTH_UNSUPPORTED: case SMTPC_ERR_NOT_SUPPORTED:
+    return EX_CONFIG;
   default: return EX_SOFTWARE;
   }
 }
@@ -301,6 +438,7 @@ static int fail(const char *step, int rc, smtpc_session *s,
     fputs(strerror(e), stderr);
   else if (smtpc_reply_code(r) >= 400 &&
            (rc == SMTPC_ERR_REPLY_TEMPORARY || rc == SMTPC_ERR_REPLY_PERMANENT ||
+            rc == SMTPC_ERR_AUTH_FAILED ||
             rc == SMTPC_ERR_GREETING_REFUSED ||
             rc == SMTPC_ERR_SERVICE_CLOSING))
     put_reply(r);
@@ -399,7 +537,9 @@ int main(int argc, char **argv) {
   tracer tr;
   smtpc_socket *sock = NULL;
   smtpc_session *s = NULL;
-  smtpc_io io;
+  smtpc_tls *tls = NULL;
+  smtpc_io io, sockio;
+  char *secret = NULL;
   smtpc_body body;
   unsigned char *msg = NULL;
   size_t msglen = 0;
@@ -410,12 +550,16 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   memset(&ty, 0, sizeof ty);
   memset(&tr, 0, sizeof tr);
-  o.port = "25";
+  o.port = NULL;
   o.repeat = 1;
   o.rcpts = calloc((size_t)argc + 1, sizeof *o.rcpts);
   if (o.rcpts == NULL)
     return EX_SOFTWARE;
   ex = parse_args(argc, argv, &o);
+  if (ex == 0 && o.port == NULL)
+    o.port = o.tls == TLS_IMPLICIT ? "465" : "25";
+  if (ex == 0 && o.user != NULL)
+    ex = read_secret(&o, &secret);
   if (ex == 0)
     ex = read_message(o.message, &msg, &msglen);
   if (ex != 0) {
@@ -437,13 +581,55 @@ int main(int argc, char **argv) {
       ex = fail(step, rc, NULL, sock, &o);
     goto out;
   }
-  smtpc_socket_io(sock, &io);
+  smtpc_socket_io(sock, &sockio);
+  io = sockio;
+  if (o.tls != TLS_NONE) {
+    const char *what = "TLS set-up";
+    rc = smtpc_tls_new(&tls, NULL, o.tls == TLS_IMPLICIT
+                                       ? SMTPC_TLS_MODE_IMPLICIT
+                                       : SMTPC_TLS_MODE_STARTTLS);
+    if (rc == SMTPC_OK)
+      rc = smtpc_tls_set_hostname(tls, o.host);
+    if (rc == SMTPC_OK && o.cafile != NULL)
+      what = o.cafile, rc = smtpc_tls_set_cafile(tls, o.cafile);
+    if (rc == SMTPC_OK && o.capath != NULL)
+      what = o.capath, rc = smtpc_tls_set_capath(tls, o.capath);
+    if (rc == SMTPC_OK && o.cert != NULL)
+      what = o.cert, rc = smtpc_tls_set_client_cert(tls, o.cert, o.key);
+    if (rc == SMTPC_OK) {
+      smtpc_tls_insecure_skip_verify(tls, o.insecure);
+      what = "TLS set-up";
+      rc = smtpc_tls_wrap(tls, &sockio, &io);
+    }
+    if (rc != SMTPC_OK) {
+      fprintf(stderr, "smtpc: %s: %s%s%s\n", what, smtpc_strerror(rc),
+              tls && *smtpc_tls_last_error(tls) ? ": " : "",
+              tls ? smtpc_tls_last_error(tls) : "");
+      ex = exit_code(rc);
+      goto out;
+    }
+  }
   if ((rc = smtpc_session_new(&s, NULL)) != SMTPC_OK ||
       (rc = smtpc_session_set_io(s, &io)) != SMTPC_OK ||
-      (rc = smtpc_session_set_server_name(s, o.host)) != SMTPC_OK) {
-    ex = fail("session", rc, s, sock, &o);
+      (rc = smtpc_session_set_server_name(s, o.host)) != SMTPC_OK ||
+      (rc = smtpc_session_set_tls_policy(
+           s, o.tls == TLS_TRY    ? SMTPC_TLS_OPPORTUNISTIC
+              : o.tls == TLS_NONE ? SMTPC_TLS_NONE
+                                  : SMTPC_TLS_REQUIRED)) != SMTPC_OK ||
+      (o.user != NULL &&
+       (rc = smtpc_session_set_auth(
+            s, o.auth ? (smtpc_auth_mech)auth_mech(o.auth) : SMTPC_AUTH_AUTO,
+            o.user, secret, NULL)) != SMTPC_OK)) {
+    ex = fail(rc == SMTPC_ERR_BAD_ARGUMENT ? "--user" : "session", rc, s, sock,
+              &o);
     goto out;
   }
+  if (secret != NULL) { /* the library keeps its own copy */
+    memset(secret, 0, strlen(secret));
+    free(secret);
+    secret = NULL;
+  }
+  smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, o.allow_plain);
   if (o.helo == NULL && smtpc_socket_ehlo_name(sock, ehlo, sizeof ehlo) == 0)
     o.helo = ehlo;
   if (o.helo != NULL && (rc = smtpc_session_set_ehlo_name(s, o.helo)) != 0) {
@@ -457,10 +643,30 @@ int main(int argc, char **argv) {
 
   rc = smtpc_session_open(s);
   if (rc != SMTPC_OK) { /* "greeting: ...", "EHLO rejected: 550 ..." */
-    snprintf(step, sizeof step, "%s%s", tr.verb[0] ? tr.verb : "greeting",
-             exit_code(rc) == EX_UNAVAILABLE || exit_code(rc) == EX_TEMPFAIL
+    if ((rc == SMTPC_ERR_TLS || rc == SMTPC_ERR_CERTIFICATE) && tls != NULL) {
+      fprintf(stderr, "smtpc: TLS handshake with %s: %s%s%s\n", o.host,
+              smtpc_strerror(rc), *smtpc_tls_last_error(tls) ? ": " : "",
+              smtpc_tls_last_error(tls));
+      ex = exit_code(rc);
+      goto quit;
+    }
+    const char *verb = tr.verb[0] ? tr.verb : "greeting";
+    if (rc == SMTPC_ERR_AUTH_FAILED || rc == SMTPC_ERR_AUTH_INSECURE ||
+        rc == SMTPC_ERR_AUTH_UNSUPPORTED || rc == SMTPC_ERR_AUTH_BAD_CHALLENGE)
+      verb = "AUTH";
+    else if (rc == SMTPC_ERR_STARTTLS_UNAVAILABLE)
+      verb = "STARTTLS";
+    snprintf(step, sizeof step, "%s%s", verb,
+             exit_code(rc) == EX_UNAVAILABLE || exit_code(rc) == EX_TEMPFAIL ||
+                     rc == SMTPC_ERR_AUTH_FAILED
                  ? " rejected" : "");
-    ex = fail(step, rc, s, sock, &o);
+    if (rc == SMTPC_ERR_AUTH_FAILED || rc == SMTPC_ERR_REPLY_PERMANENT ||
+        rc == SMTPC_ERR_REPLY_TEMPORARY)
+      ex = fail(step, rc, s, sock, &o);
+    else {
+      fprintf(stderr, "smtpc: %s: %s\n", step, smtpc_strerror(rc));
+      ex = exit_code(rc);
+    }
     goto quit;
   }
   smtpc_body_init_memory(&body, msg, msglen);
@@ -488,7 +694,12 @@ quit:
   smtpc_session_close(s);
 out:
   smtpc_session_free(s);
+  smtpc_tls_free(tls);
   smtpc_socket_free(sock);
+  if (secret != NULL) {
+    memset(secret, 0, strlen(secret));
+    free(secret);
+  }
   free(msg);
   free(o.rcpts);
   return ex;
