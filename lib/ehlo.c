@@ -86,8 +86,8 @@ static int add_auth(smtpc__caps *c, const smtpc_mem *m, const char *s) {
   return SMTPC_OK;
 }
 
-/* Parses "SIZE [n]": returns 0 for no number, the number, or -1 when the
- * parameter is not a plain decimal (treated as "no stated limit"). */
+/* Parses "SIZE [n]": the number, or 0 ("no stated limit", RFC 1870) when
+ * there is none or it is not a plain decimal. */
 static int64_t parse_size(const char *p) {
   int64_t v = 0;
   if (*p == '\0')

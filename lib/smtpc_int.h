@@ -145,7 +145,8 @@ const char *smtpc__caps_params(const smtpc__caps *c, const char *keyword);
  * (null reverse-path); rcpt allows "postmaster". SMTPC_OK or
  * SMTPC_ERR_BAD_ADDRESS. */
 int smtpc__check_mailbox(const char *addr, int is_from);
-/* Validates a command argument: non-empty, printable ASCII, no CR/LF/NUL. */
+/* Validates a command argument: non-empty, at most 500 octets, no control
+ * characters (CR, LF, NUL, ...); octets >= 0x80 pass (UTF-8 SASL names). */
 int smtpc__check_arg(const char *arg, int allow_space);
 
 /* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n". size < 0: none. */
