@@ -1100,10 +1100,15 @@ static int drive(smtpc_session *s, const int *goal) {
       rv = s->io.starttls(s->io.ctx, s->server_name);
       if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
         return rv;
-      if (rv != SMTPC_OK)
-        return fail_session(s, rv == SMTPC_ERR_CERTIFICATE
-                                   ? rv
-                                   : rv == SMTPC_ERR_NOMEM ? rv : SMTPC_ERR_TLS);
+      if (rv != SMTPC_OK) {
+        /* transport failures keep their meaning; anything else in the
+         * handshake is a TLS failure */
+        if (rv != SMTPC_ERR_CERTIFICATE && rv != SMTPC_ERR_NOMEM &&
+            rv != SMTPC_ERR_TIMEOUT && rv != SMTPC_ERR_EOF &&
+            rv != SMTPC_ERR_IO)
+          rv = SMTPC_ERR_TLS;
+        return fail_session(s, rv);
+      }
       s->tls_step = 0;
       s->tls_tried = 1;
       s->tls_up = 1;
@@ -1245,6 +1250,8 @@ static int set_string(smtpc_session *s, char **dst, const char *v,
 }
 
 int smtpc_session_set_ehlo_name(smtpc_session *s, const char *name) {
+  if (name != NULL && smtpc__has_8bit(name, strlen(name)))
+    return SMTPC_ERR_BAD_ARGUMENT; /* a domain or address literal: ASCII */
   return set_string(s, s ? &s->ehlo_name : NULL, name, 0);
 }
 

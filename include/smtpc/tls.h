@@ -73,11 +73,18 @@ SMTPC_API void smtpc_tls_free(smtpc_tls *tls);
 
 /**
  * \brief Sets the server name for SNI and certificate verification.
- *        Required unless verification is disabled.
+ *
+ * Required in implicit mode (no server name reaches the handshake there)
+ * unless verification is disabled; in STARTTLS mode the name the session
+ * passes to smtpc_io::starttls is used when none is set here.  Like every
+ * configuration call, it takes effect at smtpc_tls_wrap().
  * \param[in] tls The object.
- * \param[in] host DNS name or IP address literal (copied).
+ * \param[in] host A DNS name (letters, digits, "-", "_", "."; one trailing
+ *            dot is dropped) or an IP literal, optionally in brackets
+ *            ("[192.0.2.1]", "[IPv6:2001:db8::1]") (copied).
  * \retval SMTPC_OK Success.
- * \retval SMTPC_ERR_BAD_ARGUMENT Empty or contains control characters.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p tls or \p host is NULL.
+ * \retval SMTPC_ERR_BAD_ARGUMENT Anything else.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
 SMTPC_API int smtpc_tls_set_hostname(smtpc_tls *tls, const char *host);
@@ -108,7 +115,8 @@ SMTPC_API int smtpc_tls_set_capath(smtpc_tls *tls, const char *path);
  * \param[in] keyfile PEM private key (unencrypted).
  * \retval SMTPC_OK Loaded.
  * \retval SMTPC_ERR_CERTIFICATE A file could not be read or parsed, or the
- *         key does not match the certificate.
+ *         key does not match the certificate; no client certificate is then
+ *         configured.
  */
 SMTPC_API int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
                                         const char *keyfile);
@@ -132,6 +140,7 @@ SMTPC_API void smtpc_tls_insecure_skip_verify(smtpc_tls *tls, int yes);
  * \retval SMTPC_ERR_CERTIFICATE No CA could be loaded (system bundle
  *         missing and none configured).
  * \retval SMTPC_ERR_TLS mbedTLS set-up failed.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
 SMTPC_API int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower,
                              smtpc_io *out);
