@@ -123,7 +123,10 @@ SMTPC_API int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
 
 /**
  * \brief DANGEROUS: accepts any server certificate for any name.  Anyone on
- *        the path can then read the mail and the password.  For tests only.
+ *        the path can then impersonate the server and read the mail and the
+ *        password (the connection still counts as secure for
+ *        ::SMTPC_TLS_REQUIRED and for AUTH: the caller chose this).  For
+ *        tests only.
  * \param[in] tls The object.
  * \param[in] yes Non-zero to disable verification.
  */
