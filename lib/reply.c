@@ -14,12 +14,14 @@
 #include <string.h>
 
 void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r) {
-  if (r == NULL)
+  if (r == NULL || --r->refs > 0)
     return;
-  smtpc__free(m, r->raw);
-  smtpc__free(m, r->line_off);
-  smtpc__free(m, r->text);
   smtpc__free(m, r);
+}
+
+smtpc_reply *smtpc__reply_ref(smtpc_reply *r) {
+  r->refs++;
+  return r;
 }
 
 void smtpc__reply_parser_init(smtpc__reply_parser *p, const smtpc_mem *m) {
@@ -191,19 +193,23 @@ int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
   char *t;
   if (!p->done)
     return SMTPC_ERR_INTERNAL;
-  r = smtpc__calloc(m, 1, sizeof(*r));
+  size_t offs = p->nlines * sizeof(size_t), total;
+  /* struct, offsets, raw lines, text (never longer than raw: codes and
+   * separators are removed) -- in one block; sizes are bounded by the
+   * parser limits, but check anyway */
+  if (p->raw.len > (SIZE_MAX - sizeof(*r) - offs - 1) / 2)
+    return SMTPC_ERR_NOMEM;
+  total = sizeof(*r) + offs + 2 * p->raw.len + 1;
+  r = smtpc__malloc(m, total);
   if (r == NULL)
     return SMTPC_ERR_NOMEM;
+  memset(r, 0, sizeof(*r));
+  r->refs = 1;
   r->code = p->code;
   r->nlines = p->nlines;
-  r->raw = smtpc__malloc(m, p->raw.len);
-  r->line_off = smtpc__calloc(m, p->nlines, sizeof(size_t));
-  /* text is never longer than raw (codes and separators are removed) */
-  r->text = smtpc__malloc(m, p->raw.len + 1);
-  if (r->raw == NULL || r->line_off == NULL || r->text == NULL) {
-    smtpc__reply_free(m, r);
-    return SMTPC_ERR_NOMEM;
-  }
+  r->line_off = (size_t *)(void *)(r + 1);
+  r->raw = (char *)(r->line_off + p->nlines);
+  r->text = r->raw + p->raw.len;
   memcpy(r->raw, p->raw.data, p->raw.len);
   memcpy(r->line_off, p->offs.data, p->nlines * sizeof(size_t));
   t = r->text;

@@ -241,16 +241,13 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* A transaction is one allocation: the struct, the reply and address
+ * pointer arrays, then the addresses themselves (see smtpc_session_queue). */
 static void txn_destroy(smtpc_txn *t) {
   size_t i;
   const smtpc_mem *m = &t->mem;
-  for (i = 0; i < t->nrcpt; i++) {
-    smtpc__free(m, t->rcpts[i]);
+  for (i = 0; i < t->nrcpt; i++)
     smtpc__reply_free(m, t->rreplies[i]);
-  }
-  smtpc__free(m, t->rcpts);
-  smtpc__free(m, t->rreplies);
-  smtpc__free(m, t->from);
   smtpc__reply_free(m, t->final);
   smtpc__free(m, t->queue_id);
   smtpc__free(m, t);
@@ -294,35 +291,10 @@ static void release_txn(smtpc_txn *t) {
     txn_destroy(t);
 }
 
-/* A deep copy of r allocated with m, or NULL. */
-static smtpc_reply *copy_reply(const smtpc_mem *m, const smtpc_reply *r) {
-  smtpc_reply *c = smtpc__calloc(m, 1, sizeof(*c));
-  size_t rawlen;
-  if (c == NULL)
-    return NULL;
-  rawlen = r->line_off[r->nlines - 1] + strlen(r->raw + r->line_off[r->nlines - 1]) + 1;
-  c->code = r->code;
-  c->nlines = r->nlines;
-  memcpy(c->enhanced, r->enhanced, sizeof(c->enhanced));
-  c->raw = smtpc__malloc(m, rawlen);
-  c->line_off = smtpc__calloc(m, r->nlines, sizeof(size_t));
-  c->text = smtpc__strdup(m, r->text);
-  if (c->raw == NULL || c->line_off == NULL || c->text == NULL) {
-    smtpc__reply_free(m, c);
-    return NULL;
-  }
-  memcpy(c->raw, r->raw, rawlen);
-  memcpy(c->line_off, r->line_off, r->nlines * sizeof(size_t));
-  return c;
-}
-
-/* Keeps a copy of r as the transaction's final reply. */
-static int txn_set_final(smtpc_txn *t, const smtpc_reply *r) {
-  smtpc_reply *copy = copy_reply(&t->mem, r);
-  if (copy == NULL)
-    return SMTPC_ERR_NOMEM;
+/* Keeps r as the transaction's final reply (a reference, not a copy). */
+static int txn_set_final(smtpc_txn *t, smtpc_reply *r) {
   smtpc__reply_free(&t->mem, t->final);
-  t->final = copy;
+  t->final = smtpc__reply_ref(r);
   return SMTPC_OK;
 }
 
@@ -728,7 +700,7 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
 }
 
 static int handle_reply(smtpc_session *s, const expect *e,
-                        const smtpc_reply *r) {
+                        smtpc_reply *r) {
   smtpc_txn *t = e->t;
   int code = r->code, rv;
 
@@ -847,11 +819,8 @@ static int handle_reply(smtpc_session *s, const expect *e,
     return after_txn_failure(s, t, reply_class_error(code));
   case EX_RCPT: {
     /* keep the whole reply: code, enhanced code, text */
-    smtpc_reply *keep = copy_reply(&t->mem, r);
-    if (keep == NULL)
-      return fail_session(s, SMTPC_ERR_NOMEM);
     smtpc__reply_free(&t->mem, t->rreplies[e->idx]);
-    t->rreplies[e->idx] = keep;
+    t->rreplies[e->idx] = smtpc__reply_ref(r);
     t->answered++;
     if (code / 100 == 2)
       t->accepted++;
@@ -1446,26 +1415,42 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   for (i = 0; i < nrcpts; i++)
     if ((rv = smtpc__check_mailbox(rcpts[i], 0)) != SMTPC_OK)
       return rv;
-  t = smtpc__calloc(&s->mem, 1, sizeof(*t));
-  if (t == NULL)
-    return SMTPC_ERR_NOMEM;
+  {
+    /* one block: struct | rreplies[n] | rcpts[n] | from | rcpt strings */
+    size_t total = sizeof(*t), len;
+    char *p;
+    if (nrcpts > (SIZE_MAX - total) / (2 * sizeof(void *)))
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    total += nrcpts * 2 * sizeof(void *);
+    for (i = 0; i <= nrcpts; i++) {
+      len = strlen(i == 0 ? from : rcpts[i - 1]) + 1; /* <= 255: checked */
+      if (total > SIZE_MAX - len)
+        return SMTPC_ERR_INVALID_ARGUMENT;
+      total += len;
+    }
+    t = smtpc__malloc(&s->mem, total);
+    if (t == NULL)
+      return SMTPC_ERR_NOMEM;
+    memset(t, 0, sizeof(*t));
+    t->rreplies = (smtpc_reply **)(void *)(t + 1);
+    t->rcpts = (char **)(void *)(t->rreplies + nrcpts);
+    p = (char *)(t->rcpts + nrcpts);
+    for (i = 0; i <= nrcpts; i++) {
+      const char *src = i == 0 ? from : rcpts[i - 1];
+      len = strlen(src) + 1;
+      memcpy(p, src, len);
+      if (i == 0)
+        t->from = p;
+      else {
+        t->rcpts[i - 1] = p;
+        t->rreplies[i - 1] = NULL;
+      }
+      p += len;
+    }
+  }
   t->mem = s->mem;
   t->status = SMTPC_ERR_WANT_READ;
   t->body = *body;
-  t->from = smtpc__strdup(&s->mem, from);
-  t->rcpts = smtpc__calloc(&s->mem, nrcpts, sizeof(char *));
-  t->rreplies = smtpc__calloc(&s->mem, nrcpts, sizeof(smtpc_reply *));
-  if (t->from == NULL || t->rcpts == NULL || t->rreplies == NULL) {
-    txn_destroy(t);
-    return SMTPC_ERR_NOMEM;
-  }
-  for (i = 0; i < nrcpts; i++) {
-    if ((t->rcpts[i] = smtpc__strdup(&s->mem, rcpts[i])) == NULL) {
-      t->nrcpt = nrcpts; /* destroy frees the NULLs fine */
-      txn_destroy(t);
-      return SMTPC_ERR_NOMEM;
-    }
-  }
   t->nrcpt = nrcpts;
   t->s = s;
   t->caller_owned = out != NULL;

@@ -57,7 +57,11 @@ void smtpc__buf_reset(smtpc__buf *b);
 
 /* ---- replies (reply.c) --------------------------------------------------- */
 
+/* One allocation: this struct, then line_off[], raw, text.  Shared by
+ * reference count between the session (last reply) and transactions
+ * (per-recipient and final replies), so keeping a reply never copies it. */
 struct smtpc_reply {
+  unsigned refs;
   int code;
   char enhanced[24]; /* "x.y.z" or "" */
   size_t nlines;
@@ -66,7 +70,10 @@ struct smtpc_reply {
   char *text;        /* texts joined with '\n' */
 };
 
+/* Drops a reference; frees on the last. */
 void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r);
+/* Takes another reference. */
+smtpc_reply *smtpc__reply_ref(smtpc_reply *r);
 /* A reply synthesised by the library, e.g. for a connection loss. */
 smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
                                const char *text);
