@@ -118,6 +118,8 @@ struct smtpc_session {
   size_t ex_head, ex_len, ex_cap;
 
   smtpc_txn *head, *tail; /* incomplete transactions, in order */
+  smtpc_txn *queued;      /* first one whose envelope is not yet sent */
+  size_t blocking;        /* pending replies a new MAIL must wait for */
   smtpc_txn *body_txn;    /* transaction whose body is streaming */
   smtpc__dot dot;
   unsigned char *chunk;   /* read buffer for streamed bodies */
@@ -209,6 +211,8 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
   e = &s->ex[s->ex_len++];
   if (t != NULL)
     t->pending++;
+  if (kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK)
+    s->blocking++;
   e->kind = kind;
   e->t = t;
   e->idx = idx;
@@ -267,10 +271,17 @@ static void unlink_txn(smtpc_session *s, smtpc_txn *t) {
   t->next = NULL;
 }
 
+/* Transactions leave the QUEUED phase strictly in order. */
+static void leave_queued(smtpc_session *s, smtpc_txn *t) {
+  if (s->queued == t)
+    s->queued = t->next;
+}
+
 /* Completes a transaction with a status; frees it if nobody holds it. */
 static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
   if (t->phase == TP_DONE)
     return;
+  leave_queued(s, t);
   t->status = status;
   t->phase = TP_DONE;
   if (s->body_txn == t)
@@ -396,6 +407,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   int pipe = use_pipelining(s);
   size_t longest = 0;
 
+  leave_queued(s, t);
   if (t->body.read == NULL) {
     scan_body(t->body.data, t->body.len, &longest, &size, &has8);
     if (longest > SMTPC__MAX_BODY_LINE) {
@@ -459,13 +471,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
 }
 
 /* The next transaction whose envelope has not been sent. */
-static smtpc_txn *next_queued(const smtpc_session *s) {
-  smtpc_txn *t;
-  for (t = s->head; t != NULL; t = t->next)
-    if (t->phase == TP_QUEUED)
-      return t;
-  return NULL;
-}
+static smtpc_txn *next_queued(const smtpc_session *s) { return s->queued; }
 
 /* Starts queued transactions while that is allowed: one at a time, or, with
  * PIPELINING, the next one's envelope right behind a finished body. */
@@ -473,23 +479,16 @@ static int start_queued(smtpc_session *s) {
   smtpc_txn *t;
   int rv;
   while ((t = next_queued(s)) != NULL) {
-    /* Only one envelope may be outstanding: the DATA reply decides what
-     * comes next. */
-    smtpc_txn *o;
-    size_t i;
-    for (o = s->head; o != NULL; o = o->next)
-      if (o->phase == TP_ENVELOPE || o->phase == TP_BODY)
-        return SMTPC_OK;
+    /* Only one envelope may be outstanding, and no body: the DATA reply
+     * decides what comes next.  DATA ends a group (RFC 2920 3.1): while any
+     * envelope reply is outstanding (even of a transaction that already
+     * failed) a new MAIL could end up inside a message if DATA were
+     * answered 354.  Only end-of-data or RSET replies may be on their way
+     * (s->blocking counts the others). */
+    if (s->body_txn != NULL || s->blocking > 0)
+      return SMTPC_OK;
     if (s->ex_len > s->ex_head && !use_pipelining(s))
       return SMTPC_OK; /* without pipelining wait for every reply */
-    /* DATA ends a group (RFC 2920 3.1): while any envelope reply is
-     * outstanding (even of a transaction that already failed) a new MAIL
-     * could end up inside a message if DATA were answered 354.  Only an
-     * end-of-data or RSET reply may still be on its way. */
-    for (i = s->ex_head; i < s->ex_len; i++)
-      if (s->ex[i].kind != EX_DATA_END && s->ex[i].kind != EX_RSET_TXN &&
-          s->ex[i].kind != EX_RSET_CHECK)
-        return SMTPC_OK;
     if ((rv = start_txn(s, t)) != SMTPC_OK)
       return rv;
     if (t->phase == TP_ENVELOPE)
@@ -1016,6 +1015,7 @@ static int read_reply(smtpc_session *s) {
          * transaction; after QUIT it is the normal end. */
         if (e.kind == EX_OP && s->op == OP_QUIT) {
           s->ex_head++;
+          s->blocking--;
           s->op_result = SMTPC_OK;
           return SMTPC_OK;
         }
@@ -1038,6 +1038,9 @@ static int read_reply(smtpc_session *s) {
     }
   }
   s->ex_head++;
+  if (e.kind != EX_DATA_END && e.kind != EX_RSET_TXN &&
+      e.kind != EX_RSET_CHECK)
+    s->blocking--;
   rv = handle_reply(s, &e, r);
   release_txn(e.t);
   return rv;
@@ -1459,6 +1462,8 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   else
     s->head = t;
   s->tail = t;
+  if (s->queued == NULL)
+    s->queued = t;
   if (out != NULL)
     *out = t;
   return SMTPC_OK;
