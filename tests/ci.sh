@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# ci.sh -- build libsmtpc and run the whole test suite, as CI does.
+#
+# Called by .ci/run after it installed the packages; run it directly (as root, for
+# the Postfix interop test) when the packages are already installed.
+#   1. autoreconf -fi; ./configure --enable-werror; make; make check
+#   2. the Check suites again with CK_FORK=no under valgrind
+#   3. make install into a staging directory; the README's C example must
+#      compile and link against it through pkg-config
+#   4. make distcheck
+#   5. the distributed tarball in a second build directory with
+#      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
+# Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
+set -euo pipefail
+exec </dev/null
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+top=$PWD
+export PATH=$PATH:/usr/sbin:/sbin # postfix, saslpasswd2
+export AM_COLOR_TESTS=no
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+passed=0 failed=0 skipped=0
+step_name='' step_t0=0
+timings=()
+san_dir=
+
+begin() {
+    step_name=$1
+    step_t0=$SECONDS
+    printf '\n=== ci: %s\n' "$step_name"
+}
+end() {
+    timings+=("$(printf '%4d s  %s' $((SECONDS - step_t0)) "$step_name")")
+    step_name=
+}
+
+summary() {
+    local t
+    printf '\n=== ci: timings\n'
+    for t in "${timings[@]}"; do printf '%s\n' "$t"; done
+    printf 'total %d s\n' "$SECONDS"
+}
+
+on_exit() {
+    local rc=$?
+    if ((rc != 0)); then
+        [[ -n $step_name ]] && printf '\nci: FAILED in step: %s\n' "$step_name"
+        [[ -n $san_dir ]] && printf 'ci: sanitizer build kept in %s\n' "$san_dir"
+        summary
+        printf 'ci: %d passed, %d failed, %d skipped\n' "$passed" "$((failed > 0 ? failed : 1))" "$skipped"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+
+# Adds the counts of an automake test-suite.log (or of make's console
+# output, which has the same "# PASS:  N" lines) to the totals.
+count() {
+    local f=$1 p fl e x s
+    p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$f" | awk '{n+=$1} END{print n+0}')
+    fl=$(sed -n 's/^# FAIL: *\([0-9]*\)$/\1/p' "$f" | awk '{n+=$1} END{print n+0}')
+    e=$(sed -n 's/^# ERROR: *\([0-9]*\)$/\1/p' "$f" | awk '{n+=$1} END{print n+0}')
+    x=$(sed -n 's/^# XPASS: *\([0-9]*\)$/\1/p' "$f" | awk '{n+=$1} END{print n+0}')
+    s=$(sed -n 's/^# SKIP: *\([0-9]*\)$/\1/p' "$f" | awk '{n+=$1} END{print n+0}')
+    passed=$((passed + p))
+    failed=$((failed + fl + e + x))
+    skipped=$((skipped + s))
+}
+
+# make check in the current directory; on failure print every failing log.
+run_check() {
+    local rc=0
+    make -j"$JOBS" check || rc=$?
+    if [[ -f test-suite.log ]]; then
+        count test-suite.log
+    fi
+    if ((rc != 0)); then
+        printf '\n=== ci: test-suite.log (%s)\n' "$PWD"
+        cat test-suite.log 2>/dev/null || echo "(no test-suite.log)"
+        return "$rc"
+    fi
+}
+
+begin "autoreconf -fi"
+autoreconf -fi
+end
+
+begin "./configure --enable-werror"
+./configure --enable-werror
+end
+
+begin "make -j$JOBS"
+make -j"$JOBS"
+end
+
+begin "make check"
+run_check
+end
+
+begin "Check suites under valgrind (CK_FORK=no)"
+shopt -s nullglob
+vg_progs=()
+for t in tests/check_*; do
+    [[ -x $t && ! -d $t && $t != *.* ]] && vg_progs+=("$t")
+done
+shopt -u nullglob
+if ((${#vg_progs[@]} == 0)); then
+    echo "ci: no Check programs built; skipping valgrind pass"
+else
+    for t in "${vg_progs[@]}"; do
+        vlog=$t.valgrind.log
+        if CK_FORK=no ./libtool --mode=execute valgrind -q --error-exitcode=99 \
+            --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --show-leak-kinds=definite,indirect "$t" >"$vlog" 2>&1; then
+            passed=$((passed + 1))
+            printf 'PASS: %s (valgrind)\n' "$t"
+        else
+            failed=$((failed + 1))
+            printf 'FAIL: %s (valgrind)\n' "$t"
+            cat "$vlog"
+        fi
+    done
+    # Fail only after running every suite, so one run shows every problem.
+    ((failed == 0)) || exit 1
+fi
+end
+
+begin "make install (staged) + README example via pkg-config"
+stage=$(mktemp -d /tmp/ci-stage.XXXXXX)
+make install DESTDIR="$stage" >/dev/null
+pc=$(find "$stage" -name libsmtpc.pc | head -n 1)
+[[ -n $pc ]] || { echo "ci: libsmtpc.pc was not installed" >&2; exit 1; }
+# shellcheck disable=SC2016 # literal backticks
+sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' >"$stage/readme_example.c"
+[[ -s $stage/readme_example.c ]] || { echo "ci: no C example in README.md" >&2; exit 1; }
+pcflags=$(PKG_CONFIG_PATH=${pc%/*} PKG_CONFIG_SYSROOT_DIR=$stage \
+    pkg-config --cflags --libs libsmtpc)
+echo "cc -std=c99 readme_example.c $pcflags"
+# shellcheck disable=SC2086 # word splitting of pkg-config output is wanted
+if cc -std=c99 -Wall -Wextra -Werror "$stage/readme_example.c" $pcflags \
+    -o "$stage/readme_example"; then
+    passed=$((passed + 1))
+    echo "PASS: README example compiles and links against the installed library"
+else
+    failed=$((failed + 1))
+    echo "FAIL: README example does not build against the installed library"
+    echo "installed files:"
+    find "$stage" -type f | sed "s|^$stage||" | sort
+    rm -rf "$stage"
+    exit 1
+fi
+rm -rf "$stage"
+end
+
+begin "make distcheck"
+dlog=$(mktemp /tmp/ci-distcheck.XXXXXX)
+rc=0
+make -j"$JOBS" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror 2>&1 |
+    tee "$dlog" || rc=$?
+count "$dlog"
+rm -f "$dlog"
+if ((rc != 0)); then
+    shopt -s nullglob
+    for f in "$top"/*/_build/sub/test-suite.log; do
+        printf '\n=== ci: %s\n' "$f"
+        cat "$f"
+    done
+    exit "$rc"
+fi
+end
+
+begin "sanitizer build (ASan+UBSan) of the tarball, make check"
+pkg=$(sed -n 's/^PACKAGE = //p' Makefile)
+ver=$(sed -n 's/^VERSION = //p' Makefile)
+tarball=$top/$pkg-$ver.tar.gz
+[[ -f $tarball ]] || { echo "ci: $tarball not found" >&2; exit 1; }
+san_dir=$(mktemp -d /tmp/ci-san.XXXXXX)
+tar -xzf "$tarball" -C "$san_dir"
+cd "$san_dir/$pkg-$ver"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+./configure --enable-sanitizers --enable-werror
+make -j"$JOBS"
+run_check
+unset ASAN_OPTIONS UBSAN_OPTIONS
+cd "$top"
+rm -rf "$san_dir"
+san_dir=
+end
+
+begin "build --without-mbedtls, the TLS API says so, core suites pass"
+nt_dir=$(mktemp -d /tmp/ci-notls.XXXXXX)
+tar -xzf "$tarball" -C "$nt_dir"
+cd "$nt_dir/$pkg-$ver"
+./configure --without-mbedtls --enable-werror >/dev/null
+make -j"$JOBS" >/dev/null
+grep -q '^/\* #undef SMTPC_HAVE_MBEDTLS \*/' config.h ||
+    { echo "ci: --without-mbedtls still defines SMTPC_HAVE_MBEDTLS" >&2; exit 1; }
+# check_tls runs its "not built with TLS" suite in this build; the TLS
+# interop test needs TLS and is not run here.
+make -j"$JOBS" check TESTS="tests/check_session tests/check_auth tests/check_tls tests/exports.sh tests/interop_postfix.sh" ||
+    { cat test-suite.log; exit 1; }
+count test-suite.log
+cd "$top"
+rm -rf "$nt_dir"
+end
+
+summary
+printf 'ci: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
