@@ -397,6 +397,22 @@ static int send_rcpt_group(smtpc_session *s, smtpc_txn *t) {
   return SMTPC_OK;
 }
 
+/* Sends the RSET owed before the next MAIL: the health check of a reused
+ * connection, or the clean-up after a failed transaction. */
+static int send_rset_if_owed(smtpc_session *s) {
+  if (s->need_check) {
+    s->need_check = 0;
+    s->need_rset = 0;
+    s->check_pending = 1;
+    return send_cmd(s, "RSET", NULL, EX_RSET_CHECK, NULL, 0);
+  }
+  if (s->need_rset) {
+    s->need_rset = 0;
+    return send_cmd(s, "RSET", NULL, EX_RSET_TXN, NULL, 0);
+  }
+  return SMTPC_OK;
+}
+
 /* Checks a queued transaction against the server's extensions and composes
  * its envelope.  A transaction that cannot be sent is completed without a
  * byte reaching the server. */
@@ -451,16 +467,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   }
   t->body.size = size;
 
-  if (s->need_check) {
-    s->need_check = 0;
-    s->check_pending = 1;
-    if ((rv = send_cmd(s, "RSET", NULL, EX_RSET_CHECK, NULL, 0)) != SMTPC_OK)
-      return rv;
-  } else if (s->need_rset) {
-    s->need_rset = 0;
-    if ((rv = send_cmd(s, "RSET", NULL, EX_RSET_TXN, NULL, 0)) != SMTPC_OK)
-      return rv;
-  }
+  if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
+    return rv;
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
     return rv;
   t->phase = TP_ENVELOPE;
@@ -489,6 +497,10 @@ static int start_queued(smtpc_session *s) {
       return SMTPC_OK;
     if (s->ex_len > s->ex_head && !use_pipelining(s))
       return SMTPC_OK; /* without pipelining wait for every reply */
+    if (!use_pipelining(s) && (s->need_check || s->need_rset))
+      /* RSET alone; MAIL follows its reply (RFC 5321 synchronisation:
+       * servers like Exim drop clients that talk ahead) */
+      return send_rset_if_owed(s);
     if ((rv = start_txn(s, t)) != SMTPC_OK)
       return rv;
     if (t->phase == TP_ENVELOPE)
@@ -677,6 +689,37 @@ static int handle_auth_reply(smtpc_session *s, const smtpc_reply *r) {
   return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
 }
 
+/* Input nobody asked for, found before sending a new command.  A server
+ * shutting down says 421 unprompted (RFC 5321 3.8), possibly in the same
+ * segment as its last reply: that is "reconnect".  Anything else is a
+ * protocol violation. */
+static int unsolicited(smtpc_session *s) {
+  size_t consumed = 0;
+  const unsigned char *p = smtpc__buf_head(&s->in);
+  size_t n = smtpc__buf_avail(&s->in);
+  int rv = smtpc__reply_parser_feed(&s->parser, p, n, &consumed);
+  if (rv == 1) {
+    smtpc_reply *r = NULL;
+    smtpc__buf_consume(&s->in, consumed);
+    if (smtpc__reply_parser_take(&s->parser, &r) != SMTPC_OK)
+      return fail_session(s, SMTPC_ERR_NOMEM);
+    smtpc__reply_free(&s->mem, s->last);
+    s->last = r;
+    if (s->trace != NULL) {
+      size_t i;
+      for (i = 0; i < r->nlines; i++) {
+        const char *l = smtpc_reply_line(r, i);
+        trace(s, SMTPC_TRACE_IN, l, strlen(l));
+      }
+    }
+    return fail_session(s, r->code == 421 ? SMTPC_ERR_SERVICE_CLOSING
+                                          : SMTPC_ERR_UNEXPECTED_DATA);
+  }
+  if (rv == 0 && n >= 3 && memcmp(p, "421", 3) == 0)
+    return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+  return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+}
+
 /* ---- reply handling ------------------------------------------------------ */
 
 static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
@@ -795,8 +838,11 @@ static int handle_reply(smtpc_session *s, const expect *e,
 
   /* Transaction replies.  A 421 ends the session whatever the step. */
   if (code == 421) {
-    if (t != NULL && t->phase != TP_DONE)
+    if (t != NULL && t->phase != TP_DONE) {
       txn_set_final(t, r);
+      if (e->kind == EX_RCPT && t->rreplies[e->idx] == NULL)
+        t->rreplies[e->idx] = smtpc__reply_ref(r);
+    }
     return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
   }
   if (t == NULL || t->phase == TP_DONE) {
@@ -827,11 +873,13 @@ static int handle_reply(smtpc_session *s, const expect *e,
       return SMTPC_OK; /* more replies of this group to come */
     if (t->rcpt_sent < t->nrcpt)
       return send_rcpt_group(s, t);
-    t->step = SMTPC_STEP_DATA;
-    if (use_pipelining(s))
+    if (use_pipelining(s)) {
+      t->step = SMTPC_STEP_DATA;
       return SMTPC_OK; /* DATA went with the last group */
+    }
     if (t->accepted == 0)
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
+    t->step = SMTPC_STEP_DATA;
     return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
   }
   case EX_DATA:
@@ -1125,7 +1173,7 @@ static int drive(smtpc_session *s, const int *goal) {
       return SMTPC_OK;
     if (goal == NULL && s->st == ST_READY && next_queued(s) != NULL) {
       if (smtpc__buf_avail(&s->in) > 0)
-        return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+        return unsolicited(s);
       if ((rv = start_queued(s)) != SMTPC_OK)
         return fail_session(s, rv);
       continue;
@@ -1507,7 +1555,7 @@ static int simple_op(smtpc_session *s, op_kind op, const char *verb,
     if (s->st != ST_READY || s->head != NULL)
       return SMTPC_ERR_INVALID_STATE;
     if (smtpc__buf_avail(&s->in) > 0)
-      return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+      return unsolicited(s);
     if ((rv = send_cmd(s, verb, arg, EX_OP, NULL, 0)) != SMTPC_OK)
       return rv;
     s->op = op;
@@ -1526,6 +1574,8 @@ static int simple_op(smtpc_session *s, op_kind op, const char *verb,
   }
   if (op == OP_RSET && rv == SMTPC_OK)
     s->need_rset = 0;
+  if ((op == OP_RSET || op == OP_NOOP) && rv == SMTPC_OK)
+    s->used = 0; /* just checked: the next run needs no health check */
   return rv;
 }
 

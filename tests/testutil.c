@@ -530,6 +530,10 @@ static void expected_run(const ts *t, tu_bytes *b) {
 
 /* Records a mismatch, reports it, and aborts the test unless told not to.
  * Returns SMTPC_ERR_IO for the callback to pass on. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int ts_fail(ts *t, const char *detail, const char *fmt, ...);
 static int ts_fail(ts *t, const char *detail, const char *fmt, ...) {
   char head[512], next[320] = "end of script";
   va_list ap;

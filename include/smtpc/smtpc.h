@@ -604,9 +604,15 @@ SMTPC_API int smtpc_session_vrfy(smtpc_session *s, const char *what);
 
 /**
  * \brief Sends QUIT and waits for its reply.  The transport is not closed.
+ *
+ * On a session broken by a fatal error nothing is sent and ::SMTPC_OK is
+ * returned; after a failure the server stated in a reply (AUTH refused,
+ * STARTTLS refused, greeting 554) QUIT is still sent politely.
  * \param[in] s The session.
  * \retval SMTPC_OK 221 received (or the server closed after QUIT).
  * \retval SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE Call again.
+ * \retval SMTPC_ERR_TIMEOUT, SMTPC_ERR_IO The server did not answer or the
+ *         connection broke; nothing is lost by it.
  */
 SMTPC_API int smtpc_session_quit(smtpc_session *s);
 
@@ -797,5 +803,6 @@ SMTPC_API const char *smtpc_version(void);
 
 #include <smtpc/socket.h>
 #include <smtpc/tls.h>
+#include <smtpc/mime.h>
 
 #endif /* SMTPC_SMTPC_H */
