@@ -29,11 +29,18 @@ enum { TLS_NONE, TLS_STARTTLS, TLS_TRY, TLS_IMPLICIT };
 
 typedef struct opts {
   const char *host, *port, *from, *helo, *message;
-  const char **rcpts;
+  const char **rcpts;     /* --to values as given ("Name <addr>" allowed) */
   size_t nrcpts;
+  const char **cc, **bcc, **attach, **inl, **headers;
+  size_t ncc, nbcc, nattach, ninl, nheaders;
+  const char *subject, *text, *html, *reply_to, *config, *password_cmd;
+  int dry_run;
+  const char **env_rcpts; /* envelope: the addresses only */
+  size_t nenv;
+  const char *env_from;
   unsigned long timeout_s, repeat;
   int timeout_set, trace;
-  int tls, insecure, allow_plain;
+  int tls, tls_set, insecure, allow_plain;
   const char *cafile, *capath, *cert, *key;
   const char *user, *password_env, *password_file, *token_env, *auth;
 } opts;
@@ -54,6 +61,9 @@ static void usage(FILE *f) {
       "             [--user U (--password-env VAR | --password-file F |\n"
       "              --oauth2-token-env VAR)] [--auth MECH]\n"
       "             [--allow-plaintext-auth] [--message FILE|-]\n"
+      "             [--subject S] [--text FILE|-] [--html FILE] [--attach FILE]\n"
+      "             [--inline FILE] [--cc ADDR] [--bcc ADDR] [--reply-to ADDR]\n"
+      "             [--header 'Name: value'] [--config F] [--dry-run]\n"
       "       smtpc --help | --version\n",
       f);
 }
@@ -86,6 +96,20 @@ static void help(void) {
       "  --auth MECH     PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER\n"
       "                  (default: the strongest both sides support)\n"
       "  --allow-plaintext-auth  allow AUTH without TLS (refused otherwise)\n"
+      "\nWithout --message the message is built (MIME) from:\n"
+      "  --subject S     subject (UTF-8)\n"
+      "  --text FILE|-   text/plain body (UTF-8)\n"
+      "  --html FILE     text/html alternative\n"
+      "  --attach FILE   attachment (repeatable); --inline FILE: inline image\n"
+      "                  for the HTML, Content-ID = the file name (repeatable)\n"
+      "  --cc ADDR, --bcc ADDR  more recipients (Bcc only in the envelope)\n"
+      "  --reply-to ADDR, --header 'Name: value' (repeatable)\n"
+      "  --from and --to (and --cc, --bcc, --reply-to) accept\n"
+      "  'Display Name <addr>': headers keep the name, the envelope the address\n"
+      "  --dry-run       print the message that would be sent, send nothing\n"
+      "  --config F      defaults from F (default ~/.config/smtpc/config if it\n"
+      "                  exists): lines 'key value' for host, port, tls, user,\n"
+      "                  password-command, from, helo, timeout\n"
       "\nExit status:\n"
       "   0  every recipient of every message accepted\n"
       "   3  partial: some recipients or messages accepted, some not;\n"
@@ -120,12 +144,14 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
 /* Options that take a value, as "--name value" or "--name=value". */
 enum { O_HOST, O_PORT, O_FROM, O_TO, O_HELO, O_TIMEOUT, O_REPEAT, O_TLS,
        O_MESSAGE, O_CAFILE, O_CAPATH, O_CERT, O_KEY, O_USER, O_PASSENV,
-       O_PASSFILE, O_TOKENENV, O_AUTH, O_COUNT };
+       O_PASSFILE, O_TOKENENV, O_AUTH, O_SUBJECT, O_TEXT, O_HTML, O_ATTACH,
+       O_INLINE, O_CC, O_BCC, O_REPLYTO, O_HEADER, O_CONFIG, O_COUNT };
 static const char *const value_opts[O_COUNT] = {
     "--host", "--port", "--from", "--to", "--helo", "--timeout", "--repeat",
     "--tls", "--message", "--cafile", "--capath", "--cert", "--key",
     "--user", "--password-env", "--password-file", "--oauth2-token-env",
-    "--auth"};
+    "--auth", "--subject", "--text", "--html", "--attach", "--inline",
+    "--cc", "--bcc", "--reply-to", "--header", "--config"};
 
 static int auth_mech(const char *name) {
   static const char *const names[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
@@ -172,6 +198,10 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->allow_plain = 1;
       continue;
     }
+    if (strcmp(a, "--dry-run") == 0) {
+      o->dry_run = 1;
+      continue;
+    }
     if (strcmp(a, "--password") == 0 || strncmp(a, "--password=", 11) == 0) {
       fputs("smtpc: passwords are not taken on the command line (other users\n"
             "  can read it); use --password-env VAR or --password-file F\n",
@@ -210,6 +240,16 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (parse_ulong(v, MAX_REPEAT, &o->repeat) != 0 || o->repeat == 0)
         goto badval;
       break;
+    case O_SUBJECT: o->subject = v; break;
+    case O_TEXT: o->text = v; break;
+    case O_HTML: o->html = v; break;
+    case O_ATTACH: o->attach[o->nattach++] = v; break;
+    case O_INLINE: o->inl[o->ninl++] = v; break;
+    case O_CC: o->cc[o->ncc++] = v; break;
+    case O_BCC: o->bcc[o->nbcc++] = v; break;
+    case O_REPLYTO: o->reply_to = v; break;
+    case O_HEADER: o->headers[o->nheaders++] = v; break;
+    case O_CONFIG: o->config = v; break;
     case O_CAFILE: o->cafile = v; break;
     case O_CAPATH: o->capath = v; break;
     case O_CERT: o->cert = v; break;
@@ -224,6 +264,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->auth = v;
       break;
     default: /* O_TLS */
+      o->tls_set = 1;
       if (strcmp(v, "none") == 0)
         o->tls = TLS_NONE;
       else if (strcmp(v, "starttls") == 0)
@@ -240,22 +281,40 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "smtpc: bad value for %s: '%s'\n", value_opts[k], v);
     return EX_USAGE;
   }
-  if (o->host == NULL || o->from == NULL || o->nrcpts == 0) {
+  return 0;
+}
+
+/* Checks the options once the config file has filled the gaps. */
+static int validate(opts *o) {
+  if ((o->host == NULL && !o->dry_run) || o->from == NULL ||
+      o->nrcpts + o->ncc + o->nbcc == 0) {
     fputs("smtpc: --host, --from and --to are required\n", stderr);
     usage(stderr);
+    return EX_USAGE;
+  }
+  if (o->message != NULL &&
+      (o->subject || o->text || o->html || o->nattach || o->ninl ||
+       o->nheaders || o->reply_to)) {
+    fputs("smtpc: --message sends a finished message; --subject, --text, "
+          "--html,\n  --attach, --inline, --header and --reply-to build one "
+          "instead\n", stderr);
     return EX_USAGE;
   }
   if ((o->cert == NULL) != (o->key == NULL)) {
     fputs("smtpc: --cert and --key go together\n", stderr);
     return EX_USAGE;
   }
+  if (o->user != NULL && (o->password_env || o->password_file || o->token_env))
+    o->password_cmd = NULL; /* the command line wins over the config file */
   if (o->user != NULL && (o->password_env != NULL) + (o->password_file != NULL) +
-                                 (o->token_env != NULL) != 1) {
+                                 (o->token_env != NULL) +
+                                 (o->password_cmd != NULL) != 1) {
     fputs("smtpc: --user needs exactly one of --password-env, "
           "--password-file, --oauth2-token-env\n", stderr);
     return EX_USAGE;
   }
-  if (o->user == NULL && (o->password_env || o->password_file || o->token_env)) {
+  if (o->user == NULL &&
+      (o->password_env || o->password_file || o->token_env || o->password_cmd)) {
     fputs("smtpc: a password or token needs --user\n", stderr);
     return EX_USAGE;
   }
@@ -279,6 +338,21 @@ static int read_secret(const opts *o, char **out) {
       return EX_USAGE;
     }
     *out = strdup(v);
+  } else if (o->password_cmd != NULL) {
+    FILE *f = popen(o->password_cmd, "r");
+    int st;
+    if (f == NULL || fgets(line, sizeof line, f) == NULL)
+      line[0] = '\0';
+    st = f != NULL ? pclose(f) : -1;
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (st != 0 || n == 0) {
+      fprintf(stderr, "smtpc: password-command failed or printed nothing\n");
+      memset(line, 0, sizeof line);
+      return EX_CONFIG;
+    }
+    *out = strdup(line);
+    memset(line, 0, sizeof line);
   } else if (o->password_file != NULL) {
     FILE *f = fopen(o->password_file, "r");
     if (f == NULL) {
@@ -486,7 +560,7 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
     ty->perm |= st == SMTPC_ERR_REPLY_PERMANENT;
     switch (smtpc_txn_step(t)) {
     case SMTPC_STEP_MAIL:
-      fprintf(stderr, "smtpc: %sMAIL FROM:<%s> rejected: ", pre, o->from);
+      fprintf(stderr, "smtpc: %sMAIL FROM:<%s> rejected: ", pre, o->env_from);
       break;
     case SMTPC_STEP_DATA:
       fprintf(stderr, "smtpc: %sDATA rejected: ", pre);
@@ -510,15 +584,292 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
   }
 }
 
+/* Reads defaults from the config file: "key value" or "key = value" lines,
+ * '#' comments.  Values already set on the command line win.  The strings
+ * are kept for the life of the process. */
+static int load_config(opts *o) {
+  char path[4096], line[1024];
+  const char *home = getenv("HOME");
+  FILE *f;
+  int lineno = 0;
+  if (o->config != NULL)
+    snprintf(path, sizeof path, "%s", o->config);
+  else if (home != NULL)
+    snprintf(path, sizeof path, "%s/.config/smtpc/config", home);
+  else
+    return 0;
+  if ((f = fopen(path, "r")) == NULL) {
+    if (o->config == NULL && errno == ENOENT)
+      return 0; /* the default file is optional */
+    fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
+    return EX_CONFIG;
+  }
+  while (fgets(line, sizeof line, f) != NULL && lineno < 10000) {
+    char *k = line, *v, *end;
+    lineno++;
+    line[strcspn(line, "\r\n")] = '\0';
+    while (*k == ' ' || *k == '\t')
+      k++;
+    if (*k == '#' || *k == '\0')
+      continue;
+    v = k + strcspn(k, " \t=");
+    if (*v != '\0')
+      *v++ = '\0';
+    while (*v == ' ' || *v == '\t' || *v == '=')
+      v++;
+    end = v + strlen(v);
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+      *--end = '\0';
+    v = strdup(v);
+    if (v == NULL) {
+      fclose(f);
+      return EX_SOFTWARE;
+    }
+#define SET_IF_UNSET(field) \
+  do {                      \
+    if (o->field == NULL)   \
+      o->field = v;         \
+    else                    \
+      free(v);              \
+  } while (0)
+    if (strcmp(k, "host") == 0)
+      SET_IF_UNSET(host);
+    else if (strcmp(k, "port") == 0)
+      SET_IF_UNSET(port);
+    else if (strcmp(k, "user") == 0)
+      SET_IF_UNSET(user);
+    else if (strcmp(k, "password-command") == 0)
+      SET_IF_UNSET(password_cmd);
+    else if (strcmp(k, "from") == 0)
+      SET_IF_UNSET(from);
+    else if (strcmp(k, "helo") == 0)
+      SET_IF_UNSET(helo);
+    else if (strcmp(k, "cafile") == 0)
+      SET_IF_UNSET(cafile);
+    else if (strcmp(k, "tls") == 0 || strcmp(k, "timeout") == 0) {
+      int bad = 0;
+      if (k[1] == 'l' && !o->tls_set) {
+        if (strcmp(v, "none") == 0) o->tls = TLS_NONE;
+        else if (strcmp(v, "starttls") == 0) o->tls = TLS_STARTTLS;
+        else if (strcmp(v, "try") == 0) o->tls = TLS_TRY;
+        else if (strcmp(v, "implicit") == 0) o->tls = TLS_IMPLICIT;
+        else bad = 1;
+      } else if (k[1] == 'i' && !o->timeout_set) {
+        bad = parse_ulong(v, UINT_MAX / 1000u, &o->timeout_s) != 0;
+        o->timeout_set = !bad;
+      }
+      free(v);
+      if (bad) {
+        fprintf(stderr, "smtpc: %s:%d: bad value for %s\n", path, lineno, k);
+        fclose(f);
+        return EX_CONFIG;
+      }
+    } else {
+      fprintf(stderr, "smtpc: %s:%d: unknown key '%s'\n", path, lineno, k);
+      free(v);
+      fclose(f);
+      return EX_CONFIG;
+    }
+#undef SET_IF_UNSET
+  }
+  fclose(f);
+  return 0;
+}
+
+/* Splits "Display Name <addr>" (name may be quoted) into name and address,
+ * in place.  A plain "addr" gives name NULL. */
+static void split_addr(char *s, const char **name, const char **addr) {
+  char *lt = strrchr(s, '<'), *gt = s + strlen(s);
+  while (gt > s && (gt[-1] == ' ' || gt[-1] == '\t'))
+    gt--;
+  *name = NULL;
+  *addr = s;
+  if (lt == NULL || gt == lt || gt[-1] != '>')
+    return;
+  gt[-1] = '\0';
+  *addr = lt + 1;
+  while (lt > s && (lt[-1] == ' ' || lt[-1] == '\t'))
+    lt--;
+  *lt = '\0';
+  if (s[0] == '"' && lt > s + 1 && lt[-1] == '"') {
+    lt[-1] = '\0';
+    s++;
+  }
+  *name = s[0] != '\0' ? s : NULL;
+}
+
+/* The envelope for a finished message (--message): the addresses of --to,
+ * --cc and --bcc, and of --from. */
+static int plain_envelope(opts *o) {
+  const char **lists[3];
+  size_t counts[3], i, k;
+  const char *name;
+  lists[0] = o->rcpts, counts[0] = o->nrcpts;
+  lists[1] = o->cc, counts[1] = o->ncc;
+  lists[2] = o->bcc, counts[2] = o->nbcc;
+  o->env_rcpts = calloc(o->nrcpts + o->ncc + o->nbcc + 1, sizeof(char *));
+  if (o->env_rcpts == NULL)
+    return EX_SOFTWARE;
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < counts[k]; i++) {
+      char *c = strdup(lists[k][i]);
+      const char *addr;
+      if (c == NULL)
+        return EX_SOFTWARE;
+      split_addr(c, &name, &addr);
+      o->env_rcpts[o->nenv++] = addr; /* c leaks until exit: fine in a CLI */
+    }
+  {
+    char *c = strdup(o->from);
+    if (c == NULL)
+      return EX_SOFTWARE;
+    split_addr(c, &name, &o->env_from);
+  }
+  return 0;
+}
+
+/* Reads a whole file for --text/--html. */
+static int slurp(const char *path, unsigned char **out, size_t *len) {
+  return read_message(path, out, len);
+}
+
+static int msg_fail(const char *what, const char *v, int rc) {
+  fprintf(stderr, "smtpc: %s '%s': %s\n", what, v, smtpc_strerror(rc));
+  return rc == SMTPC_ERR_NOMEM ? EX_SOFTWARE
+         : rc == SMTPC_ERR_IO  ? EX_NOINPUT
+                               : EX_USAGE;
+}
+
+/* Builds the MIME message from the options; fills the envelope. */
+static int build_message(opts *o, smtpc_msg **out) {
+  smtpc_msg *m = NULL;
+  const char *name, *addr;
+  unsigned char *buf;
+  size_t len, i, n;
+  const char *const *rc;
+  int rv, ex = 0;
+  char *c;
+  if ((rv = smtpc_msg_new(&m, NULL)) != SMTPC_OK)
+    return EX_SOFTWARE;
+  *out = m;
+  if ((c = strdup(o->from)) == NULL)
+    return EX_SOFTWARE;
+  split_addr(c, &name, &addr);
+  if ((rv = smtpc_msg_set_from(m, name, addr)) != SMTPC_OK)
+    return msg_fail("--from", o->from, rv);
+#define ADD_ALL(list, count, fn, flag)                                   \
+  for (i = 0; i < o->count; i++) {                                       \
+    if ((c = strdup(o->list[i])) == NULL)                                \
+      return EX_SOFTWARE;                                                \
+    split_addr(c, &name, &addr);                                         \
+    if ((rv = fn(m, name, addr)) != SMTPC_OK)                            \
+      return msg_fail(flag, o->list[i], rv);                             \
+  }
+  ADD_ALL(rcpts, nrcpts, smtpc_msg_add_to, "--to")
+  ADD_ALL(cc, ncc, smtpc_msg_add_cc, "--cc")
+  ADD_ALL(bcc, nbcc, smtpc_msg_add_bcc, "--bcc")
+#undef ADD_ALL
+  if (o->reply_to != NULL) {
+    if ((c = strdup(o->reply_to)) == NULL)
+      return EX_SOFTWARE;
+    split_addr(c, &name, &addr);
+    if ((rv = smtpc_msg_set_reply_to(m, name, addr)) != SMTPC_OK)
+      return msg_fail("--reply-to", o->reply_to, rv);
+  }
+  if (o->subject != NULL &&
+      (rv = smtpc_msg_set_subject(m, o->subject)) != SMTPC_OK)
+    return msg_fail("--subject", o->subject, rv);
+  for (i = 0; i < o->nheaders; i++) {
+    char *colon;
+    if ((c = strdup(o->headers[i])) == NULL)
+      return EX_SOFTWARE;
+    if ((colon = strchr(c, ':')) == NULL) {
+      fprintf(stderr, "smtpc: --header '%s': expected 'Name: value'\n", c);
+      return EX_USAGE;
+    }
+    *colon++ = '\0';
+    while (*colon == ' ' || *colon == '\t')
+      colon++;
+    if ((rv = smtpc_msg_add_header(m, c, colon)) != SMTPC_OK)
+      return msg_fail("--header", o->headers[i], rv);
+  }
+  if (o->text != NULL) {
+    if ((ex = slurp(o->text, &buf, &len)) != 0)
+      return ex;
+    rv = smtpc_msg_set_text(m, (const char *)buf, len);
+    free(buf);
+    if (rv != SMTPC_OK)
+      return msg_fail("--text", o->text, rv);
+  }
+  if (o->html != NULL) {
+    if ((ex = slurp(o->html, &buf, &len)) != 0)
+      return ex;
+    rv = smtpc_msg_set_html(m, (const char *)buf, len);
+    free(buf);
+    if (rv != SMTPC_OK)
+      return msg_fail("--html", o->html, rv);
+  }
+  for (i = 0; i < o->nattach; i++) {
+    const char *base = strrchr(o->attach[i], '/');
+    base = base ? base + 1 : o->attach[i];
+    if ((rv = smtpc_msg_add_attachment_file(m, o->attach[i], base, NULL)) !=
+        SMTPC_OK)
+      return msg_fail("--attach", o->attach[i], rv);
+  }
+  for (i = 0; i < o->ninl; i++) {
+    const char *base = strrchr(o->inl[i], '/');
+    base = base ? base + 1 : o->inl[i];
+    if ((rv = smtpc_msg_add_inline_file(m, o->inl[i], base, NULL, base)) !=
+        SMTPC_OK)
+      return msg_fail("--inline", o->inl[i], rv);
+  }
+  if ((rv = smtpc_msg_envelope(m, &o->env_from, &rc, &n)) != SMTPC_OK)
+    return msg_fail("envelope", o->from, rv);
+  o->env_rcpts = (const char **)rc;
+  o->nenv = n;
+  return 0;
+}
+
+/* --dry-run: the message on stdout, the envelope on stderr. */
+static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
+                   size_t msglen) {
+  size_t i;
+  fprintf(stderr, "smtpc: dry run: MAIL FROM:<%s>\n", o->env_from);
+  for (i = 0; i < o->nenv; i++)
+    fprintf(stderr, "smtpc: dry run: RCPT TO:<%s>\n", o->env_rcpts[i]);
+  if (m == NULL) {
+    fwrite(msg, 1, msglen, stdout);
+  } else {
+    smtpc_body b;
+    unsigned char buf[16384];
+    int rv = smtpc_msg_body(m, &b);
+    smtpc_ssize n;
+    long guard = 0;
+    if (rv != SMTPC_OK)
+      return msg_fail("message", "", rv);
+    while ((n = b.read(b.ctx, buf, sizeof buf)) > 0 && guard++ < 100000000L)
+      fwrite(buf, 1, (size_t)n, stdout);
+    if (n < 0)
+      return msg_fail("message", "", (int)n);
+  }
+  return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
+
 /* Queues up to BATCH copies of the message and runs them.  Returns the
  * session error that stopped the run, or SMTPC_OK. */
-static int send_batch(smtpc_session *s, const opts *o, const smtpc_body *body,
-                      unsigned long first, unsigned long count, tally *ty) {
+static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
+                      const smtpc_body *body, unsigned long first,
+                      unsigned long count, tally *ty) {
   smtpc_txn *txns[BATCH];
   unsigned long i, queued = 0;
   int qrc = SMTPC_OK, rc = SMTPC_OK;
   for (i = 0; i < count && qrc == SMTPC_OK; i++) {
-    qrc = smtpc_session_queue(s, o->from, o->rcpts, o->nrcpts, body, &txns[i]);
+    smtpc_body built;
+    /* a built message gets its own reader per transaction */
+    if (m != NULL && (qrc = smtpc_msg_body(m, &built)) != SMTPC_OK)
+      break;
+    qrc = smtpc_session_queue(s, o->env_from, o->env_rcpts, o->nenv,
+                              m != NULL ? &built : body, &txns[i]);
     if (qrc == SMTPC_OK)
       queued++;
   }
@@ -541,6 +892,7 @@ int main(int argc, char **argv) {
   smtpc_io io, sockio;
   char *secret = NULL;
   smtpc_body body;
+  smtpc_msg *built = NULL;
   unsigned char *msg = NULL;
   size_t msglen = 0;
   char ehlo[256], step[300];
@@ -553,15 +905,35 @@ int main(int argc, char **argv) {
   o.port = NULL;
   o.repeat = 1;
   o.rcpts = calloc((size_t)argc + 1, sizeof *o.rcpts);
-  if (o.rcpts == NULL)
+  o.cc = calloc((size_t)argc + 1, sizeof *o.cc);
+  o.bcc = calloc((size_t)argc + 1, sizeof *o.bcc);
+  o.attach = calloc((size_t)argc + 1, sizeof *o.attach);
+  o.inl = calloc((size_t)argc + 1, sizeof *o.inl);
+  o.headers = calloc((size_t)argc + 1, sizeof *o.headers);
+  if (!o.rcpts || !o.cc || !o.bcc || !o.attach || !o.inl || !o.headers)
     return EX_SOFTWARE;
   ex = parse_args(argc, argv, &o);
+  if (ex == 0)
+    ex = load_config(&o);
+  if (ex == 0)
+    ex = validate(&o);
   if (ex == 0 && o.port == NULL)
     o.port = o.tls == TLS_IMPLICIT ? "465" : "25";
   if (ex == 0 && o.user != NULL)
     ex = read_secret(&o, &secret);
-  if (ex == 0)
+  if (ex == 0 && o.message == NULL &&
+      (o.subject || o.text || o.html || o.nattach || o.ninl || o.nheaders ||
+       o.reply_to)) {
+    ex = build_message(&o, &built); /* a MIME message from the options */
+  } else if (ex == 0) { /* a finished message from --message or stdin */
     ex = read_message(o.message, &msg, &msglen);
+    if (ex == 0)
+      ex = plain_envelope(&o);
+  }
+  if (ex == 0 && o.dry_run) {
+    ex = dry_run(&o, built, msg, msglen);
+    goto out;
+  }
   if (ex != 0) {
     ex = ex < 0 ? EX_OK : ex; /* -1: --help or --version */
     goto out;
@@ -670,10 +1042,11 @@ int main(int argc, char **argv) {
     goto quit;
   }
   smtpc_body_init_memory(&body, msg, msglen);
-  ty.total = (unsigned long long)o.repeat * o.nrcpts;
+  ty.total = (unsigned long long)o.repeat * o.nenv;
   for (done = 0; done < o.repeat && rc == SMTPC_OK;) {
-    unsigned long n = o.repeat - done > BATCH ? BATCH : o.repeat - done;
-    rc = send_batch(s, &o, &body, done + 1, n, &ty);
+    unsigned long batch = built != NULL ? 16 : BATCH, n;
+    n = o.repeat - done > batch ? batch : o.repeat - done;
+    rc = send_batch(s, &o, built, &body, done + 1, n, &ty);
     done += n;
   }
   if (rc == SMTPC_ERR_BAD_ADDRESS)
@@ -693,6 +1066,7 @@ quit:
     (void)smtpc_session_quit(s); /* the outcome is already known */
   smtpc_session_close(s);
 out:
+  smtpc_msg_free(built);
   smtpc_session_free(s);
   smtpc_tls_free(tls);
   smtpc_socket_free(sock);

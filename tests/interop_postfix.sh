@@ -363,6 +363,53 @@ else
     expect_rc e 74 "(e) 127.0.0.1:$closed_port refuses (connection error)"
 fi
 
+# ---------------------------------------------------------------- (f)
+# A message built by the MIME builder (--subject/--text/--html/--attach/
+# --inline/--bcc, UTF-8 display names) goes through Postfix and parses back
+# with Python's strict email policy: headers decode to the originals, every
+# part decodes byte for byte, Bcc is not in the headers.
+echo "# (f) MIME message built by smtpc, parsed back after delivery"
+printf 'Gr\xc3\xbc\xc3\x9fe,\nthe report is attached.\n.leading dot\n' >"$work/f.txt"
+printf '<p>Hello <img src="cid:pixel.png"></p>\n' >"$work/f.html"
+head -c 4099 /dev/urandom >"$work/f.bin"
+printf '\x89PNG\r\n\x1a\nnot really a picture\n' >"$work/pixel.png"
+run_smtpc f --from "Jörg Müller <joerg@$D>" --to "Bob Example <bob@$D>" \
+    --bcc "eve@$D" --subject "Bericht für März ✓ $uniq" \
+    --text "$work/f.txt" --html "$work/f.html" \
+    --attach "$work/f.bin" --inline "$work/pixel.png"
+expect_rc f 0 "(f) MIME message to a To and a Bcc recipient"
+expected_files=$((expected_files + 2))
+wait_mail "$expected_files"
+mapfile -t mfiles < <(grep -lF -- "$uniq" "$maildir"/* 2>/dev/null | xargs -r grep -l "^Delivered-To: bob@$D" | xargs -r grep -l "multipart/mixed" || true)
+if ((${#mfiles[@]} == 1)) && python3 - "${mfiles[0]}" "$work" "$uniq" "$D" <<'PYEOF'
+import sys, email, email.policy
+path, work, uniq, dom = sys.argv[1:5]
+raw = open(path, "rb").read()
+pol = email.policy.default.clone(raise_on_defect=True)
+m = email.message_from_bytes(raw, policy=pol)
+def fail(why):
+    print("#   " + why); sys.exit(1)
+if str(m["Subject"]) != "Bericht für März ✓ " + uniq: fail("subject %r" % str(m["Subject"]))
+if m["From"].addresses[0].display_name != "Jörg Müller": fail("from %r" % str(m["From"]))
+if m["To"].addresses[0].display_name != "Bob Example": fail("to %r" % str(m["To"]))
+if "Bcc" in m: fail("Bcc header present")
+text = m.get_body(preferencelist=("plain",)).get_content()
+if text.replace("\r\n", "\n") != open(work + "/f.txt", encoding="utf-8").read(): fail("text %r" % text)
+html = m.get_body(preferencelist=("html",)).get_content()
+if html.replace("\r\n", "\n") != open(work + "/f.html").read(): fail("html %r" % html)
+atts = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
+if atts.get("f.bin") != open(work + "/f.bin", "rb").read(): fail("attachment differs")
+found = [p for p in m.walk() if p.get("Content-ID") == "<pixel.png>"]
+if len(found) != 1 or found[0].get_content() != open(work + "/pixel.png", "rb").read(): fail("inline image")
+for p in m.walk():
+    if p.defects: fail("defects %r" % p.defects)
+PYEOF
+then
+    ok "(f) delivered MIME message parses back: subject, names, text, HTML, attachment, inline image byte for byte, no Bcc header"
+else
+    not_ok "(f) delivered MIME message does not parse back as sent (${#mfiles[@]} file(s) to bob)"
+fi
+
 # ------------------------------------------------- nothing else delivered
 echo "# nothing was delivered for (c) and (d)"
 id8=interop-8.$uniq@libsmtpc.test
