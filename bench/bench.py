@@ -1,0 +1,853 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench.py -- measures libsmtpc against libcurl, libESMTP, Postfix's
+smtp-source and Python's smtplib in one run, on one machine, and prints the
+table.  Run through bench/run.sh (make bench), which builds the peers.
+
+Every client sends over ONE connection to a server on 127.0.0.1 only:
+Postfix's smtp-sink (PIPELINING, 8BITMIME), or bench/delay_sink.py for round
+trips.  Every run is bounded by a timeout; smtp-sink and the delay sink are
+started here and stopped by their process ids.
+
+Environment (defaults in brackets):
+  BENCH_COUNT [20000]   messages per throughput run, 1 recipient
+  BENCH_COUNT10 [5000]  messages per throughput run, 10 recipients
+  BENCH_REPS [3]        throughput runs per tool (best is kept)
+  BENCH_TOOLS           comma list to run a subset (smtpc always runs)
+  BENCH_DELAY_MS [20]   reply delay of the delay sink
+  BENCH_SKIP            comma list of sections to skip:
+                        tput,instr,sys,rt,big,heap,embedded
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+RUN_TIMEOUT = 300          # seconds, any single client run
+MSG_SIZE = 1024
+BIG_SIZE = 64 << 20
+TOOLS = ["smtpc", "curl", "esmtp", "smtp-source", "smtplib"]
+LABEL = {"smtpc": "libsmtpc (smtpc-bench)", "curl": "libcurl",
+         "esmtp": "libESMTP", "smtp-source": "smtp-source",
+         "smtplib": "Python smtplib"}
+PEERS = [t for t in TOOLS if t != "smtpc"]
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, secs=10.0):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                c.recv(64)  # the greeting, so the sink's slot is freed cleanly
+                c.sendall(b"QUIT\r\n")
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.work = a.work
+        self.skip = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
+        sel = os.environ.get("BENCH_TOOLS")
+        self.tools = TOOLS if not sel else \
+            ["smtpc"] + [t for t in sel.split(",") if t in PEERS]
+        self.count = int(os.environ.get("BENCH_COUNT", "20000"))
+        self.count10 = int(os.environ.get("BENCH_COUNT10", "5000"))
+        self.reps = int(os.environ.get("BENCH_REPS", "3"))
+        self.delay_ms = float(os.environ.get("BENCH_DELAY_MS", "20"))
+        self.py = sys.executable  # the real interpreter (not a pyenv shim)
+        self.res = {}    # metric -> tool -> value
+        self.notes = []  # free text for the report
+        self.detail = {}  # extra sections (breakdowns)
+        self.cmds = []   # representative commands, for the record
+        self.sink = None
+        self.port = None
+
+    # ---- files and commands --------------------------------------------
+    def make_msgs(self):
+        mk = os.path.join(self.a.srcdir, "bench", "mkmsg.py")
+        self.msg = os.path.join(self.work, "msg-1k.eml")
+        self.msg_lf = os.path.join(self.work, "msg-1k-lf.eml")
+        self.big = os.path.join(self.work, "msg-64m.eml")
+        self.big_lf = os.path.join(self.work, "msg-64m-lf.eml")
+        for size, path, lf in ((MSG_SIZE, self.msg, False),
+                               (MSG_SIZE, self.msg_lf, True),
+                               (BIG_SIZE, self.big, False),
+                               (BIG_SIZE, self.big_lf, True)):
+            if "big" in self.skip and size == BIG_SIZE:
+                continue
+            subprocess.run([self.py, mk, str(size), path] + (["--lf"] if lf else []),
+                           check=True, timeout=120)
+
+    def cmd(self, tool, port, count, big, nrcpt):
+        msg = self.big if big else self.msg
+        h, p = "127.0.0.1", str(port)
+        if tool == "smtpc":
+            return [self.a.smtpc, h, p, str(count), msg, str(nrcpt)]
+        if tool == "curl":
+            return [os.path.join(self.a.peers, "peer_curl"), h, p, str(count), msg, str(nrcpt)]
+        if tool == "esmtp":
+            return [os.path.join(self.a.peers, "peer_esmtp"), h, p, str(count), msg, str(nrcpt)]
+        if tool == "smtplib":
+            return [self.py, os.path.join(self.a.srcdir, "bench", "peer_smtplib.py"),
+                    h, p, str(count), msg, str(nrcpt)]
+        if tool == "smtp-source":
+            # -d: every message on the same connection; -s 1: one session;
+            # -F: the message file (LF line ends: smtp-source adds CR LF and
+            # dot-stuffs).  smtp-source speaks HELO, never EHLO, so it cannot
+            # pipeline; it names recipients rcpt@, 2rcpt@, ... (-r).
+            return [self.a.smtp_source, "-d", "-s", "1", "-m", str(count),
+                    "-r", str(nrcpt), "-f", "bench@example.com",
+                    "-t", "rcpt@example.com", "-M", "bench.local",
+                    "-F", self.big_lf if big else self.msg_lf, "%s:%s" % (h, p)]
+        raise ValueError(tool)
+
+    def run(self, argv, timeout=RUN_TIMEOUT, prefix=()):
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(list(prefix) + argv, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log("timed out:", " ".join(argv))
+            return None, 0.0, b""
+        dt = time.monotonic() - t0
+        if r.returncode != 0:
+            log("failed (%d): %s\n%s" % (r.returncode, " ".join(list(prefix) + argv),
+                                         r.stderr.decode(errors="replace")[-2000:]))
+            return None, dt, r.stderr
+        if r.stdout and argv[0] == self.a.smtpc:
+            self.notes.append("smtpc-bench printed on stdout (it must not)")
+        return r, dt, r.stderr
+
+    # ---- smtp-sink ---------------------------------------------------------
+    def start_sink(self):
+        self.port = free_port()
+        argv = [self.a.smtp_sink]
+        if os.geteuid() == 0:
+            argv += ["-u", "nobody"]
+        argv += ["127.0.0.1:%d" % self.port, "256"]
+        self.sink_cmd = " ".join(argv)
+        self.sink = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_port(self.port, self.sink):
+            raise SystemExit("bench: smtp-sink did not start: " + self.sink_cmd)
+        log("smtp-sink on 127.0.0.1:%d (pid %d)" % (self.port, self.sink.pid))
+
+    def stop_sink(self):
+        if self.sink is not None and self.sink.poll() is None:
+            self.sink.send_signal(signal.SIGTERM)
+            try:
+                self.sink.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.sink.kill()
+                self.sink.wait(timeout=5)
+        self.sink = None
+
+    def put(self, metric, tool, value):
+        self.res.setdefault(metric, {})[tool] = value
+
+    # ---- 1. messages/second -------------------------------------------------
+    def throughput(self):
+        for nrcpt, count in ((1, self.count), (10, self.count10)):
+            metric = "msgs_s_%d" % nrcpt
+            for tool in self.tools:
+                best = None
+                for _ in range(self.reps):
+                    r, dt, _ = self.run(self.cmd(tool, self.port, count, False, nrcpt))
+                    if r is None:
+                        best = None
+                        break
+                    best = dt if best is None else min(best, dt)
+                self.put(metric, tool, count / best if best else None)
+                log("%-12s %2d rcpt: %s msgs/s" % (tool, nrcpt,
+                    "%.0f" % (count / best) if best else "FAILED"))
+            self.cmds.append(" ".join(self.cmd("smtpc", self.port, count, False, nrcpt)))
+
+    # ---- 2. instructions per message (callgrind) ----------------------------
+    def callgrind_total(self, path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    return int(line.split()[1])
+        return None
+
+    def instructions(self):
+        if not shutil.which("valgrind"):
+            self.notes.append("valgrind missing: no instruction counts")
+            return
+        n1, n2 = 1, 200
+        for nrcpt in (1, 10):
+            metric = "instr_%d" % nrcpt
+            for tool in self.tools:
+                tot = []
+                for n in (n1, n2):
+                    out = os.path.join(self.work, "cg.%s.%d.%d.out" % (tool, nrcpt, n))
+                    r, _, _ = self.run(self.cmd(tool, self.port, n, False, nrcpt),
+                                       prefix=["valgrind", "--tool=callgrind",
+                                               "--callgrind-out-file=" + out])
+                    tot.append(self.callgrind_total(out) if r is not None else None)
+                val = (tot[1] - tot[0]) / (n2 - n1) if None not in tot else None
+                self.put(metric, tool, val)
+                log("%-12s %2d rcpt: %s instructions/msg" % (tool, nrcpt,
+                    "%.0f" % val if val is not None else "FAILED"))
+        self.cmds.append("valgrind --tool=callgrind --callgrind-out-file=F " +
+                         " ".join(self.cmd("smtpc", self.port, n2, False, 1)) +
+                         "   (and COUNT=1; slope = (Ir(200) - Ir(1)) / 199)")
+        self.callgrind_breakdown(n1, n2)
+
+    ANN_RE = re.compile(r"^\s*([\d,]+|\.)\s+(?:\([\s\d.]+%\)\s+)?(.*)$")
+
+    def annotate(self, path):
+        """Self cost per function, with lib/ code attributed by source line
+        to the C function it is written in (so inlined helpers such as
+        scan_body count as themselves), other code (libc, ld.so) by the
+        function callgrind saw.  Returns {name: Ir}."""
+        src = self.a.srcdir
+        r = subprocess.run(["callgrind_annotate", "--auto=yes", "--inclusive=no",
+                            "--threshold=100", "--include=" + src, path],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           timeout=300, cwd=src)
+        fn, lines = {}, {}
+        cur, lineno, in_tables = None, 0, True
+        for line in r.stdout.decode(errors="replace").splitlines():
+            if line.startswith("-- Auto-annotated source:"):
+                in_tables = False
+                f = line.split(":", 1)[1].strip()
+                # "lib/x.c", "../lib/x.c" (VPATH build) or an absolute path
+                rel = "lib/" + f.rsplit("lib/", 1)[1] if "lib/" in f else f
+                cur = rel if rel.endswith(".c") and "/" not in rel[4:] and \
+                    os.path.exists(os.path.join(src, rel)) else None
+                lineno = 1
+                continue
+            if in_tables:
+                m = re.match(r"\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(\S.*?)(?:\s+\[.*\])?\s*$", line)
+                if m and ":" in m.group(2) and "=>" not in line:
+                    file_, _, func = m.group(2).rpartition(":")
+                    if "lib/" in file_ and file_.endswith(".c"):
+                        continue  # counted by source line below
+                    key = "%s (%s)" % (func, os.path.basename(file_) or "?")
+                    fn[key] = fn.get(key, 0) + int(m.group(1).replace(",", ""))
+                continue
+            if "events annotated" in line or line.startswith("-- User-annotated"):
+                cur = None  # the closing summary, not a source line
+                continue
+            if cur is None:
+                continue
+            m = re.match(r"^-- line (\d+) -", line)
+            if m:
+                lineno = int(m.group(1))
+                continue
+            if line.startswith("---") or line.startswith("Ir") or not line.strip():
+                continue
+            m = self.ANN_RE.match(line)
+            if not m:
+                continue
+            if m.group(2).lstrip().startswith("=>"):
+                continue  # a call's inclusive cost, not a source line
+            if m.group(1) != ".":
+                lines[(cur, lineno)] = lines.get((cur, lineno), 0) + \
+                    int(m.group(1).replace(",", ""))
+            lineno += 1
+        owners = {}
+        for (f, ln), cost in lines.items():
+            if f not in owners:
+                owners[f] = c_functions(os.path.join(src, f))
+            name = owners[f].get(ln) or "(file scope)"
+            key = "%s (%s)" % (name, os.path.basename(f))
+            fn[key] = fn.get(key, 0) + cost
+        return fn
+
+    def callgrind_breakdown(self, n1, n2):
+        if not shutil.which("callgrind_annotate"):
+            return
+        for nrcpt in (1, 10):
+            a = os.path.join(self.work, "cg.smtpc.%d.%d.out" % (nrcpt, n1))
+            b = os.path.join(self.work, "cg.smtpc.%d.%d.out" % (nrcpt, n2))
+            if not (os.path.exists(a) and os.path.exists(b)):
+                continue
+            fa, fb = self.annotate(a), self.annotate(b)
+            per = {k: (fb.get(k, 0) - fa.get(k, 0)) / (n2 - n1) for k in set(fa) | set(fb)}
+            tot = sum(per.values())
+            rows = sorted(per.items(), key=lambda kv: -kv[1])[:25]
+            self.detail["callgrind_self_%d" % nrcpt] = (tot, rows)
+
+    # ---- 3. syscalls per message ----------------------------------------------
+    def strace_counts(self, path):
+        calls = {}
+        with open(path, errors="replace") as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 5 and re.match(r"^[\d.]+$", p[0]) and p[-1] != "total":
+                    try:
+                        n = int(p[3])
+                    except ValueError:
+                        continue
+                    calls[p[-1]] = calls.get(p[-1], 0) + n
+        return calls
+
+    def perf_counts(self, path):
+        calls = {}
+        with open(path, errors="replace") as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 3 and re.match(r"^[a-z_0-9]+$", p[0]) and p[1].isdigit() \
+                        and p[2].isdigit():
+                    calls[p[0]] = calls.get(p[0], 0) + int(p[1])
+                    if int(p[2]):
+                        k = p[0] + " (failed)"
+                        calls[k] = calls.get(k, 0) + int(p[2])
+        return calls
+
+    def syscalls(self):
+        n1, n2 = 100, 600
+        have_perf = self.perf_ok()
+        for nrcpt in (1, 10):
+            for tracer in (["strace"] + (["perf"] if have_perf else [])):
+                metric = "sys_%d" % nrcpt if tracer == "strace" else "perf_%d" % nrcpt
+                for tool in self.tools:
+                    got = []
+                    for n in (n1, n2):
+                        out = os.path.join(self.work, "%s.%s.%d.%d.txt" % (tracer, tool, nrcpt, n))
+                        pre = (["strace", "-f", "-c", "-o", out] if tracer == "strace"
+                               else ["perf", "trace", "-s", "-o", out])
+                        r, _, _ = self.run(self.cmd(tool, self.port, n, False, nrcpt), prefix=pre)
+                        got.append((self.strace_counts if tracer == "strace"
+                                    else self.perf_counts)(out) if r is not None else None)
+                    if None in got:
+                        self.put(metric, tool, None)
+                        continue
+                    names = set(got[0]) | set(got[1])
+                    per = {k: (got[1].get(k, 0) - got[0].get(k, 0)) / (n2 - n1) for k in names}
+                    total = sum(v for k, v in per.items() if "(failed)" not in k)
+                    self.put(metric, tool, total)
+                    self.detail.setdefault("sys_breakdown", {})[(tracer, tool, nrcpt)] = \
+                        sorted(((k, v) for k, v in per.items() if abs(v) >= 0.005),
+                               key=lambda kv: -kv[1])
+                    log("%-12s %2d rcpt: %.2f syscalls/msg (%s)" % (tool, nrcpt, total, tracer))
+        self.cmds.append("strace -f -c -o F " + " ".join(self.cmd("smtpc", self.port, n2, False, 1)) +
+                         "   (and COUNT=%d; slope over %d messages)" % (n1, n2 - n1))
+        if have_perf:
+            self.cmds.append("perf trace -s -o F " + " ".join(self.cmd("smtpc", self.port, n2, False, 1)) +
+                             "   (same slope; perf does not stop the process at each call)")
+
+    def perf_ok(self):
+        if not shutil.which("perf"):
+            return False
+        try:
+            r = subprocess.run(["perf", "trace", "-s", "--", "true"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        ok = r.returncode == 0 and b"calls" in (r.stdout + r.stderr)
+        if not ok:
+            self.notes.append("perf trace unavailable here: syscall counts from strace only")
+        return ok
+
+    # ---- 4. round trips per message (delay sink) ------------------------------
+    def round_trips(self):
+        n1, n2 = 5, 25
+        runs = [(t, r, n) for t in self.tools for r in (1, 10) for n in (n1, n2)]
+        pf = os.path.join(self.work, "delay.port")
+        sf = os.path.join(self.work, "delay.stats")
+        for f in (pf, sf):
+            if os.path.exists(f):
+                os.unlink(f)
+        argv = [self.py, os.path.join(self.a.srcdir, "bench", "delay_sink.py"),
+                "--port-file", pf, "--delay-ms", str(self.delay_ms),
+                "--sessions", str(len(runs)), "--stats", sf, "--timeout", "400"]
+        ds = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            end = time.monotonic() + 10
+            while not os.path.exists(pf) and time.monotonic() < end:
+                time.sleep(0.05)
+            port = int(open(pf).read())
+            flights = {}
+            for i, (tool, nrcpt, n) in enumerate(runs):
+                r, _, _ = self.run(self.cmd(tool, port, n, False, nrcpt), timeout=120)
+                # the sink writes its line when the connection ends
+                end = time.monotonic() + 10
+                while time.monotonic() < end:
+                    lines = open(sf).read().splitlines() if os.path.exists(sf) else []
+                    if len(lines) > i:
+                        break
+                    time.sleep(0.02)
+                st = json.loads(lines[i]) if len(lines) > i else None
+                flights[(tool, nrcpt, n)] = (st["flights"] if st and r is not None
+                                             and st["messages"] == n else None)
+                if st:
+                    self.detail.setdefault("rt_raw", {})[(tool, nrcpt, n)] = st
+            for tool in self.tools:
+                for nrcpt in (1, 10):
+                    a, b = flights.get((tool, nrcpt, n1)), flights.get((tool, nrcpt, n2))
+                    val = (b - a) / (n2 - n1) if a is not None and b is not None else None
+                    self.put("rt_%d" % nrcpt, tool, val)
+                    log("%-12s %2d rcpt: %s round trips/msg" % (tool, nrcpt,
+                        "%.2f" % val if val is not None else "FAILED"))
+        finally:
+            if ds.poll() is None:
+                ds.terminate()
+                try:
+                    ds.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    ds.kill()
+        self.cmds.append(" ".join(argv[1:3]) + " --delay-ms %g ...; smtpc-bench 127.0.0.1 PORT "
+                         "{%d,%d} msg-1k.eml {1,10}; slope of the sink's flight count" %
+                         (self.delay_ms, n1, n2))
+
+    # ---- 5. one 64 MiB message ------------------------------------------------
+    def timed_rss(self, argv):
+        out = os.path.join(self.work, "time.txt")
+        r, dt, _ = self.run(argv, prefix=["/usr/bin/time", "-f", "%e %M", "-o", out])
+        if r is None:
+            return None, None
+        with open(out) as f:
+            last = f.read().split("\n")
+        vals = [l for l in last if re.match(r"^[\d.]+ \d+$", l.strip())]
+        rss = int(vals[-1].split()[1]) * 1024 if vals else None
+        return dt, rss
+
+    def big_message(self):
+        if not os.path.exists("/usr/bin/time"):
+            self.notes.append("/usr/bin/time missing: no RSS figures")
+            return
+        for tool in self.tools:
+            small_t, small_rss, big_t, big_rss = None, None, None, None
+            for _ in range(max(self.reps, 5)):  # noisy: best of 5 at least
+                t, rss = self.timed_rss(self.cmd(tool, self.port, 1, False, 1))
+                if t is not None and (small_t is None or t < small_t):
+                    small_t, small_rss = t, rss
+                t, rss = self.timed_rss(self.cmd(tool, self.port, 1, True, 1))
+                if t is None:
+                    big_t = None
+                    break
+                if big_t is None or t < big_t:
+                    big_t, big_rss = t, rss
+            if big_t is None or small_t is None:
+                for m in ("big_mbs", "big_rss", "big_growth", "big_extra"):
+                    self.put(m, tool, None)
+                continue
+            mbs = BIG_SIZE / 1e6 / max(big_t - small_t, 1e-6)
+            growth = big_rss - small_rss
+            self.put("big_mbs", tool, mbs)
+            self.put("big_rss", tool, big_rss)
+            self.put("big_growth", tool, growth)
+            # smtpc-bench, peer_curl and peer_esmtp map the file, smtplib
+            # reads it: the message's own 64 MiB are resident in all four.
+            holds = tool in ("smtpc", "curl", "esmtp", "smtplib")
+            self.put("big_extra", tool, growth - BIG_SIZE if holds else growth)
+            log("%-12s 64 MiB: %.0f MB/s, peak RSS %.1f MiB (+%.1f MiB over a 1 KiB message)" %
+                (tool, mbs, big_rss / 2**20, growth / 2**20))
+        self.cmds.append("/usr/bin/time -f '%e %M' " +
+                         " ".join(self.cmd("smtpc", self.port, 1, True, 1)) +
+                         "   (and the same with msg-1k.eml: MB/s = 64 MiB / (t64M - t1K))")
+
+    # ---- 6. heap per session, 7. footprint ---------------------------------------
+    def heap(self):
+        if not os.path.exists(self.a.heap):
+            self.notes.append("heap_per_session not built: no heap figures")
+            return
+        r, _, _ = self.run([self.a.heap, self.msg], timeout=120)
+        if r is None:
+            return
+        for line in r.stdout.decode().splitlines():
+            d = json.loads(line)
+            self.detail.setdefault("heap", {})[d["scenario"]] = d
+        self.cmds.append("%s msg-1k.eml" % self.a.heap)
+
+    def embedded(self):
+        script = os.path.join(self.a.srcdir, "bench", "check-embedded.sh")
+        r = subprocess.run(["bash", script], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300,
+                           env=dict(os.environ, top_srcdir=self.a.srcdir))
+        text = r.stdout.decode(errors="replace")
+        self.detail["embedded"] = (r.returncode, text)
+        self.cmds.append("bench/check-embedded.sh")
+
+    # ---- report ------------------------------------------------------------------
+    def report(self):
+        R = self.res
+        out = []
+        w = out.append
+
+        def fmt(v, kind):
+            if v is None:
+                return "n/a"
+            if kind == "int":
+                return "{:,.0f}".format(v)
+            if kind == "f1":
+                return "%.1f" % v
+            if kind == "f2":
+                return "%.2f" % v
+            if kind == "mib":
+                return "%.1f MiB" % (v / 2**20)
+            if kind == "kib":
+                return "%.0f KiB" % (v / 1024)
+            return str(v)
+
+        rows = [
+            ("msgs/s, 1 rcpt", "msgs_s_1", "int", True),
+            ("msgs/s, 10 rcpt", "msgs_s_10", "int", True),
+            ("instructions/msg, 1 rcpt", "instr_1", "int", False),
+            ("instructions/msg, 10 rcpt", "instr_10", "int", False),
+            ("syscalls/msg (strace), 1 rcpt", "sys_1", "f2", False),
+            ("syscalls/msg (strace), 10 rcpt", "sys_10", "f2", False),
+            ("syscalls/msg (perf trace), 1 rcpt", "perf_1", "f2", False),
+            ("syscalls/msg (perf trace), 10 rcpt", "perf_10", "f2", False),
+            ("round trips/msg, 1 rcpt", "rt_1", "f2", False),
+            ("round trips/msg, 10 rcpt", "rt_10", "f2", False),
+            ("64 MiB: MB/s", "big_mbs", "int", True),
+            ("64 MiB: peak RSS", "big_rss", "mib", False),
+            ("64 MiB: RSS beyond the message", "big_extra", "mib", False),
+        ]
+        tools = self.tools
+        w("| metric | " + " | ".join(LABEL[t] for t in tools) + " |")
+        w("|---|" + "---:|" * len(tools))
+        for title, key, kind, _ in rows:
+            if key not in R:
+                continue
+            w("| %s | " % title + " | ".join(fmt(R[key].get(t), kind) for t in tools) + " |")
+        w("")
+        w("Ratios (>1 means libsmtpc is better: peer/smtpc for costs, smtpc/peer for rates):")
+        w("")
+        peers = [t for t in tools if t != "smtpc"]
+        w("| metric | " + " | ".join("vs " + LABEL[t] for t in peers) + " |")
+        w("|---|" + "---:|" * len(peers))
+        for title, key, kind, higher in rows:
+            if key not in R or key == "big_rss":
+                continue
+            cells = []
+            s = R[key].get("smtpc")
+            for t in peers:
+                p = R[key].get(t)
+                if s is None or p is None or (s <= 0 if higher else p < 0):
+                    cells.append("n/a")
+                elif higher:
+                    cells.append("%.2f×" % (s / p) if p > 0 else "n/a")
+                elif s <= 0:
+                    cells.append("∞" if p > 0 else "n/a")
+                else:
+                    cells.append("%.2f×" % (p / s))
+            w("| %s | " % title + " | ".join(cells) + " |")
+        w("")
+        return "\n".join(out)
+
+    def targets(self):
+        R = self.res
+        g = lambda k, t: (R.get(k) or {}).get(t)
+        out = []
+
+        def line(name, ok, val):
+            out.append("| %s | %s | %s |" % (name, val, "n/a" if ok is None
+                                             else ("met" if ok else "**NOT met**")))
+        out.append("| target (issue 6) | measured | status |")
+        out.append("|---|---|---|")
+        for n in (1, 10):
+            v = g("rt_%d" % n, "smtpc")
+            line("round trips/msg with PIPELINING = 1 (steady state), %d rcpt" % n,
+                 None if v is None else v <= 1.05, "n/a" if v is None else "%.2f" % v)
+        s1, c1, e1 = g("msgs_s_1", "smtpc"), g("msgs_s_1", "curl"), g("msgs_s_1", "esmtp")
+        s10, c10 = g("msgs_s_10", "smtpc"), g("msgs_s_10", "curl")
+        if s1 and c1:
+            line("msgs/s ≥ 2× libcurl, 1 rcpt", s1 >= 2 * c1, "%.2f×" % (s1 / c1))
+        if s1 and e1:
+            line("msgs/s ≥ 1.5× libESMTP, 1 rcpt", s1 >= 1.5 * e1, "%.2f×" % (s1 / e1))
+        if s10 and c10:
+            line("msgs/s ≥ 3× libcurl, 10 rcpt", s10 >= 3 * c10, "%.2f×" % (s10 / c10))
+        v = g("instr_1", "smtpc")
+        if v is not None:
+            line("instructions/msg ≤ 10,000 (1 rcpt)", v <= 10000, "{:,.0f}".format(v))
+        v = g("sys_1", "smtpc")
+        if v is not None:
+            line("syscalls/msg ≤ 4 (strace, 1 rcpt)", v <= 4, "%.2f" % v)
+        v = g("perf_1", "smtpc")
+        if v is not None:
+            line("syscalls/msg ≤ 4 (perf trace, unperturbed, 1 rcpt)", v <= 4, "%.2f" % v)
+        v, c = g("big_extra", "smtpc"), g("big_mbs", "curl")
+        if v is not None:
+            line("64 MiB: RSS growth < 1 MiB (beyond the mapped message)", v < 2**20,
+                 "%.2f MiB" % (v / 2**20))
+        s = g("big_mbs", "smtpc")
+        if s and c:
+            line("64 MiB: MB/s ≥ libcurl", s >= c, "%.0f vs %.0f MB/s" % (s, c))
+        heap = self.detail.get("heap", {})
+        if "one_msg_1rcpt" in heap:
+            d = heap["one_msg_1rcpt"]
+            line("heap per session < 4 KiB beyond I/O buffers (1 msg, 1 rcpt)",
+                 d["peak_beyond_io"] < 4096, "%d bytes (+ %d bytes I/O buffers)" %
+                 (d["peak_beyond_io"], d["peak_io"]))
+        if "one_msg_10rcpt" in heap:
+            d = heap["one_msg_10rcpt"]
+            line("heap per session < 4 KiB beyond I/O buffers (1 msg, 10 rcpt)",
+                 d["peak_beyond_io"] < 4096, "%d bytes" % d["peak_beyond_io"])
+        emb = self.detail.get("embedded")
+        if emb:
+            m = re.search(r"summary core_text=(\d+).*mime_text=(\d+) mime_files=(\d+)", emb[1])
+            if m:
+                core, mime, nm = int(m.group(1)), int(m.group(2)), int(m.group(3))
+                line("core .text < 16 KiB (Cortex-M4 -Os)", core < 16384, "%d bytes" % core)
+                if nm:
+                    line("MIME .text < 8 KiB (Cortex-M4 -Os)", mime < 8192, "%d bytes" % mime)
+            line("core uses no POSIX API (check-embedded)", emb[0] == 0,
+                 "exit %d" % emb[0])
+        return "\n".join(out)
+
+    def details(self):
+        out = []
+        w = out.append
+        for n in (1, 10):
+            k = "callgrind_self_%d" % n
+            if k in self.detail:
+                tot, rows = self.detail[k]
+                w("#### smtpc-bench: instructions per message by function (self cost, %d rcpt)" % n)
+                w("")
+                w("Slope between COUNT=1 and COUNT=200 of callgrind_annotate --auto=yes "
+                  "--inclusive=no; lib/ code is summed by source line into the C function "
+                  "it is written in, so inlined static helpers (scan_body, start_txn...) "
+                  "show as themselves; total %.0f." % tot)
+                w("")
+                body = sum(v for k, v in rows if k.startswith(("smtpc__dot_encode ", "scan_body ")))
+                w("Body byte loops (smtpc__dot_encode + scan_body): %.0f per message (%.1f per body octet), "
+                  "everything else: %.0f." % (body, body / MSG_SIZE, tot - body))
+                w("")
+                w("| function (file) | Ir/msg | % |")
+                w("|---|---:|---:|")
+                for name, v in rows:
+                    if v < 1:
+                        continue
+                    w("| %s | %.0f | %.1f |" % (name.replace("|", "\\|"), v, 100 * v / tot if tot else 0))
+                w("")
+        br = self.detail.get("sys_breakdown", {})
+        if br:
+            w("#### Syscalls per message by call (slope between COUNT=100 and COUNT=600)")
+            w("")
+            for (tracer, tool, n), rows in sorted(br.items()):
+                w("- %s, %s, %d rcpt: " % (LABEL[tool], tracer, n) +
+                  ", ".join("%s %.2f" % (k, v) for k, v in rows[:10]))
+            w("")
+        rt = self.detail.get("rt_raw")
+        if rt:
+            w("#### Delay sink sessions (flights = round trips, incl. greeting/EHLO/QUIT)")
+            w("")
+            for (tool, n, count), st in sorted(rt.items()):
+                w("- %s, %d rcpt, %d msgs: %d flights, %d messages, body octets %s" %
+                  (LABEL[tool], n, count, st["flights"], st["messages"],
+                   st.get("body_octets_max")))
+            w("")
+        heap = self.detail.get("heap")
+        if heap:
+            w("#### Heap (bench/heap_per_session, counting smtpc_mem allocator, fake in-process server)")
+            w("")
+            for name, d in heap.items():
+                w("- " + json.dumps(d))
+            w("")
+        if "big_growth" in self.res:
+            w("#### 64 MiB message: peak RSS and growth over the same tool sending 1 KiB")
+            w("")
+            for t in self.tools:
+                rss, gr = self.res["big_rss"].get(t), self.res["big_growth"].get(t)
+                if rss is not None:
+                    w("- %s: peak %.1f MiB, growth %.1f MiB" % (LABEL[t], rss / 2**20, gr / 2**20))
+            w("")
+        emb = self.detail.get("embedded")
+        if emb:
+            w("#### check-embedded (exit %d)" % emb[0])
+            w("")
+            w("```")
+            w(emb[1].rstrip())
+            w("```")
+            w("")
+        return "\n".join(out)
+
+
+def c_functions(path):
+    """Maps each line number of a C file to the function it belongs to
+    (signature lines included), by brace depth outside comments, strings
+    and character constants."""
+    owner = {}
+    try:
+        text = open(path, errors="replace").read().split("\n")
+    except OSError:
+        return owner
+    depth, pending, pending_start, current = 0, None, None, None
+    in_comment = False
+    for i, line in enumerate(text, 1):
+        code, j, q = [], 0, None
+        while j < len(line):
+            c = line[j]
+            if in_comment:
+                if line.startswith("*/", j):
+                    in_comment = False
+                    j += 2
+                    continue
+                j += 1
+                continue
+            if q:
+                if c == "\\":
+                    j += 2
+                    continue
+                if c == q:
+                    q = None
+                j += 1
+                continue
+            if line.startswith("/*", j):
+                in_comment = True
+                j += 2
+                continue
+            if line.startswith("//", j):
+                break
+            if c in "\"'":
+                q = c
+            code.append(c)
+            j += 1
+        code = "".join(code)
+        if depth == 0 and not code.startswith("#"):
+            m = re.match(r"^[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(", code)
+            if m and not code.rstrip().endswith(";"):
+                pending, pending_start = m.group(1), i
+        for c in code:
+            if c == "{":
+                if depth == 0 and pending:
+                    current = pending
+                    for k in range(pending_start, i):
+                        owner[k] = current
+                depth += 1
+            elif c == "}":
+                depth = max(0, depth - 1)
+        if depth > 0 or (current and "}" in code):
+            owner[i] = current
+        if depth == 0:
+            if "}" in code:
+                current = None
+            if code.rstrip().endswith(";"):
+                pending = None
+    return owner
+
+
+def machine():
+    model, cores = "?", os.cpu_count()
+    try:
+        r = subprocess.run(["lscpu"], stdout=subprocess.PIPE, timeout=10)
+        for line in r.stdout.decode().splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        kern = os.uname().release
+    except AttributeError:
+        kern = "?"
+    return "%s, %s cores, Linux %s" % (model, cores, kern)
+
+
+def versions(a):
+    v = []
+    for pkg in ("libcurl4", "libesmtp6", "postfix", "valgrind", "strace"):
+        try:
+            r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+            if r.returncode == 0:
+                v.append("%s %s" % (pkg, r.stdout.decode()))
+        except OSError:
+            pass
+    v.append("Python %s" % sys.version.split()[0])
+    try:
+        r = subprocess.run(["git", "-C", a.srcdir, "describe", "--always", "--dirty"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+        if r.returncode == 0:
+            v.append("libsmtpc %s" % r.stdout.decode().strip())
+    except OSError:
+        pass
+    return ", ".join(v)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--srcdir", required=True)
+    ap.add_argument("--smtpc", required=True)
+    ap.add_argument("--heap", required=True)
+    ap.add_argument("--peers", required=True)
+    ap.add_argument("--work")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--smtp-sink", default=shutil.which("smtp-sink") or "/usr/sbin/smtp-sink")
+    ap.add_argument("--smtp-source", default=shutil.which("smtp-source") or "/usr/sbin/smtp-source")
+    a = ap.parse_args()
+    own_work = a.work is None
+    if own_work:
+        a.work = tempfile.mkdtemp(prefix="smtpc-bench.")
+    b = Bench(a)
+    t0 = time.monotonic()
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    try:
+        b.make_msgs()
+        b.start_sink()
+        steps = [("tput", b.throughput), ("instr", b.instructions), ("sys", b.syscalls),
+                 ("rt", b.round_trips), ("big", b.big_message), ("heap", b.heap),
+                 ("embedded", b.embedded)]
+        for name, fn in steps:
+            if name in b.skip:
+                continue
+            ts = time.monotonic()
+            log("== %s" % name)
+            fn()
+            log("== %s done in %.0f s" % (name, time.monotonic() - ts))
+    finally:
+        b.stop_sink()
+    doc = []
+    doc.append("## libsmtpc benchmark: %s" % started)
+    doc.append("")
+    doc.append("- machine: %s" % machine())
+    doc.append("- software: %s" % versions(a))
+    doc.append("- server: `%s` on 127.0.0.1 (advertises PIPELINING, 8BITMIME); round trips "
+               "against `bench/delay_sink.py` (%g ms per reply flight)" %
+               (b.sink_cmd.replace(str(b.port), "PORT"), b.delay_ms))
+    doc.append("- 1 KiB message (1024 octets, CRLF), one connection per run; throughput: "
+               "COUNT=%d (1 rcpt) and %d (10 rcpt), best of %d" % (b.count, b.count10, b.reps))
+    doc.append("- run time: %.0f s" % (time.monotonic() - t0))
+    doc.append("")
+    doc.append(b.report())
+    doc.append(b.targets())
+    doc.append("")
+    if b.notes:
+        doc.append("Notes: " + "; ".join(sorted(set(b.notes))))
+        doc.append("")
+    doc.append("Commands (representative):")
+    doc.append("")
+    for c in b.cmds:
+        doc.append("    " + c.replace(a.work + "/", "").replace(" %d " % b.port, " PORT "))
+    doc.append("")
+    doc.append(b.details())
+    text = "\n".join(doc) + "\n"
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+    if own_work:
+        shutil.rmtree(a.work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
