@@ -127,34 +127,69 @@ int smtpc__check_arg(const char *arg, int allow_space) {
   return SMTPC_OK;
 }
 
+/* Appends the pieces with one reservation (commands are hot: one MAIL and
+ * one RCPT per recipient for every message). */
+static int append_parts(smtpc__buf *out, const smtpc_mem *m,
+                        const char *const *parts, const size_t *lens,
+                        size_t n) {
+  size_t i, total = 0;
+  unsigned char *d;
+  int rv;
+  for (i = 0; i < n; i++)
+    total += lens[i]; /* each part is short: a path is at most 256 octets */
+  if ((rv = smtpc__buf_reserve(out, m, total)) != SMTPC_OK)
+    return rv;
+  d = out->data + out->len;
+  for (i = 0; i < n; i++) {
+    memcpy(d, parts[i], lens[i]);
+    d += lens[i];
+  }
+  out->len += total;
+  return SMTPC_OK;
+}
+
+int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
+                              const char *from, int64_t size, int body8bit) {
+  char num[32];
+  const char *parts[5];
+  size_t lens[5], n = 0;
+  parts[n] = "MAIL FROM:<", lens[n++] = 11;
+  parts[n] = from, lens[n++] = strlen(from);
+  parts[n] = ">", lens[n++] = 1;
+  if (size >= 0) {
+    int k = snprintf(num, sizeof(num), " SIZE=%lld", (long long)size);
+    parts[n] = num, lens[n++] = k > 0 ? (size_t)k : 0;
+  }
+  if (body8bit)
+    parts[n] = " BODY=8BITMIME\r\n", lens[n++] = 16;
+  else
+    parts[n] = "\r\n", lens[n++] = 2;
+  return append_parts(out, m, parts, lens, n);
+}
+
 int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     int64_t size, int body8bit) {
-  char num[32];
   int rv = smtpc__check_mailbox(from, 1);
   if (rv != SMTPC_OK)
     return rv;
-  if ((rv = smtpc__buf_append_str(out, m, "MAIL FROM:<")) ||
-      (rv = smtpc__buf_append_str(out, m, from)) ||
-      (rv = smtpc__buf_append_str(out, m, ">")))
-    return rv;
-  if (size >= 0) {
-    snprintf(num, sizeof(num), " SIZE=%lld", (long long)size);
-    if ((rv = smtpc__buf_append_str(out, m, num)))
-      return rv;
-  }
-  if (body8bit && (rv = smtpc__buf_append_str(out, m, " BODY=8BITMIME")))
-    return rv;
-  return smtpc__buf_append(out, m, "\r\n", 2);
+  return smtpc__cmd_mail_unchecked(out, m, from, size, body8bit);
+}
+
+int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
+                              const char *to) {
+  const char *parts[3];
+  size_t lens[3];
+  parts[0] = "RCPT TO:<", lens[0] = 9;
+  parts[1] = to, lens[1] = strlen(to);
+  parts[2] = ">\r\n", lens[2] = 3;
+  return append_parts(out, m, parts, lens, 3);
 }
 
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to) {
   int rv = smtpc__check_mailbox(to, 0);
   if (rv != SMTPC_OK)
     return rv;
-  if ((rv = smtpc__buf_append_str(out, m, "RCPT TO:<")) ||
-      (rv = smtpc__buf_append_str(out, m, to)))
-    return rv;
-  return smtpc__buf_append(out, m, ">\r\n", 3);
+  return smtpc__cmd_rcpt_unchecked(out, m, to);
 }
 
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,

@@ -128,7 +128,7 @@ int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
   while (i < len) {
     const unsigned char *nl = memchr(in + i, '\n', len - i);
     size_t end = nl ? (size_t)(nl - in) : len;
-    size_t seg = end - i, k, content;
+    size_t seg = end - i, content;
     size_t linelen = smtpc__buf_avail(&p->line);
     int pending_cr =
         linelen > 0 && smtpc__buf_head(&p->line)[linelen - 1] == '\r';
@@ -142,9 +142,9 @@ int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
       rv = SMTPC_ERR_PROTOCOL;
       goto fail;
     }
-    for (k = 0; k < seg; k++) {
-      unsigned char c = in[i + k];
-      if (c == '\0' || (c == '\r' && k + 1 != seg)) {
+    if (seg > 0) {
+      const unsigned char *cr = memchr(in + i, '\r', seg);
+      if ((cr != NULL && cr != in + end - 1) || memchr(in + i, '\0', seg)) {
         rv = SMTPC_ERR_PROTOCOL;
         goto fail;
       }
@@ -216,16 +216,13 @@ int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
   for (i = 0; i < p->nlines; i++) {
     const char *l = r->raw + r->line_off[i];
     size_t n = strlen(l), skip = n > 4 ? 4 : n;
-    if (i == 0 && p->enhanced) {
-      size_t e = enhanced_len(l + skip, n - skip, l[0]);
-      if (e > 0 && e < sizeof(r->enhanced)) {
-        memcpy(r->enhanced, l + skip, e);
-        r->enhanced[e] = '\0';
-      }
-    }
     if (p->enhanced) {
       /* RFC 2034: every line carries the code; strip it from the text. */
       size_t e = enhanced_len(l + skip, n - skip, l[0]);
+      if (i == 0 && e > 0 && e < sizeof(r->enhanced)) {
+        memcpy(r->enhanced, l + skip, e);
+        r->enhanced[e] = '\0';
+      }
       if (e > 0) {
         skip += e;
         if (skip < n && l[skip] == ' ')

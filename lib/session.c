@@ -87,6 +87,7 @@ struct smtpc_txn {
   int mail_ok;
   int body8;              /* BODY=8BITMIME declared */
   int reject8;            /* fail on an 8-bit octet while streaming */
+  int clean;              /* memory body needs no CRLF or dot fixes */
   int caller_owned;       /* the caller holds a pointer */
 };
 
@@ -226,9 +227,11 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
   size_t before = s->out.len;
   int rv;
   if (kind == EX_MAIL)
-    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size, t->body8);
+    /* addresses were validated by smtpc_session_queue() */
+    rv = smtpc__cmd_mail_unchecked(&s->out, &s->mem, t->from, t->body.size,
+                                   t->body8);
   else if (kind == EX_RCPT)
-    rv = smtpc__cmd_rcpt(&s->out, &s->mem, t->rcpts[idx]);
+    rv = smtpc__cmd_rcpt_unchecked(&s->out, &s->mem, t->rcpts[idx]);
   else
     rv = smtpc__cmd_simple(&s->out, &s->mem, verb, arg);
   if (rv != SMTPC_OK) {
@@ -339,11 +342,10 @@ static int extract_queue_id(smtpc_txn *t) {
 
 /* Length of the longest line of a memory body, and its size on the wire
  * with line ends normalised to CRLF. */
-static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
-                      int64_t *wire, int *has8) {
+static void scan_slow(const unsigned char *p, size_t n, size_t *maxline,
+                      int64_t *extra_out) {
   size_t i, line = 0, longest = 0;
   int64_t extra = 0;
-  int eight = 0;
   for (i = 0; i < n; i++) {
     unsigned char c = p[i];
     if (c == '\r') {
@@ -363,7 +365,6 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
       if (line == 0 && c == '.')
         line++;
       line++;
-      eight |= c & 0x80;
     }
   }
   if (line > longest)
@@ -371,8 +372,47 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
   if (line > 0)
     extra += 2;
   *maxline = longest;
+  *extra_out = extra;
+}
+
+/* Scans a memory body once, line by line with memchr: the longest line as
+ * it will be sent (a stuffed dot counts), its size on the wire with line
+ * ends normalised to CRLF, whether it has 8-bit octets, and whether it is
+ * "clean" -- CRLF line ends only, no line starting with ".", a final CRLF --
+ * so that it can be copied out as it is instead of being re-encoded. */
+static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
+                      int64_t *wire, int *has8, int *clean) {
+  size_t off = 0, longest = 0;
+  int64_t extra = 0;
+  int c = 1;
+  *has8 = smtpc__has_8bit(p, n);
+  while (off < n) {
+    const unsigned char *nl = memchr(p + off, '\n', n - off);
+    size_t end = nl != NULL ? (size_t)(nl - p) : n, len;
+    if (nl == NULL || end == off || p[end - 1] != '\r' ||
+        memchr(p + off, '\r', end - 1 - off) != NULL) {
+      /* a bare CR or LF, or no final line end: the exact rules */
+      size_t l2;
+      int64_t e2;
+      scan_slow(p + off, n - off, &l2, &e2);
+      if (l2 > longest)
+        longest = l2;
+      extra += e2;
+      c = 0;
+      break;
+    }
+    len = end - 1 - off;
+    if (p[off] == '.') {
+      c = 0;
+      len++;
+    }
+    if (len > longest)
+      longest = len;
+    off = end + 1;
+  }
+  *maxline = longest;
   *wire = (int64_t)n + extra;
-  *has8 = eight != 0;
+  *clean = c;
 }
 
 static int use_pipelining(const smtpc_session *s) {
@@ -425,7 +465,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
 
   leave_queued(s, t);
   if (t->body.read == NULL) {
-    scan_body(t->body.data, t->body.len, &longest, &size, &has8);
+    scan_body(t->body.data, t->body.len, &longest, &size, &has8, &t->clean);
     if (longest > SMTPC__MAX_BODY_LINE) {
       txn_complete(s, t, SMTPC_ERR_BODY_LINE_TOO_LONG);
       return SMTPC_OK;
@@ -1016,8 +1056,17 @@ static int pump_body(smtpc_session *s) {
     }
     if ((rv = smtpc__buf_reserve(&s->out, &s->mem, OUT_HIGH)) != SMTPC_OK)
       return fail_session(s, rv);
-    w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
-                          s->out.cap - s->out.len, &used);
+    if (t->clean) {
+      /* scanned: CRLF only, no leading dots, ends with CRLF -- copy */
+      used = s->out.cap - s->out.len;
+      if (used > srclen)
+        used = srclen;
+      memcpy(s->out.data + s->out.len, src, used);
+      w = (smtpc_ssize)used;
+    } else {
+      w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
+                            s->out.cap - s->out.len, &used);
+    }
     if (w < 0)
       return abort_body(s, (int)w);
     s->out.len += (size_t)w;

@@ -161,6 +161,11 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     int64_t size, int body8bit);
 /* Appends "RCPT TO:<to>\r\n". */
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
+/* The same for addresses already validated (by smtpc_session_queue). */
+int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
+                              const char *from, int64_t size, int body8bit);
+int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
+                              const char *to);
 /* Appends "VERB[ arg]\r\n" (arg may be NULL). */
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
                       const char *arg);
