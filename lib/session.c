@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Default I/O buffer sizes (smtpc_session_set_limit() changes them). */
 #define IN_CHUNK 16384      /* bytes asked of recv() at once */
 #define OUT_HIGH 65536      /* body bytes encoded before flushing */
 #define BODY_CHUNK 16384    /* bytes asked of a streamed body at once */
@@ -148,6 +149,7 @@ struct smtpc_session {
   char *auth_secret;
   char *auth_authzid;
   int can_quit;           /* broken by a reply, connection still in sync */
+  size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -1008,7 +1010,7 @@ static int abort_body(smtpc_session *s, int err) {
 static int pump_body(smtpc_session *s) {
   smtpc_txn *t = s->body_txn;
   int rv;
-  while (smtpc__buf_avail(&s->out) < OUT_HIGH) {
+  while (smtpc__buf_avail(&s->out) < s->out_high) {
     const unsigned char *src;
     size_t srclen, used = 0;
     smtpc_ssize w;
@@ -1019,12 +1021,12 @@ static int pump_body(smtpc_session *s) {
       if (s->chunk_off == s->chunk_len) {
         smtpc_ssize n;
         if (s->chunk == NULL &&
-            (s->chunk = smtpc__malloc(&s->mem, BODY_CHUNK)) == NULL)
+            (s->chunk = smtpc__malloc(&s->mem, s->body_chunk)) == NULL)
           return fail_session(s, SMTPC_ERR_NOMEM);
-        n = t->body.read(t->body.ctx, s->chunk, BODY_CHUNK);
+        n = t->body.read(t->body.ctx, s->chunk, s->body_chunk);
         if (n == SMTPC_ERR_WANT_READ)
           return SMTPC_ERR_WANT_READ;
-        if (n < 0 || n > BODY_CHUNK)
+        if (n < 0 || (size_t)n > s->body_chunk)
           return abort_body(s, SMTPC_ERR_BODY_READ);
         s->chunk_len = (size_t)n;
         s->chunk_off = 0;
@@ -1054,7 +1056,7 @@ static int pump_body(smtpc_session *s) {
       s->body_txn = NULL;
       return SMTPC_OK;
     }
-    if ((rv = smtpc__buf_reserve(&s->out, &s->mem, OUT_HIGH)) != SMTPC_OK)
+    if ((rv = smtpc__buf_reserve(&s->out, &s->mem, s->out_high)) != SMTPC_OK)
       return fail_session(s, rv);
     if (t->clean) {
       /* scanned: CRLF only, no leading dots, ends with CRLF -- copy */
@@ -1102,9 +1104,9 @@ static int read_reply(smtpc_session *s) {
     }
     {
       smtpc_ssize n;
-      if ((rv = smtpc__buf_reserve(&s->in, &s->mem, IN_CHUNK)) != SMTPC_OK)
+      if ((rv = smtpc__buf_reserve(&s->in, &s->mem, s->in_chunk)) != SMTPC_OK)
         return fail_session(s, rv);
-      n = s->io.recv(s->io.ctx, s->in.data + s->in.len, IN_CHUNK);
+      n = s->io.recv(s->io.ctx, s->in.data + s->in.len, s->in_chunk);
       if (n == SMTPC_ERR_WANT_READ || n == SMTPC_ERR_WANT_WRITE)
         return (int)n;
       if (n == 0) {
@@ -1118,7 +1120,7 @@ static int read_reply(smtpc_session *s) {
         }
         return io_error(s, SMTPC_ERR_EOF);
       }
-      if (n < 0 || n > IN_CHUNK)
+      if (n < 0 || (size_t)n > s->in_chunk)
         return io_error(s, n);
       s->in.len += (size_t)n;
     }
@@ -1254,6 +1256,9 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->timeouts[SMTPC_TIMEOUT_DATA_END] = 10 * 60 * 1000;
   s->timeouts[SMTPC_TIMEOUT_OTHER] = 5 * 60 * 1000;
   s->pipelining = 1;
+  s->in_chunk = IN_CHUNK;
+  s->out_high = OUT_HIGH;
+  s->body_chunk = BODY_CHUNK;
   s->st = ST_NEW;
   s->open_result = SMTPC_ERR_WANT_READ;
   s->op_result = SMTPC_OK;
@@ -1368,6 +1373,23 @@ int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
     if (value < 1)
       return SMTPC_ERR_INVALID_ARGUMENT;
     s->parser.max_lines = value;
+    return SMTPC_OK;
+  case SMTPC_LIMIT_READ_BUFFER:
+  case SMTPC_LIMIT_WRITE_BUFFER:
+  case SMTPC_LIMIT_BODY_CHUNK:
+    if (value < 64 || value > ((size_t)1 << 30))
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    if (which == SMTPC_LIMIT_READ_BUFFER)
+      s->in_chunk = value;
+    else if (which == SMTPC_LIMIT_WRITE_BUFFER)
+      s->out_high = value;
+    else {
+      if (s->body_txn != NULL)
+        return SMTPC_ERR_INVALID_STATE;
+      smtpc__free(&s->mem, s->chunk); /* reallocated at the new size */
+      s->chunk = NULL;
+      s->body_chunk = value;
+    }
     return SMTPC_OK;
   default:
     return SMTPC_ERR_INVALID_ARGUMENT;

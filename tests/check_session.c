@@ -1160,6 +1160,61 @@ START_TEST(test_many_recipients_grouped) {
 }
 END_TEST
 
+/* Tiny I/O buffers change nothing on the wire. */
+START_TEST(test_small_buffers) {
+  static const char *const to[] = {"x@example.org"};
+  fixture f;
+  smtpc_txn *tx;
+  smtpc_body b;
+  char body[5000], *wire;
+  stream_src src;
+  size_t i, w = 0;
+  for (i = 0; i < sizeof(body); i++)
+    body[i] = (char)(i % 50 == 49 ? '\n' : i % 50 == 0 ? '.' : 'a' + i % 26);
+  wire = malloc(3 * sizeof(body) + 8);
+  for (i = 0; i < sizeof(body); i++) {
+    if (body[i] == '\n') {
+      wire[w++] = '\r';
+      wire[w++] = '\n';
+      continue;
+    }
+    if (body[i] == '.' && (i == 0 || body[i - 1] == '\n'))
+      wire[w++] = '.';
+    wire[w++] = body[i];
+  }
+  memcpy(wire + w, ".\r\n", 4); /* the body ends with a line end */
+  fx_init(&f, &ts_modes[_i]);
+  ck_assert_int_eq(smtpc_session_set_limit(f.s, SMTPC_LIMIT_READ_BUFFER, 64),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_limit(f.s, SMTPC_LIMIT_WRITE_BUFFER, 64),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_limit(f.s, SMTPC_LIMIT_BODY_CHUNK, 64),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_limit(f.s, SMTPC_LIMIT_BODY_CHUNK, 63),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                 "RCPT TO:<x@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client_n(f.t, wire, w + 3);
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  memset(&src, 0, sizeof(src));
+  src.data = body;
+  src.len = sizeof(body);
+  src.step = 1000;
+  src.fail_at = -1;
+  smtpc_body_init_stream(&b, stream_read, &src, -1);
+  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.com", to, 1, &b, &tx),
+                   SMTPC_OK);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+  free(wire);
+}
+END_TEST
+
 /* ---- allocation failures ------------------------------------------------- */
 
 static int alloc_scenario(tu_alloc *a, void *arg) {
@@ -1270,6 +1325,7 @@ static Suite *session_suite(void) {
   tcase_add_test(tc, test_txn_lifetimes);
   tcase_add_loop_test(tc, test_unowned_txn_fails_midgroup, 0, n);
   tcase_add_loop_test(tc, test_many_recipients_grouped, 0, n);
+  tcase_add_loop_test(tc, test_small_buffers, 0, n);
   tcase_add_test(tc, test_alloc_failure_sweep);
   suite_add_tcase(s, tc);
   return s;

@@ -241,7 +241,15 @@ typedef enum smtpc_limit {
   /** Most octets in one multi-line reply (default 65536). */
   SMTPC_LIMIT_REPLY_BYTES = 1,
   /** Most lines in one multi-line reply (default 256). */
-  SMTPC_LIMIT_REPLY_LINES = 2
+  SMTPC_LIMIT_REPLY_LINES = 2,
+  /** Bytes asked of smtpc_io::recv at once (default 16384, at least 64). */
+  SMTPC_LIMIT_READ_BUFFER = 3,
+  /** Encoded body bytes gathered before a write (default 65536; the output
+   *  buffer may reach twice this; at least 64). */
+  SMTPC_LIMIT_WRITE_BUFFER = 4,
+  /** Bytes asked of a streamed body's read callback at once (default
+   *  16384, at least 64; not while a body is being sent). */
+  SMTPC_LIMIT_BODY_CHUNK = 5
 } smtpc_limit;
 
 /** \brief Session flags, see smtpc_session_set_flag(). */
@@ -361,13 +369,18 @@ SMTPC_API int smtpc_session_set_timeout_all(smtpc_session *s,
 SMTPC_API unsigned smtpc_session_current_timeout(const smtpc_session *s);
 
 /**
- * \brief Sets a reply-size limit.
+ * \brief Sets a reply-size limit or an I/O buffer size.
+ *
+ * Small buffers suit small devices: with 512-byte read and write buffers
+ * and a 512-byte body chunk a session needs a few KiB of heap.
  * \param[in] s The session.
  * \param[in] which The limit.
- * \param[in] value The new value (at least 64 for line and byte limits,
- *            at least 1 for lines).
+ * \param[in] value The new value (at least 64 for line, byte and buffer
+ *            sizes, at least 1 for lines; buffers at most 1 GiB).
  * \retval SMTPC_OK Success.
- * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown limit or value too small.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown limit or value out of range.
+ * \retval SMTPC_ERR_INVALID_STATE The body chunk size cannot change while
+ *         a body is being sent.
  */
 SMTPC_API int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
                                       size_t value);
