@@ -248,6 +248,29 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
   return rv;
 }
 
+/* Sends EHLO or HELO with the configured name, or the default one. */
+static int send_hello(smtpc_session *s, int helo) {
+  const char *name = s->ehlo_name;
+  char def[256];
+  if (name == NULL) {
+    smtpc_default_ehlo_name(def, sizeof(def));
+    name = def;
+  }
+  return send_cmd(s, helo ? "HELO" : "EHLO", name, helo ? EX_HELO : EX_EHLO,
+                  NULL, 0);
+}
+
+/* Traces every line of a received reply. */
+static void trace_reply(smtpc_session *s, const smtpc_reply *r) {
+  size_t i;
+  if (s->trace == NULL)
+    return;
+  for (i = 0; i < r->nlines; i++) {
+    const char *l = smtpc_reply_line(r, i);
+    trace(s, SMTPC_TRACE_IN, l, strlen(l));
+  }
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 /* A transaction is one allocation: the struct, the reply and address
@@ -747,13 +770,7 @@ static int unsolicited(smtpc_session *s) {
       return fail_session(s, SMTPC_ERR_NOMEM);
     smtpc__reply_free(&s->mem, s->last);
     s->last = r;
-    if (s->trace != NULL) {
-      size_t i;
-      for (i = 0; i < r->nlines; i++) {
-        const char *l = smtpc_reply_line(r, i);
-        trace(s, SMTPC_TRACE_IN, l, strlen(l));
-      }
-    }
+    trace_reply(s, r);
     return fail_session(s, r->code == 421 ? SMTPC_ERR_SERVICE_CLOSING
                                           : SMTPC_ERR_UNEXPECTED_DATA);
   }
@@ -790,16 +807,8 @@ static int handle_reply(smtpc_session *s, const expect *e,
 
   switch (e->kind) {
   case EX_GREETING:
-    if (code == 220) {
-      const char *name = s->ehlo_name;
-      char def[256];
-      if (name == NULL) {
-        smtpc_default_ehlo_name(def, sizeof(def));
-        name = def;
-      }
-      return send_cmd(s, s->helo_only ? "HELO" : "EHLO", name,
-                      s->helo_only ? EX_HELO : EX_EHLO, NULL, 0);
-    }
+    if (code == 220)
+      return send_hello(s, s->helo_only);
     if (code == 554) /* RFC 5321 3.1: wait for QUIT */
       return fail_sync(s, SMTPC_ERR_GREETING_REFUSED);
     return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
@@ -819,13 +828,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
     if (e->kind == EX_EHLO && code >= 500 && code != 554) {
       /* RFC 5321 3.2: a server that does not know EHLO answers 5xx;
        * fall back to HELO. */
-      const char *name = s->ehlo_name;
-      char def[256];
-      if (name == NULL) {
-        smtpc_default_ehlo_name(def, sizeof(def));
-        name = def;
-      }
-      return send_cmd(s, "HELO", name, EX_HELO, NULL, 0);
+      return send_hello(s, 1);
     }
     return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
                                       : reply_class_error(code));
@@ -1129,13 +1132,7 @@ static int read_reply(smtpc_session *s) {
     return fail_session(s, rv);
   smtpc__reply_free(&s->mem, s->last);
   s->last = r;
-  if (s->trace != NULL) {
-    size_t i;
-    for (i = 0; i < r->nlines; i++) {
-      const char *l = smtpc_reply_line(r, i);
-      trace(s, SMTPC_TRACE_IN, l, strlen(l));
-    }
-  }
+  trace_reply(s, r);
   s->ex_head++;
   if (e.kind != EX_DATA_END && e.kind != EX_RSET_TXN &&
       e.kind != EX_RSET_CHECK)
@@ -1189,16 +1186,8 @@ static int drive(smtpc_session *s, const int *goal) {
       /* RFC 3207 4.2: forget everything learned before TLS */
       smtpc__caps_clear(&s->caps, &s->mem);
       s->parser.enhanced = 0;
-      {
-        const char *name = s->ehlo_name;
-        char def[256];
-        if (name == NULL) {
-          smtpc_default_ehlo_name(def, sizeof(def));
-          name = def;
-        }
-        if ((rv = send_cmd(s, "EHLO", name, EX_EHLO, NULL, 0)) != SMTPC_OK)
-          return fail_session(s, rv);
-      }
+      if ((rv = send_hello(s, 0)) != SMTPC_OK)
+        return fail_session(s, rv);
       continue;
     }
     if (s->body_txn != NULL) {
