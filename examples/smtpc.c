@@ -34,10 +34,12 @@ typedef struct opts {
   const char **cc, **bcc, **attach, **inl, **headers;
   size_t ncc, nbcc, nattach, ninl, nheaders;
   const char *subject, *text, *html, *reply_to, *config, *password_cmd;
-  int dry_run;
+  int dry_run, env_owned;
   const char **env_rcpts; /* envelope: the addresses only */
   size_t nenv;
   const char *env_from;
+  char **owned;           /* strings to free at exit */
+  size_t nowned, capowned;
   unsigned long timeout_s, repeat;
   int timeout_set, trace;
   int tls, tls_set, insecure, allow_plain;
@@ -51,6 +53,37 @@ typedef struct tally {
   int temp, perm;  /* some failure was 4xx / 5xx */
   int other;       /* exit code of another per-message failure, or 0 */
 } tally;
+
+/* strdup() whose result is freed at exit (see free_opts). */
+static char *kstrdup(opts *o, const char *v) {
+  char *c;
+  if (o->nowned == o->capowned) {
+    size_t n = o->capowned ? o->capowned * 2 : 16;
+    char **p = realloc(o->owned, n * sizeof *p);
+    if (p == NULL)
+      return NULL;
+    o->owned = p;
+    o->capowned = n;
+  }
+  if ((c = strdup(v)) != NULL)
+    o->owned[o->nowned++] = c;
+  return c;
+}
+
+static void free_opts(opts *o) {
+  size_t i;
+  for (i = 0; i < o->nowned; i++)
+    free(o->owned[i]);
+  free(o->owned);
+  free(o->rcpts);
+  free(o->cc);
+  free(o->bcc);
+  free(o->attach);
+  free(o->inl);
+  free(o->headers);
+  if (o->env_owned)
+    free(o->env_rcpts);
+}
 
 static void usage(FILE *f) {
   fputs(
@@ -620,7 +653,7 @@ static int load_config(opts *o) {
     end = v + strlen(v);
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
       *--end = '\0';
-    v = strdup(v);
+    v = kstrdup(o, v);
     if (v == NULL) {
       fclose(f);
       return EX_SOFTWARE;
@@ -629,8 +662,6 @@ static int load_config(opts *o) {
   do {                      \
     if (o->field == NULL)   \
       o->field = v;         \
-    else                    \
-      free(v);              \
   } while (0)
     if (strcmp(k, "host") == 0)
       SET_IF_UNSET(host);
@@ -658,7 +689,6 @@ static int load_config(opts *o) {
         bad = parse_ulong(v, UINT_MAX / 1000u, &o->timeout_s) != 0;
         o->timeout_set = !bad;
       }
-      free(v);
       if (bad) {
         fprintf(stderr, "smtpc: %s:%d: bad value for %s\n", path, lineno, k);
         fclose(f);
@@ -666,7 +696,6 @@ static int load_config(opts *o) {
       }
     } else {
       fprintf(stderr, "smtpc: %s:%d: unknown key '%s'\n", path, lineno, k);
-      free(v);
       fclose(f);
       return EX_CONFIG;
     }
@@ -710,17 +739,18 @@ static int plain_envelope(opts *o) {
   o->env_rcpts = calloc(o->nrcpts + o->ncc + o->nbcc + 1, sizeof(char *));
   if (o->env_rcpts == NULL)
     return EX_SOFTWARE;
+  o->env_owned = 1;
   for (k = 0; k < 3; k++)
     for (i = 0; i < counts[k]; i++) {
-      char *c = strdup(lists[k][i]);
+      char *c = kstrdup(o, lists[k][i]);
       const char *addr;
       if (c == NULL)
         return EX_SOFTWARE;
       split_addr(c, &name, &addr);
-      o->env_rcpts[o->nenv++] = addr; /* c leaks until exit: fine in a CLI */
+      o->env_rcpts[o->nenv++] = addr;
     }
   {
-    char *c = strdup(o->from);
+    char *c = kstrdup(o, o->from);
     if (c == NULL)
       return EX_SOFTWARE;
     split_addr(c, &name, &o->env_from);
@@ -752,14 +782,14 @@ static int build_message(opts *o, smtpc_msg **out) {
   if ((rv = smtpc_msg_new(&m, NULL)) != SMTPC_OK)
     return EX_SOFTWARE;
   *out = m;
-  if ((c = strdup(o->from)) == NULL)
+  if ((c = kstrdup(o, o->from)) == NULL)
     return EX_SOFTWARE;
   split_addr(c, &name, &addr);
   if ((rv = smtpc_msg_set_from(m, name, addr)) != SMTPC_OK)
     return msg_fail("--from", o->from, rv);
 #define ADD_ALL(list, count, fn, flag)                                   \
   for (i = 0; i < o->count; i++) {                                       \
-    if ((c = strdup(o->list[i])) == NULL)                                \
+    if ((c = kstrdup(o, o->list[i])) == NULL)                            \
       return EX_SOFTWARE;                                                \
     split_addr(c, &name, &addr);                                         \
     if ((rv = fn(m, name, addr)) != SMTPC_OK)                            \
@@ -770,7 +800,7 @@ static int build_message(opts *o, smtpc_msg **out) {
   ADD_ALL(bcc, nbcc, smtpc_msg_add_bcc, "--bcc")
 #undef ADD_ALL
   if (o->reply_to != NULL) {
-    if ((c = strdup(o->reply_to)) == NULL)
+    if ((c = kstrdup(o, o->reply_to)) == NULL)
       return EX_SOFTWARE;
     split_addr(c, &name, &addr);
     if ((rv = smtpc_msg_set_reply_to(m, name, addr)) != SMTPC_OK)
@@ -781,7 +811,7 @@ static int build_message(opts *o, smtpc_msg **out) {
     return msg_fail("--subject", o->subject, rv);
   for (i = 0; i < o->nheaders; i++) {
     char *colon;
-    if ((c = strdup(o->headers[i])) == NULL)
+    if ((c = kstrdup(o, o->headers[i])) == NULL)
       return EX_SOFTWARE;
     if ((colon = strchr(c, ':')) == NULL) {
       fprintf(stderr, "smtpc: --header '%s': expected 'Name: value'\n", c);
@@ -910,8 +940,10 @@ int main(int argc, char **argv) {
   o.attach = calloc((size_t)argc + 1, sizeof *o.attach);
   o.inl = calloc((size_t)argc + 1, sizeof *o.inl);
   o.headers = calloc((size_t)argc + 1, sizeof *o.headers);
-  if (!o.rcpts || !o.cc || !o.bcc || !o.attach || !o.inl || !o.headers)
+  if (!o.rcpts || !o.cc || !o.bcc || !o.attach || !o.inl || !o.headers) {
+    free_opts(&o);
     return EX_SOFTWARE;
+  }
   ex = parse_args(argc, argv, &o);
   if (ex == 0)
     ex = load_config(&o);
@@ -1075,6 +1107,6 @@ out:
     free(secret);
   }
   free(msg);
-  free(o.rcpts);
+  free_opts(&o);
   return ex;
 }
