@@ -6,8 +6,9 @@
 # the Postfix interop test) when the packages are already installed.
 #   1. autoreconf -fi; ./configure --enable-werror; make; make check
 #   2. the Check suites again with CK_FORK=no under valgrind
-#   3. make install into a staging directory; the README's C example must
-#      compile and link against it through pkg-config
+#   3. make doc (Doxygen with WARN_AS_ERROR); tests/pkgconfig.sh: make install
+#      into a staging directory, an outside program built and run through
+#      pkg-config (shared and -static), the README's C example, uninstall
 #   4. make distcheck
 #   5. the distributed tarball in a second build directory with
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
@@ -127,31 +128,19 @@ else
 fi
 end
 
-begin "make install (staged) + README example via pkg-config"
-stage=$(mktemp -d /tmp/ci-stage.XXXXXX)
-make install DESTDIR="$stage" >/dev/null
-pc=$(find "$stage" -name libsmtpc.pc | head -n 1)
-[[ -n $pc ]] || { echo "ci: libsmtpc.pc was not installed" >&2; exit 1; }
-# shellcheck disable=SC2016 # literal backticks
-sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' >"$stage/readme_example.c"
-[[ -s $stage/readme_example.c ]] || { echo "ci: no C example in README.md" >&2; exit 1; }
-pcflags=$(PKG_CONFIG_PATH=${pc%/*} PKG_CONFIG_SYSROOT_DIR=$stage \
-    pkg-config --cflags --libs libsmtpc)
-echo "cc -std=c99 readme_example.c $pcflags"
-# shellcheck disable=SC2086 # word splitting of pkg-config output is wanted
-if cc -std=c99 -Wall -Wextra -Werror "$stage/readme_example.c" $pcflags \
-    -o "$stage/readme_example"; then
-    passed=$((passed + 1))
-    echo "PASS: README example compiles and links against the installed library"
-else
-    failed=$((failed + 1))
-    echo "FAIL: README example does not build against the installed library"
-    echo "installed files:"
-    find "$stage" -type f | sed "s|^$stage||" | sort
-    rm -rf "$stage"
-    exit 1
-fi
-rm -rf "$stage"
+begin "make doc (Doxygen, warnings are errors)"
+make doc
+passed=$((passed + 1))
+end
+
+begin "pkg-config consumers (tests/pkgconfig.sh): staged install, dynamic and static link, README example, uninstall"
+plog=$(mktemp /tmp/ci-pkgconfig.XXXXXX)
+rc=0
+top_srcdir=$top top_builddir=$top bash tests/pkgconfig.sh 2>&1 | tee "$plog" || rc=$?
+passed=$((passed + $(grep -c '^ok ' "$plog" || true)))
+failed=$((failed + $(grep -c '^not ok ' "$plog" || true)))
+rm -f "$plog"
+((rc == 0)) || exit "$rc"
 end
 
 begin "make distcheck"

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# examples.sh -- every program of examples/ against a real Postfix.
+#
+# Starts a throwaway Postfix (tests/postfix-testbed.sh) on 127.0.0.1 with
+# free high ports, runs each example (bounded by timeout(1)) to its own
+# recipient and checks what arrived in the Maildir:
+#   notify       plain text, the given text as the body; a 550 recipient
+#                fails with the reply on stderr and delivers nothing
+#   html_report  multipart/mixed > multipart/alternative (text + HTML) and
+#                the CSV attachment, byte for byte after base64
+#   submission   STARTTLS + AUTH on the plain port with the testbed CA:
+#                Received shows ESMTPSA and the authenticated user; without
+#                the CA (unverified) and on a port without STARTTLS it
+#                fails and sends nothing
+#   custom_io    its own transport callbacks
+#   event_loop   4 sessions in one thread: 4 messages
+# Skips (77) when not root or Postfix/OpenSSL/saslpasswd2 are missing --
+# except with CI=true, where a skip is a failure.
+set -euo pipefail
+
+export PATH=$PATH:/usr/sbin:/sbin
+export LC_ALL=C
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+testbed=$top_srcdir/tests/postfix-testbed.sh
+ex=$top_builddir/examples
+RUN_TIMEOUT=60 # seconds, hard bound on every example run
+
+skip() {
+    echo "SKIP: $*"
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: CI=true and the examples test cannot run: $*"
+        exit 1
+    fi
+    exit 77
+}
+
+[[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
+for c in postfix postqueue saslpasswd2 openssl timeout base64; do
+    command -v "$c" >/dev/null || skip "$c is not installed (Debian: postfix sasl2-bin openssl coreutils)"
+done
+for p in notify html_report submission custom_io event_loop; do
+    [[ -x $ex/$p ]] || { echo "FAIL: $ex/$p is not built (make check builds it)"; exit 1; }
+done
+
+npass=0 nfail=0
+ok() {
+    npass=$((npass + 1))
+    echo "ok $((npass + nfail)) - $*"
+}
+not_ok() {
+    nfail=$((nfail + 1))
+    echo "not ok $((npass + nfail)) - $*"
+}
+
+work=$(mktemp -d /tmp/smtpc-examples.XXXXXX)
+chmod 0755 "$work" # Postfix daemons (postfix, nobody) traverse it
+pfx=
+cleanup() {
+    local rc=$?
+    if [[ -n $pfx ]]; then
+        if ((rc != 0 || nfail > 0)); then
+            echo "--- tail of $pfx/maillog"
+            tail -n 25 "$pfx/maillog" 2>/dev/null || true
+        fi
+        bash "$testbed" stop "$pfx" || true
+    fi
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_open() {
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+    exec 3>&-
+    return 0
+}
+
+# Three consecutive free ports below the ephemeral range, spread by PID so
+# that parallel runs (make -j, distcheck, the other interop tests) differ.
+pick_ports() {
+    local try base p busy
+    for ((try = 0; try < 50; try++)); do
+        base=$((20002 + ((($$ + try * 1021 + 1500) % 3000) * 4)))
+        busy=0
+        for p in $base $((base + 1)) $((base + 2)); do
+            if port_open "$p"; then
+                busy=1
+                break
+            fi
+        done
+        if ((!busy)); then
+            echo "$base"
+            return 0
+        fi
+    done
+    return 1
+}
+
+started=0
+for attempt in 1 2 3; do
+    base=$(pick_ports) || { echo "FAIL: no free ports found"; exit 1; }
+    pfx=$work/pfx$attempt
+    echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
+    if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \
+        bash "$testbed" start "$pfx"; then
+        started=1
+        break
+    fi
+    echo "# start attempt $attempt failed; trying other ports"
+    bash "$testbed" stop "$pfx" || true
+    pfx=
+done
+((started)) || { echo "FAIL: could not start Postfix"; exit 1; }
+# shellcheck disable=SC1091
+. "$pfx/env"
+D=$PFX_DOMAIN
+maildir=$PFX_MAILDIR/new
+from=examples@$D
+expected=0
+
+# run NAME EXPECTED_RC PROGRAM ARGS...: bounded run, output in $work/NAME.*
+run() {
+    local name=$1 want=$2 rc=0
+    shift 2
+    timeout -k 5 "$RUN_TIMEOUT" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    if ((rc == want)); then
+        ok "$name: exit $rc"
+    else
+        not_ok "$name: exit $rc, expected $want"
+        ((rc == 124 || rc == 137)) && echo "# $name did not finish within $RUN_TIMEOUT s"
+        sed 's/^/#   /' "$work/$name.err" "$work/$name.out" | head -n 30
+    fi
+}
+
+# Files delivered to one recipient (every example has its own).
+files_to() {
+    grep -lx "Delivered-To: $1" "$maildir"/* 2>/dev/null | sort || true
+}
+
+# expect_files RCPT N WHAT: exactly N messages for RCPT; sets $files.
+expect_files() {
+    mapfile -t files < <(files_to "$1")
+    if ((${#files[@]} == $2)); then
+        ok "$3: $2 message(s) delivered to $1"
+    else
+        not_ok "$3: ${#files[@]} message(s) delivered to $1, expected $2"
+    fi
+}
+
+has() { # FILE PATTERN WHAT (grep -E on the delivered file)
+    if grep -qE -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3: no line matches /$2/ in the delivered message"
+        sed 's/^/#   /' "$1" | head -n 40
+    fi
+}
+
+# ---------------------------------------------------------------- run them
+tag=$$.$RANDOM
+run notify 0 "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" "notify@$D" "disk alert $tag"
+run notify-reject 1 "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" "reject@$D"
+if grep -q '550' "$work/notify-reject.err"; then
+    ok "notify-reject: stderr shows the server's 550"
+else
+    not_ok "notify-reject: stderr lacks the 550 reply"
+fi
+run html_report 0 "$ex/html_report" 127.0.0.1 "$PFX_PORT" "$from" "html@$D"
+# A build without mbedTLS cannot do STARTTLS: submission must refuse to send.
+tls=1
+grep -q '^#define SMTPC_HAVE_MBEDTLS 1' "$top_builddir/config.h" 2>/dev/null || tls=0
+((tls)) || echo "# built without TLS: submission is expected to fail and send nothing"
+run submission $((1 - tls)) env SMTP_HOST=127.0.0.1 SMTP_PORT="$PFX_PORT" \
+    SMTP_USER="$PFX_USER" SMTP_PASS="$PFX_PASS" SMTP_CAFILE="$PFX_CAFILE" \
+    "$ex/submission" "$from" "submission@$D"
+# Without the testbed CA the certificate is not trusted: nothing is sent.
+run submission-untrusted 1 env SMTP_HOST=127.0.0.1 SMTP_PORT="$PFX_PORT" \
+    SMTP_USER="$PFX_USER" SMTP_PASS="$PFX_PASS" SMTP_CAFILE=/dev/null/none \
+    "$ex/submission" "$from" "untrusted@$D"
+run submission-untrusted2 1 env SMTP_HOST=127.0.0.1 SMTP_PORT="$PFX_PORT" \
+    SMTP_USER="$PFX_USER" SMTP_PASS="$PFX_PASS" \
+    "$ex/submission" "$from" "untrusted@$D"
+# The authplain port offers no STARTTLS: required TLS means nothing is sent.
+run submission-notls 1 env SMTP_HOST=127.0.0.1 SMTP_PORT="$PFX_AUTHPLAIN_PORT" \
+    SMTP_USER="$PFX_USER" SMTP_PASS="$PFX_PASS" SMTP_CAFILE="$PFX_CAFILE" \
+    "$ex/submission" "$from" "untrusted@$D"
+if ((!tls)) || grep -qi 'starttls' "$work/submission-notls.err"; then
+    ok "submission-notls: the error names STARTTLS"
+else
+    not_ok "submission-notls: the error does not name STARTTLS"
+fi
+run custom_io 0 "$ex/custom_io" 127.0.0.1 "$PFX_PORT" "$from" "custom@$D"
+if grep -qE '^custom_io: [1-9][0-9]* bytes sent, [1-9][0-9]* received$' "$work/custom_io.out"; then
+    ok "custom_io: its callbacks counted the bytes"
+else
+    not_ok "custom_io: no byte counts on stdout"
+fi
+run event_loop 0 "$ex/event_loop" 127.0.0.1 "$PFX_PORT" "$from" "loop@$D" 4
+n=$(grep -c ': success$' "$work/event_loop.out" || true)
+if ((n == 4)); then
+    ok "event_loop: 4 sessions report success"
+else
+    not_ok "event_loop: $n of 4 sessions report success"
+fi
+
+expected=$((7 + tls)) # notify, html_report, [submission,] custom_io, 4 x event_loop
+if bash "$testbed" wait-mail "$pfx" "$expected" 20 2>"$work/wait.err"; then
+    ok "Maildir holds $expected messages"
+else
+    not_ok "Maildir does not hold $expected messages within 20 s"
+    sed 's/^/#   /' "$work/wait.err"
+fi
+sleep 1 # anything unexpected would arrive now
+
+# ---------------------------------------------------------------- check them
+expect_files "notify@$D" 1 notify
+if ((${#files[@]} == 1)); then
+    f=${files[0]}
+    has "$f" '^Subject: Alert: disk almost full$' "notify: Subject"
+    has "$f" '^Content-Type: text/plain; charset=utf-8$' "notify: a text/plain message"
+    has "$f" "^disk alert $tag\$" "notify: the body is the given text"
+fi
+expect_files "reject@$D" 0 notify-reject
+
+expect_files "html@$D" 1 html_report
+if ((${#files[@]} == 1)); then
+    f=${files[0]}
+    has "$f" '^Content-Type: multipart/mixed; boundary=' "html_report: multipart/mixed"
+    has "$f" '^Content-Type: multipart/alternative; boundary=' "html_report: multipart/alternative"
+    has "$f" '^Content-Type: text/plain; charset=utf-8$' "html_report: text part"
+    has "$f" '^Content-Type: text/html; charset=utf-8$' "html_report: HTML part"
+    has "$f" '^<tr><td>db1</td><td>1.70</td><td><b>88%</b></td></tr>' "html_report: the HTML table"
+    has "$f" '^Content-Disposition: attachment; filename="report.csv"$' "html_report: the attachment"
+    has "$f" '^Subject: Daily report =\?UTF-8\?[BQ]\?' "html_report: UTF-8 subject as RFC 2047 word"
+    # The attachment's base64 lines, decoded, are the CSV exactly.
+    awk '/^Content-Disposition: attachment/ { a = 1; next }
+         a && /^$/ && !b { b = 1; next }
+         b && /^--/ { exit }
+         b { print }' "$f" | base64 -d >"$work/report.csv" 2>/dev/null || true
+    printf 'host,load,disk\r\nweb1,0.42,61\r\ndb1,1.70,88\r\n' >"$work/want.csv"
+    if cmp -s "$work/report.csv" "$work/want.csv"; then
+        ok "html_report: report.csv arrives byte for byte"
+    else
+        not_ok "html_report: report.csv differs"
+        od -c "$work/report.csv" | head -n 5 | sed 's/^/#   /'
+    fi
+fi
+
+expect_files "submission@$D" "$tls" submission
+if ((tls && ${#files[@]} == 1)); then
+    f=${files[0]}
+    has "$f" 'with ESMTPSA id' "submission: Received shows ESMTPSA (TLS + AUTH)"
+    has "$f" "\\(Authenticated sender: $PFX_USER(@$D)?\\)" "submission: authenticated as $PFX_USER"
+fi
+if ((!tls)); then
+    if grep -qi 'not built' "$work/submission.err"; then
+        ok "submission: says TLS is not built in"
+    else
+        not_ok "submission: the error does not say that TLS is not built in"
+    fi
+elif grep -q '^TLSv1\.[23] .*, authenticated as ' "$work/submission.out"; then
+    ok "submission: reports the TLS version and cipher suite"
+else
+    not_ok "submission: no TLS description on stdout"
+fi
+expect_files "untrusted@$D" 0 "submission without trust or STARTTLS"
+
+expect_files "custom@$D" 1 custom_io
+if ((${#files[@]} == 1)); then
+    has "${files[0]}" '^Subject: custom_io$' "custom_io: Subject"
+fi
+
+expect_files "loop@$D" 4 event_loop
+for i in 1 2 3 4; do
+    if grep -lx "Subject: event_loop $i of 4" "${files[@]}" >/dev/null 2>&1; then
+        ok "event_loop: message $i of 4 arrived"
+    else
+        not_ok "event_loop: message $i of 4 is missing"
+    fi
+done
+
+total=$(find "$maildir" -type f | wc -l)
+if ((total == expected)); then
+    ok "nothing else was delivered ($total messages)"
+else
+    not_ok "Maildir holds $total messages, expected $expected"
+fi
+
+echo "# examples: $npass passed, $nfail failed"
+((nfail == 0))
