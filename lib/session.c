@@ -349,7 +349,7 @@ static int extract_queue_id(smtpc_txn *t) {
     p += 3;
   else if ((p = strstr(txt, " Message accepted")) != NULL) {
     const char *q = p;
-    while (q > txt && q[-1] != ' ')
+    while (q > txt && q[-1] != ' ' && q[-1] != '\n')
       q--;
     n = (size_t)(p - q);
     if (n == 0)

@@ -50,7 +50,8 @@ static inline size_t smtpc__buf_avail(const smtpc__buf *b) {
   return b->len - b->off;
 }
 static inline unsigned char *smtpc__buf_head(const smtpc__buf *b) {
-  return b->data + b->off;
+  /* an unallocated buffer has no head (NULL + 0 is undefined in C) */
+  return b->data != NULL ? b->data + b->off : b->data;
 }
 void smtpc__buf_consume(smtpc__buf *b, size_t n);
 void smtpc__buf_reset(smtpc__buf *b);

@@ -1215,6 +1215,28 @@ START_TEST(test_small_buffers) {
 }
 END_TEST
 
+/* Sendmail-style "<id> Message accepted" on a continuation line: the queue
+ * id stops at the line break (found by fuzzing). */
+START_TEST(test_queue_id_multiline) {
+  static const char *const to[] = {"x@example.org"};
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, NULL);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=21\r\n"
+                 "RCPT TO:<x@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client(f.t, BODY ".\r\n");
+  ts_server(f.t, "250-OK\r\n250 x1A2B3 Message accepted for delivery\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "a@example.com", to, 1, BODY);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_str_eq(smtpc_txn_queue_id(tx), "x1A2B3");
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
 /* ---- allocation failures ------------------------------------------------- */
 
 static int alloc_scenario(tu_alloc *a, void *arg) {
@@ -1326,6 +1348,7 @@ static Suite *session_suite(void) {
   tcase_add_loop_test(tc, test_unowned_txn_fails_midgroup, 0, n);
   tcase_add_loop_test(tc, test_many_recipients_grouped, 0, n);
   tcase_add_loop_test(tc, test_small_buffers, 0, n);
+  tcase_add_test(tc, test_queue_id_multiline);
   tcase_add_test(tc, test_alloc_failure_sweep);
   suite_add_tcase(s, tc);
   return s;

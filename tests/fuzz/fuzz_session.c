@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer harness: a whole SMTP session (public API only) against a
+ * server whose bytes are the fuzzer's.
+ *
+ * Input:
+ *   byte 0  bits 0-1  AUTH mechanism: AUTO, PLAIN, LOGIN, CRAM-MD5
+ *           bits 2-3  TLS: opportunistic, required, none, opportunistic with
+ *                     a handshake that first returns WANT_READ
+ *           bit 4     PIPELINING flag off (default on)
+ *           bit 5     three transactions (default two)
+ *           bit 6     NOOP, RSET and VRFY before QUIT
+ *           bit 7     no credentials
+ *   byte 1  bit 0     plaintext AUTH not allowed (default allowed)
+ *           bit 1     send() takes at most 7 bytes, and blocks every other
+ *                     call with WANT_WRITE (default: takes everything)
+ *           bit 2     an authorization identity
+ *           bit 3     HELO only
+ *           bits 4-5  reply limits: defaults, 64-octet lines, 4 lines,
+ *                     256 octets
+ *           bit 6     queue the transactions before smtpc_session_open()
+ *   byte 2  k = byte & 15 recv sizes follow, used in turn: 0 = return
+ *           WANT_READ (never twice in a row), 255 = up to and including the
+ *           next LF, 254 = as much as asked, else at most that many bytes
+ *           (k = 0: always up to the next LF)
+ *   rest    the server's byte stream; recv() returns 0 once it is used up
+ *
+ * A server speaks only when spoken to, and the library rightly treats bytes
+ * it did not ask for as an attack (after STARTTLS's 220, or before a new
+ * transaction); so by default each recv() returns one line, and the
+ * fuzzer's sizes decide when more than that arrives at once.
+ *
+ * The starttls callback always succeeds (after which the stream simply goes
+ * on, as if decrypted), so the EHLO after STARTTLS is reached.  Everything
+ * the client sends is recorded and, with the trace callback's lines, checked
+ * at the end: each sent byte is explained by a traced command line or a
+ * message body in order; no bare CR or LF; commands end in CRLF; each body on
+ * the wire is exactly the dot-stuffed, CRLF-normalised encoding of a queued
+ * body, so "<CRLF>.<CRLF>" never appears before its end; SIZE= is the
+ * normalised size; nothing but EHLO follows the handshake; with TLS required
+ * no MAIL, RCPT, DATA, AUTH or body goes out in clear; AUTH only in clear
+ * when allowed, never traced unredacted, the secret never sent in clear;
+ * STARTTLS is only started when no byte after the 220 has been read; each
+ * call that returns a would-block code had a callback block; transaction
+ * results agree with the replies and with what went out. */
+#include <smtpc/smtpc.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FAIL(...)                                                              \
+  do {                                                                         \
+    fprintf(stderr, "fuzz_session: " __VA_ARGS__);                             \
+    fputc('\n', stderr);                                                       \
+    abort();                                                                   \
+  } while (0)
+
+/* Library bugs found by this harness and reported, not fixed yet, make it
+ * abort at once; a campaign built with -DFUZZ_TOLERATE_KNOWN goes on past
+ * them (see tests/fuzz/README.md). */
+#ifdef FUZZ_TOLERATE_KNOWN
+#define QID_BAD "\r " /* queue id taken across a line break of the reply */
+#else
+#define QID_BAD "\r\n "
+#endif
+
+#define EHLO_NAME "client.example"
+#define SERVER_NAME "mx.example"
+#define USER "fuzz-user"
+#define SECRET "Fuzz-S3cret!"
+#define MAX_TXN 3
+
+/* ---- the queued messages ------------------------------------------------- */
+
+static const char body1[] =
+    "Subject: fuzz\r\n\r\n.leading dot\n..two dots\r\n.\r\n"
+    "smuggled end above\nbare\rcr\r\n\n.";
+static const char body2[] = ".\n.\r\n\r\n.\r.\nx\n";
+static const char body3[] = "Subject: caf\xc3\xa9\r\n\r\nna\xc3\xafve\n.\n";
+static const char *const rcpts1[] = {"bob@example.net", "carol@example.com"};
+static const char *const rcpts2[] = {"postmaster"};
+static const char *const rcpts3[] = {"erin@example.net", "frank@example.net",
+                                     "grace@example.net"};
+static const struct {
+  const char *from;
+  const char *const *rcpts;
+  size_t nrcpts;
+  const char *body;
+  size_t len;
+} msgs[MAX_TXN] = {
+    {"alice@example.org", rcpts1, 2, body1, sizeof(body1) - 1},
+    {"", rcpts2, 1, body2, sizeof(body2) - 1},
+    {"dave@example.org", rcpts3, 3, body3, sizeof(body3) - 1},
+};
+
+/* The reference encoding of a body: CR, LF and CRLF become CRLF, a line
+ * starting with '.' gets another, then end of data (a CRLF first if the
+ * body does not end with one).  *body_len gets the length before the end
+ * marker part the library writes last; *size the RFC 1870 size (normalised,
+ * unstuffed, with a final CRLF). */
+static unsigned char *reference(const char *b, size_t n, size_t *len,
+                                size_t *body_len, long long *size) {
+  unsigned char *o = malloc(3 * n + 8);
+  size_t i, k = 0, dots = 0;
+  int bol = 1;
+  if (o == NULL)
+    abort();
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)b[i];
+    if (c == '\r' || c == '\n') {
+      if (c == '\r' && i + 1 < n && b[i + 1] == '\n')
+        i++;
+      o[k++] = '\r';
+      o[k++] = '\n';
+      bol = 1;
+      continue;
+    }
+    if (bol && c == '.') {
+      o[k++] = '.';
+      dots++;
+    }
+    o[k++] = c;
+    bol = 0;
+  }
+  *body_len = k;
+  *size = (long long)(k - dots + (bol ? 0 : 2));
+  if (!bol) {
+    o[k++] = '\r';
+    o[k++] = '\n';
+  }
+  memcpy(o + k, ".\r\n", 3);
+  *len = k + 3;
+  return o;
+}
+
+/* ---- the transport ------------------------------------------------------- */
+
+typedef struct event {
+  int dir;
+  char *text;
+  size_t len;
+  int secure; /* the transport was secure when it was traced */
+} event;
+
+typedef struct harness {
+  const uint8_t *in;
+  size_t n, pos;
+  const uint8_t *chunks;
+  size_t k, ci;
+  int last_block;
+  int short_send, send_toggle;
+  unsigned char *sent;
+  size_t nsent, capsent;
+  unsigned long blocks; /* would-block returns by any callback */
+  unsigned long calls;  /* public calls that returned a would-block code */
+  int policy, tls_up, tls_calls, tls_want_first;
+  event *ev;
+  size_t nev, capev;
+  int closed;
+} harness;
+
+static smtpc_ssize h_recv(void *ctx, unsigned char *buf, size_t len) {
+  harness *h = ctx;
+  size_t want = len;
+  if (buf == NULL || len == 0)
+    FAIL("recv(%p, %zu)", (void *)buf, len);
+  if (h->closed)
+    FAIL("recv after close");
+  if (h->pos == h->n)
+    return 0;
+  {
+    unsigned c = h->k > 0 ? h->chunks[h->ci++ % h->k] : 255;
+    if (c == 0) {
+      if (!h->last_block) {
+        h->last_block = 1;
+        h->blocks++;
+        return SMTPC_ERR_WANT_READ;
+      }
+      c = 255;
+    }
+    if (want > h->n - h->pos)
+      want = h->n - h->pos;
+    if (c == 255) {
+      const uint8_t *lf = memchr(h->in + h->pos, '\n', want);
+      if (lf != NULL)
+        want = (size_t)(lf - (h->in + h->pos)) + 1;
+    } else if (c != 254 && c < want) {
+      want = c;
+    }
+  }
+  h->last_block = 0;
+  memcpy(buf, h->in + h->pos, want);
+  h->pos += want;
+  return (smtpc_ssize)want;
+}
+
+static smtpc_ssize h_send(void *ctx, const unsigned char *buf, size_t len) {
+  harness *h = ctx;
+  if (buf == NULL || len == 0)
+    FAIL("send(%p, %zu)", (const void *)buf, len);
+  if (h->closed)
+    FAIL("send after close");
+  if (h->short_send) {
+    if ((h->send_toggle ^= 1) != 0) {
+      h->blocks++;
+      return SMTPC_ERR_WANT_WRITE;
+    }
+    if (len > 7)
+      len = 7;
+  }
+  if (h->capsent - h->nsent < len) {
+    size_t c = h->capsent ? h->capsent : 1024;
+    while (c - h->nsent < len)
+      c *= 2;
+    if ((h->sent = realloc(h->sent, c)) == NULL)
+      abort();
+    h->capsent = c;
+  }
+  memcpy(h->sent + h->nsent, buf, len);
+  h->nsent += len;
+  return (smtpc_ssize)len;
+}
+
+static int h_starttls(void *ctx, const char *servername) {
+  harness *h = ctx;
+  if (h->policy == SMTPC_TLS_NONE)
+    FAIL("starttls() called with TLS policy none");
+  if (h->tls_up)
+    FAIL("starttls() called twice");
+  if (servername == NULL || strcmp(servername, SERVER_NAME) != 0)
+    FAIL("starttls() for server name \"%s\"", servername ? servername : "");
+  if (h->tls_want_first && h->tls_calls++ == 0) {
+    h->blocks++;
+    return SMTPC_ERR_WANT_READ;
+  }
+  /* Response injection: every byte read so far must belong to replies
+   * before and including the 220, so the last one read ends a line. */
+  if (h->pos == 0 || h->in[h->pos - 1] != '\n')
+    FAIL("starttls() after reading %zu bytes that do not end at a line end",
+         h->pos);
+  if (h->nsent < 10 || memcmp(h->sent + h->nsent - 10, "STARTTLS\r\n", 10))
+    FAIL("starttls() but the last thing sent is not STARTTLS");
+  h->tls_up = 1;
+  return SMTPC_OK;
+}
+
+static int h_is_secure(void *ctx) { return ((harness *)ctx)->tls_up; }
+
+static void h_set_timeout(void *ctx, unsigned ms) {
+  (void)ctx;
+  (void)ms;
+}
+
+static void h_close(void *ctx) { ((harness *)ctx)->closed = 1; }
+
+static void h_trace(void *user, smtpc_trace_dir dir, const char *line,
+                    size_t len) {
+  harness *h = user;
+  event *e;
+  if (line == NULL && len > 0)
+    FAIL("trace(NULL, %zu)", len);
+  if (h->nev == h->capev) {
+    h->capev = h->capev ? 2 * h->capev : 64;
+    if ((h->ev = realloc(h->ev, h->capev * sizeof(*h->ev))) == NULL)
+      abort();
+  }
+  e = &h->ev[h->nev++];
+  e->dir = (int)dir;
+  e->len = len;
+  e->secure = h->tls_up;
+  if ((e->text = malloc(len + 1)) == NULL)
+    abort();
+  if (len > 0)
+    memcpy(e->text, line, len);
+  e->text[len] = '\0';
+}
+
+/* ---- driving ------------------------------------------------------------- */
+
+static unsigned long call_cap;
+
+static int h_vrfy(smtpc_session *s) {
+  return smtpc_session_vrfy(s, "postmaster");
+}
+
+static int loop(harness *h, smtpc_session *s, int (*fn)(smtpc_session *),
+                const char *name) {
+  for (;;) {
+    unsigned long b0 = h->blocks;
+    int rv = fn(s);
+    if (rv != SMTPC_ERR_WANT_READ && rv != SMTPC_ERR_WANT_WRITE)
+      return rv;
+    /* a would-block code with nothing blocked would hang an event loop */
+    if (h->blocks == b0)
+      FAIL("%s returned %d but no callback would block", name, rv);
+    if (++h->calls > call_cap)
+      FAIL("%s still blocks after %lu calls", name, h->calls);
+  }
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+static int starts(const char *s, const char *p) {
+  return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int is_b64(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
+}
+
+typedef struct walk {
+  const harness *h;
+  size_t cur;
+  int ended; /* the sent stream ended inside an item */
+} walk;
+
+/* Matches literal bytes at the cursor.  Returns 1 when all were sent. */
+static int expect_lit(walk *w, const void *p, size_t n, const char *what) {
+  size_t avail = w->h->nsent - w->cur, m = n < avail ? n : avail;
+  if (m > 0 && memcmp(w->h->sent + w->cur, p, m) != 0)
+    FAIL("sent bytes at offset %zu are not %s", w->cur, what);
+  w->cur += m;
+  if (m < n)
+    w->ended = 1;
+  return m == n;
+}
+
+/* Base64 text (maybe empty) then CRLF.  Returns 1 when all were sent. */
+static int expect_b64_line(walk *w) {
+  const harness *h = w->h;
+  while (w->cur < h->nsent && is_b64(h->sent[w->cur]))
+    w->cur++;
+  return expect_lit(w, "\r\n", 2, "the CRLF after an AUTH response");
+}
+
+static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
+                          int policy, int allow_plain) {
+  unsigned char *ref[MAX_TXN];
+  size_t reflen[MAX_TXN], refbody[MAX_TXN], i;
+  long long refsize[MAX_TXN];
+  walk w = {h, 0, 0};
+  int in_fin = -1, after_tls = 0, seen_in = 0;
+  size_t eods = 0, n354 = 0, bodies = 0, successes = 0;
+  size_t mails = 0, rcpts = 0, datas = 0, nrcpt_total = 0;
+
+  /* 1. no bare CR or LF anywhere in what was sent (a CR may end the
+   * stream only when the session stopped in the middle of a write) */
+  for (i = 0; i < h->nsent; i++) {
+    if (h->sent[i] == '\r' && i + 1 < h->nsent && h->sent[i + 1] != '\n')
+      FAIL("bare CR sent at offset %zu", i);
+    if (h->sent[i] == '\n' && (i == 0 || h->sent[i - 1] != '\r'))
+      FAIL("bare LF sent at offset %zu", i);
+    if (h->sent[i] == '\0')
+      FAIL("NUL sent at offset %zu", i);
+  }
+  for (i = 0; i + strlen(SECRET) <= h->nsent; i++)
+    if (memcmp(h->sent + i, SECRET, strlen(SECRET)) == 0)
+      FAIL("the secret was sent in clear");
+
+  for (i = 0; i < ntxn; i++) {
+    ref[i] = reference(msgs[i].body, msgs[i].len, &reflen[i], &refbody[i],
+                       &refsize[i]);
+    nrcpt_total += msgs[i].nrcpts;
+  }
+
+  /* 2. every sent byte is explained by the trace, in order */
+  for (i = 0; i < h->nev; i++) {
+    const event *e = &h->ev[i];
+    if (e->dir == SMTPC_TRACE_IN) {
+      seen_in = 1;
+      if (starts(e->text, "354") && (e->len == 3 || e->text[3] == ' '))
+        n354++;
+      continue;
+    }
+    if (e->dir == SMTPC_TRACE_INFO) {
+      unsigned long long octets;
+      size_t b;
+      char tail;
+      if (strcmp(e->text, "(TLS handshake complete)") == 0) {
+        after_tls = 1;
+        continue;
+      }
+      if (sscanf(e->text, "(%llu octets of message body%c", &octets, &tail) !=
+              2 ||
+          tail != ')')
+        continue; /* some other note */
+      if (policy == SMTPC_TLS_REQUIRED && !e->secure)
+        FAIL("message body sent in clear with TLS required");
+      bodies++;
+      for (b = 0; b < ntxn; b++)
+        if (refbody[b] == octets) {
+          size_t avail = h->nsent - w.cur;
+          size_t m = octets < avail ? (size_t)octets : avail;
+          if (memcmp(h->sent + w.cur, ref[b], m) == 0)
+            break;
+        }
+      if (b == ntxn)
+        FAIL("a body of %llu octets sent at offset %zu is not the encoding "
+             "of any queued body",
+             octets, w.cur);
+      if (!expect_lit(&w, ref[b], refbody[b], "the body"))
+        in_fin = -1;
+      else
+        in_fin = (int)b;
+      continue;
+    }
+    if (e->dir != SMTPC_TRACE_OUT)
+      FAIL("trace direction %d", e->dir);
+    /* a command line */
+    if (memchr(e->text, '\r', e->len) || memchr(e->text, '\n', e->len) ||
+        strlen(e->text) != e->len)
+      FAIL("traced command holds CR, LF or NUL");
+    if (strstr(e->text, SECRET))
+      FAIL("the secret appears in the trace");
+    if (!seen_in)
+      FAIL("client sent \"%s\" before the server spoke", e->text);
+    if (after_tls) {
+      if (strcmp(e->text, "EHLO " EHLO_NAME) != 0)
+        FAIL("\"%s\" is the first command after the TLS handshake", e->text);
+      after_tls = 0;
+    }
+    if (policy == SMTPC_TLS_REQUIRED && !e->secure &&
+        (starts(e->text, "MAIL") || starts(e->text, "RCPT") ||
+         starts(e->text, "DATA") || starts(e->text, "AUTH") ||
+         strcmp(e->text, ".") == 0 || strcmp(e->text, "<redacted>") == 0))
+      FAIL("\"%s\" sent in clear with TLS required", e->text);
+    if (!allow_plain && !e->secure && starts(e->text, "AUTH"))
+      FAIL("AUTH sent in clear though not allowed");
+    if (strcmp(e->text, ".") == 0) {
+      if (in_fin >= 0) {
+        const int b = in_fin;
+        if (expect_lit(&w, ref[b] + refbody[b], reflen[b] - refbody[b],
+                       "the end of data"))
+          eods++;
+        in_fin = -1;
+      } else if (!w.ended) {
+        /* the empty message after 354 with no recipient accepted */
+        if (expect_lit(&w, ".\r\n", 3, "\".\" CRLF"))
+          eods++;
+      }
+      continue;
+    }
+    if (in_fin >= 0)
+      FAIL("\"%s\" traced between a body and its end", e->text);
+    if (starts(e->text, "AUTH ")) {
+      size_t n = e->len;
+      static const char red[] = " <redacted>";
+      if (n > sizeof(red) - 1 &&
+          strcmp(e->text + n - (sizeof(red) - 1), red) == 0) {
+        if (expect_lit(&w, e->text, n - (sizeof(red) - 2), "an AUTH command"))
+          expect_b64_line(&w);
+      } else {
+        if (strchr(e->text + 5, ' '))
+          FAIL("AUTH traced unredacted: \"%s\"", e->text);
+        if (expect_lit(&w, e->text, n, "an AUTH command"))
+          expect_lit(&w, "\r\n", 2, "CRLF");
+      }
+      continue;
+    }
+    if (strcmp(e->text, "<redacted>") == 0) {
+      expect_b64_line(&w);
+      continue;
+    }
+    if (starts(e->text, "MAIL FROM:")) {
+      const char *sz = strstr(e->text, " SIZE=");
+      size_t b;
+      mails++;
+      for (b = 0; b < ntxn; b++) {
+        char want[128];
+        snprintf(want, sizeof(want), "MAIL FROM:<%s>", msgs[b].from);
+        if (starts(e->text, want))
+          break;
+      }
+      if (b == ntxn)
+        FAIL("unknown sender in \"%s\"", e->text);
+      if (sz != NULL && strtoll(sz + 6, NULL, 10) != refsize[b])
+        FAIL("\"%s\": body %zu has %lld octets", e->text, b, refsize[b]);
+      if (b == 2 && !strstr(e->text, " BODY=8BITMIME"))
+        FAIL("8-bit body announced without BODY=8BITMIME: \"%s\"", e->text);
+      if (b != 2 && strstr(e->text, " BODY=8BITMIME"))
+        FAIL("7-bit body announced as 8BITMIME: \"%s\"", e->text);
+    } else if (starts(e->text, "RCPT TO:")) {
+      rcpts++;
+    } else if (strcmp(e->text, "DATA") == 0) {
+      datas++;
+    }
+    if (expect_lit(&w, e->text, e->len, "a traced command"))
+      expect_lit(&w, "\r\n", 2, "the CRLF of a command");
+  }
+  if (w.cur != h->nsent)
+    FAIL("%zu sent bytes at offset %zu are not in the trace",
+         h->nsent - w.cur, w.cur);
+  if (mails > ntxn || rcpts > nrcpt_total || datas > ntxn)
+    FAIL("%zu MAIL, %zu RCPT, %zu DATA for %zu transactions", mails, rcpts,
+         datas, ntxn);
+  if (bodies > n354)
+    FAIL("%zu bodies sent after %zu 354 replies", bodies, n354);
+
+  /* 3. transaction results agree with the replies and the wire */
+  for (i = 0; i < ntxn; i++) {
+    const smtpc_reply *fin = smtpc_txn_reply(t[i]);
+    int st = smtpc_txn_status(t[i]);
+    size_t r, acc = 0, n = smtpc_txn_rcpt_count(t[i]);
+    const char *qid = smtpc_txn_queue_id(t[i]);
+    if (n != msgs[i].nrcpts)
+      FAIL("txn %zu has %zu recipients", i, n);
+    for (r = 0; r < n; r++) {
+      const smtpc_reply *rr = smtpc_txn_rcpt_reply(t[i], r);
+      if (rr != NULL) {
+        int c = smtpc_reply_code(rr);
+        if (c < 200 || c > 559)
+          FAIL("txn %zu rcpt %zu reply code %d", i, r, c);
+        acc += c / 100 == 2;
+      }
+      if (strcmp(smtpc_txn_rcpt(t[i], r), msgs[i].rcpts[r]) != 0)
+        FAIL("txn %zu rcpt %zu changed", i, r);
+    }
+    if (smtpc_txn_rcpt(t[i], n) != NULL || smtpc_txn_rcpt_reply(t[i], n))
+      FAIL("txn %zu: accessor past the end is not NULL", i);
+    if (acc != smtpc_txn_accepted_count(t[i]))
+      FAIL("txn %zu: %zu accepted replies, count says %zu", i, acc,
+           smtpc_txn_accepted_count(t[i]));
+    if (qid != NULL && (*qid == '\0' || strpbrk(qid, QID_BAD)))
+      FAIL("txn %zu: bad queue id \"%s\"", i, qid);
+    switch (st) {
+    case SMTPC_OK:
+    case SMTPC_ERR_PARTIAL:
+      successes++;
+      if (fin == NULL || smtpc_reply_code(fin) / 100 != 2)
+        FAIL("txn %zu succeeded without a 2xx final reply", i);
+      if (smtpc_txn_step(t[i]) != SMTPC_STEP_DATA_END)
+        FAIL("txn %zu succeeded at step %d", i, (int)smtpc_txn_step(t[i]));
+      if (st == SMTPC_OK ? acc != n : (acc == 0 || acc >= n))
+        FAIL("txn %zu: status %d with %zu of %zu accepted", i, st, acc, n);
+      break;
+    case SMTPC_ERR_NO_RECIPIENTS:
+      if (acc != 0)
+        FAIL("txn %zu: no recipients but %zu accepted", i, acc);
+      break;
+    case SMTPC_ERR_WANT_READ:
+      FAIL("txn %zu still incomplete after the session ended", i);
+      break;
+    case SMTPC_ERR_NOMEM:
+    case SMTPC_ERR_INTERNAL:
+    case SMTPC_ERR_CALLBACK:
+      FAIL("txn %zu ended with %d (%s)", i, st, smtpc_strerror(st));
+      break;
+    default:
+      if (st >= 0 || st < -999)
+        FAIL("txn %zu: status %d", i, st);
+      break;
+    }
+  }
+  if (successes > eods)
+    FAIL("%zu transactions reported sent, %zu ends of data on the wire",
+         successes, eods);
+  for (i = 0; i < ntxn; i++)
+    free(ref[i]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const smtpc_auth_mech mechs[4] = {SMTPC_AUTH_AUTO, SMTPC_AUTH_PLAIN,
+                                           SMTPC_AUTH_LOGIN,
+                                           SMTPC_AUTH_CRAM_MD5};
+  static const smtpc_tls_policy policies[4] = {
+      SMTPC_TLS_OPPORTUNISTIC, SMTPC_TLS_REQUIRED, SMTPC_TLS_NONE,
+      SMTPC_TLS_OPPORTUNISTIC};
+  harness h;
+  smtpc_session *s = NULL;
+  smtpc_io io;
+  smtpc_body bodies[MAX_TXN];
+  smtpc_txn *t[MAX_TXN] = {NULL, NULL, NULL};
+  size_t ntxn, i, k;
+  int o0, o1, rv, queued = 0, allow_plain, policy;
+  if (size < 3)
+    return 0;
+  o0 = data[0];
+  o1 = data[1];
+  k = data[2] & 15;
+  if (size < 3 + k)
+    return 0;
+  memset(&h, 0, sizeof(h));
+  h.chunks = data + 3;
+  h.k = k;
+  h.in = data + 3 + k;
+  h.n = size - 3 - k;
+  h.short_send = (o1 >> 1) & 1;
+  policy = (int)policies[(o0 >> 2) & 3];
+  h.policy = policy;
+  h.tls_want_first = ((o0 >> 2) & 3) == 3;
+  allow_plain = !(o1 & 1);
+  ntxn = (o0 & 0x20) ? 3 : 2;
+  call_cap = 4 * (unsigned long)size + 10000;
+
+  if (smtpc_session_new(&s, NULL) != SMTPC_OK)
+    FAIL("session_new");
+  memset(&io, 0, sizeof(io));
+  io.version = SMTPC_IO_VERSION;
+  io.ctx = &h;
+  io.send = h_send;
+  io.recv = h_recv;
+  io.starttls = h_starttls;
+  io.set_timeout = h_set_timeout;
+  io.close = h_close;
+  io.is_secure = h_is_secure;
+  if (smtpc_session_set_io(s, &io) != SMTPC_OK ||
+      smtpc_session_set_ehlo_name(s, EHLO_NAME) != SMTPC_OK ||
+      smtpc_session_set_server_name(s, SERVER_NAME) != SMTPC_OK ||
+      smtpc_session_set_tls_policy(s, (smtpc_tls_policy)policy) != SMTPC_OK ||
+      smtpc_session_set_flag(s, SMTPC_FLAG_PIPELINING, !(o0 & 0x10)) ||
+      smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
+                             allow_plain) ||
+      smtpc_session_set_flag(s, SMTPC_FLAG_HELO_ONLY, (o1 >> 3) & 1))
+    FAIL("session setup");
+  switch ((o1 >> 4) & 3) {
+  case 1:
+    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINE, 64);
+    break;
+  case 2:
+    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINES, 4);
+    break;
+  case 3:
+    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_BYTES, 256);
+    break;
+  default:
+    rv = SMTPC_OK;
+  }
+  if (rv != SMTPC_OK)
+    FAIL("set_limit");
+  if (!(o0 & 0x80) &&
+      smtpc_session_set_auth(s, mechs[o0 & 3], USER, SECRET,
+                             (o1 & 4) ? "fuzz-admin" : NULL) != SMTPC_OK)
+    FAIL("set_auth");
+  smtpc_session_set_trace(s, h_trace, &h);
+
+  for (i = 0; i < ntxn; i++)
+    smtpc_body_init_memory(&bodies[i], msgs[i].body, msgs[i].len);
+  if (o1 & 0x40) {
+    for (i = 0; i < ntxn; i++)
+      if (smtpc_session_queue(s, msgs[i].from, msgs[i].rcpts, msgs[i].nrcpts,
+                              &bodies[i], &t[i]) != SMTPC_OK)
+        FAIL("queue before open");
+    queued = 1;
+  }
+
+  rv = loop(&h, s, smtpc_session_open, "open");
+  if (rv == SMTPC_OK) {
+    if (!queued) {
+      for (i = 0; i < ntxn; i++)
+        if (smtpc_session_queue(s, msgs[i].from, msgs[i].rcpts,
+                                msgs[i].nrcpts, &bodies[i],
+                                &t[i]) != SMTPC_OK)
+          FAIL("queue");
+      queued = 1;
+    }
+    rv = loop(&h, s, smtpc_session_run, "run");
+    if (rv == SMTPC_OK)
+      for (i = 0; i < ntxn; i++)
+        if (smtpc_txn_status(t[i]) == SMTPC_ERR_WANT_READ)
+          FAIL("run() returned OK with transaction %zu incomplete", i);
+    if (rv == SMTPC_OK && (o0 & 0x40)) {
+      (void)loop(&h, s, smtpc_session_noop, "noop");
+      (void)loop(&h, s, smtpc_session_rset, "rset");
+      (void)loop(&h, s, h_vrfy, "vrfy");
+    }
+  }
+  (void)loop(&h, s, smtpc_session_quit, "quit");
+  {
+    const smtpc_reply *r = smtpc_session_last_reply(s);
+    if (r != NULL && (smtpc_reply_code(r) < 200 || smtpc_reply_code(r) > 559))
+      FAIL("last reply code %d", smtpc_reply_code(r));
+  }
+  smtpc_session_free(s);
+
+  if (getenv("FUZZ_SESSION_TRACE") != NULL) {
+    /* for reading a crash: the dialogue as the library traced it */
+    static const char *const dirs[] = {"S:", "C:", "  "};
+    for (i = 0; i < h.nev; i++)
+      fprintf(stderr, "%s %s\n", dirs[h.ev[i].dir % 3], h.ev[i].text);
+    fprintf(stderr, "-- last call %d (%s); %zu bytes sent, %zu of %zu read\n",
+            rv, smtpc_strerror(rv), h.nsent, h.pos, h.n);
+    for (i = 0; queued && i < ntxn; i++)
+      fprintf(stderr, "-- txn %zu: %d (%s), step %d, %zu accepted\n", i,
+              smtpc_txn_status(t[i]), smtpc_strerror(smtpc_txn_status(t[i])),
+              (int)smtpc_txn_step(t[i]), smtpc_txn_accepted_count(t[i]));
+  }
+  if (queued)
+    check_session(&h, t, ntxn, policy, allow_plain);
+  else
+    check_session(&h, t, 0, policy, allow_plain);
+  for (i = 0; i < ntxn; i++)
+    smtpc_txn_free(t[i]);
+  for (i = 0; i < h.nev; i++)
+    free(h.ev[i].text);
+  free(h.ev);
+  free(h.sent);
+  return 0;
+}

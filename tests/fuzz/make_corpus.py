@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpora of the libFuzzer harnesses (tests/fuzz/corpus/).
+
+    python3 tests/fuzz/make_corpus.py [DIR]      (default: beside this file)
+
+The seeds are small, realistic inputs in each harness's input format (see
+the comment at the top of each fuzz_<target>.c): replies and dialogues in
+the style of Postfix, Exim, Gmail and Microsoft 365.  Files whose names start
+with "crash-" or "regress-" are inputs found by fuzzing; this script leaves
+them alone.  Run it again after changing a harness's input format.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def crlf(*lines):
+    return "".join(l + "\r\n" for l in lines).encode("latin-1")
+
+
+# ---- replies ----------------------------------------------------------------
+
+POSTFIX_GREETING = crlf("220 mx.example.org ESMTP Postfix (Debian/GNU)")
+POSTFIX_EHLO = crlf(
+    "250-mx.example.org", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY",
+    "250-ETRN", "250-STARTTLS", "250-AUTH PLAIN LOGIN", "250-AUTH=PLAIN LOGIN",
+    "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8",
+    "250 CHUNKING")
+EXIM_GREETING = crlf(
+    "220 mail.example.com ESMTP Exim 4.96 Mon, 01 Jan 2024 10:00:00 +0000")
+EXIM_EHLO = crlf(
+    "250-mail.example.com Hello client.example [192.0.2.1]",
+    "250-SIZE 52428800", "250-8BITMIME", "250-PIPELINING", "250-PIPE_CONNECT",
+    "250-AUTH CRAM-MD5 PLAIN LOGIN", "250-CHUNKING", "250-STARTTLS",
+    "250-PRDR", "250 HELP")
+GMAIL_GREETING = crlf("220 smtp.gmail.com ESMTP a1b2c3d4e5f6.123 - gsmtp")
+GMAIL_EHLO = crlf(
+    "250-smtp.gmail.com at your service, [203.0.113.5]", "250-SIZE 35882577",
+    "250-8BITMIME", "250-STARTTLS", "250-ENHANCEDSTATUSCODES",
+    "250-PIPELINING", "250-CHUNKING", "250 SMTPUTF8")
+GMAIL_EHLO_TLS = crlf(
+    "250-smtp.gmail.com at your service, [203.0.113.5]", "250-SIZE 35882577",
+    "250-8BITMIME",
+    "250-AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
+    "250-ENHANCEDSTATUSCODES", "250-PIPELINING", "250-CHUNKING",
+    "250 SMTPUTF8")
+M365_EHLO = crlf(
+    "250-DB8PR01CA0001.outlook.office365.com Hello [192.0.2.1]",
+    "250-SIZE 157286400", "250-PIPELINING", "250-DSN",
+    "250-ENHANCEDSTATUSCODES", "250-STARTTLS", "250-8BITMIME",
+    "250-BINARYMIME", "250-CHUNKING", "250 SMTPUTF8")
+GMAIL_NOUSER = crlf(
+    "550-5.1.1 The email account that you tried to reach does not exist. "
+    "Please try",
+    "550-5.1.1 double-checking the recipient's email address for typos or",
+    "550-5.1.1 unnecessary spaces. Learn more at",
+    "550 5.1.1  https://support.google.com/mail/?p=NoSuchUser "
+    "a1si123 - gsmtp")
+
+# fuzz_reply: [options][k][k split sizes] stream
+# options bit 0: enhanced codes; bits 1-2: limits profile
+REPLY_SEEDS = {
+    "postfix-greeting": (0, [], POSTFIX_GREETING),
+    "postfix-ehlo": (0, [], POSTFIX_EHLO),
+    "postfix-ehlo-split": (0, [1, 7, 0, 64], POSTFIX_EHLO),
+    "exim-greeting": (0, [], EXIM_GREETING),
+    "exim-ehlo": (0, [3], EXIM_EHLO),
+    "gmail-ehlo": (1, [], GMAIL_EHLO),
+    "gmail-nouser-enhanced": (1, [5, 2], GMAIL_NOUSER),
+    "m365-ehlo-small-limits": (2, [], M365_EHLO),
+    "postfix-queued": (1, [], crlf("250 2.0.0 Ok: queued as 4Tz1Xy2Kq9z3")),
+    "postfix-rcpt-rejected": (1, [], crlf(
+        "550 5.1.1 <nobody@example.com>: Recipient address rejected: User "
+        "unknown in local recipient table")),
+    "pipelined-replies": (1, [9, 1], crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "554 5.5.1 Error: no valid recipients",
+        "221 2.0.0 Bye")),
+    "auth-challenges": (0, [], crlf(
+        "334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6",
+        "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+        "235 2.7.0 Authentication successful")),
+    "exim-354-and-id": (0, [2], crlf(
+        '354 Enter message, ending with "." on a line by itself',
+        "250 OK id=1rABCD-000123-4x")),
+    "421-closing": (1, [], crlf(
+        "421 4.7.0 mx.example.org Error: too many errors")),
+    "bare-lf": (0, [1], b"250-mx.example.org\n250 PIPELINING\n"),
+    "code-only": (0, [], b"250\r\n354\r\n"),
+    "tiny-limits": (6, [2], crlf("250-a", "250-b", "250-c", "250 d")),
+    "temp-failure": (1, [0, 4], crlf("451 4.3.0 Temporary lookup failure")),
+}
+for name, (opt, sizes, stream) in REPLY_SEEDS.items():
+    write("reply", name, bytes([opt, len(sizes)] + sizes) + stream)
+
+# ---- EHLO -------------------------------------------------------------------
+
+# fuzz_ehlo: [options] reply [query keyword]
+EHLO_SEEDS = {
+    "postfix": (0, POSTFIX_EHLO, b"auth"),
+    "exim": (0, EXIM_EHLO, b"PIPE_CONNECT"),
+    "gmail": (1, GMAIL_EHLO, b"SIZE"),
+    "gmail-tls": (1, GMAIL_EHLO_TLS, b"AUTH"),
+    "m365": (1, M365_EHLO, b"binarymime"),
+    "legacy-auth": (0, crlf("250-old.example", "250-AUTH=LOGIN",
+                            "250-AUTH LOGIN PLAIN", "250 SIZE"), b"AUTH"),
+    "legacy-auth-only": (0, crlf("250-old.example", "250-AUTH=LOGIN CRAM-MD5",
+                                 "250 8BITMIME"), b""),
+    "odd": (0, crlf("250-x.example", "250-size 99999999999999999999999",
+                    "250-auth  plain   Login plain", "250-=bad",
+                    "250-X-EXT-1 a=b", "250-SIZE 2048", "250 AUTH="),
+            b"x-ext-1"),
+    "single-line": (0, crlf("250 mx.example greets client.example"), b""),
+}
+for name, (opt, reply, query) in EHLO_SEEDS.items():
+    write("ehlo", name, bytes([opt]) + reply + query)
+
+# ---- whole sessions ---------------------------------------------------------
+
+# fuzz_session: [o0][o1][k][k recv sizes] server stream
+# recv sizes: 0 WANT_READ, 255 up to a line end, 254 all, else that many
+# o0: bits 0-1 mech AUTO/PLAIN/LOGIN/CRAM-MD5, bits 2-3 TLS
+#     opportunistic/required/none/opportunistic-blocking, 0x10 no
+#     pipelining, 0x20 three transactions, 0x40 NOOP/RSET/VRFY, 0x80 no auth
+# o1: 0x01 no plaintext auth, 0x02 short writes, 0x04 authzid, 0x08 HELO,
+#     0x30 limits, 0x40 queue before open
+AUTO, PLAIN, LOGIN, CRAM = 0, 1, 2, 3
+OPP, REQ, NONE, OPP_BLOCK = 0, 4, 8, 12
+NOPIPE, THREE, OPS, NOAUTH = 0x10, 0x20, 0x40, 0x80
+
+POSTFIX_TXN1 = crlf("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+                    "354 End data with <CR><LF>.<CR><LF>")
+POSTFIX_TXN2 = crlf("250 2.1.0 Ok", "250 2.1.5 Ok",
+                    "354 End data with <CR><LF>.<CR><LF>")
+POSTFIX_SESSION = (
+    POSTFIX_GREETING
+    + crlf("250-mx.example.org", "250-PIPELINING", "250-SIZE 10240000",
+           "250-AUTH PLAIN LOGIN", "250-ENHANCEDSTATUSCODES", "250-8BITMIME",
+           "250 DSN")
+    + crlf("235 2.7.0 Authentication successful")
+    + POSTFIX_TXN1
+    + crlf("250 2.0.0 Ok: queued as 4Tz1Xy2Kq9z3")
+    + POSTFIX_TXN2
+    + crlf("250 2.0.0 Ok: queued as 4Tz1Xy2KqAB")
+    + crlf("221 2.0.0 Bye"))
+
+STARTTLS_LOGIN_SESSION = (
+    crlf("220 mx.example.org ESMTP", "250-mx.example.org", "250-STARTTLS",
+         "250-PIPELINING", "250 8BITMIME",
+         "220 2.0.0 Ready to start TLS",
+         "250-mx.example.org", "250-PIPELINING", "250-AUTH LOGIN",
+         "250-SIZE 1000000", "250 8BITMIME",
+         "334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6",
+         "235 2.7.0 Authentication successful")
+    + POSTFIX_TXN1 + crlf("250 2.0.0 Ok: queued as A1")
+    + POSTFIX_TXN2 + crlf("250 2.0.0 Ok: queued as A2")
+    + crlf("221 2.0.0 Bye"))
+
+EXIM_CRAM_SESSION = (
+    EXIM_GREETING
+    + crlf("250-mail.example.com Hello client.example [192.0.2.1]",
+           "250-SIZE 52428800", "250-8BITMIME", "250-AUTH CRAM-MD5 PLAIN",
+           "250 HELP",
+           "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+           "235 Authentication succeeded",
+           # one command at a time
+           "250 OK", "250 Accepted", "250 Accepted",
+           '354 Enter message, ending with "." on a line by itself',
+           "250 OK id=1rABCD-000123-4x",
+           "250 OK", "550 5.1.1 <postmaster>: unknown user",
+           "221 mail.example.com closing connection"))
+
+GMAIL_SESSION = (
+    GMAIL_GREETING + GMAIL_EHLO + crlf("220 2.0.0 Ready to start TLS")
+    + GMAIL_EHLO_TLS + crlf("235 2.7.0 Accepted")
+    + crlf("250 2.1.0 OK a1 - gsmtp", "250 2.1.5 OK a1 - gsmtp")
+    + GMAIL_NOUSER + crlf("354  Go ahead a1 - gsmtp")
+    + crlf("250 2.0.0 OK  1700000000 a1 - gsmtp",
+           "250 2.1.0 OK", "250 2.1.5 OK", "354  Go ahead",
+           "250 2.0.0 OK  1700000001",
+           "250 2.1.0 OK", "250 2.1.5 OK", "250 2.1.5 OK", "250 2.1.5 OK",
+           "354  Go ahead", "250 2.0.0 OK  1700000002",
+           "221 2.0.0 closing connection a1 - gsmtp"))
+
+M365_SESSION = (
+    crlf("220 DB8PR01CA0001.outlook.office365.com Microsoft ESMTP MAIL "
+         "Service ready at Mon, 1 Jan 2024 10:00:00 +0000")
+    + M365_EHLO + crlf("220 2.0.0 SMTP server ready")
+    + crlf("250-DB8PR01CA0001.outlook.office365.com Hello [192.0.2.1]",
+           "250-SIZE 157286400", "250-PIPELINING", "250-DSN",
+           "250-ENHANCEDSTATUSCODES", "250-AUTH LOGIN XOAUTH2",
+           "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING", "250 SMTPUTF8",
+           "334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6",
+           "235 2.7.0 Authentication successful",
+           "250 2.1.0 Sender OK", "250 2.1.5 Recipient OK",
+           "250 2.1.5 Recipient OK", "354 Start mail input; end with "
+           "<CRLF>.<CRLF>",
+           "250 2.0.0 OK <id1@DB8PR01.eurprd01.prod.outlook.com> "
+           "[Hostname=DB8PR01]",
+           "250 2.1.0 Sender OK", "550 5.7.1 Service unavailable",
+           "503 5.5.1 No recipients",
+           "221 2.0.0 Service closing transmission channel"))
+
+OPS_SESSION = (
+    crlf("220 mx.example.org ESMTP", "250 mx.example.org") + POSTFIX_TXN1
+    + crlf("250 2.0.0 Ok: queued as Q1", "250 2.1.0 Ok", "250 2.1.5 Ok",
+           "354 go", "250 2.0.0 Ok: queued as Q2", "250 2.0.0 Ok",
+           "250 2.0.0 Ok", "252 2.0.0 postmaster", "221 2.0.0 Bye"))
+
+SESSION_SEEDS = {
+    "postfix-plain": (PLAIN | NONE, 0, [], POSTFIX_SESSION),
+    "postfix-plain-fragments": (PLAIN | NONE, 0, [1, 0, 255, 1, 1],
+                                POSTFIX_SESSION),
+    "postfix-plain-short-writes": (PLAIN | NONE, 0x02, [255, 0],
+                                   POSTFIX_SESSION),
+    "starttls-login": (LOGIN | OPP, 0, [], STARTTLS_LOGIN_SESSION),
+    "starttls-login-required": (LOGIN | REQ | OPS, 0x40, [0, 255, 1],
+                                STARTTLS_LOGIN_SESSION),
+    "exim-cram-md5": (CRAM | NONE | NOPIPE, 0x04, [], EXIM_CRAM_SESSION),
+    "gmail-3txn": (AUTO | OPP_BLOCK | THREE, 0, [], GMAIL_SESSION),
+    "gmail-3txn-bytewise": (AUTO | OPP | THREE, 0x01, [1], GMAIL_SESSION),
+    "m365-login": (LOGIN | REQ, 0, [0, 255], M365_SESSION),
+    "helo-ops": (NOAUTH | NONE | OPS, 0x08, [], OPS_SESSION),
+    "ehlo-rejected-helo": (NOAUTH | NONE, 0, [], crlf(
+        "220 old.example SMTP", "500 5.5.1 Command unrecognized: EHLO",
+        "250 old.example") + POSTFIX_TXN1 + crlf(
+        "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "221 bye")),
+    "greeting-554": (PLAIN | OPP, 0, [], crlf(
+        "554 5.7.1 mx.example.org: no SMTP service here", "221 2.0.0 Bye")),
+    "starttls-injection": (PLAIN | OPP, 0, [255, 255, 255, 254], crlf(
+        "220 mx ESMTP", "250-mx", "250 STARTTLS", "220 Ready",
+        "250-injected", "250 AUTH PLAIN")),
+    "bad-challenge": (LOGIN | NONE, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250 AUTH LOGIN", "334 not base64!!",
+        "501 5.7.0 Authentication aborted", "221 bye")),
+    "421-mid-data": (NOAUTH | NONE, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250 PIPELINING", "250 2.1.0 Ok",
+        "250 2.1.5 Ok", "250 2.1.5 Ok", "354 go",
+        "421 4.4.2 mx Error: timeout exceeded")),
+    "all-rcpts-rejected": (NOAUTH | NONE, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250-PIPELINING", "250 SIZE 100",
+        "250 2.1.0 Ok", "550 5.1.1 no", "550 5.1.1 no",
+        "554 5.5.1 Error: no valid recipients",
+        "250 2.0.0 Ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "221 bye")),
+    "data-354-no-rcpt": (NOAUTH | NONE, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250 PIPELINING", "250 2.1.0 Ok",
+        "550 5.1.1 no", "550 5.1.1 no", "354 go ahead anyway",
+        "554 5.5.1 no valid recipients",  # the "." ended the transaction
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok", "221 bye")),
+}
+for name, (o0, o1, sizes, stream) in SESSION_SEEDS.items():
+    write("session", name, bytes([o0, o1, len(sizes)] + sizes) + stream)
+
+# ---- codecs -----------------------------------------------------------------
+
+# fuzz_codec: [k][k split sizes][output room] data
+CODEC_SEEDS = {
+    "text": (b"", 0, b"Hello, world.\r\nA line with = and trailing space \n"
+             b"tab\t\rend"),
+    "binary": (b"\x03\x01\x05", 7, bytes(range(256))),
+    "long-line": (b"\x02\x4c\x01", 0, b"x" * 200 + b" \n" + b"=" * 40),
+    "utf8": (b"\x01\x10", 3, "Grüße aus Köln — ½ € ✓\n".encode("utf-8")),
+    "base64-text": (b"", 0, b"VXNlcm5hbWU6"),
+    "empty": (b"", 0, b""),
+}
+for name, (sizes, room, data) in CODEC_SEEDS.items():
+    write("codec", name, bytes([len(sizes)]) + sizes + bytes([room]) + data)
+
+# ---- MIME builder -----------------------------------------------------------
+
+# fuzz_mime: [options][chunk] then operations: [op] args, each arg a length
+# byte and that many bytes (see fuzz_mime.c)
+(OP_FROM, OP_TO, OP_CC, OP_BCC, OP_SUBJECT, OP_HEADER, OP_TEXT,
+ OP_HTML) = range(8)
+OP_ATTACH, OP_INLINE, OP_STREAM, OP_REPLY_TO, OP_SENDER, OP_MSGID = range(8, 14)
+OP_8BIT, OP_DATE, OP_FILE = range(14, 17)
+
+
+def arg(b):
+    if isinstance(b, str):
+        b = b.encode("utf-8")
+    assert len(b) < 256
+    return bytes([len(b)]) + b
+
+
+def op(code, *args):
+    return bytes([code]) + b"".join(arg(a) for a in args)
+
+
+MIME_SEEDS = {
+    "plain": (0, 0, [
+        op(OP_FROM, "Alice Example", "alice@example.org"),
+        op(OP_TO, "", "bob@example.net"),
+        op(OP_SUBJECT, "Quarterly report"),
+        op(OP_TEXT, "Hello,\nthe report is attached.\n.\nBye\n")]),
+    "utf8-names": (1, 7, [
+        op(OP_FROM, "Jörg Müller", "joerg@example.org"),
+        op(OP_TO, "Zoë \"Z\" O'Brien", "zoe@example.net"),
+        op(OP_CC, "李小龙", "lee@example.com"),
+        op(OP_BCC, "", "hidden@example.com"),
+        op(OP_SUBJECT, "Grüße — ünïcödé subject with a rather long tail "
+           "that must be folded somewhere"),
+        op(OP_8BIT, "\x01"),
+        op(OP_TEXT, "Grüße\r\nline two\rline three\n")]),
+    "html-inline-attach": (2, 64, [
+        op(OP_FROM, "", "alice@example.org"),
+        op(OP_TO, "Bob", "bob@example.net"),
+        op(OP_TEXT, "plain version"),
+        op(OP_HTML, "<p>Hi <img src=\"cid:logo@example.org\"></p>"),
+        op(OP_INLINE, b"\x89PNG\r\n\x1a\n\x00\x00", "logo.png", "",
+           "logo@example.org"),
+        op(OP_ATTACH, bytes(range(200)), "report ä.pdf", ""),
+        op(OP_STREAM, b"streamed,data\n1,2\n", "data.csv", "text/csv", "\x01"),
+        op(OP_FILE, b"file contents\n", "/tmp/notes.txt", "", "")]),
+    "headers": (0, 1, [
+        op(OP_FROM, "A", "a@example.org"),
+        op(OP_SENDER, "Bot", "bot@example.org"),
+        op(OP_REPLY_TO, "", "reply@example.org"),
+        op(OP_TO, "", "b@example.net"),
+        op(OP_MSGID, "id.123@example.org"),
+        op(OP_DATE, b"\x00\x00\x00\x00\x65\x92\x00\x00\x00\x3c"),
+        op(OP_HEADER, "X-Mailer", "libsmtpc fuzz"),
+        op(OP_HEADER, "X-Long", "word " * 50),
+        op(OP_HEADER, "X-Utf8", "café ünïcode"),
+        op(OP_TEXT, "x" * 200 + "\n--=_ boundary-like\n=_ and = signs\n")]),
+}
+for name, (opts, chunk, ops) in MIME_SEEDS.items():
+    write("mime", name, bytes([opts, chunk]) + b"".join(ops))
