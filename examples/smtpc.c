@@ -758,11 +758,6 @@ static int plain_envelope(opts *o) {
   return 0;
 }
 
-/* Reads a whole file for --text/--html. */
-static int slurp(const char *path, unsigned char **out, size_t *len) {
-  return read_message(path, out, len);
-}
-
 static int msg_fail(const char *what, const char *v, int rc) {
   fprintf(stderr, "smtpc: %s '%s': %s\n", what, v, smtpc_strerror(rc));
   return rc == SMTPC_ERR_NOMEM ? EX_SOFTWARE
@@ -824,7 +819,7 @@ static int build_message(opts *o, smtpc_msg **out) {
       return msg_fail("--header", o->headers[i], rv);
   }
   if (o->text != NULL) {
-    if ((ex = slurp(o->text, &buf, &len)) != 0)
+    if ((ex = read_message(o->text, &buf, &len)) != 0)
       return ex;
     rv = smtpc_msg_set_text(m, (const char *)buf, len);
     free(buf);
@@ -832,7 +827,7 @@ static int build_message(opts *o, smtpc_msg **out) {
       return msg_fail("--text", o->text, rv);
   }
   if (o->html != NULL) {
-    if ((ex = slurp(o->html, &buf, &len)) != 0)
+    if ((ex = read_message(o->html, &buf, &len)) != 0)
       return ex;
     rv = smtpc_msg_set_html(m, (const char *)buf, len);
     free(buf);

@@ -4,7 +4,7 @@
  * no stray bits in the last quantum. */
 #include "smtpc_int.h"
 
-static const char alphabet[] =
+const char smtpc__b64_alphabet[65] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t smtpc__b64_encoded_len(size_t n) {
@@ -17,18 +17,18 @@ size_t smtpc__b64_encode(const unsigned char *in, size_t n, char *out) {
   size_t i, o = 0;
   for (i = 0; i + 2 < n; i += 3) {
     unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-    out[o++] = alphabet[v >> 18 & 63];
-    out[o++] = alphabet[v >> 12 & 63];
-    out[o++] = alphabet[v >> 6 & 63];
-    out[o++] = alphabet[v & 63];
+    out[o++] = smtpc__b64_alphabet[v >> 18 & 63];
+    out[o++] = smtpc__b64_alphabet[v >> 12 & 63];
+    out[o++] = smtpc__b64_alphabet[v >> 6 & 63];
+    out[o++] = smtpc__b64_alphabet[v & 63];
   }
   if (i < n) {
     unsigned v = (unsigned)in[i] << 16;
     if (i + 1 < n)
       v |= (unsigned)in[i + 1] << 8;
-    out[o++] = alphabet[v >> 18 & 63];
-    out[o++] = alphabet[v >> 12 & 63];
-    out[o++] = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
+    out[o++] = smtpc__b64_alphabet[v >> 18 & 63];
+    out[o++] = smtpc__b64_alphabet[v >> 12 & 63];
+    out[o++] = i + 1 < n ? smtpc__b64_alphabet[v >> 6 & 63] : '=';
     out[o++] = '=';
   }
   out[o] = '\0';

@@ -9,16 +9,13 @@
 
 #define LINE 76
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 void smtpc__b64s_init(smtpc__b64s *s) { memset(s, 0, sizeof(*s)); }
 
 static void quad(unsigned char *o, unsigned v) {
-  o[0] = (unsigned char)alphabet[v >> 18 & 63];
-  o[1] = (unsigned char)alphabet[v >> 12 & 63];
-  o[2] = (unsigned char)alphabet[v >> 6 & 63];
-  o[3] = (unsigned char)alphabet[v & 63];
+  o[0] = (unsigned char)smtpc__b64_alphabet[v >> 18 & 63];
+  o[1] = (unsigned char)smtpc__b64_alphabet[v >> 12 & 63];
+  o[2] = (unsigned char)smtpc__b64_alphabet[v >> 6 & 63];
+  o[3] = (unsigned char)smtpc__b64_alphabet[v & 63];
 }
 
 size_t smtpc__b64s_encode(smtpc__b64s *s, const unsigned char *in, size_t inlen,

@@ -189,7 +189,7 @@ fail:
 int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
   const smtpc_mem *m = p->mem;
   smtpc_reply *r;
-  size_t i, textlen = 0;
+  size_t i;
   char *t;
   if (!p->done)
     return SMTPC_ERR_INTERNAL;
@@ -233,10 +233,8 @@ int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
       *t++ = '\n';
     memcpy(t, l + skip, n - skip);
     t += n - skip;
-    textlen += n - skip;
   }
   *t = '\0';
-  (void)textlen;
   smtpc__reply_parser_reset(p);
   *out = r;
   return SMTPC_OK;

@@ -201,6 +201,8 @@ int smtpc__has_8bit(const void *buf, size_t len);
 
 /* ---- base64 (base64.c) ---------------------------------------------------- */
 
+/* The RFC 4648 alphabet, shared with the streaming encoder (mime). */
+extern const char smtpc__b64_alphabet[65];
 /* Encoded length of n bytes (without NUL); 0 on overflow for huge n. */
 size_t smtpc__b64_encoded_len(size_t n);
 /* Writes the encoding and a NUL; out needs encoded_len(n) + 1 bytes.
