@@ -133,28 +133,47 @@ int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
     int pending_cr =
         linelen > 0 && smtpc__buf_head(&p->line)[linelen - 1] == '\r';
     int trailing_cr;
-    if (seg + (nl ? 1u : 0u) > p->max_bytes - p->total) {
-      rv = SMTPC_ERR_REPLY_TOO_LARGE;
-      goto fail;
-    }
-    /* A CR must be followed by LF; NUL is never valid (RFC 5321 4.2). */
+    size_t at, lim;
+    /* A CR must be followed by LF (RFC 5321 4.2): a CR that ended the
+     * previous chunk and is not followed by LF is the earliest fault. */
     if (pending_cr && seg > 0) {
       rv = SMTPC_ERR_PROTOCOL;
       goto fail;
     }
+    /* Otherwise the fault at the earliest byte wins, so the error does not
+     * depend on how the stream was split.  At the same byte, the reply size
+     * beats a bad byte (NUL, stray CR), which beats the line length. */
+    trailing_cr = seg > 0 && in[end - 1] == '\r';
+    rv = 0;
+    at = SIZE_MAX;
+    if (seg + (nl ? 1u : 0u) > p->max_bytes - p->total) {
+      at = p->max_bytes - p->total;
+      rv = SMTPC_ERR_REPLY_TOO_LARGE;
+    }
     if (seg > 0) {
       const unsigned char *cr = memchr(in + i, '\r', seg);
-      if ((cr != NULL && cr != in + end - 1) || memchr(in + i, '\0', seg)) {
+      const unsigned char *nul = memchr(in + i, '\0', seg);
+      size_t bad = SIZE_MAX;
+      if (cr != NULL && cr != in + end - 1)
+        bad = (size_t)(cr - (in + i));
+      if (nul != NULL && (size_t)(nul - (in + i)) < bad)
+        bad = (size_t)(nul - (in + i));
+      if (bad < at) {
+        at = bad;
         rv = SMTPC_ERR_PROTOCOL;
-        goto fail;
       }
     }
-    trailing_cr = seg > 0 && in[end - 1] == '\r';
-    content = linelen - (pending_cr ? 1u : 0u) + seg - (trailing_cr ? 1u : 0u);
-    if (content + 2 > p->max_line) { /* the limit includes CRLF */
+    /* the limit includes CRLF; linelen holds no CR here except a pending
+     * one, which only an LF (seg == 0) can follow */
+    lim = p->max_line > 2 ? p->max_line - 2 : 0;
+    content = linelen - (pending_cr ? 1u : 0u);
+    if (content + seg - (trailing_cr ? 1u : 0u) > lim &&
+        lim - content < at) {
+      at = lim - content;
       rv = SMTPC_ERR_REPLY_LINE_TOO_LONG;
-      goto fail;
     }
+    if (rv != 0)
+      goto fail;
     if (smtpc__buf_append(&p->line, p->mem, in + i, seg) != SMTPC_OK) {
       rv = SMTPC_ERR_NOMEM;
       goto fail;

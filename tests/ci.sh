@@ -12,6 +12,9 @@
 #   4. make distcheck
 #   5. the distributed tarball in a second build directory with
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
+#   6. the tarball built --without-mbedtls: the core suites
+#   7. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
+#      harnesses replay their corpora, then fuzz 30 s each)
 # Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
 set -euo pipefail
 exec </dev/null
@@ -194,6 +197,19 @@ make -j"$JOBS" check TESTS="tests/check_session tests/check_auth tests/check_tls
 count test-suite.log
 cd "$top"
 rm -rf "$nt_dir"
+end
+
+begin "fuzz smoke: libFuzzer harnesses (clang) over their corpora, bounded"
+fz_dir=$(mktemp -d /tmp/ci-fuzz.XXXXXX)
+tar -xzf "$tarball" -C "$fz_dir"
+cd "$fz_dir/$pkg-$ver"
+./configure --enable-fuzzing CC=clang >/dev/null
+make -j"$JOBS" >/dev/null
+# each harness replays its corpus (seeds and regress-* crashes), then fuzzes
+make fuzz-smoke FUZZ_SMOKE_TIME="${FUZZ_SMOKE_TIME:-30}"
+passed=$((passed + 5))
+cd "$top"
+rm -rf "$fz_dir"
 end
 
 summary

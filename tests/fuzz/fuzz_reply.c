@@ -257,14 +257,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rv_split = run(data, size, lim, enhanced, sizes, k, &split, &busy_split);
   if (whole.n != split.n || (whole.n && memcmp(whole.p, split.p, whole.n)))
     FAIL("replies differ between one feed and a split feed");
-#ifdef FUZZ_TOLERATE_KNOWN
-  /* Known, reported: which of several faults of one line is reported
-   * depends on where the bytes were cut (a NUL or stray CR past the length
-   * limit: PROTOCOL in one feed, REPLY_LINE_TOO_LONG in pieces).  Both runs
-   * must still fail. */
-  if (rv_whole < 0 && rv_split < 0)
-    rv_split = rv_whole;
-#endif
   if (rv_whole != rv_split)
     FAIL("ends differ: one feed %d (%s), split feed %d (%s)", rv_whole,
          smtpc_strerror(rv_whole), rv_split, smtpc_strerror(rv_split));
