@@ -149,6 +149,7 @@ struct smtpc_session {
   char *auth_secret;
   char *auth_authzid;
   int can_quit;           /* broken by a reply, connection still in sync */
+  ex_kind last_kind;      /* the last command sent (for open_stage) */
   size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
 };
 
@@ -212,6 +213,7 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
     }
   }
   e = &s->ex[s->ex_len++];
+  s->last_kind = kind;
   if (t != NULL)
     t->pending++;
   if (kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK)
@@ -1736,4 +1738,19 @@ const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i) {
   if (t == NULL || i >= t->nrcpt)
     return NULL;
   return t->rreplies[i];
+}
+
+/* Where smtpc_session_open() got to, for the one-call API's reports. */
+smtpc_stage smtpc__session_open_stage(const smtpc_session *s) {
+  if (s->tls_step)
+    return SMTPC_STAGE_TLS;
+  switch (s->last_kind) {
+  case EX_GREETING: return SMTPC_STAGE_GREETING;
+  case EX_EHLO:
+  case EX_HELO: return SMTPC_STAGE_HELLO;
+  case EX_STARTTLS: return SMTPC_STAGE_STARTTLS;
+  case EX_AUTH:
+  case EX_AUTH_CANCEL: return SMTPC_STAGE_AUTH;
+  default: return SMTPC_STAGE_SEND;
+  }
 }

@@ -251,4 +251,7 @@ int smtpc__platform_fqdn(char *buf, size_t len);
 /* 1 if name is a dotted host name fit for EHLO (LDH labels, not localhost). */
 int smtpc__platform_name_ok(const char *name);
 
+/* ---- session internals used by the one-call API (client.c) -------------- */
+smtpc_stage smtpc__session_open_stage(const smtpc_session *s);
+
 #endif /* SMTPC_INT_H */

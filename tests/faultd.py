@@ -90,6 +90,10 @@ SERVER_RCVBUF = 16384      # small receive buffer: a stalled reader is felt
 STALL_NOREAD_MAX = 5.0     # seconds a non-reading stall lasts, then RST
 CLOSE_LINGER = 3.0         # seconds a closed connection is read until EOF
 RESET_GREETING_DELAY = 0.1  # reset-*-greeting: pause before the greeting
+IDLE_CLOSE_DELAY = 0.3     # close-idle-300: idle time before the close
+SLOW_EOD_DELAY = 0.3       # slow-eod: pause before each reply to end of data
+AUTH_USER = "user"         # the one account of "auth"
+AUTH_PASS = "good pass"
 LINE_MAX = 8192            # longest command line read
 
 # name -> (point, action, description)
@@ -102,7 +106,8 @@ LINE_MAX = 8192            # longest command line read
 #   actions: close, reset, mid (part of the reply, then close), stall, 421,
 #            garbage, overlong, endless, endless-slow, wrongcode, drip,
 #            drip-slow, reject-rcpt, reject-rcpt-354, reject-mail, 554, 552,
-#            451, partial,
+#            451, partial, 554-greet, reject-hello, auth, 421-mail2,
+#            close-eod2, idle-close, slow,
 #            421-same-write, none
 SCENARIOS = {}
 
@@ -205,6 +210,25 @@ for _act in ("close", "reset", "stall"):
             "stall": "never answers"}[_act])
 _add("partial-rcpt", "rcpt", "partial",
      "RCPT: addresses containing \"bad\" get 550, \"tmp\" 451, others 250")
+# For the one-call API and the pool (tests/check_client.c).
+_add("554-greeting", "pre-greeting", "554-greet",
+     "greets with 554, then answers 503 to everything but QUIT")
+_add("reject-hello", "ehlo", "reject-hello",
+     "answers both EHLO and HELO with 550")
+_add("auth", "--", "auth",
+     "offers AUTH PLAIN LOGIN (no STARTTLS); user \"%s\" with password "
+     "\"%s\" gets 235, anything else 535" % (AUTH_USER, AUTH_PASS))
+_add("421-mail2", "--", "421-mail2",
+     "accepts the first message; answers the second MAIL of the connection "
+     "with 421, then closes")
+_add("close-eod2", "--", "close-eod2",
+     "accepts the first message; reads the end of data of the second, then "
+     "closes without a reply")
+_add("close-idle-300", "--", "idle-close",
+     "closes the connection (FIN, no 421) once it has waited %g s for a "
+     "command" % IDLE_CLOSE_DELAY)
+_add("slow-eod", "--", "slow",
+     "waits %g s before every reply to the end of data" % SLOW_EOD_DELAY)
 
 STOP = threading.Event()
 LOG_LOCK = threading.Lock()
@@ -260,6 +284,7 @@ class Conn:
         self.delivered = 0
         self.rset_seen = 0
         self.in_txn = False     # a MAIL was accepted
+        self.refused = False    # greeted with 554: only QUIT is served
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -429,6 +454,8 @@ class Conn:
         if self.pipelining:
             lines.append("PIPELINING")
         lines += ["8BITMIME", "SIZE 52428800", "ENHANCEDSTATUSCODES"]
+        if self.action == "auth":
+            lines.append("AUTH PLAIN LOGIN")
         out = ""
         for i, l in enumerate(lines):
             out += "250%s%s\r\n" % (" " if i == len(lines) - 1 else "-", l)
@@ -459,11 +486,23 @@ class Conn:
                 log(self.tag, "FAULT overlong greeting")
                 self.send(b"220 " + b"x" * OVERLONG)
                 self.stall()
+            if a == "554-greet":
+                # RFC 5321 3.1: the server then waits for QUIT and answers
+                # 503 to any other command (see dialogue()).
+                log(self.tag, "FAULT 554 greeting")
+                self.refused = True
+                self.reply("554 5.7.1 faultd.test no SMTP service for you\r\n")
+                return
         self.reply("220 %s ESMTP faultd (%s)\r\n" % (HOSTNAME, self.spec))
         if self.fires("after-greeting"):
             self.close_or_reset()
 
     def on_ehlo(self, verb):
+        if self.action == "reject-hello":
+            # both verbs, every time: the client's HELO fallback fails too
+            log(self.tag, "FAULT %s refused" % verb)
+            self.reply("550 5.7.1 faultd.test: %s refused\r\n" % verb)
+            return
         if verb == "HELO":
             self.reply("250 %s\r\n" % HOSTNAME)
             return
@@ -506,6 +545,10 @@ class Conn:
         self.mail_from = arg
         self.rcpts = []
         self.nrcpt_cmds = 0
+        if self.action == "421-mail2" and self.txn == 2:
+            log(self.tag, "FAULT 421 to MAIL txn=2")
+            self.reply("421 4.4.2 faultd.test closing\r\n")
+            self.close()
         if self.fires("mail"):
             a = self.action
             if a in ("close", "reset"):
@@ -661,6 +704,10 @@ class Conn:
 
     def on_eod(self, size):
         self.in_txn = False
+        if self.action == "close-eod2" and self.txn == 2:
+            self.close()
+        if self.action == "slow":
+            time.sleep(SLOW_EOD_DELAY)
         if self.fires("eod"):
             a = self.action
             if a in ("close", "reset"):
@@ -716,16 +763,79 @@ class Conn:
             self.close()
         self.reply(text)
 
+    def idle_wait(self):
+        """close-idle-300: a connection that waits IDLE_CLOSE_DELAY for its
+        next command is closed (FIN, no 421), as by a server or a NAT box
+        that drops idle connections."""
+        if self.action != "idle-close" or self.buf:
+            return
+        if not self.recv_some(IDLE_CLOSE_DELAY):
+            log(self.tag, "FAULT idle for %g s" % IDLE_CLOSE_DELAY)
+            self.close()
+
+    def on_auth(self, arg):
+        """AUTH PLAIN [initial] and AUTH LOGIN for the "auth" scenario."""
+        import base64
+        import binascii
+        parts = arg.split()
+        mech = parts[0].upper() if parts else ""
+
+        def ask(challenge):
+            self.reply("334 %s\r\n" % challenge)
+            line = self.readline().rstrip(b"\r\n").decode("latin-1")
+            log(self.tag, "C <auth response>")
+            if line == "*":
+                self.reply("501 5.7.0 authentication cancelled\r\n")
+                return None
+            return line
+
+        try:
+            if mech == "PLAIN":
+                resp = parts[1] if len(parts) > 1 else ask("")
+                if resp is None:
+                    return
+                f = base64.b64decode(resp, validate=True).split(b"\0")
+                user, pw = (f[1], f[2]) if len(f) == 3 else (b"", b"")
+            elif mech == "LOGIN":
+                # the user name may come as an initial response
+                u = parts[1] if len(parts) > 1 else ask("VXNlcm5hbWU6")
+                if u is None:
+                    return
+                p = ask("UGFzc3dvcmQ6")
+                if p is None:
+                    return
+                user = base64.b64decode(u, validate=True)
+                pw = base64.b64decode(p, validate=True)
+            else:
+                self.reply("504 5.5.4 unrecognized authentication type\r\n")
+                return
+        except (binascii.Error, ValueError):
+            self.reply("501 5.5.2 cannot decode response\r\n")
+            return
+        if user == AUTH_USER.encode() and pw == AUTH_PASS.encode():
+            log(self.tag, "AUTH ok mech=%s" % mech)
+            self.reply("235 2.7.0 Authentication successful\r\n")
+        else:
+            log(self.tag, "AUTH failed mech=%s" % mech)
+            self.reply("535 5.7.8 Error: authentication failed\r\n")
+
     def dialogue(self):
         self.greeting()
         while True:
+            self.idle_wait()
             raw = self.readline()
             line = raw.rstrip(b"\r\n").decode("latin-1")
-            log(self.tag, "C " + esc(line))
             verb = line.split(" ", 1)[0].upper()
             arg = line[len(verb):].strip()
+            log(self.tag, "C " + esc(line if verb != "AUTH" else
+                                     "AUTH " + arg.split(" ", 1)[0]))
             self.check_sync(verb)
-            if verb in ("EHLO", "HELO"):
+            if self.refused and verb != "QUIT":
+                self.reply("503 5.5.1 Error: no SMTP service here\r\n")
+                continue
+            if verb == "AUTH" and self.action == "auth":
+                self.on_auth(arg)
+            elif verb in ("EHLO", "HELO"):
                 self.on_ehlo(verb)
             elif verb == "MAIL":
                 self.on_mail(arg)

@@ -817,5 +817,6 @@ SMTPC_API const char *smtpc_version(void);
 #include <smtpc/socket.h>
 #include <smtpc/tls.h>
 #include <smtpc/mime.h>
+#include <smtpc/client.h>
 
 #endif /* SMTPC_SMTPC_H */

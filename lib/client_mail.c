@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpc_mail -> smtpc_msg: the simple message of the one-call API, built
+ * with the MIME builder.  Addresses are given as "addr" or
+ * "Display Name <addr>"; everything else is checked by the builder, whose
+ * error is reported with the field it came from. */
+#include "client_int.h"
+
+#include <string.h>
+
+/* Splits "Name <addr>" (or a bare "addr") in the copy buf: *name is NULL
+ * when there is none.  Surrounding blanks and one pair of double quotes
+ * around the name are dropped; the builder quotes or encodes it again. */
+static int split_address(char *buf, const char **name, const char **addr) {
+  size_t n = strlen(buf);
+  char *lt;
+  while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    buf[--n] = '\0';
+  while (*buf == ' ' || *buf == '\t')
+    buf++, n--;
+  *name = NULL;
+  *addr = buf;
+  if (n == 0 || buf[n - 1] != '>')
+    return SMTPC_OK;
+  lt = strrchr(buf, '<');
+  if (lt == NULL)
+    return SMTPC_ERR_BAD_ADDRESS;
+  buf[n - 1] = '\0';
+  *addr = lt + 1;
+  *lt = '\0';
+  n = (size_t)(lt - buf);
+  while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    buf[--n] = '\0';
+  if (n >= 2 && buf[0] == '"' && buf[n - 1] == '"') {
+    buf[n - 1] = '\0';
+    buf++;
+    n -= 2;
+  }
+  if (n > 0)
+    *name = buf;
+  return SMTPC_OK;
+}
+
+typedef int (*add_fn)(smtpc_msg *m, const char *name, const char *addr);
+
+static int add_address(smtpc_msg *m, const smtpc_mem *mem, add_fn add,
+                       const char *field, const char *value,
+                       smtpc_result *r) {
+  const char *name, *addr;
+  char *copy;
+  int rc;
+  if (value == NULL) {
+    smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+                      "mail: %s: no address", field);
+    return r->status;
+  }
+  copy = smtpc__strdup(mem, value);
+  if (copy == NULL) {
+    smtpc__result_set(r, SMTPC_ERR_NOMEM, SMTPC_STAGE_SETUP, "mail: %s",
+                      smtpc_strerror(SMTPC_ERR_NOMEM));
+    return r->status;
+  }
+  rc = split_address(copy, &name, &addr);
+  if (rc == SMTPC_OK)
+    rc = add(m, name, addr);
+  smtpc__free(mem, copy);
+  if (rc != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s \"%s\": %s", field,
+                      value, smtpc_strerror(rc));
+  return rc;
+}
+
+static int add_list(smtpc_msg *m, const smtpc_mem *mem, add_fn add,
+                    const char *field, const char *const *list,
+                    smtpc_result *r) {
+  size_t i;
+  int rc;
+  for (i = 0; list != NULL && list[i] != NULL; i++)
+    if ((rc = add_address(m, mem, add, field, list[i], r)) != SMTPC_OK)
+      return rc;
+  return SMTPC_OK;
+}
+
+static int add_part(smtpc_msg *m, const smtpc_attachment *a,
+                    smtpc_result *r) {
+  int rc;
+  if (a->path != NULL)
+    rc = a->content_id != NULL
+             ? smtpc_msg_add_inline_file(m, a->path, a->filename,
+                                         a->content_type, a->content_id)
+             : smtpc_msg_add_attachment_file(m, a->path, a->filename,
+                                             a->content_type);
+  else if (a->data != NULL || a->len == 0)
+    rc = a->content_id != NULL
+             ? smtpc_msg_add_inline_memory(m, a->data, a->len, a->filename,
+                                           a->content_type, a->content_id)
+             : smtpc_msg_add_attachment_memory(m, a->data, a->len,
+                                               a->filename, a->content_type);
+  else
+    rc = SMTPC_ERR_INVALID_ARGUMENT;
+  if (rc != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: attachment \"%s\": %s",
+                      a->filename  ? a->filename
+                      : a->path    ? a->path
+                                   : "(memory)",
+                      smtpc_strerror(rc));
+  return rc;
+}
+
+int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
+                      smtpc_msg **out, smtpc_result *r) {
+  smtpc_msg *m = NULL;
+  size_t i;
+  int rc = smtpc_msg_new(&m, mem);
+  *out = NULL;
+  if (rc != SMTPC_OK) {
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
+                      smtpc_strerror(rc));
+    return rc;
+  }
+  rc = add_address(m, mem, smtpc_msg_set_from, "From", mail->from, r);
+  if (rc == SMTPC_OK)
+    rc = add_list(m, mem, smtpc_msg_add_to, "To", mail->to, r);
+  if (rc == SMTPC_OK)
+    rc = add_list(m, mem, smtpc_msg_add_cc, "Cc", mail->cc, r);
+  if (rc == SMTPC_OK)
+    rc = add_list(m, mem, smtpc_msg_add_bcc, "Bcc", mail->bcc, r);
+  if (rc == SMTPC_OK && mail->reply_to != NULL)
+    rc = add_address(m, mem, smtpc_msg_set_reply_to, "Reply-To",
+                     mail->reply_to, r);
+  if (rc == SMTPC_OK && mail->subject != NULL &&
+      (rc = smtpc_msg_set_subject(m, mail->subject)) != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: Subject: %s",
+                      smtpc_strerror(rc));
+  if (rc == SMTPC_OK && mail->text != NULL &&
+      (rc = smtpc_msg_set_text(m, mail->text, SIZE_MAX)) != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: text: %s",
+                      smtpc_strerror(rc));
+  if (rc == SMTPC_OK && mail->html != NULL &&
+      (rc = smtpc_msg_set_html(m, mail->html, SIZE_MAX)) != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: HTML: %s",
+                      smtpc_strerror(rc));
+  for (i = 0; rc == SMTPC_OK && i < mail->nattachments; i++)
+    rc = mail->attachments != NULL
+             ? add_part(m, &mail->attachments[i], r)
+             : SMTPC_ERR_INVALID_ARGUMENT;
+  if (rc != SMTPC_OK) {
+    if (r->status == SMTPC_ERR_INTERNAL) /* not described yet */
+      smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
+                        smtpc_strerror(rc));
+    smtpc_msg_free(m);
+    return rc;
+  }
+  *out = m;
+  return SMTPC_OK;
+}
