@@ -34,7 +34,7 @@ typedef struct opts {
   const char **cc, **bcc, **attach, **inl, **headers;
   size_t ncc, nbcc, nattach, ninl, nheaders;
   const char *subject, *text, *html, *reply_to, *config, *password_cmd;
-  int dry_run, env_owned;
+  int dry_run, verify, env_owned;
   const char **env_rcpts; /* envelope: the addresses only */
   size_t nenv;
   const char *env_from;
@@ -97,6 +97,7 @@ static void usage(FILE *f) {
       "             [--subject S] [--text FILE|-] [--html FILE] [--attach FILE]\n"
       "             [--inline FILE] [--cc ADDR] [--bcc ADDR] [--reply-to ADDR]\n"
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
+      "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
       f);
 }
@@ -140,6 +141,9 @@ static void help(void) {
       "  --from and --to (and --cc, --bcc, --reply-to) accept\n"
       "  'Display Name <addr>': headers keep the name, the envelope the address\n"
       "  --dry-run       print the message that would be sent, send nothing\n"
+      "  --verify        check the connection, TLS and AUTH settings: connect,\n"
+      "                  EHLO, STARTTLS, AUTH, QUIT; send nothing.  Prints\n"
+      "                  'ready: ...' or the step that failed and why\n"
       "  --config F      defaults from F (default ~/.config/smtpc/config if it\n"
       "                  exists): lines 'key value' for host, port, tls, user,\n"
       "                  password-command, from, helo, timeout\n"
@@ -235,6 +239,10 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->dry_run = 1;
       continue;
     }
+    if (strcmp(a, "--verify") == 0) {
+      o->verify = 1;
+      continue;
+    }
     if (strcmp(a, "--password") == 0 || strncmp(a, "--password=", 11) == 0) {
       fputs("smtpc: passwords are not taken on the command line (other users\n"
             "  can read it); use --password-env VAR or --password-file F\n",
@@ -319,8 +327,16 @@ static int parse_args(int argc, char **argv, opts *o) {
 
 /* Checks the options once the config file has filled the gaps. */
 static int validate(opts *o) {
-  if ((o->host == NULL && !o->dry_run) || o->from == NULL ||
-      o->nrcpts + o->ncc + o->nbcc == 0) {
+  if (o->verify && o->host == NULL) {
+    fputs("smtpc: --verify needs --host\n", stderr);
+    return EX_USAGE;
+  }
+  if (o->verify && o->dry_run) {
+    fputs("smtpc: --verify and --dry-run exclude each other\n", stderr);
+    return EX_USAGE;
+  }
+  if (!o->verify && ((o->host == NULL && !o->dry_run) || o->from == NULL ||
+                     o->nrcpts + o->ncc + o->nbcc == 0)) {
     fputs("smtpc: --host, --from and --to are required\n", stderr);
     usage(stderr);
     return EX_USAGE;
@@ -907,6 +923,48 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
   return rc != SMTPC_OK ? rc : qrc;
 }
 
+/* --verify: smtpc_verify() with the connection options. */
+static int verify(const opts *o, const char *secret) {
+  smtpc_client_config cfg;
+  smtpc_result *r = NULL;
+  tracer tr;
+  int rc;
+  memset(&cfg, 0, sizeof cfg);
+  memset(&tr, 0, sizeof tr);
+  cfg.host = o->host;
+  cfg.port = o->port;
+  cfg.security = o->tls == TLS_IMPLICIT ? SMTPC_SECURITY_IMPLICIT
+                 : o->tls == TLS_STARTTLS ? SMTPC_SECURITY_STARTTLS
+                 : o->tls == TLS_TRY      ? SMTPC_SECURITY_OPPORTUNISTIC
+                                          : SMTPC_SECURITY_NONE;
+  cfg.ca_file = o->cafile;
+  cfg.ca_path = o->capath;
+  cfg.client_cert = o->cert;
+  cfg.client_key = o->key;
+  cfg.insecure_skip_verify = o->insecure;
+  cfg.user = o->user;
+  cfg.password = secret;
+  cfg.auth = o->auth ? (smtpc_auth_mech)auth_mech(o->auth) : SMTPC_AUTH_AUTO;
+  cfg.allow_plaintext_auth = o->allow_plain;
+  cfg.ehlo_name = o->helo;
+  if (o->timeout_set && o->timeout_s > 0)
+    cfg.connect_timeout_ms = cfg.timeout_ms = (unsigned)o->timeout_s * 1000u;
+  tr.print = o->trace;
+  cfg.trace = trace_cb;
+  cfg.trace_user = &tr;
+  rc = smtpc_verify(&cfg, &r);
+  if (r == NULL) {
+    fprintf(stderr, "smtpc: %s\n", smtpc_strerror(rc));
+    return exit_code(rc);
+  }
+  if (rc == SMTPC_OK)
+    printf("%s\n", smtpc_result_message(r));
+  else
+    fprintf(stderr, "smtpc: %s\n", smtpc_result_message(r));
+  smtpc_result_free(r);
+  return exit_code(rc);
+}
+
 int main(int argc, char **argv) {
   opts o;
   tally ty;
@@ -948,6 +1006,10 @@ int main(int argc, char **argv) {
     o.port = o.tls == TLS_IMPLICIT ? "465" : "25";
   if (ex == 0 && o.user != NULL)
     ex = read_secret(&o, &secret);
+  if (ex == 0 && o.verify) {
+    ex = verify(&o, secret);
+    goto out;
+  }
   if (ex == 0 && o.message == NULL &&
       (o.subject || o.text || o.html || o.nattach || o.ninl || o.nheaders ||
        o.reply_to)) {

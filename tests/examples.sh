@@ -161,17 +161,37 @@ has() { # FILE PATTERN WHAT (grep -E on the delivered file)
 
 # ---------------------------------------------------------------- run them
 tag=$$.$RANDOM
-run notify 0 "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" "notify@$D" "disk alert $tag"
-run notify-reject 1 "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" "reject@$D"
-if grep -q '550' "$work/notify-reject.err"; then
-    ok "notify-reject: stderr shows the server's 550"
+tls=1
+grep -q '^#define SMTPC_HAVE_MBEDTLS 1' "$top_builddir/config.h" 2>/dev/null || tls=0
+# notify: one smtpc_send() call -- STARTTLS (testbed CA) and AUTH, then the
+# same in clear text, then a refused recipient, then an untrusted server.
+run notify $((1 - tls)) env SMTP_CAFILE="$PFX_CAFILE" SMTP_USER="$PFX_USER" \
+    SMTP_PASSWORD="$PFX_PASS" "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" \
+    "notify@$D" "disk alert $tag"
+run notify-clear 0 env SMTP_TLS=none "$ex/notify" 127.0.0.1 "$PFX_PORT" \
+    "$from" "notifyclear@$D" "clear alert $tag"
+run notify-reject 1 env SMTP_TLS=none "$ex/notify" 127.0.0.1 "$PFX_PORT" \
+    "$from" "reject@$D"
+if grep -q '^notify: every recipient was refused (1); RCPT TO:<reject@[^>]*>: 550 ' \
+    "$work/notify-reject.err"; then
+    ok "notify-reject: stderr names the refused RCPT and the server's 550"
 else
-    not_ok "notify-reject: stderr lacks the 550 reply"
+    not_ok "notify-reject: stderr lacks the RCPT and its 550 reply"
+    sed 's/^/#   /' "$work/notify-reject.err"
+fi
+if ((tls)); then
+    run notify-untrusted 1 "$ex/notify" 127.0.0.1 "$PFX_PORT" "$from" \
+        "untrusted@$D"
+    if grep -q '^notify: TLS handshake with 127.0.0.1: .*not issued by a trusted CA' \
+        "$work/notify-untrusted.err"; then
+        ok "notify-untrusted: stderr says the certificate is not trusted"
+    else
+        not_ok "notify-untrusted: stderr does not name the certificate problem"
+        sed 's/^/#   /' "$work/notify-untrusted.err"
+    fi
 fi
 run html_report 0 "$ex/html_report" 127.0.0.1 "$PFX_PORT" "$from" "html@$D"
 # A build without mbedTLS cannot do STARTTLS: submission must refuse to send.
-tls=1
-grep -q '^#define SMTPC_HAVE_MBEDTLS 1' "$top_builddir/config.h" 2>/dev/null || tls=0
 ((tls)) || echo "# built without TLS: submission is expected to fail and send nothing"
 run submission $((1 - tls)) env SMTP_HOST=127.0.0.1 SMTP_PORT="$PFX_PORT" \
     SMTP_USER="$PFX_USER" SMTP_PASS="$PFX_PASS" SMTP_CAFILE="$PFX_CAFILE" \
@@ -206,7 +226,7 @@ else
     not_ok "event_loop: $n of 4 sessions report success"
 fi
 
-expected=$((7 + tls)) # notify, html_report, [submission,] custom_io, 4 x event_loop
+expected=$((7 + 2 * tls)) # [notify,] notify-clear, html_report, [submission,] custom_io, 4 x event_loop
 if bash "$testbed" wait-mail "$pfx" "$expected" 20 2>"$work/wait.err"; then
     ok "Maildir holds $expected messages"
 else
@@ -216,12 +236,16 @@ fi
 sleep 1 # anything unexpected would arrive now
 
 # ---------------------------------------------------------------- check them
-expect_files "notify@$D" 1 notify
+expect_files "notify@$D" "$tls" notify
 if ((${#files[@]} == 1)); then
     f=${files[0]}
     has "$f" '^Subject: Alert: disk almost full$' "notify: Subject"
     has "$f" '^Content-Type: text/plain; charset=utf-8$' "notify: a text/plain message"
     has "$f" "^disk alert $tag\$" "notify: the body is the given text"
+fi
+expect_files "notifyclear@$D" 1 notify-clear
+if ((${#files[@]} == 1)); then
+    has "${files[0]}" "^clear alert $tag\$" "notify-clear: the body is the given text"
 fi
 expect_files "reject@$D" 0 notify-reject
 
