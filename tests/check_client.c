@@ -686,8 +686,13 @@ END_TEST
 
 /* Malformed mail: refused at SETUP before any connection is made. */
 START_TEST(test_setup_refused) {
-  static const char *const bad_to[] = {"a@rcpt.test\r\nRCPT TO:<evil@x.test>",
+  /* a bare address with CR LF in it is a bad address; in the
+   * "Name <addr>" form the CR LF lands in the display name, a bad
+   * argument (mime.h: smtpc_msg_add_to()) */
+  static const char *const bad_to[] = {"a@rcpt.test\r\nRCPT TO:evil@x.test",
                                        NULL};
+  static const char *const bad_name[] = {
+      "a@rcpt.test\r\nRCPT TO:<evil@x.test>", NULL};
   static const char *const none[] = {NULL};
   smtpc_client_config cfg = cfg_for("ok+setup");
   smtpc_mail m;
@@ -708,6 +713,14 @@ START_TEST(test_setup_refused) {
   m.to = bad_to;
   rv = smtpc_send(&cfg, &m, &R);
   EXPECT(rv, R, SMTPC_ERR_BAD_ADDRESS, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, NULL);
+  smtpc_result_free(R);
+  R = NULL;
+
+  m = mail_from("s@client.test");
+  m.to = bad_name;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_BAD_ARGUMENT, SMTPC_STAGE_SETUP,
          SMTPC_RETRY_PERMANENT, NULL);
   smtpc_result_free(R);
   R = NULL;

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* client_send: a thin command line over smtpc_send() and smtpc_verify()
+ * for tests/interop_client.sh.  It maps its arguments one to one onto
+ * smtpc_client_config and smtpc_mail and prints the outcome on one line:
+ *
+ *   status=OK stage=done retry=none attempts=1 mech=- message=accepted: ...
+ *
+ * (status is the smtpc_error name without SMTPC_ERR_, stage and retry the
+ * names from smtpc_stage_name() and smtpc_retry_name()).
+ *
+ * usage: client_send --host H --port P [--tls none|starttls|implicit|try]
+ *          [--cafile F] [--user U --password-env VAR] [--auth
+ *          auto|plain|login|cram-md5] [--allow-plaintext-auth]
+ *          [--timeout-ms N] (--verify | --from A --to A... [--cc A]...
+ *          [--bcc A]... [--subject S] [--text T] [--html H] [--attach F]...)
+ * Exit: 0 OK, 2 PARTIAL, 1 any other outcome, 64 usage. */
+#include <smtpc/smtpc.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LIST 16
+
+static const char *status_name(int e) {
+  switch (e) {
+  case SMTPC_OK: return "OK";
+  case SMTPC_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+  case SMTPC_ERR_BAD_ADDRESS: return "BAD_ADDRESS";
+  case SMTPC_ERR_BAD_ARGUMENT: return "BAD_ARGUMENT";
+  case SMTPC_ERR_8BIT_UNSUPPORTED: return "8BIT_UNSUPPORTED";
+  case SMTPC_ERR_MESSAGE_TOO_BIG: return "MESSAGE_TOO_BIG";
+  case SMTPC_ERR_BODY_READ: return "BODY_READ";
+  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
+  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
+  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
+  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
+  case SMTPC_ERR_GREETING_REFUSED: return "GREETING_REFUSED";
+  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
+  case SMTPC_ERR_PARTIAL: return "PARTIAL";
+  case SMTPC_ERR_UNEXPECTED_DATA: return "UNEXPECTED_DATA";
+  case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS_UNAVAILABLE";
+  case SMTPC_ERR_AUTH_FAILED: return "AUTH_FAILED";
+  case SMTPC_ERR_AUTH_INSECURE: return "AUTH_INSECURE";
+  case SMTPC_ERR_AUTH_UNSUPPORTED: return "AUTH_UNSUPPORTED";
+  case SMTPC_ERR_AUTH_BAD_CHALLENGE: return "AUTH_BAD_CHALLENGE";
+  case SMTPC_ERR_IO: return "IO";
+  case SMTPC_ERR_EOF: return "EOF";
+  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
+  case SMTPC_ERR_RESOLVE: return "RESOLVE";
+  case SMTPC_ERR_CONNECT: return "CONNECT";
+  case SMTPC_ERR_TLS: return "TLS";
+  case SMTPC_ERR_CERTIFICATE: return "CERTIFICATE";
+  case SMTPC_ERR_NOMEM: return "NOMEM";
+  default: return "OTHER";
+  }
+}
+
+static int usage(const char *why) {
+  fprintf(stderr, "client_send: %s\n", why);
+  return 64;
+}
+
+/* Appends v to a NULL-terminated list of at most MAX_LIST entries. */
+static int push(const char **list, const char *v) {
+  int i;
+  for (i = 0; i < MAX_LIST; i++)
+    if (list[i] == NULL) {
+      list[i] = v;
+      return 0;
+    }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  smtpc_client_config cfg;
+  smtpc_mail mail;
+  smtpc_attachment att[MAX_LIST];
+  const char *to[MAX_LIST + 1], *cc[MAX_LIST + 1], *bcc[MAX_LIST + 1];
+  const char *attach[MAX_LIST + 1];
+  smtpc_result *res = NULL;
+  int verify = 0, i, rv;
+  size_t n;
+
+  memset(&cfg, 0, sizeof(cfg));
+  memset(&mail, 0, sizeof(mail));
+  memset(att, 0, sizeof(att));
+  memset(to, 0, sizeof(to));
+  memset(cc, 0, sizeof(cc));
+  memset(bcc, 0, sizeof(bcc));
+  memset(attach, 0, sizeof(attach));
+  cfg.ehlo_name = "client-send.test";
+  cfg.timeout_ms = 20000;
+  cfg.connect_timeout_ms = 10000;
+
+  for (i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(o, "--verify") == 0) {
+      verify = 1;
+      continue;
+    }
+    if (strcmp(o, "--allow-plaintext-auth") == 0) {
+      cfg.allow_plaintext_auth = 1;
+      continue;
+    }
+    if (v == NULL)
+      return usage("an option lacks its value");
+    i++;
+    if (strcmp(o, "--host") == 0)
+      cfg.host = v;
+    else if (strcmp(o, "--port") == 0)
+      cfg.port = v;
+    else if (strcmp(o, "--cafile") == 0)
+      cfg.ca_file = v;
+    else if (strcmp(o, "--user") == 0)
+      cfg.user = v;
+    else if (strcmp(o, "--password-env") == 0) {
+      /* never on the command line: ps(1) would show it */
+      cfg.password = getenv(v);
+      if (cfg.password == NULL)
+        return usage("--password-env: variable not set");
+    } else if (strcmp(o, "--timeout-ms") == 0)
+      cfg.timeout_ms = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--tls") == 0) {
+      if (strcmp(v, "none") == 0)
+        cfg.security = SMTPC_SECURITY_NONE;
+      else if (strcmp(v, "starttls") == 0)
+        cfg.security = SMTPC_SECURITY_STARTTLS;
+      else if (strcmp(v, "implicit") == 0)
+        cfg.security = SMTPC_SECURITY_IMPLICIT;
+      else if (strcmp(v, "try") == 0)
+        cfg.security = SMTPC_SECURITY_OPPORTUNISTIC;
+      else
+        return usage("--tls: none, starttls, implicit or try");
+    } else if (strcmp(o, "--auth") == 0) {
+      if (strcmp(v, "auto") == 0)
+        cfg.auth = SMTPC_AUTH_AUTO;
+      else if (strcmp(v, "plain") == 0)
+        cfg.auth = SMTPC_AUTH_PLAIN;
+      else if (strcmp(v, "login") == 0)
+        cfg.auth = SMTPC_AUTH_LOGIN;
+      else if (strcmp(v, "cram-md5") == 0)
+        cfg.auth = SMTPC_AUTH_CRAM_MD5;
+      else
+        return usage("--auth: auto, plain, login or cram-md5");
+    } else if (strcmp(o, "--from") == 0)
+      mail.from = v;
+    else if (strcmp(o, "--to") == 0) {
+      if (push(to, v) != 0)
+        return usage("too many --to");
+    } else if (strcmp(o, "--cc") == 0) {
+      if (push(cc, v) != 0)
+        return usage("too many --cc");
+    } else if (strcmp(o, "--bcc") == 0) {
+      if (push(bcc, v) != 0)
+        return usage("too many --bcc");
+    } else if (strcmp(o, "--attach") == 0) {
+      if (push(attach, v) != 0)
+        return usage("too many --attach");
+    } else if (strcmp(o, "--subject") == 0)
+      mail.subject = v;
+    else if (strcmp(o, "--text") == 0)
+      mail.text = v;
+    else if (strcmp(o, "--html") == 0)
+      mail.html = v;
+    else
+      return usage("unknown option");
+  }
+  if (cfg.host == NULL)
+    return usage("--host is required");
+
+  if (verify)
+    rv = smtpc_verify(&cfg, &res);
+  else {
+    mail.to = to[0] != NULL ? to : NULL;
+    mail.cc = cc[0] != NULL ? cc : NULL;
+    mail.bcc = bcc[0] != NULL ? bcc : NULL;
+    for (n = 0; attach[n] != NULL; n++)
+      att[n].path = attach[n];
+    mail.attachments = n > 0 ? att : NULL;
+    mail.nattachments = n;
+    rv = smtpc_send(&cfg, &mail, &res);
+  }
+  printf("status=%s stage=%s retry=%s attempts=%u message=%s\n",
+         status_name(rv), smtpc_stage_name(smtpc_result_stage(res)),
+         smtpc_retry_name(smtpc_result_retry(res)),
+         smtpc_result_attempts(res), smtpc_result_message(res));
+  smtpc_result_free(res);
+  return rv == SMTPC_OK ? 0 : rv == SMTPC_ERR_PARTIAL ? 2 : 1;
+}
