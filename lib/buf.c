@@ -40,8 +40,8 @@ int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n) {
   return SMTPC_OK;
 }
 
-int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m, const void *p,
-                      size_t n) {
+int smtpc__buf_append_slow(smtpc__buf *b, const smtpc_mem *m, const void *p,
+                           size_t n) {
   int rv = smtpc__buf_reserve(b, m, n);
   if (rv != SMTPC_OK)
     return rv;

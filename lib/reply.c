@@ -85,9 +85,7 @@ static size_t enhanced_len(const char *s, size_t n, int want_class) {
 /* Validates one complete line (without line end) and stores it.
  * Returns 1 if it was the last line of the reply, 0 if more follow, or an
  * error. */
-static int finish_line(smtpc__reply_parser *p) {
-  const char *l = (const char *)smtpc__buf_head(&p->line);
-  size_t n = smtpc__buf_avail(&p->line);
+static int finish_line(smtpc__reply_parser *p, const char *l, size_t n) {
   int code, last;
   size_t off;
   if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
@@ -108,9 +106,11 @@ static int finish_line(smtpc__reply_parser *p) {
     return SMTPC_ERR_REPLY_TOO_LARGE;
   off = p->raw.len;
   if (smtpc__buf_append(&p->offs, p->mem, &off, sizeof(off)) != SMTPC_OK ||
-      smtpc__buf_append(&p->raw, p->mem, l, n) != SMTPC_OK ||
-      smtpc__buf_append(&p->raw, p->mem, "", 1) != SMTPC_OK)
+      smtpc__buf_reserve(&p->raw, p->mem, n + 1) != SMTPC_OK)
     return SMTPC_ERR_NOMEM;
+  memcpy(p->raw.data + p->raw.len, l, n); /* the line, NUL-terminated */
+  p->raw.data[p->raw.len + n] = '\0';
+  p->raw.len += n + 1;
   p->nlines++;
   smtpc__buf_reset(&p->line);
   return last;
@@ -174,21 +174,30 @@ int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
     }
     if (rv != 0)
       goto fail;
-    if (smtpc__buf_append(&p->line, p->mem, in + i, seg) != SMTPC_OK) {
-      rv = SMTPC_ERR_NOMEM;
-      goto fail;
+    if (nl != NULL && linelen == 0) {
+      /* the whole line is in this chunk (the usual case): no copy */
+      p->total += seg + 1;
+      i = end + 1;
+      rv = finish_line(p, (const char *)in + (end - seg),
+                       seg - (trailing_cr ? 1u : 0u));
+    } else {
+      if (smtpc__buf_append(&p->line, p->mem, in + i, seg) != SMTPC_OK) {
+        rv = SMTPC_ERR_NOMEM;
+        goto fail;
+      }
+      p->total += seg;
+      i = end;
+      if (nl == NULL)
+        break;
+      i++;
+      p->total++;
+      if (pending_cr || trailing_cr)
+        p->line.len--; /* drop the CR of CRLF */
+      rv = finish_line(p, (const char *)smtpc__buf_head(&p->line),
+                       smtpc__buf_avail(&p->line));
     }
-    p->total += seg;
-    i = end;
-    if (nl == NULL)
-      break;
-    i++;
-    p->total++;
-    if (pending_cr || trailing_cr)
-      p->line.len--; /* drop the CR of CRLF */
     /* A bare LF is tolerated as a line end: RFC 5321 4.1.1 asks for CRLF,
      * but some servers behind broken proxies send LF alone. */
-    rv = finish_line(p);
     if (rv < 0)
       goto fail;
     if (rv == 1) {

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- memory (mem.c) ------------------------------------------------------ */
 
@@ -42,8 +43,19 @@ typedef struct smtpc__buf {
 void smtpc__buf_free(smtpc__buf *b, const smtpc_mem *m);
 /* Ensures room for n more bytes after len (compacting consumed bytes). */
 int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n);
-int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m, const void *p,
-                      size_t n);
+int smtpc__buf_append_slow(smtpc__buf *b, const smtpc_mem *m, const void *p,
+                           size_t n);
+/* Appends n bytes.  Inline: the common case (room left) is a memcpy; this
+ * runs a few dozen times per message (commands, reply lines). */
+static inline int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m,
+                                    const void *p, size_t n) {
+  if (n > 0 && b->cap - b->len >= n) {
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return SMTPC_OK;
+  }
+  return smtpc__buf_append_slow(b, m, p, n);
+}
 int smtpc__buf_append_str(smtpc__buf *b, const smtpc_mem *m, const char *s);
 /* Unconsumed bytes. */
 static inline size_t smtpc__buf_avail(const smtpc__buf *b) {

@@ -86,7 +86,7 @@ static const char *const all_specs[] = {
     /* pool */
     "ok+pool", "421-mail2", "close-after-eod+pool", "close-eod2", "421-eod",
     "close-idle-300", "close-idle-300+rset", "421-idle", "slow-eod+max",
-    "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup"};
+    "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
 static pid_t faultd_pid = -1;
@@ -1476,6 +1476,59 @@ START_TEST(test_pool_max_connections) {
 }
 END_TEST
 
+/* max_connections counts on the server's side too: a connection retired
+ * after max_messages still holds its slot until its QUIT is answered and
+ * the socket is closed.  faultd never answers QUIT here, so the QUIT of
+ * connection 1 takes the whole reply deadline (1 s) while a second thread
+ * waits for a slot: connection 2 must not be opened before connection 1 is
+ * closed (faultd's log shows them one after the other). */
+typedef struct {
+  smtpc_pool *p;
+  const char *from;
+  int status;
+} send_arg;
+
+static void *send_main(void *arg) {
+  send_arg *a = arg;
+  smtpc_result *res = NULL;
+  a->status = pool_send_from(a->p, a->from, 20000, &res);
+  smtpc_result_free(res);
+  return NULL;
+}
+
+START_TEST(test_pool_slot_held_until_closed) {
+  smtpc_client_config cfg = cfg_for("stall-quit");
+  smtpc_pool_options o;
+  pthread_t th;
+  send_arg a;
+  long t0;
+  int rv;
+  memset(&o, 0, sizeof(o));
+  o.max_connections = 1;
+  o.max_messages = 1;
+  cfg.timeout_ms = 1000;
+  ck_assert_int_eq(smtpc_pool_new(&POOL, &cfg, &o), SMTPC_OK);
+  a.p = POOL;
+  a.from = "sq1@client.test";
+  a.status = -1;
+  ck_assert_int_eq(pthread_create(&th, NULL, send_main, &a), 0);
+  for (t0 = now_ms(); stats_of(POOL).busy == 0 && now_ms() - t0 < 2000;)
+    sleep_ms(1);
+  rv = pool_send_from(POOL, "sq2@client.test", 20000, &R);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(a.status, SMTPC_OK);
+  EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
+  smtpc_pool_free(POOL);
+  POOL = NULL;
+  hold_log(log_wait_ends("stall-quit", 2));
+  ck_assert_int_eq(log_count(LOG, "stall-quit", 0, "CONNECT", NULL), 2);
+  ck_assert_msg(log_max_open(LOG, "stall-quit") == 1,
+                "max_connections 1, but faultd had %d connections open at "
+                "once (log %s)",
+                log_max_open(LOG, "stall-quit"), log_path);
+}
+END_TEST
+
 typedef struct {
   smtpc_pool *p;
   int status;
@@ -1649,6 +1702,7 @@ static Suite *client_suite(void) {
   tcase_add_test(tc, test_pool_idle_dropped_rset);
   tcase_add_test(tc, test_pool_421_idle);
   tcase_add_test(tc, test_pool_max_connections);
+  tcase_add_test(tc, test_pool_slot_held_until_closed);
   tcase_add_test(tc, test_pool_wait_timeout);
   tcase_add_test(tc, test_pool_rate_limit);
   tcase_add_test(tc, test_pool_setup_errors);

@@ -118,7 +118,7 @@ static int send_one(worker *w, unsigned long i, smtpc_result **res) {
   shared *sh = w->sh;
   smtpc_msg *m = NULL;
   char id[256], subject[256];
-  int rv;
+  int rv, quiet;
   snprintf(id, sizeof(id), "%s-%lu-%lu@pool.test", sh->tag, w->id, i);
   snprintf(subject, sizeof(subject), "pool_stress %s thread %lu message %lu",
            sh->tag, w->id, i);
@@ -134,7 +134,10 @@ static int send_one(worker *w, unsigned long i, smtpc_result **res) {
     return rv;
   }
   rv = smtpc_pool_send(sh->pool, m, (unsigned)sh->wait_ms, res);
-  if (rv != SMTPC_OK && !sh->quiet)
+  pthread_mutex_lock(&sh->mu);
+  quiet = sh->quiet || sh->failed >= 20; /* the first 20 tell enough */
+  pthread_mutex_unlock(&sh->mu);
+  if (rv != SMTPC_OK && !quiet)
     fprintf(stderr, "pool_stress: %s: %s at %s, retry %s, attempts %u: %s\n",
             id, smtpc_strerror(rv), smtpc_stage_name(smtpc_result_stage(*res)),
             smtpc_retry_name(smtpc_result_retry(*res)),
