@@ -153,6 +153,17 @@ printf 'check-embedded: core (%s): text %d bytes (%.1f KiB), goal < 16 KiB: %s\n
 proto=$(sum_text session reply ehlo command auth data)
 support=$(sum_text base64 md5 mem buf error)
 echo "check-embedded: of which protocol (session reply ehlo command auth data) $proto bytes, support (base64 md5 mem buf error: error.c is mostly smtpc_strerror's strings) $support bytes"
+# The same core with -DSMTPC_NO_ERROR_STRINGS (one text per error class).
+small_core=
+if "$CC" "${CFLAGS[@]}" -DSMTPC_NO_ERROR_STRINGS -c "$src/lib/error.c" \
+    -o "$work/error-small.o" 2>/dev/null; then
+    err_full=$(sum_text error)
+    err_small=$("$SIZE" -B "$work/error-small.o" | awk 'NR == 2 { print $1 }')
+    small_core=$((core - err_full + err_small))
+    printf 'check-embedded: core with -DSMTPC_NO_ERROR_STRINGS: text %d bytes (%.1f KiB), goal < 16 KiB: %s\n' \
+        "$small_core" "$(awk -v n="$small_core" 'BEGIN { print n / 1024 }')" \
+        "$(verdict "$small_core" 16384)"
+fi
 if ((${#MIME[@]})); then
     printf 'check-embedded: MIME (%s): text %d bytes (%.1f KiB), goal < 8 KiB: %s\n' \
         "${MIME[*]}" "$mime" "$(awk -v n="$mime" 'BEGIN { print n / 1024 }')" \
@@ -162,7 +173,7 @@ else
 fi
 nonstring=$(for cls in iso hook other; do printf '%s' "${bycls[$cls]:-}"; done |
     awk '{ print $1 }' | sort -u | tr '\n' ' ')
-echo "check-embedded: summary core_text=$core protocol_text=$proto support_text=$support mime_text=$mime mime_files=${#MIME[@]} non_string=[${nonstring% }] violations=$([[ -n ${bycls[other]:-} ]] && echo yes || echo no)"
+echo "check-embedded: summary core_text=$core core_text_no_error_strings=${small_core:-n/a} protocol_text=$proto support_text=$support mime_text=$mime mime_files=${#MIME[@]} non_string=[${nonstring% }] violations=$([[ -n ${bycls[other]:-} ]] && echo yes || echo no)"
 if ((fail)); then
     echo "check-embedded: FAIL" >&2
     exit 1

@@ -2,6 +2,24 @@
 /* Error strings and the library version. */
 #include "smtpc_int.h"
 
+#ifdef SMTPC_NO_ERROR_STRINGS
+/* Small targets: one text per class of error (about 2 KiB less code); the
+ * numeric code carries the detail.  Like curl's CURL_DISABLE_VERBOSE_STRINGS
+ * or mbedTLS without MBEDTLS_ERROR_C. */
+const char *smtpc_strerror(int err) {
+  if (err == SMTPC_OK)
+    return "success";
+  if (err > SMTPC_ERR_INVALID_ARGUMENT)
+    return "operation would block";
+  if (err > SMTPC_ERR_PROTOCOL)
+    return "invalid use or message (SMTPC_ERR -1xx)";
+  if (err > SMTPC_ERR_IO)
+    return "server refused or misbehaved (SMTPC_ERR -2xx)";
+  if (err > SMTPC_ERR_NOMEM)
+    return "transport or TLS failure (SMTPC_ERR -3xx)";
+  return "fatal error (SMTPC_ERR -9xx)";
+}
+#else
 const char *smtpc_strerror(int err) {
   switch (err) {
   case SMTPC_OK: return "success";
@@ -45,6 +63,7 @@ const char *smtpc_strerror(int err) {
   default: return "unknown error";
   }
 }
+#endif
 
 int smtpc_error_is_fatal(int err) {
   if (err <= -900)

@@ -45,6 +45,10 @@ void smtpc__buf_free(smtpc__buf *b, const smtpc_mem *m);
 int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n);
 int smtpc__buf_append_slow(smtpc__buf *b, const smtpc_mem *m, const void *p,
                            size_t n);
+#ifdef __OPTIMIZE_SIZE__
+/* -Os (small targets): one out-of-line copy of the code. */
+#define smtpc__buf_append smtpc__buf_append_slow
+#else
 /* Appends n bytes.  Inline: the common case (room left) is a memcpy; this
  * runs a few dozen times per message (commands, reply lines). */
 static inline int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m,
@@ -56,6 +60,7 @@ static inline int smtpc__buf_append(smtpc__buf *b, const smtpc_mem *m,
   }
   return smtpc__buf_append_slow(b, m, p, n);
 }
+#endif
 int smtpc__buf_append_str(smtpc__buf *b, const smtpc_mem *m, const char *s);
 /* Unconsumed bytes. */
 static inline size_t smtpc__buf_avail(const smtpc__buf *b) {
