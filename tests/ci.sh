@@ -12,7 +12,7 @@
 #   4. make distcheck
 #   5. the distributed tarball in a second build directory with
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
-#   6. the tarball built --without-mbedtls: the core suites
+#   6. the tarball built --without-mbedtls --disable-threads: the core suites
 #   7. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
 #      harnesses replay their corpora, then fuzz 30 s each)
 # Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
@@ -182,14 +182,16 @@ rm -rf "$san_dir"
 san_dir=
 end
 
-begin "build --without-mbedtls, the TLS API says so, core suites pass"
+begin "build --without-mbedtls --disable-threads, the TLS API says so, core suites pass"
 nt_dir=$(mktemp -d /tmp/ci-notls.XXXXXX)
 tar -xzf "$tarball" -C "$nt_dir"
 cd "$nt_dir/$pkg-$ver"
-./configure --without-mbedtls --enable-werror >/dev/null
+./configure --without-mbedtls --disable-threads --enable-werror >/dev/null
 make -j"$JOBS" >/dev/null
 grep -q '^/\* #undef SMTPC_HAVE_MBEDTLS \*/' config.h ||
     { echo "ci: --without-mbedtls still defines SMTPC_HAVE_MBEDTLS" >&2; exit 1; }
+grep -q '^/\* #undef SMTPC_HAVE_PTHREADS \*/' config.h ||
+    { echo "ci: --disable-threads still defines SMTPC_HAVE_PTHREADS" >&2; exit 1; }
 # check_tls runs its "not built with TLS" suite in this build; the TLS
 # interop test needs TLS and is not run here.
 make -j"$JOBS" check TESTS="tests/check_session tests/check_auth tests/check_tls tests/exports.sh tests/interop_postfix.sh" ||
