@@ -570,6 +570,8 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r) {
   c->messages++;
   (void)smtpc_session_run(c->s); /* the transaction carries the outcome */
   describe_txn(c, r);
+  /* r now owns its replies outright (see smtpc__session_drop_last) */
+  smtpc__session_drop_last(c->s);
   return r->status;
 }
 

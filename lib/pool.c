@@ -210,55 +210,75 @@ static void conn_destroy(smtpc_pool *p, smtpc__conn *c, int quit) {
   smtpc__free(&p->mem, c);
 }
 
-/* Takes the idle connections that have been idle too long out of the list
- * (lock held); the caller closes them after unlocking. */
-static smtpc__conn *take_expired(smtpc_pool *p, int64_t now) {
-  smtpc__conn **pp = &p->idle, *dead = NULL;
+/* Connection slots.  p->open counts every connection from the moment a
+ * thread decides to open it until it is closed -- including the QUIT of a
+ * retiring one -- so the server never sees more than max_connections at
+ * once.  Closing happens unlocked; the slot is given back afterwards. */
+
+/* Moves the idle connections that have been idle too long to *dead (lock
+ * held); they keep their slots until closed.  Returns how many. */
+static unsigned take_expired(smtpc_pool *p, int64_t now, smtpc__conn **dead) {
+  smtpc__conn **pp = &p->idle;
+  unsigned n = 0;
   while (*pp != NULL) {
     smtpc__conn *c = *pp;
     if (now - c->last_used_ms >= (int64_t)p->opt.idle_timeout_ms) {
       *pp = c->next;
-      c->next = dead;
-      dead = c;
-      p->open--;
+      c->next = *dead;
+      *dead = c;
+      n++;
     } else {
       pp = &c->next;
     }
   }
-  return dead;
+  return n;
 }
 
-static void destroy_list(smtpc_pool *p, smtpc__conn *c, int quit) {
+/* Closes a list of connections (unlocked), then frees their n slots. */
+static void close_list(smtpc_pool *p, smtpc__conn *c, unsigned n) {
   while (c != NULL) {
     smtpc__conn *next = c->next;
-    conn_destroy(p, c, quit);
+    conn_destroy(p, c, 1);
     c = next;
   }
+  if (n > 0) {
+    lock(p);
+    p->open -= n;
+    wake(p);
+    unlock(p);
+  }
+}
+
+/* Closes a busy connection that will not be reused, then frees its slot. */
+static void retire(smtpc_pool *p, smtpc__conn *c, int quit, int dead) {
+  conn_destroy(p, c, quit);
+  lock(p);
+  p->open--;
+  p->busy--;
+  p->st.replaced += dead != 0;
+  wake(p);
+  unlock(p);
 }
 
 /* Checks out a connection: an idle one (checked with NOOP after
  * check_after_ms), else a new one if fewer than max_connections are open,
  * else waits.  With need_fresh (a retry) it always opens a new connection,
  * closing an idle one to make room: the idle ones are as old as the one
- * that just died.  */
+ * that just died. */
 static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
                             smtpc_result *r, int need_fresh) {
   for (;;) {
-    smtpc__conn *c = NULL, *dead;
+    smtpc__conn *c = NULL, *dead = NULL, *evict = NULL;
     int64_t now = smtpc__mono_ms();
-    int open_new = 0;
+    unsigned ndead;
     lock(p);
-    dead = take_expired(p, now);
+    ndead = take_expired(p, now, &dead);
+    if (ndead > 0) { /* close them first: their slots may be needed */
+      unlock(p);
+      close_list(p, dead, ndead);
+      continue;
+    }
     for (;;) {
-      if (need_fresh && p->idle != NULL &&
-          p->open >= p->opt.max_connections) {
-        c = p->idle; /* make room */
-        p->idle = c->next;
-        c->next = dead;
-        dead = c;
-        p->open--;
-        c = NULL;
-      }
       if (p->idle != NULL && !need_fresh) {
         c = p->idle;
         p->idle = c->next;
@@ -269,12 +289,17 @@ static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
       if (p->open < p->opt.max_connections) {
         p->open++; /* reserve the slot while connecting unlocked */
         p->busy++;
-        open_new = 1;
+        break;
+      }
+      if (need_fresh && p->idle != NULL) {
+        evict = p->idle; /* its slot becomes ours once it is closed */
+        p->idle = evict->next;
+        evict->next = NULL;
+        p->busy++;
         break;
       }
       if (wait_until(p, deadline) != 0) {
         unlock(p);
-        destroy_list(p, dead, 1);
         smtpc__result_set(r, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_POOL,
                           "pool: no connection free within the wait time "
                           "(%u open)",
@@ -283,8 +308,9 @@ static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
       }
     }
     unlock(p);
-    destroy_list(p, dead, 1);
-    if (open_new) {
+    if (evict != NULL)
+      conn_destroy(p, evict, 1);
+    if (c == NULL) { /* open a new connection in the reserved slot */
       c = smtpc__calloc(&p->mem, 1, sizeof(*c));
       if (c == NULL)
         smtpc__result_set(r, SMTPC_ERR_NOMEM, SMTPC_STAGE_SETUP, "pool: %s",
@@ -308,34 +334,26 @@ static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
     if (now - c->last_used_ms < (int64_t)p->opt.check_after_ms ||
         smtpc_session_noop(c->s) == SMTPC_OK)
       return c;
-    conn_destroy(p, c, 0);
-    lock(p);
-    p->open--;
-    p->busy--;
-    p->st.replaced++;
-    unlock(p);
+    retire(p, c, 0, 1);
     /* try again: another idle connection or a new one */
   }
 }
 
-/* Returns a connection: back to the idle list when it is still good and
- * under max_messages, else closed. */
-static void release(smtpc_pool *p, smtpc__conn *c, int reusable) {
-  int keep;
-  lock(p);
-  p->busy--;
-  keep = reusable && c->messages < p->opt.max_messages;
-  if (keep) {
+/* Returns a connection after a send: back to the idle list when it is
+ * still good and under max_messages, else closed (with QUIT when still in
+ * sync).  dead: it failed under the transaction (counted as replaced). */
+static void release(smtpc_pool *p, smtpc__conn *c, int reusable, int dead) {
+  if (reusable && c->messages < p->opt.max_messages) {
+    lock(p);
+    p->busy--;
     c->last_used_ms = smtpc__mono_ms();
     c->next = p->idle;
     p->idle = c;
-  } else {
-    p->open--;
+    wake(p);
+    unlock(p);
+    return;
   }
-  wake(p);
-  unlock(p);
-  if (!keep)
-    conn_destroy(p, c, reusable);
+  retire(p, c, reusable, dead);
 }
 
 /* Rate limit: reserves the next start slot; waits for it outside the
@@ -387,23 +405,26 @@ static void pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
     p->st.messages += r->txn != NULL;
     unlock(p);
     if (rc == SMTPC_OK || rc == SMTPC_ERR_PARTIAL) {
-      release(p, c, 1);
+      release(p, c, 1, 0);
       return;
     }
     /* After a refusal (4xx/5xx, bad address...) the session is still in
-     * sync and reusable (it sends RSET); after a transport failure it is
-     * not. */
-    release(p, c, !smtpc_error_is_fatal(rc) &&
-                      rc != SMTPC_ERR_SERVICE_CLOSING && rc != SMTPC_ERR_EOF &&
-                      rc != SMTPC_ERR_IO && rc != SMTPC_ERR_TIMEOUT &&
-                      rc != SMTPC_ERR_PROTOCOL);
+     * sync and reusable (it sends RSET); after a transport failure, a 421
+     * or a malformed reply it is not. */
+    {
+      int usable = !smtpc_error_is_fatal(rc) &&
+                   rc != SMTPC_ERR_SERVICE_CLOSING && rc != SMTPC_ERR_EOF &&
+                   rc != SMTPC_ERR_IO && rc != SMTPC_ERR_TIMEOUT &&
+                   rc != SMTPC_ERR_PROTOCOL;
+      release(p, c, usable, !usable);
+    }
     if (!retry_safe(r))
       return;
-    lock(p);
-    p->st.replaced++;
-    if (attempt == 0)
+    if (attempt == 0) {
+      lock(p);
       p->st.retries++;
-    unlock(p);
+      unlock(p);
+    }
     /* the retry waits for a connection like any send, then opens a new
      * one */
   }
@@ -457,10 +478,15 @@ void smtpc_pool_stats_get(smtpc_pool *p, smtpc_pool_stats *st) {
 
 void smtpc_pool_free(smtpc_pool *p) {
   smtpc_mem m;
+  smtpc__conn *c;
   if (p == NULL)
     return;
   m = p->mem;
-  destroy_list(p, p->idle, 1);
+  for (c = p->idle; c != NULL;) {
+    smtpc__conn *next = c->next;
+    conn_destroy(p, c, 1);
+    c = next;
+  }
 #ifdef SMTPC_HAVE_PTHREADS
   pthread_cond_destroy(&p->freed);
   pthread_mutex_destroy(&p->lock);

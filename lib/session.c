@@ -1754,3 +1754,12 @@ smtpc_stage smtpc__session_open_stage(const smtpc_session *s) {
   default: return SMTPC_STAGE_SEND;
   }
 }
+
+/* Drops the session's reference to its last reply.  The one-call API calls
+ * it before a pooled connection changes threads: afterwards the replies a
+ * result holds are referenced by that result alone, so freeing it never
+ * touches a count the next thread's session may be changing. */
+void smtpc__session_drop_last(smtpc_session *s) {
+  smtpc__reply_free(&s->mem, s->last);
+  s->last = NULL;
+}

@@ -270,5 +270,6 @@ int smtpc__platform_name_ok(const char *name);
 
 /* ---- session internals used by the one-call API (client.c) -------------- */
 smtpc_stage smtpc__session_open_stage(const smtpc_session *s);
+void smtpc__session_drop_last(smtpc_session *s);
 
 #endif /* SMTPC_INT_H */
