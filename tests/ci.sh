@@ -12,8 +12,10 @@
 #   4. make distcheck
 #   5. the distributed tarball in a second build directory with
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
-#   6. the tarball built --without-mbedtls --disable-threads: the core suites
-#   7. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
+#   6. the tarball built with ThreadSanitizer: check_client, interop_client.sh
+#      (8 threads x 200 messages through the pool to Postfix)
+#   7. the tarball built --without-mbedtls --disable-threads: the core suites
+#   8. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
 #      harnesses replay their corpora, then fuzz 30 s each)
 # Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
 set -euo pipefail
@@ -180,6 +182,22 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 cd "$top"
 rm -rf "$san_dir"
 san_dir=
+end
+
+begin "ThreadSanitizer build of the tarball: the pool and one-call tests"
+ts_dir=$(mktemp -d /tmp/ci-tsan.XXXXXX)
+tar -xzf "$tarball" -C "$ts_dir"
+cd "$ts_dir/$pkg-$ver"
+./configure --enable-sanitizers=thread --enable-werror >/dev/null
+make -j"$JOBS" >/dev/null
+# any report aborts the program, so the test fails
+export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
+make -j"$JOBS" check TESTS="tests/check_client tests/interop_client.sh" ||
+    { cat test-suite.log; exit 1; }
+unset TSAN_OPTIONS
+count test-suite.log
+cd "$top"
+rm -rf "$ts_dir"
 end
 
 begin "build --without-mbedtls --disable-threads, the TLS API says so, core suites pass"
