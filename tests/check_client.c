@@ -1573,7 +1573,7 @@ START_TEST(test_pool_wait_timeout) {
   ms = now_ms() - t0;
   EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_POOL, SMTPC_RETRY_TRANSIENT,
          NULL);
-  ck_assert_msg(ms < 50, "wait_ms 0 took %ld ms", ms);
+  ck_assert_msg(ms < SLACK, "wait_ms 0 took %ld ms", ms);
   smtpc_result_free(R);
   R = NULL;
   pthread_join(th, NULL);
@@ -1618,10 +1618,13 @@ START_TEST(test_pool_rate_limit) {
   long limited, free_run;
   free_run = send_n("ok+norate", 0, 11);
   limited = send_n("ok+rate", 5, 11);
-  ck_assert_msg(free_run < 1000, "11 messages without a limit: %ld ms",
-                free_run);
-  ck_assert_msg(limited >= 1950 && limited < 4000,
-                "11 messages at 5/s: %ld ms (want 2000..4000)", limited);
+  /* The limiter's promise is a lower bound: 11 starts at 5/s take at least
+   * 2 s.  The upper bound only catches a limiter that sleeps far too long;
+   * it is loose because sanitizer and valgrind runs are slow. */
+  ck_assert_msg(limited >= 1950 && limited < 10000,
+                "11 messages at 5/s: %ld ms (want 2000..10000; %ld ms "
+                "without a limit)",
+                limited, free_run);
 }
 END_TEST
 
