@@ -15,13 +15,23 @@ Environment (defaults in brackets):
   BENCH_REPS [3]        throughput runs per tool (best is kept)
   BENCH_TOOLS           comma list to run a subset (smtpc always runs)
   BENCH_DELAY_MS [20]   reply delay of the delay sink
+  BENCH_SESSIONS [1000] concurrent sessions of the many-sessions run
+  BENCH_TLS_COUNT [10]  sessions between the two callgrind runs of the TLS
+                        set-up measurement (slope over COUNT=1 and 1+N)
   BENCH_SKIP            comma list of sections to skip:
-                        tput,instr,sys,rt,big,heap,embedded
+                        tput,instr,sys,rt,big,heap,embedded,tls,many
+
+The TLS section (STARTTLS + AUTH set-up, bench/tls_setup against
+bench/peer_curl_tls) needs root, Postfix, sasl2-bin and OpenSSL: it starts a
+throwaway Postfix with tests/postfix-testbed.sh on 127.0.0.1.  The many
+section (bench/many_sessions against smtp-source -s) runs its own smtp-sink
+with -m, since smtp-sink serves 256 connections at a time by default.
 """
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -79,6 +89,8 @@ class Bench:
         self.count10 = int(os.environ.get("BENCH_COUNT10", "5000"))
         self.reps = int(os.environ.get("BENCH_REPS", "3"))
         self.delay_ms = float(os.environ.get("BENCH_DELAY_MS", "20"))
+        self.sessions = int(os.environ.get("BENCH_SESSIONS", "1000"))
+        self.tls_count = int(os.environ.get("BENCH_TLS_COUNT", "10"))
         self.py = sys.executable  # the real interpreter (not a pyenv shim)
         self.res = {}    # metric -> tool -> value
         self.notes = []  # free text for the report
@@ -419,51 +431,74 @@ class Bench:
                          (self.delay_ms, n1, n2))
 
     # ---- 5. one 64 MiB message ------------------------------------------------
-    def timed_rss(self, argv):
+    def timed_rss(self, argv, want_stdout=False):
+        """(wall seconds, peak RSS bytes); the CPU seconds (user + sys) of
+        the run are left in self.last_cpu."""
         out = os.path.join(self.work, "time.txt")
-        r, dt, _ = self.run(argv, prefix=["/usr/bin/time", "-f", "%e %M", "-o", out])
+        r, dt, _ = self.run(argv, prefix=["/usr/bin/time", "-f", "%e %M %U %S", "-o", out])
+        if want_stdout:
+            self.last_stdout = r.stdout if r is not None else b""
+        self.last_cpu = None
         if r is None:
             return None, None
         with open(out) as f:
             last = f.read().split("\n")
-        vals = [l for l in last if re.match(r"^[\d.]+ \d+$", l.strip())]
-        rss = int(vals[-1].split()[1]) * 1024 if vals else None
-        return dt, rss
+        vals = [l.split() for l in last if re.match(r"^[\d.]+ \d+ [\d.]+ [\d.]+$", l.strip())]
+        if not vals:
+            return dt, None
+        self.last_cpu = float(vals[-1][2]) + float(vals[-1][3])
+        return dt, int(vals[-1][1]) * 1024
 
     def big_message(self):
         if not os.path.exists("/usr/bin/time"):
             self.notes.append("/usr/bin/time missing: no RSS figures")
             return
-        for tool in self.tools:
-            small_t, small_rss, big_t, big_rss = None, None, None, None
-            for _ in range(max(self.reps, 5)):  # noisy: best of 5 at least
+        # The tools take turns, rep by rep, so that a change of load on the
+        # machine hits all of them alike; the best of 7 runs is kept.
+        best = {t: {"small_t": None, "big_t": None, "cpu": [], "ok": True} for t in self.tools}
+        for _ in range(max(self.reps, 7)):
+            for tool in self.tools:
+                b = best[tool]
+                if not b["ok"]:
+                    continue
                 t, rss = self.timed_rss(self.cmd(tool, self.port, 1, False, 1))
-                if t is not None and (small_t is None or t < small_t):
-                    small_t, small_rss = t, rss
+                cpu_small = self.last_cpu
+                if t is not None and (b["small_t"] is None or t < b["small_t"]):
+                    b["small_t"], b["small_rss"] = t, rss
                 t, rss = self.timed_rss(self.cmd(tool, self.port, 1, True, 1))
-                if t is None:
-                    big_t = None
-                    break
-                if big_t is None or t < big_t:
-                    big_t, big_rss = t, rss
-            if big_t is None or small_t is None:
-                for m in ("big_mbs", "big_rss", "big_growth", "big_extra"):
+                if t is None or rss is None:
+                    b["ok"] = False
+                    continue
+                if b["big_t"] is None or t < b["big_t"]:
+                    b["big_t"], b["big_rss"] = t, rss
+                if self.last_cpu is not None and cpu_small is not None:
+                    b["cpu"].append(self.last_cpu - cpu_small)
+        for tool in self.tools:
+            b = best[tool]
+            if not b["ok"] or b["big_t"] is None or b["small_t"] is None:
+                for m in ("big_mbs", "big_rss", "big_growth", "big_extra", "big_cpu"):
                     self.put(m, tool, None)
                 continue
-            mbs = BIG_SIZE / 1e6 / max(big_t - small_t, 1e-6)
-            growth = big_rss - small_rss
+            mbs = BIG_SIZE / 1e6 / max(b["big_t"] - b["small_t"], 1e-6)
+            # CPU time is sampled at clock ticks (10 ms steps in time(1)'s
+            # output): the median of the runs, not the luckiest one.
+            b["cpu"] = sorted(b["cpu"])[len(b["cpu"]) // 2] if b["cpu"] else None
+            growth = b["big_rss"] - b["small_rss"]
             self.put("big_mbs", tool, mbs)
-            self.put("big_rss", tool, big_rss)
+            self.put("big_rss", tool, b["big_rss"])
             self.put("big_growth", tool, growth)
+            self.put("big_cpu", tool, b["cpu"])
             # smtpc-bench, peer_curl and peer_esmtp map the file, smtplib
             # reads it: the message's own 64 MiB are resident in all four.
             holds = tool in ("smtpc", "curl", "esmtp", "smtplib")
             self.put("big_extra", tool, growth - BIG_SIZE if holds else growth)
-            log("%-12s 64 MiB: %.0f MB/s, peak RSS %.1f MiB (+%.1f MiB over a 1 KiB message)" %
-                (tool, mbs, big_rss / 2**20, growth / 2**20))
-        self.cmds.append("/usr/bin/time -f '%e %M' " +
+            log("%-12s 64 MiB: %.0f MB/s, client CPU %s s, peak RSS %.1f MiB (+%.1f MiB over a "
+                "1 KiB message)" % (tool, mbs, "%.2f" % b["cpu"] if b["cpu"] is not None else "?",
+                                    b["big_rss"] / 2**20, growth / 2**20))
+        self.cmds.append("/usr/bin/time -f '%e %M %U %S' " +
                          " ".join(self.cmd("smtpc", self.port, 1, True, 1)) +
-                         "   (and the same with msg-1k.eml: MB/s = 64 MiB / (t64M - t1K))")
+                         "   (and the same with msg-1k.eml, tools taking turns, best of 7: "
+                         "MB/s = 64 MiB / (t64M - t1K); CPU = median of (user+sys)(64M) - (user+sys)(1K))")
 
     # ---- 6. heap per session, 7. footprint ---------------------------------------
     def heap(self):
@@ -487,6 +522,238 @@ class Bench:
         self.detail["embedded"] = (r.returncode, text)
         self.cmds.append("bench/check-embedded.sh")
 
+    # ---- 8. TLS: STARTTLS + AUTH session set-up (callgrind) -------------------
+    TLS_FUNCS = {
+        "smtpc": [
+            ("smtpc_session_open", "whole dialogue: EHLO, STARTTLS, handshake, EHLO, AUTH"),
+            ("mbedtls_ssl_handshake", "TLS handshake"),
+            ("mbedtls_ecdh_make_public", "ECDHE: ephemeral key"),
+            ("mbedtls_ecdh_calc_secret", "ECDHE: shared secret"),
+            ("mbedtls_rsa_public", "RSA-2048 signature checks (chain + key exchange)"),
+            ("mbedtls_ssl_parse_certificate", "server certificate: parse + verify"),
+            ("smtpc_tls_new", "smtpc_tls_new (entropy + DRBG seed)"),
+            ("mbedtls_havege_init", "of which HAVEGE entropy source init"),
+            ("smtpc_tls_set_cafile", "CA file parse"),
+            ("_int_malloc", "malloc (self)"),
+        ],
+        "curl": [
+            ("curl_easy_perform", "whole transfer: connect, EHLO, STARTTLS, EHLO, AUTH, NOOP"),
+            ("SSL_do_handshake", "TLS handshake"),
+            ("EVP_PKEY_keygen", "ECDHE: ephemeral key"),
+            ("EVP_PKEY_derive", "ECDHE: shared secret"),
+            ("SSL_CTX_new", "SSL_CTX_new"),
+            ("X509_STORE_load_file", "CA file load"),
+            ("curl_easy_cleanup", "cleanup (QUIT)"),
+        ],
+    }
+
+    def inclusive(self, path, self_cost=False):
+        """{function: Ir} from callgrind_annotate (inclusive or self)."""
+        r = subprocess.run(["callgrind_annotate", "--auto=no",
+                            "--inclusive=" + ("no" if self_cost else "yes"),
+                            "--threshold=100", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=300)
+        fn = {}
+        for line in r.stdout.decode(errors="replace").splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\([\s\d.]+%\)\s+(\S+?)(?:\s+\[(.*)\])?\s*$", line)
+            if not m or ":" not in m.group(2):
+                continue
+            func = m.group(2).rpartition(":")[2]
+            if func.startswith("0x"):  # a static function without a symbol
+                func = "%s in %s" % (func, os.path.basename(m.group(3) or "?"))
+            v = int(m.group(1).replace(",", ""))
+            # Self costs of a function listed under two files (inlined
+            # parts) add up; inclusive costs overlap, so take the larger.
+            fn[func] = fn.get(func, 0) + v if self_cost else max(fn.get(func, 0), v)
+        return fn
+
+    def have_mbedtls(self):
+        conf = os.path.join(os.path.dirname(os.path.dirname(self.a.smtpc)), "config.h")
+        try:
+            return "#define SMTPC_HAVE_MBEDTLS 1" in open(conf).read()
+        except OSError:
+            return True  # cannot tell: let the run show it
+
+    def tls(self):
+        testbed = os.path.join(self.a.srcdir, "tests", "postfix-testbed.sh")
+        prog = os.path.join(os.path.dirname(self.a.smtpc), "tls_setup")
+        curl = os.path.join(self.a.peers, "peer_curl_tls")
+        why = None
+        if os.geteuid() != 0:
+            why = "not root"
+        elif not all(shutil.which(c, path=os.environ.get("PATH", "") + ":/usr/sbin")
+                     for c in ("postfix", "saslpasswd2", "openssl")):
+            why = "postfix, sasl2-bin or openssl missing"
+        elif not shutil.which("valgrind"):
+            why = "valgrind missing"
+        elif not os.path.exists(prog):
+            why = "bench/tls_setup not built"
+        elif not self.have_mbedtls():
+            why = "libsmtpc built without mbedTLS"
+        if why:
+            self.notes.append("TLS set-up not measured: " + why)
+            return
+        top = tempfile.mkdtemp(prefix="smtpc-bench-pfx.")
+        os.chmod(top, 0o755)  # Postfix's daemons traverse it
+        pfx = os.path.join(top, "pfx")
+        env = dict(os.environ, PFX_PORT=str(free_port()), PFX_SMTPS_PORT=str(free_port()),
+                   PFX_AUTHPLAIN_PORT=str(free_port()))
+        try:
+            r = subprocess.run(["bash", testbed, "start", pfx], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            if r.returncode != 0:
+                self.notes.append("TLS set-up not measured: Postfix testbed did not start")
+                log(r.stdout.decode(errors="replace")[-2000:])
+                return
+            pf = {}
+            for line in open(os.path.join(pfx, "env")):
+                m = re.match(r"^(PFX_\w+)='(.*)'$", line.strip())
+                if m:
+                    pf[m.group(1)] = m.group(2)
+            os.environ["BENCH_PASS"] = pf["PFX_PASS"]  # children inherit it
+            key = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", pf["PFX_CAFILE"]],
+                                 stdout=subprocess.PIPE, timeout=30).stdout.decode()
+            m = re.search(r"Public-Key: \((\d+) bit\)", key)
+            self.tls_key = "RSA-%s" % m.group(1) if m and "rsaEncryption" in key else "?"
+            runs = [("smtpc", [prog]), ("curl", [curl]), ("curl12", [curl])]
+            n1, n2 = 1, 1 + self.tls_count
+            for tool, argv0 in runs:
+                if tool != "smtpc" and "curl" not in self.tools:
+                    continue
+                tot = {}
+                for n in (0, n1, n2):
+                    out = os.path.join(self.work, "cg.tls.%s.%d.out" % (tool, n))
+                    argv = argv0 + ["127.0.0.1", pf["PFX_PORT"], str(n), pf["PFX_CAFILE"],
+                                    pf["PFX_USER"]] + (["1.2"] if tool == "curl12" else [])
+                    r, _, _ = self.run(argv, timeout=600, prefix=[
+                        "valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
+                    tot[n] = self.callgrind_total(out) if r is not None else None
+                ok = None not in tot.values()
+                slope = (tot[n2] - tot[n1]) / (n2 - n1) if ok else None
+                first = tot[n1] - tot[0] if ok else None
+                key_ = "curl" if tool == "curl12" else tool
+                self.put("tls_instr12" if tool == "curl12" else "tls_instr", key_, slope)
+                if tool != "curl12":
+                    self.put("tls_first", key_, first)
+                log("%-12s TLS set-up: %s instructions/session (first session %s)" % (
+                    tool, "%.0f" % slope if ok else "FAILED", "%.0f" % first if ok else "-"))
+                if ok and tool in self.TLS_FUNCS:
+                    a = self.inclusive(os.path.join(self.work, "cg.tls.%s.%d.out" % (tool, n1)))
+                    b = self.inclusive(os.path.join(self.work, "cg.tls.%s.%d.out" % (tool, n2)))
+                    rows = [(f, what, (b.get(f, 0) - a.get(f, 0)) / (n2 - n1))
+                            for f, what in self.TLS_FUNCS[tool]]
+                    self.detail["tls_incl_" + tool] = rows
+                    if tool == "smtpc":
+                        a = self.inclusive(os.path.join(self.work, "cg.tls.smtpc.%d.out" % n1), True)
+                        b = self.inclusive(os.path.join(self.work, "cg.tls.smtpc.%d.out" % n2), True)
+                        per = {k: (b.get(k, 0) - a.get(k, 0)) / (n2 - n1) for k in set(a) | set(b)}
+                        self.detail["tls_self_smtpc"] = sorted(per.items(), key=lambda kv: -kv[1])[:15]
+            # what each side negotiated, from Postfix's log
+            try:
+                log_ = open(os.path.join(pfx, "maillog"), errors="replace").read()
+                self.detail["tls_negotiated"] = sorted(set(
+                    re.sub(r"^.*TLS connection established from [^:]*: ", "", l)
+                    for l in log_.splitlines() if "TLS connection established" in l))
+            except OSError:
+                pass
+            if res_get(self.res, "tls_instr12", "curl") is not None:
+                self.put("tls_instr12", "smtpc", res_get(self.res, "tls_instr", "smtpc"))
+        finally:
+            subprocess.run(["bash", testbed, "stop", pfx], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+            shutil.rmtree(top, ignore_errors=True)
+        self.cmds.append("tests/postfix-testbed.sh start DIR (STARTTLS on PORT, %s certificate, "
+                         "Cyrus SASL); for N in 0 1 %d:" % (self.tls_key, n2))
+        self.cmds.append("  BENCH_PASS=... valgrind --tool=callgrind tls_setup 127.0.0.1 PORT N "
+                         "ca.crt testuser     (and peer_curl_tls ... [1.2])")
+        self.cmds.append("  instructions/session = (Ir(%d) - Ir(1)) / %d; first session = Ir(1) - Ir(0)"
+                         % (n2, n2 - n1))
+
+    # ---- 9. many concurrent sessions from one thread ----------------------------
+    def many_cmd(self, tool, prog, port, sessions, per, iobuf=None):
+        if tool == "smtpc":
+            return [prog, "127.0.0.1", str(port), str(sessions), str(per), self.msg] + \
+                ([str(iobuf)] if iobuf else [])
+        # -s: sessions in parallel; -d: every session sends several messages
+        return [self.a.smtp_source] + (["-d"] if per > 1 else []) + \
+            ["-s", str(sessions), "-m", str(sessions * per), "-f", "bench@example.com",
+             "-t", "rcpt@example.com", "-M", "bench.local", "-F", self.msg_lf,
+             "127.0.0.1:%d" % port]
+
+    def many_run(self, tool, prog, port, per, iobuf=None):
+        """msgs/s (best of reps) with self.sessions sessions at once, and the
+        peak RSS growth per session over the same tool with one session."""
+        n = self.sessions
+        _, rss1 = self.timed_rss(self.many_cmd(tool, prog, port, 1, per, iobuf))
+        best, rssn, own = None, None, None
+        for _ in range(self.reps):
+            dt, rss = self.timed_rss(self.many_cmd(tool, prog, port, n, per, iobuf), True)
+            if dt is None:
+                best = None
+                break
+            if best is None or dt < best:
+                best = dt
+                if tool == "smtpc":  # many_sessions' own account of that run
+                    own = json.loads(self.last_stdout.decode())
+            rssn = rss if rssn is None else max(rssn, rss)
+        if own is not None:
+            self.detail.setdefault("many", []).append(own)
+        if iobuf:
+            return
+        ok = best is not None and rss1 is not None and rssn is not None
+        self.put("many_msgs_s_%d" % per, tool, n * per / best if ok else None)
+        self.put("many_rss_%d" % per, tool, (rssn - rss1) / (n - 1) if ok and n > 1 else None)
+        log("%-12s %d sessions x %d msgs: %s msgs/s, %s bytes RSS/session" % (
+            tool, n, per, "%.0f" % (n * per / best) if ok else "FAILED",
+            "%.0f" % ((rssn - rss1) / (n - 1)) if ok and n > 1 else "-"))
+
+    def many(self):
+        prog = os.path.join(os.path.dirname(self.a.smtpc), "many_sessions")
+        if not os.path.exists(prog) or not os.path.exists("/usr/bin/time"):
+            self.notes.append("many sessions not measured: bench/many_sessions or /usr/bin/time missing")
+            return
+        n = self.sessions
+        need = 2 * n + 256  # the sink's descriptors: one per session, and ours
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < need:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+            except (ValueError, OSError):
+                self.notes.append("many sessions: RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
+                return
+        elif soft != resource.RLIM_INFINITY and soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        port = free_port()
+        argv = [self.a.smtp_sink] + (["-u", "nobody"] if os.geteuid() == 0 else []) + \
+            ["-m", str(n + 100), "127.0.0.1:%d" % port, str(n + 100)]
+        self.many_sink_cmd = " ".join(argv).replace(str(port), "PORT")
+        sink = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            if not wait_port(port, sink):
+                self.notes.append("many sessions: smtp-sink -m did not start")
+                return
+            for per in (1, 10):
+                for tool in ("smtpc", "smtp-source"):
+                    if tool == "smtpc" or tool in self.tools:
+                        self.many_run(tool, prog, port, per)
+            # the same with 4 KiB read and write buffers: most of a
+            # session's heap is its I/O buffers (smtpc_session_set_limit)
+            self.many_run("smtpc", prog, port, 1, 4096)
+        finally:
+            if sink.poll() is None:
+                sink.terminate()
+                try:
+                    sink.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    sink.kill()
+                    sink.wait(timeout=5)
+        self.cmds.append(self.many_sink_cmd + "   (-m: connections served at once)")
+        self.cmds.append("/usr/bin/time -f '%%e %%M' many_sessions 127.0.0.1 PORT {1,%d} {1,10} msg-1k.eml [4096]"
+                         "   (msgs/s best of %d; RSS/session = (RSS(%d) - RSS(1)) / %d)" %
+                         (n, self.reps, n, n - 1))
+        self.cmds.append("/usr/bin/time -f '%%e %%M' smtp-source [-d] -s {1,%d} -m {1,10}x -f bench@example.com "
+                         "-t rcpt@example.com -M bench.local -F msg-1k-lf.eml 127.0.0.1:PORT" % n)
+
     # ---- report ------------------------------------------------------------------
     def report(self):
         R = self.res
@@ -506,6 +773,8 @@ class Bench:
                 return "%.1f MiB" % (v / 2**20)
             if kind == "kib":
                 return "%.0f KiB" % (v / 1024)
+            if kind == "kib1":
+                return "%.1f KiB" % (v / 1024)
             return str(v)
 
         rows = [
@@ -522,6 +791,14 @@ class Bench:
             ("64 MiB: MB/s", "big_mbs", "int", True),
             ("64 MiB: peak RSS", "big_rss", "mib", False),
             ("64 MiB: RSS beyond the message", "big_extra", "mib", False),
+            ("64 MiB: client CPU seconds (user+sys, median)", "big_cpu", "f2", False),
+            ("STARTTLS + AUTH session set-up: instructions", "tls_instr", "int", False),
+            ("STARTTLS + AUTH: first session of the process", "tls_first", "int", False),
+            ("STARTTLS + AUTH set-up, libcurl capped at TLS 1.2", "tls_instr12", "int", False),
+            ("%d sessions at once × 1 msg: msgs/s" % self.sessions, "many_msgs_s_1", "int", True),
+            ("%d sessions at once × 10 msgs: msgs/s" % self.sessions, "many_msgs_s_10", "int", True),
+            ("%d sessions × 1 msg: RSS growth/session" % self.sessions, "many_rss_1", "kib1", False),
+            ("%d sessions × 10 msgs: RSS growth/session" % self.sessions, "many_rss_10", "kib1", False),
         ]
         tools = self.tools
         w("| metric | " + " | ".join(LABEL[t] for t in tools) + " |")
@@ -593,6 +870,17 @@ class Bench:
         s = g("big_mbs", "smtpc")
         if s and c:
             line("64 MiB: MB/s ≥ libcurl", s >= c, "%.0f vs %.0f MB/s" % (s, c))
+        s_, c_ = g("tls_instr", "smtpc"), g("tls_instr", "curl")
+        if s_ and c_:
+            line("TLS: STARTTLS + AUTH set-up instructions ≤ libcurl (OpenSSL)", s_ <= c_,
+                 "{:,.0f} vs {:,.0f} ({:.2f}×)".format(s_, c_, s_ / c_))
+        for d in self.detail.get("many", []):
+            line("%d concurrent sessions from one thread (poll), %d msg(s) each%s" %
+                 (d["sessions"], d["msgs_per_session"],
+                  ", %d-byte I/O buffers" % d["iobuf"] if d.get("iobuf") else ""),
+                 d["sessions"] >= 1000 and d["accepted"] == d["messages"],
+                 "%d of %d accepted, %.0f msgs/s, heap %.1f KiB/session" % (
+                     d["accepted"], d["messages"], d["msgs_per_s"], d["heap_per_session"] / 1024))
         heap = self.detail.get("heap", {})
         if "one_msg_1rcpt" in heap:
             d = heap["one_msg_1rcpt"]
@@ -672,6 +960,46 @@ class Bench:
                 if rss is not None:
                     w("- %s: peak %.1f MiB, growth %.1f MiB" % (LABEL[t], rss / 2**20, gr / 2**20))
             w("")
+        for tool in ("smtpc", "curl"):
+            rows = self.detail.get("tls_incl_" + tool)
+            if not rows:
+                continue
+            w("#### STARTTLS + AUTH set-up, %s: inclusive instructions per session" %
+              {"smtpc": "libsmtpc (bench/tls_setup)", "curl": "libcurl (bench/peer_curl_tls)"}[tool])
+            w("")
+            w("Slope between COUNT=1 and COUNT=%d of callgrind_annotate --inclusive=yes." %
+              (1 + self.tls_count))
+            w("")
+            w("| function | what | Ir/session |")
+            w("|---|---|---:|")
+            for f, what, v in rows:
+                w("| %s | %s | %s |" % (f, what, "{:,.0f}".format(v)))
+            w("")
+        rows = self.detail.get("tls_self_smtpc")
+        if rows:
+            w("#### STARTTLS + AUTH set-up, libsmtpc: self cost per session, top 15")
+            w("")
+            w("| function | Ir/session |")
+            w("|---|---:|")
+            for f, v in rows:
+                w("| %s | %s |" % (f, "{:,.0f}".format(v)))
+            w("")
+        neg = self.detail.get("tls_negotiated")
+        if neg:
+            w("#### TLS as negotiated (Postfix's log)")
+            w("")
+            for l in neg:
+                w("- " + l)
+            w("")
+        many = self.detail.get("many")
+        if many:
+            w("#### bench/many_sessions, fastest run (its own account; heap = bytes the library "
+              "asked its allocator for, at most at once; RSS growth = peak minus before the first "
+              "session)")
+            w("")
+            for d in many:
+                w("- " + json.dumps(d))
+            w("")
         emb = self.detail.get("embedded")
         if emb:
             w("#### check-embedded (exit %d)" % emb[0])
@@ -681,6 +1009,10 @@ class Bench:
             w("```")
             w("")
         return "\n".join(out)
+
+
+def res_get(res, metric, tool):
+    return (res.get(metric) or {}).get(tool)
 
 
 def c_functions(path):
@@ -805,7 +1137,8 @@ def main():
         b.make_msgs()
         b.start_sink()
         steps = [("tput", b.throughput), ("instr", b.instructions), ("sys", b.syscalls),
-                 ("rt", b.round_trips), ("big", b.big_message), ("heap", b.heap),
+                 ("rt", b.round_trips), ("big", b.big_message), ("tls", b.tls),
+                 ("many", b.many), ("heap", b.heap),
                  ("embedded", b.embedded)]
         for name, fn in steps:
             if name in b.skip:
@@ -826,6 +1159,12 @@ def main():
                (b.sink_cmd.replace(str(b.port), "PORT"), b.delay_ms))
     doc.append("- 1 KiB message (1024 octets, CRLF), one connection per run; throughput: "
                "COUNT=%d (1 rcpt) and %d (10 rcpt), best of %d" % (b.count, b.count10, b.reps))
+    if "tls_instr" in b.res:
+        doc.append("- TLS set-up: a throwaway Postfix (tests/postfix-testbed.sh: STARTTLS, %s "
+                   "certificate, Cyrus SASL PLAIN) on 127.0.0.1; every session a full handshake"
+                   % getattr(b, "tls_key", "?"))
+    if "many" in b.detail:
+        doc.append("- many sessions: `%s` on 127.0.0.1" % b.many_sink_cmd)
     doc.append("- run time: %.0f s" % (time.monotonic() - t0))
     doc.append("")
     doc.append(b.report())

@@ -11,12 +11,16 @@
 # 3. runs bench/bench.py: smtp-sink on 127.0.0.1, then messages/second,
 #    instructions/msg (callgrind), syscalls/msg (strace -c; perf trace when
 #    it works), round trips/msg (bench/delay_sink.py), one 64 MiB message
-#    (MB/s, peak RSS), heap per session (bench/heap_per_session) and the
+#    (MB/s, peak RSS), STARTTLS + AUTH set-up instructions (bench/tls_setup
+#    vs bench/peer_curl_tls against a throwaway Postfix, root only), 1,000
+#    concurrent sessions from one thread (bench/many_sessions vs
+#    smtp-source -s), heap per session (bench/heap_per_session) and the
 #    Cortex-M4 footprint (bench/check-embedded.sh),
 # 4. prints the table and writes it to $top_builddir/bench/latest.md
 #    (BENCH_OUT to change); bench/RESULTS.md is the annotated copy kept in git.
 # Tunables (environment): see bench/bench.py (BENCH_COUNT, BENCH_COUNT10,
-# BENCH_REPS, BENCH_TOOLS, BENCH_SKIP, BENCH_DELAY_MS).  Takes about 6-8
+# BENCH_REPS, BENCH_TOOLS, BENCH_SKIP, BENCH_DELAY_MS, BENCH_SESSIONS,
+# BENCH_TLS_COUNT).  Takes about 8-10
 # minutes with the defaults on 2 cores.  Never part of make check.
 set -euo pipefail
 
@@ -24,7 +28,8 @@ src=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 build=${top_builddir:-$src}
 
 PKGS=(libcurl4-openssl-dev libesmtp-dev postfix valgrind strace python3
-      gcc-arm-none-eabi libnewlib-arm-none-eabi linux-perf time pkg-config)
+      gcc-arm-none-eabi libnewlib-arm-none-eabi linux-perf time pkg-config
+      sasl2-bin libsasl2-modules openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -47,7 +52,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-for prog in smtpc-bench heap_per_session; do
+for prog in smtpc-bench heap_per_session tls_setup many_sessions; do
     if [[ ! -x $build/bench/$prog ]]; then
         make -C "$build" "bench/$prog" >/dev/null
     fi

@@ -4,7 +4,8 @@
  * session opens, sends one message and quits; a call that returns
  * SMTPC_ERR_WANT_READ or SMTPC_ERR_WANT_WRITE is simply made again later.
  *
- *   event_loop HOST PORT FROM TO [N]      (N sessions, default 3, max 16) */
+ *   event_loop HOST PORT FROM TO [N]   (N sessions, default 3, max 10000;
+ *                                       raise `ulimit -n` for over ~1000) */
 #define _POSIX_C_SOURCE 200809L
 #include <smtpc/smtpc.h>
 
@@ -39,14 +40,20 @@ static int step(job *j, const char *from, const char *to) {
 }
 
 int main(int argc, char **argv) {
-  job jobs[16] = {0};
-  struct pollfd p[16];
   int i, n = argc == 6 ? atoi(argv[5]) : 3, failed = 0;
+  job *jobs;
+  struct pollfd *p;
   smtpc_io io;
 
-  if ((argc != 5 && argc != 6) || n < 1 || n > 16) {
+  if ((argc != 5 && argc != 6) || n < 1 || n > 10000) {
     fprintf(stderr, "usage: event_loop HOST PORT FROM TO [N]\n");
     return 2;
+  }
+  jobs = calloc((size_t)n, sizeof *jobs);
+  p = calloc((size_t)n, sizeof *p);
+  if (jobs == NULL || p == NULL) {
+    perror("calloc");
+    return 1;
   }
   for (i = 0; i < n; i++) { /* connecting blocks; the rest does not */
     job *j = &jobs[i];
@@ -87,7 +94,8 @@ int main(int argc, char **argv) {
       break;
     if (poll(p, (nfds_t)nfds, timeout) < 0) {
       perror("poll");
-      return 1;
+      failed = 1;
+      break;
     }
   }
   for (i = 0; i < n; i++) {
@@ -97,5 +105,7 @@ int main(int argc, char **argv) {
     smtpc_session_free(jobs[i].s);
     smtpc_socket_free(jobs[i].sock);
   }
+  free(jobs);
+  free(p);
   return failed ? 1 : 0;
 }

@@ -1117,6 +1117,43 @@ static void set_min_version(mbedtls_ssl_config *conf) {
 #endif
 }
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+/* Key exchange curves, most preferred first.  mbedTLS 2.x offers them in
+ * its internal order, secp521r1 first, and servers commonly follow the
+ * client's order (OpenSSL does unless told to prefer its own, e.g. Postfix
+ * by default): every handshake then paid two P-521 multiplications, ~90 %
+ * of a STARTTLS + AUTH session's instructions (bench/RESULTS.md).  This is
+ * mbedTLS 3.x's default list, where x25519 and P-256 come first; the
+ * weaker or rarely used curves of 2.x's list (192/224 bit, secp256k1) are
+ * left out, as 3.x does. */
+static const mbedtls_ecp_group_id curves[] = {
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
+    MBEDTLS_ECP_DP_CURVE25519,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED)
+    MBEDTLS_ECP_DP_CURVE448,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP521R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED)
+    MBEDTLS_ECP_DP_BP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED)
+    MBEDTLS_ECP_DP_BP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED)
+    MBEDTLS_ECP_DP_BP512R1,
+#endif
+    MBEDTLS_ECP_DP_NONE};
+#endif
+
 int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   smtpc_tls *t = tls;
   int ret, rc;
@@ -1159,6 +1196,9 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   if (ret != 0)
     goto mbed_fail;
   set_min_version(&t->conf);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+  mbedtls_ssl_conf_curves(&t->conf, curves);
+#endif
   mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
   mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   if (t->have_ca)

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* tls_setup -- the cost of setting up a secured, authenticated session
+ * with libsmtpc's mbedTLS adapter, for bench/run.sh.
+ *
+ *   BENCH_PASS=SECRET tls_setup HOST PORT COUNT CAFILE USER
+ *
+ * COUNT times, one after the other: connect, EHLO, STARTTLS, handshake
+ * (certificate verified against CAFILE and HOST), EHLO, AUTH PLAIN as USER,
+ * NOOP, QUIT, close (the NOOP because that is how the libcurl peer gets an
+ * authenticated session without a message: see peer_curl_tls.c); every session builds its TLS state from scratch (CA file
+ * parsed, DRBG seeded, full handshake: no session resumption), as a client
+ * that connects now and then would.  COUNT may be 0 (process start-up
+ * only), so that callgrind's count for COUNT=1 minus COUNT=0, or the slope
+ * over COUNT, is the cost of one session.  The password comes from the
+ * environment: never on the command line.
+ *
+ * Prints nothing on stdout.  Exit 0 only if every session authenticated;
+ * 1 when one failed (the first failure is reported on stderr); 2 on a
+ * usage error.  bench/peer_curl_tls.c is the libcurl peer. */
+#include <smtpc/smtpc.h>
+#include <smtpc/tls.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_COUNT 1000000UL
+#define TIMEOUT_MS 30000u /* connect and per-reply deadline */
+
+static int parse_ulong(const char *s, unsigned long hi, unsigned long *out) {
+  char *end;
+  unsigned long v;
+  if (s == NULL || *s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoul(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* One session; SMTPC_OK once AUTH and NOOP succeeded and QUIT was sent. */
+static int one_session(const char *host, const char *port, const char *cafile,
+                       const char *user, const char *pass) {
+  smtpc_socket *sock = NULL;
+  smtpc_tls *tls = NULL;
+  smtpc_session *s = NULL;
+  smtpc_io plain, io;
+  int rc;
+
+  if ((rc = smtpc_socket_new(&sock, NULL)) == SMTPC_OK &&
+      (rc = smtpc_socket_connect(sock, host, port, TIMEOUT_MS)) == SMTPC_OK &&
+      (rc = smtpc_tls_new(&tls, NULL, SMTPC_TLS_MODE_STARTTLS)) == SMTPC_OK &&
+      (rc = smtpc_tls_set_hostname(tls, host)) == SMTPC_OK &&
+      (rc = smtpc_tls_set_cafile(tls, cafile)) == SMTPC_OK) {
+    smtpc_socket_io(sock, &plain);
+    if ((rc = smtpc_tls_wrap(tls, &plain, &io)) == SMTPC_OK &&
+        (rc = smtpc_session_new(&s, NULL)) == SMTPC_OK &&
+        (rc = smtpc_session_set_io(s, &io)) == SMTPC_OK &&
+        (rc = smtpc_session_set_ehlo_name(s, "bench.local")) == SMTPC_OK &&
+        (rc = smtpc_session_set_timeout_all(s, TIMEOUT_MS)) == SMTPC_OK &&
+        (rc = smtpc_session_set_tls_policy(s, SMTPC_TLS_REQUIRED)) ==
+            SMTPC_OK &&
+        (rc = smtpc_session_set_auth(s, SMTPC_AUTH_PLAIN, user, pass, NULL)) ==
+            SMTPC_OK)
+      rc = smtpc_session_open(s); /* EHLO STARTTLS EHLO AUTH */
+    if (rc == SMTPC_OK)
+      rc = smtpc_session_noop(s);
+    if (rc == SMTPC_OK)
+      rc = smtpc_session_quit(s);
+  }
+  if (rc != SMTPC_OK)
+    fprintf(stderr, "tls_setup: %s%s%s\n", smtpc_strerror(rc),
+            tls && *smtpc_tls_last_error(tls) ? ": " : "",
+            tls ? smtpc_tls_last_error(tls) : "");
+  if (s != NULL)
+    smtpc_session_close(s);
+  smtpc_session_free(s);
+  smtpc_tls_free(tls);
+  smtpc_socket_free(sock);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *pass = getenv("BENCH_PASS");
+  unsigned long count, i;
+
+  if (argc != 6 || pass == NULL ||
+      parse_ulong(argv[3], MAX_COUNT, &count) != 0) {
+    fprintf(stderr, "usage: BENCH_PASS=SECRET tls_setup HOST PORT COUNT "
+                    "CAFILE USER\n");
+    return 2;
+  }
+  for (i = 0; i < count; i++)
+    if (one_session(argv[1], argv[2], argv[4], argv[5], pass) != SMTPC_OK) {
+      fprintf(stderr, "tls_setup: session %lu of %lu failed\n", i + 1, count);
+      return 1;
+    }
+  return 0;
+}
