@@ -31,6 +31,7 @@
  * Environment: top_srcdir (where tests/faultd.py lives), PYTHON,
  * CLIENT_KEEP_LOG (keep faultd's log).  Exit 77 when faultd cannot start. */
 #include "testutil.h"
+#include "faultd_run.h"
 
 #include "smtpc_int.h"
 
@@ -59,19 +60,6 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static long now_ms(void) {
-  struct timespec tv;
-  clock_gettime(CLOCK_MONOTONIC, &tv);
-  return (long)tv.tv_sec * 1000L + tv.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec tv;
-  tv.tv_sec = ms / 1000;
-  tv.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&tv, &tv) != 0 && errno == EINTR)
-    ;
-}
 
 /* ---- faultd.py ------------------------------------------------------------ */
 
@@ -89,185 +77,6 @@ static const char *const all_specs[] = {
     "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
-static pid_t faultd_pid = -1;
-static char log_path[256];
-static char ports[NSPECS][16];
-
-static const char *port_of(const char *spec) {
-  size_t i;
-  for (i = 0; i < NSPECS; i++)
-    if (strcmp(all_specs[i], spec) == 0 && ports[i][0] != '\0')
-      return ports[i];
-  ck_abort_msg("scenario %s: faultd has no port for it", spec);
-  return NULL;
-}
-
-static const char *faultd_script(void) {
-  static char path[1024];
-  const char *top = getenv("top_srcdir");
-  const char *cands[] = {"tests/faultd.py", "../tests/faultd.py",
-                         "faultd.py"};
-  size_t i;
-  if (top != NULL && *top != '\0') {
-    snprintf(path, sizeof(path), "%s/tests/faultd.py", top);
-    if (access(path, R_OK) == 0)
-      return path;
-  }
-  for (i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
-    if (access(cands[i], R_OK) == 0)
-      return cands[i];
-  return NULL;
-}
-
-/* Reads one line from fd (bounded by the deadline); its length or -1. */
-static int read_line(int fd, char *buf, size_t cap, long deadline) {
-  size_t n = 0;
-  while (n + 1 < cap) {
-    struct pollfd p;
-    long left = deadline - now_ms();
-    char c;
-    ssize_t r;
-    if (left <= 0)
-      return -1;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    if (poll(&p, 1, (int)left) <= 0)
-      continue;
-    r = read(fd, &c, 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    if (c == '\n') {
-      buf[n] = '\0';
-      return (int)n;
-    }
-    buf[n++] = c;
-  }
-  buf[n] = '\0';
-  return (int)n;
-}
-
-static void faultd_stop(void) {
-  long end;
-  int st;
-  if (faultd_pid <= 0)
-    return;
-  kill(faultd_pid, SIGTERM);
-  end = now_ms() + 3000;
-  while (waitpid(faultd_pid, &st, WNOHANG) == 0) {
-    if (now_ms() > end) {
-      kill(faultd_pid, SIGKILL);
-      waitpid(faultd_pid, &st, 0);
-      break;
-    }
-    sleep_ms(20);
-  }
-  faultd_pid = -1;
-}
-
-static int faultd_start(void) {
-  const char *script = faultd_script();
-  const char *py = getenv("PYTHON");
-  const char *tmp = getenv("TMPDIR");
-  const char *argv[NSPECS + 12];
-  char line[256];
-  int pfd[2], fd, got = 0;
-  size_t i, k = 0;
-  long deadline;
-
-  if (script == NULL) {
-    fprintf(stderr, "check_client: tests/faultd.py not found\n");
-    return -1;
-  }
-  if (py == NULL || *py == '\0')
-    py = "python3";
-  snprintf(log_path, sizeof(log_path), "%s/check_client.XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if ((fd = mkstemp(log_path)) < 0) {
-    perror("check_client: mkstemp");
-    return -1;
-  }
-  close(fd);
-  argv[k++] = py;
-  argv[k++] = script;
-  argv[k++] = "--log";
-  argv[k++] = log_path;
-  argv[k++] = "--timeout";
-  argv[k++] = "600";
-  argv[k++] = "--conn-timeout";
-  argv[k++] = "30";
-  for (i = 0; i < NSPECS; i++)
-    argv[k++] = all_specs[i];
-  argv[k] = NULL;
-  if (pipe(pfd) != 0)
-    return -1;
-  fflush(NULL);
-  faultd_pid = fork();
-  if (faultd_pid < 0)
-    return -1;
-  if (faultd_pid == 0) {
-    dup2(pfd[1], 1);
-    close(pfd[0]);
-    close(pfd[1]);
-    execvp(py, (char *const *)argv);
-    fprintf(stderr, "check_client: cannot run %s: %s\n", py, strerror(errno));
-    _exit(127);
-  }
-  close(pfd[1]);
-  deadline = now_ms() + 30000;
-  if (read_line(pfd[0], line, sizeof(line), deadline) < 0) {
-    fprintf(stderr, "check_client: faultd did not start\n");
-    close(pfd[0]);
-    faultd_stop();
-    return -1;
-  }
-  while (read_line(pfd[0], line, sizeof(line), deadline) >= 0) {
-    char *sp = strchr(line, ' ');
-    if (strcmp(line, "ready") == 0)
-      break;
-    if (sp == NULL)
-      continue;
-    *sp = '\0';
-    for (i = 0; i < NSPECS; i++)
-      if (strcmp(all_specs[i], line) == 0) {
-        snprintf(ports[i], sizeof(ports[i]), "%s", sp + 1);
-        got++;
-      }
-  }
-  close(pfd[0]);
-  if (got != (int)NSPECS) {
-    fprintf(stderr, "check_client: faultd announced %d of %d ports\n", got,
-            (int)NSPECS);
-    faultd_stop();
-    return -1;
-  }
-  return 0;
-}
-
-/* ---- faultd's log --------------------------------------------------------- */
-
-static char *log_read(void) {
-  FILE *f = fopen(log_path, "rb");
-  char *p = NULL;
-  size_t n = 0, cap = 0, r;
-  ck_assert_msg(f != NULL, "cannot open faultd log %s", log_path);
-  for (;;) {
-    if (cap - n < 65536) {
-      cap = cap ? cap * 2 : 262144;
-      p = realloc(p, cap);
-      ck_assert_ptr_nonnull(p);
-    }
-    r = fread(p + n, 1, cap - n - 1, f);
-    if (r == 0)
-      break;
-    n += r;
-  }
-  fclose(f);
-  p[n] = '\0';
-  return p;
-}
 
 /* Counts the log lines of scenario `spec` (any of its connections when
  * conn is 0, else connection "spec#conn") whose event starts with `prefix`
@@ -305,17 +114,17 @@ static int log_count(const char *log, const char *spec, int conn,
 /* Waits (bounded) until faultd logged END for n connections of spec;
  * returns the log (the caller frees it). */
 static char *log_wait_ends(const char *spec, int n) {
-  long end = now_ms() + LOG_WAIT_MS;
+  long end = tf_now_ms() + LOG_WAIT_MS;
   for (;;) {
-    char *log = log_read();
+    char *log = tf_log_read();
     if (log_count(log, spec, 0, "END", NULL) >= n)
       return log;
     free(log);
-    if (now_ms() > end)
+    if (tf_now_ms() > end)
       ck_abort_msg("%s: faultd did not log the end of %d connection(s) "
                    "within %d ms (log %s)",
-                   spec, n, LOG_WAIT_MS, log_path);
-    sleep_ms(20);
+                   spec, n, LOG_WAIT_MS, tf_log_path());
+    tf_sleep_ms(20);
   }
 }
 
@@ -345,32 +154,6 @@ static int log_max_open(const char *log, const char *spec) {
 
 /* ---- outcome checks ------------------------------------------------------- */
 
-static const char *err_name(int e) {
-  switch (e) {
-  case SMTPC_OK: return "OK";
-  case SMTPC_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-  case SMTPC_ERR_BAD_ADDRESS: return "BAD_ADDRESS";
-  case SMTPC_ERR_BAD_ARGUMENT: return "BAD_ARGUMENT";
-  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
-  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
-  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
-  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
-  case SMTPC_ERR_GREETING_REFUSED: return "GREETING_REFUSED";
-  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
-  case SMTPC_ERR_PARTIAL: return "PARTIAL";
-  case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS_UNAVAILABLE";
-  case SMTPC_ERR_AUTH_FAILED: return "AUTH_FAILED";
-  case SMTPC_ERR_AUTH_INSECURE: return "AUTH_INSECURE";
-  case SMTPC_ERR_AUTH_UNSUPPORTED: return "AUTH_UNSUPPORTED";
-  case SMTPC_ERR_IO: return "IO";
-  case SMTPC_ERR_EOF: return "EOF";
-  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
-  case SMTPC_ERR_CONNECT: return "CONNECT";
-  case SMTPC_ERR_TLS: return "TLS";
-  case SMTPC_ERR_CERTIFICATE: return "CERTIFICATE";
-  default: return smtpc_strerror(e);
-  }
-}
 
 /* Asserts the whole outcome: the returned status equals the result's, and
  * status, stage, retry class and (unless NULL) a piece of the message. */
@@ -384,9 +167,9 @@ static void expect_(int rv, const smtpc_result *res, int st, smtpc_stage stage,
   msg = smtpc_result_message(res);
   ck_assert_msg(rv == smtpc_result_status(res),
                 "line %d: returned %s but the result says %s (%s)", line,
-                err_name(rv), err_name(smtpc_result_status(res)), msg);
+                tf_err_name(rv), tf_err_name(smtpc_result_status(res)), msg);
   ck_assert_msg(rv == st, "line %d: status %s, expected %s (message: %s)",
-                line, err_name(rv), err_name(st), msg);
+                line, tf_err_name(rv), tf_err_name(st), msg);
   ck_assert_msg(smtpc_result_stage(res) == stage,
                 "line %d: stage %s, expected %s (message: %s)", line,
                 smtpc_stage_name(smtpc_result_stage(res)),
@@ -405,7 +188,7 @@ static smtpc_client_config cfg_for(const char *spec) {
   smtpc_client_config c;
   memset(&c, 0, sizeof(c));
   c.host = "127.0.0.1";
-  c.port = port_of(spec);
+  c.port = tf_port_of(spec);
   c.security = SMTPC_SECURITY_NONE;
   c.ehlo_name = "client.test";
   c.connect_timeout_ms = TMO;
@@ -567,7 +350,7 @@ START_TEST(test_retry_table) {
   smtpc__reply_free(&a.mem, r);
   TU_ASSERT_NO_LEAKS(&a);
   ck_assert_msg(got == w->want, "row %d: %s at %s with reply %d: %s, expected "
-                "%s", _i, err_name(w->status), step_name(w->step), w->code,
+                "%s", _i, tf_err_name(w->status), step_name(w->step), w->code,
                 smtpc_retry_name(got), smtpc_retry_name(w->want));
 }
 END_TEST
@@ -739,7 +522,7 @@ START_TEST(test_setup_refused) {
   ck_assert_int_eq(rv, smtpc_result_status(R));
   ck_assert_msg(rv == SMTPC_ERR_INVALID_ARGUMENT ||
                     rv == SMTPC_ERR_BAD_ADDRESS,
-                "no recipient: %s", err_name(rv));
+                "no recipient: %s", tf_err_name(rv));
   ck_assert_int_eq(smtpc_result_stage(R), SMTPC_STAGE_SETUP);
   smtpc_result_free(R);
   R = NULL;
@@ -750,8 +533,8 @@ START_TEST(test_setup_refused) {
   ck_assert_int_eq(smtpc_send(&cfg, &m, NULL), SMTPC_ERR_BAD_ARGUMENT);
 
   /* not one connection reached faultd (give a stray one time to show) */
-  sleep_ms(200);
-  log = log_read();
+  tf_sleep_ms(200);
+  log = tf_log_read();
   hold_log(log);
   ck_assert_int_eq(log_count(LOG, "ok+setup", 0, "CONNECT", NULL), 0);
 }
@@ -809,11 +592,11 @@ END_TEST
 START_TEST(test_greeting_timeout) {
   smtpc_client_config cfg = cfg_for("stall-greeting");
   smtpc_mail m = mail_from("t@client.test");
-  long t0 = now_ms(), ms;
+  long t0 = tf_now_ms(), ms;
   int rv;
   cfg.timeout_ms = 500;
   rv = smtpc_send(&cfg, &m, &R);
-  ms = now_ms() - t0;
+  ms = tf_now_ms() - t0;
   EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_GREETING,
          SMTPC_RETRY_TRANSIENT, NULL);
   ck_assert_msg(ms >= 450 && ms < 500 + SLACK, "took %ld ms", ms);
@@ -828,7 +611,7 @@ static void only_quit_after_ehlo(const char *spec) {
   ck_assert_msg(log_count(LOG, spec, 1, "C ", NULL) ==
                     1 + log_count(LOG, spec, 1, "C QUIT", NULL),
                 "%s: commands other than EHLO and QUIT were sent (log %s)",
-                spec, log_path);
+                spec, tf_log_path());
 }
 
 START_TEST(test_starttls_required) {
@@ -1286,7 +1069,7 @@ START_TEST(test_pool_idle_dropped_noop) {
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   smtpc_result_free(R);
   R = NULL;
-  sleep_ms(700);
+  tf_sleep_ms(700);
   rv = pool_send_from(POOL, "i2@client.test", 5000, &R);
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   ck_assert_uint_eq(smtpc_result_attempts(R), 1);
@@ -1313,7 +1096,7 @@ START_TEST(test_pool_idle_dropped_rset) {
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   smtpc_result_free(R);
   R = NULL;
-  sleep_ms(700);
+  tf_sleep_ms(700);
   rv = pool_send_from(POOL, "j2@client.test", 5000, &R);
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   st = stats_of(POOL);
@@ -1343,7 +1126,7 @@ START_TEST(test_pool_421_idle) {
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   smtpc_result_free(R);
   R = NULL;
-  sleep_ms(600); /* faultd sends its 421 200 ms after the 250 */
+  tf_sleep_ms(600); /* faultd sends its 421 200 ms after the 250 */
   rv = pool_send_from(POOL, "k2@client.test", 5000, &R);
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, NULL);
   st = stats_of(POOL);
@@ -1398,14 +1181,14 @@ typedef struct {
 /* Samples the pool's counters every 2 ms (bounded: 30 s). */
 static void *watch_main(void *arg) {
   watcher *w = arg;
-  long end = now_ms() + 30000;
+  long end = tf_now_ms() + 30000;
   for (;;) {
     smtpc_pool_stats st;
     int stop;
     pthread_mutex_lock(&w->mu);
     stop = w->stop;
     pthread_mutex_unlock(&w->mu);
-    if (stop || now_ms() > end)
+    if (stop || tf_now_ms() > end)
       break;
     smtpc_pool_stats_get(w->p, &st);
     if (st.open > w->max_open)
@@ -1413,7 +1196,7 @@ static void *watch_main(void *arg) {
     if (st.busy > w->max_busy)
       w->max_busy = st.busy;
     w->samples++;
-    sleep_ms(2);
+    tf_sleep_ms(2);
   }
   return NULL;
 }
@@ -1446,7 +1229,7 @@ START_TEST(test_pool_max_connections) {
   for (i = 0; i < MAX_THREADS; i++) {
     for (j = 0; j < MAX_PER_THREAD; j++)
       ck_assert_msg(w[i].status[j] == SMTPC_OK, "thread %d message %d: %s", i,
-                    j, err_name(w[i].status[j]));
+                    j, tf_err_name(w[i].status[j]));
     attempts += w[i].attempts;
   }
   ck_assert_uint_eq(attempts, MAX_THREADS * MAX_PER_THREAD);
@@ -1512,8 +1295,8 @@ START_TEST(test_pool_slot_held_until_closed) {
   a.from = "sq1@client.test";
   a.status = -1;
   ck_assert_int_eq(pthread_create(&th, NULL, send_main, &a), 0);
-  for (t0 = now_ms(); stats_of(POOL).busy == 0 && now_ms() - t0 < 2000;)
-    sleep_ms(1);
+  for (t0 = tf_now_ms(); stats_of(POOL).busy == 0 && tf_now_ms() - t0 < 2000;)
+    tf_sleep_ms(1);
   rv = pool_send_from(POOL, "sq2@client.test", 20000, &R);
   pthread_join(th, NULL);
   ck_assert_int_eq(a.status, SMTPC_OK);
@@ -1525,7 +1308,7 @@ START_TEST(test_pool_slot_held_until_closed) {
   ck_assert_msg(log_max_open(LOG, "stall-quit") == 1,
                 "max_connections 1, but faultd had %d connections open at "
                 "once (log %s)",
-                log_max_open(LOG, "stall-quit"), log_path);
+                log_max_open(LOG, "stall-quit"), tf_log_path());
 }
 END_TEST
 
@@ -1554,12 +1337,12 @@ START_TEST(test_pool_wait_timeout) {
   b.status = -1;
   ck_assert_int_eq(pthread_create(&th, NULL, busy_main, &b), 0);
   /* bounded wait until the busy thread holds the connection */
-  for (t0 = now_ms(); stats_of(POOL).busy == 0 && now_ms() - t0 < 2000;)
-    sleep_ms(2);
+  for (t0 = tf_now_ms(); stats_of(POOL).busy == 0 && tf_now_ms() - t0 < 2000;)
+    tf_sleep_ms(2);
   ck_assert_uint_eq(stats_of(POOL).busy, 1);
-  t0 = now_ms();
+  t0 = tf_now_ms();
   rv = pool_send_from(POOL, "late@client.test", 100, &R);
-  ms = now_ms() - t0;
+  ms = tf_now_ms() - t0;
   EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_POOL, SMTPC_RETRY_TRANSIENT,
          NULL);
   ck_assert_uint_eq(smtpc_result_attempts(R), 0);
@@ -1568,9 +1351,9 @@ START_TEST(test_pool_wait_timeout) {
   smtpc_result_free(R);
   R = NULL;
   /* wait_ms 0 does not wait */
-  t0 = now_ms();
+  t0 = tf_now_ms();
   rv = pool_send_from(POOL, "now@client.test", 0, &R);
-  ms = now_ms() - t0;
+  ms = tf_now_ms() - t0;
   EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_POOL, SMTPC_RETRY_TRANSIENT,
          NULL);
   ck_assert_msg(ms < SLACK, "wait_ms 0 took %ld ms", ms);
@@ -1598,7 +1381,7 @@ END_TEST
  * limit take well under a second (the control). */
 static long send_n(const char *spec, unsigned rate, int n) {
   char from[64];
-  long t0 = now_ms();
+  long t0 = tf_now_ms();
   int i, rv;
   POOL = pool_for(spec, 1, rate, 0);
   for (i = 0; i < n; i++) {
@@ -1608,7 +1391,7 @@ static long send_n(const char *spec, unsigned rate, int n) {
     smtpc_result_free(R);
     R = NULL;
   }
-  t0 = now_ms() - t0;
+  t0 = tf_now_ms() - t0;
   smtpc_pool_free(POOL);
   POOL = NULL;
   return t0;
@@ -1648,8 +1431,8 @@ START_TEST(test_pool_setup_errors) {
   EXPECT_STATS(POOL, 0, 0, 0, 0);
   smtpc_pool_free(POOL);
   POOL = NULL;
-  sleep_ms(100);
-  hold_log(log_read());
+  tf_sleep_ms(100);
+  hold_log(tf_log_read());
   ck_assert_int_eq(log_count(LOG, "ok+poolsetup", 0, "CONNECT", NULL), 0);
 }
 END_TEST
@@ -1716,22 +1499,22 @@ static Suite *client_suite(void) {
 int main(void) {
   SRunner *sr;
   int failed;
-  long t0 = now_ms();
-  if (faultd_start() != 0) {
+  long t0 = tf_now_ms();
+  if (tf_faultd_start("check_client", all_specs, NSPECS) != 0) {
     fprintf(stderr, "check_client: SKIP: cannot start tests/faultd.py\n");
-    if (log_path[0] != '\0')
-      unlink(log_path);
+    if (tf_log_path()[0] != '\0')
+      unlink(tf_log_path());
     return 77;
   }
   sr = srunner_create(client_suite());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);
-  faultd_stop();
+  tf_faultd_stop();
   if (failed != 0 || getenv("CLIENT_KEEP_LOG") != NULL)
-    fprintf(stderr, "check_client: faultd log kept in %s\n", log_path);
+    fprintf(stderr, "check_client: faultd log kept in %s\n", tf_log_path());
   else
-    unlink(log_path);
-  fprintf(stderr, "check_client: %ld ms\n", now_ms() - t0);
+    unlink(tf_log_path());
+  fprintf(stderr, "check_client: %ld ms\n", tf_now_ms() - t0);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

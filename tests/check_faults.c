@@ -27,6 +27,7 @@
  *   FAULTS_KEEP_LOG keep faultd's log (its path is printed)
  * Exit status 77 (skipped) when faultd.py cannot be started. */
 #include "testutil.h"
+#include "faultd_run.h"
 
 #include <check.h>
 #include <errno.h>
@@ -51,26 +52,13 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static long now_ms(void) {
-  struct timespec tv;
-  clock_gettime(CLOCK_MONOTONIC, &tv);
-  return (long)tv.tv_sec * 1000L + tv.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec tv;
-  tv.tv_sec = ms / 1000;
-  tv.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&tv, &tv) != 0 && errno == EINTR)
-    ;
-}
 
 /* Calls `call` and measures it. */
 #define TIMED(rv, ms, call)                                                    \
   do {                                                                         \
-    long t0_ = now_ms();                                                       \
+    long t0_ = tf_now_ms();                                                       \
     (rv) = (call);                                                             \
-    (ms) = now_ms() - t0_;                                                     \
+    (ms) = tf_now_ms() - t0_;                                                     \
   } while (0)
 
 static const char *step_name(smtpc_step st) {
@@ -85,30 +73,6 @@ static const char *step_name(smtpc_step st) {
   return "?";
 }
 
-static const char *err_name(int e) {
-  switch (e) {
-  case SMTPC_OK: return "OK";
-  case SMTPC_ERR_WANT_READ: return "WANT_READ";
-  case SMTPC_ERR_WANT_WRITE: return "WANT_WRITE";
-  case SMTPC_ERR_INVALID_STATE: return "INVALID_STATE";
-  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
-  case SMTPC_ERR_REPLY_LINE_TOO_LONG: return "REPLY_LINE_TOO_LONG";
-  case SMTPC_ERR_REPLY_TOO_LARGE: return "REPLY_TOO_LARGE";
-  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
-  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
-  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
-  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
-  case SMTPC_ERR_PARTIAL: return "PARTIAL";
-  case SMTPC_ERR_UNEXPECTED_DATA: return "UNEXPECTED_DATA";
-  case SMTPC_ERR_IO: return "IO";
-  case SMTPC_ERR_EOF: return "EOF";
-  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
-  case SMTPC_ERR_NOMEM: return "NOMEM";
-  case SMTPC_ERR_CALLBACK: return "CALLBACK";
-  case SMTPC_ERR_INTERNAL: return "INTERNAL";
-  default: return smtpc_strerror(e);
-  }
-}
 
 /* ---- faultd.py ------------------------------------------------------------ */
 
@@ -149,198 +113,6 @@ static const char *const all_specs[] = {
     "stall-quit"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
-static pid_t faultd_pid = -1;
-static char log_path[256];
-static char ports[NSPECS][16];
-
-static const char *port_of(const char *spec) {
-  size_t i;
-  for (i = 0; i < NSPECS; i++)
-    if (strcmp(all_specs[i], spec) == 0 && ports[i][0] != '\0')
-      return ports[i];
-  ck_abort_msg("scenario %s: faultd has no port for it", spec);
-  return NULL;
-}
-
-static const char *faultd_script(void) {
-  static char path[1024];
-  const char *top = getenv("top_srcdir");
-  const char *cands[] = {"tests/faultd.py", "../tests/faultd.py",
-                         "faultd.py"};
-  size_t i;
-  if (top != NULL && *top != '\0') {
-    snprintf(path, sizeof(path), "%s/tests/faultd.py", top);
-    if (access(path, R_OK) == 0)
-      return path;
-  }
-  for (i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
-    if (access(cands[i], R_OK) == 0)
-      return cands[i];
-  return NULL;
-}
-
-/* Reads one line from fd into buf (bounded by the deadline).  Returns its
- * length, or -1 on EOF / timeout. */
-static int read_line(int fd, char *buf, size_t cap, long deadline) {
-  size_t n = 0;
-  while (n + 1 < cap) {
-    struct pollfd p;
-    long left = deadline - now_ms();
-    char c;
-    ssize_t r;
-    if (left <= 0)
-      return -1;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    if (poll(&p, 1, (int)left) <= 0)
-      continue;
-    r = read(fd, &c, 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    if (c == '\n') {
-      buf[n] = '\0';
-      return (int)n;
-    }
-    buf[n++] = c;
-  }
-  buf[n] = '\0';
-  return (int)n;
-}
-
-static void faultd_stop(void) {
-  long end;
-  int st;
-  if (faultd_pid <= 0)
-    return;
-  kill(faultd_pid, SIGTERM);
-  end = now_ms() + 3000;
-  while (waitpid(faultd_pid, &st, WNOHANG) == 0) {
-    if (now_ms() > end) {
-      kill(faultd_pid, SIGKILL);
-      waitpid(faultd_pid, &st, 0);
-      break;
-    }
-    sleep_ms(20);
-  }
-  faultd_pid = -1;
-}
-
-/* Starts faultd.py with every scenario; 0 on success. */
-static int faultd_start(void) {
-  const char *script = faultd_script();
-  const char *py = getenv("PYTHON");
-  const char *tmp = getenv("TMPDIR");
-  const char **argv;
-  char line[256];
-  int pfd[2], fd, got = 0;
-  size_t i, k;
-  long deadline;
-
-  if (script == NULL) {
-    fprintf(stderr, "check_faults: tests/faultd.py not found\n");
-    return -1;
-  }
-  if (py == NULL || *py == '\0')
-    py = "python3";
-  snprintf(log_path, sizeof(log_path), "%s/check_faults.XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  if ((fd = mkstemp(log_path)) < 0) {
-    perror("check_faults: mkstemp");
-    return -1;
-  }
-  close(fd);
-  argv = calloc(NSPECS + 12, sizeof(*argv));
-  if (argv == NULL)
-    return -1;
-  k = 0;
-  argv[k++] = py;
-  argv[k++] = script;
-  argv[k++] = "--log";
-  argv[k++] = log_path;
-  argv[k++] = "--timeout";
-  argv[k++] = "600";
-  argv[k++] = "--conn-timeout";
-  argv[k++] = "30";
-  for (i = 0; i < NSPECS; i++)
-    argv[k++] = all_specs[i];
-  argv[k] = NULL;
-  if (pipe(pfd) != 0) {
-    free(argv);
-    return -1;
-  }
-  fflush(NULL);
-  faultd_pid = fork();
-  if (faultd_pid < 0) {
-    free(argv);
-    return -1;
-  }
-  if (faultd_pid == 0) {
-    dup2(pfd[1], 1);
-    close(pfd[0]);
-    close(pfd[1]);
-    execvp(py, (char *const *)argv);
-    fprintf(stderr, "check_faults: cannot run %s: %s\n", py,
-            strerror(errno));
-    _exit(127);
-  }
-  free(argv);
-  close(pfd[1]);
-  deadline = now_ms() + 30000;
-  if (read_line(pfd[0], line, sizeof(line), deadline) < 0) {
-    fprintf(stderr, "check_faults: faultd did not start\n");
-    close(pfd[0]);
-    faultd_stop();
-    return -1;
-  }
-  while (read_line(pfd[0], line, sizeof(line), deadline) >= 0) {
-    char *sp = strchr(line, ' ');
-    if (strcmp(line, "ready") == 0)
-      break;
-    if (sp == NULL)
-      continue;
-    *sp = '\0';
-    for (i = 0; i < NSPECS; i++)
-      if (strcmp(all_specs[i], line) == 0) {
-        snprintf(ports[i], sizeof(ports[i]), "%s", sp + 1);
-        got++;
-      }
-  }
-  close(pfd[0]);
-  if (got != (int)NSPECS) {
-    fprintf(stderr, "check_faults: faultd announced %d of %d ports\n", got,
-            (int)NSPECS);
-    faultd_stop();
-    return -1;
-  }
-  return 0;
-}
-
-/* ---- faultd's log --------------------------------------------------------- */
-
-/* The whole log (malloc'd, NUL-terminated). */
-static char *log_read(void) {
-  FILE *f = fopen(log_path, "rb");
-  char *p = NULL;
-  size_t n = 0, cap = 0, r;
-  ck_assert_msg(f != NULL, "cannot open faultd log %s", log_path);
-  for (;;) {
-    if (cap - n < 65536) {
-      cap = cap ? cap * 2 : 262144;
-      p = realloc(p, cap);
-      ck_assert_ptr_nonnull(p);
-    }
-    r = fread(p + n, 1, cap - n - 1, f);
-    if (r == 0)
-      break;
-    n += r;
-  }
-  fclose(f);
-  p[n] = '\0';
-  return p;
-}
 
 /* Calls fn for every complete line of connection `tag` (without the tag). */
 typedef void (*line_fn)(const char *line, size_t len, void *arg);
@@ -388,17 +160,17 @@ static int log_find(const char *log, const char *tag, const char *prefix,
 
 /* Waits (bounded) for faultd to finish connection `tag`; returns the log. */
 static char *log_wait_end(const char *tag) {
-  long end = now_ms() + LOG_WAIT_MS;
+  long end = tf_now_ms() + LOG_WAIT_MS;
   for (;;) {
-    char *log = log_read();
+    char *log = tf_log_read();
     if (log_find(log, tag, "END", NULL, 0) > 0)
       return log;
     free(log);
-    if (now_ms() > end)
+    if (tf_now_ms() > end)
       ck_abort_msg("%s: faultd did not log the end of the connection "
                    "within %d ms (log %s)",
-                   tag, LOG_WAIT_MS, log_path);
-    sleep_ms(20);
+                   tag, LOG_WAIT_MS, tf_log_path());
+    tf_sleep_ms(20);
   }
 }
 
@@ -521,12 +293,12 @@ static int conn_open2(conn *c, const char *spec, int nth, int may_reset) {
   c->spec = spec;
   snprintf(c->tag, sizeof(c->tag), "%s#%d", spec, nth);
   ck_assert_int_eq(smtpc_socket_new(&c->sock, &c->a.mem), SMTPC_OK);
-  rv = smtpc_socket_connect(c->sock, "127.0.0.1", port_of(spec), 5000);
+  rv = smtpc_socket_connect(c->sock, "127.0.0.1", tf_port_of(spec), 5000);
   if (may_reset && rv == SMTPC_ERR_CONNECT &&
       smtpc_socket_last_errno(c->sock) == ECONNRESET)
     return rv;
   ck_assert_msg(rv == SMTPC_OK, "%s: connect to 127.0.0.1:%s: %s (%s)",
-                c->tag, port_of(spec), smtpc_strerror(rv),
+                c->tag, tf_port_of(spec), smtpc_strerror(rv),
                 strerror(smtpc_socket_last_errno(c->sock)));
   smtpc_socket_io(c->sock, &io);
   ck_assert_int_eq(smtpc_session_new(&c->s, &c->a.mem), SMTPC_OK);
@@ -680,7 +452,7 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
     if (!smtpc_error_is_fatal(st))
       TU_CHECK(lib == srv,
                "%s: %s (%s): RCPT %s: the library has %d, faultd sent %d",
-               c->tag, from, err_name(st), to, lib, srv);
+               c->tag, from, tf_err_name(st), to, lib, srv);
     if (lib / 100 == 2) {
       lib_ok++;
       snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s<%s>",
@@ -697,7 +469,7 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
     TU_CHECK(st == SMTPC_OK || st == SMTPC_ERR_PARTIAL,
              "%s: %s: faultd accepted the message (for %s) but the library "
              "says %s (step %s)",
-             c->tag, from, accepted, err_name(st),
+             c->tag, from, accepted, tf_err_name(st),
              step_name(smtpc_txn_step(t)));
     TU_CHECK(strcmp(accepted, want) == 0,
              "%s: %s: faultd accepted it for %s, the library counts %s",
@@ -709,7 +481,7 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
     TU_CHECK(st != SMTPC_OK && st != SMTPC_ERR_PARTIAL,
              "%s: %s: the library reports %s but faultd never accepted the "
              "message",
-             c->tag, from, err_name(st));
+             c->tag, from, tf_err_name(st));
   }
   if (st == SMTPC_OK)
     TU_CHECK(lib_ok == n, "%s: %s: OK with %zu of %zu recipients", c->tag,
@@ -739,7 +511,7 @@ static void check_bound_w(const conn *c, const char *what, int rv, long ms,
   TU_CHECK(ms <= TMO + SLACK,
            "%s: %s returned %s after %ld ms: more than the %d ms timeout "
            "(+%d ms slack)",
-           c->tag, what, err_name(rv), ms, TMO, SLACK);
+           c->tag, what, tf_err_name(rv), ms, TMO, SLACK);
   if (rv == SMTPC_ERR_TIMEOUT && waited)
     TU_CHECK(ms >= TMO - 50,
              "%s: %s timed out after %ld ms, the timeout is %d ms", c->tag,
@@ -969,7 +741,7 @@ static const char *list_str(const int *l) {
   b[0] = '\0';
   for (i = 0; i < 3 && l[i] != END_; i++)
     snprintf(b + strlen(b), 128 - strlen(b), "%s%s", i ? " or " : "",
-             err_name(l[i]));
+             tf_err_name(l[i]));
   return b;
 }
 
@@ -993,17 +765,17 @@ static void check_broken(conn *c, int err) {
   int rv;
   long ms;
   TU_CHECK(smtpc_error_is_fatal(err), "%s: %s is not fatal", c->tag,
-           err_name(err));
+           tf_err_name(err));
   TIMED(rv, ms, smtpc_session_run(c->s));
   TU_CHECK(rv == err || rv == SMTPC_ERR_INVALID_STATE,
-           "%s: run after %s returned %s", c->tag, err_name(err),
-           err_name(rv));
+           "%s: run after %s returned %s", c->tag, tf_err_name(err),
+           tf_err_name(rv));
   check_bound_w(c, "run (again)", rv, ms, 0);
   smtpc_body_init_memory(&b, small_body, strlen(small_body));
   rv = smtpc_session_queue(c->s, "late@client.test", to, 1, &b, &t);
   TU_CHECK(rv == SMTPC_ERR_INVALID_STATE,
            "%s: queue on a broken session returned %s", c->tag,
-           err_name(rv));
+           tf_err_name(rv));
   TU_CHECK(t == NULL, "%s: a transaction was queued", c->tag);
   TIMED(rv, ms, smtpc_session_quit(c->s));
   check_bound_w(c, "quit", rv, ms, 0);
@@ -1070,13 +842,13 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
   if (r->at == AT_OPEN) {
     const smtpc_reply *last = smtpc_session_last_reply(c->s);
     TU_CHECK(in_list(r->err, rv), "%s: open returned %s (%s), expected %s",
-             c->tag, err_name(rv), smtpc_strerror(rv), list_str(r->err));
+             c->tag, tf_err_name(rv), smtpc_strerror(rv), list_str(r->err));
     check_bound(c, "open", rv, ms);
     if (r->last >= 0)
       TU_CHECK(smtpc_reply_code(last) == r->last,
                "%s: last reply %d, expected %d", c->tag,
                smtpc_reply_code(last), r->last);
-    report("%s|open|%s|%ld ms|last reply %d", spec, err_name(rv), ms,
+    report("%s|open|%s|%ld ms|last reply %d", spec, tf_err_name(rv), ms,
            smtpc_reply_code(last));
     check_broken(c, rv);
     conn_free(c);
@@ -1087,7 +859,7 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
     return;
   }
 
-  ck_assert_msg(rv == SMTPC_OK, "%s: open: %s", c->tag, err_name(rv));
+  ck_assert_msg(rv == SMTPC_OK, "%s: open: %s", c->tag, tf_err_name(rv));
   body1 = r->big ? big() : small_body;
   G.t[0] = m1 = queue(c, "m1@client.test", rcpts3, 3, body1);
   G.t[1] = m2 = queue(c, "m2@client.test", rcpt_again, 1, small_body);
@@ -1096,15 +868,15 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
   codes_str(codes, sizeof(codes), m1);
   report("%s|run|%s|%ld ms|m1 %s step %s rcpt %s accepted %zu final %d|m2 %s "
          "step %s",
-         spec, err_name(rv), ms, err_name(st),
+         spec, tf_err_name(rv), ms, tf_err_name(st),
          step_name(smtpc_txn_step(m1)), codes, smtpc_txn_accepted_count(m1),
          smtpc_reply_code(smtpc_txn_reply(m1)),
-         err_name(smtpc_txn_status(m2)), step_name(smtpc_txn_step(m2)));
+         tf_err_name(smtpc_txn_status(m2)), step_name(smtpc_txn_step(m2)));
   TU_CHECK(in_list(r->err, rv), "%s: run returned %s, expected %s", c->tag,
-           err_name(rv), list_str(r->err));
+           tf_err_name(rv), list_str(r->err));
   check_bound(c, "run", rv, ms);
   TU_CHECK(in_list(r->status, st), "%s: m1 status %s, expected %s", c->tag,
-           err_name(st), list_str(r->status));
+           tf_err_name(st), list_str(r->status));
   TU_CHECK(smtpc_txn_step(m1) == r->step[0] || smtpc_txn_step(m1) == r->step[1],
            "%s: m1 step %s, expected %s%s%s", c->tag,
            step_name(smtpc_txn_step(m1)), step_name(r->step[0]),
@@ -1132,24 +904,24 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
 
   if (r->reuse) {
     TU_CHECK(smtpc_txn_status(m2) == SMTPC_OK, "%s: m2 status %s", c->tag,
-             err_name(smtpc_txn_status(m2)));
+             tf_err_name(smtpc_txn_status(m2)));
     TIMED(rv, ms, CALL(c, nb, smtpc_session_rset));
     TU_CHECK(rv == SMTPC_OK, "%s: RSET after the run: %s", c->tag,
-             err_name(rv));
+             tf_err_name(rv));
     check_bound(c, "rset", rv, ms);
     G.t[2] = m3 = queue(c, "m3@client.test", rcpt_again, 1, small_body);
     TIMED(rv, ms, CALL(c, nb, smtpc_session_run));
-    TU_CHECK(rv == SMTPC_OK, "%s: run of m3: %s", c->tag, err_name(rv));
+    TU_CHECK(rv == SMTPC_OK, "%s: run of m3: %s", c->tag, tf_err_name(rv));
     check_bound(c, "run (m3)", rv, ms);
     TU_CHECK(smtpc_txn_status(m3) == SMTPC_OK, "%s: m3 status %s", c->tag,
-             err_name(smtpc_txn_status(m3)));
+             tf_err_name(smtpc_txn_status(m3)));
     TIMED(rv, ms, CALL(c, nb, smtpc_session_quit));
-    TU_CHECK(rv == SMTPC_OK, "%s: quit: %s", c->tag, err_name(rv));
+    TU_CHECK(rv == SMTPC_OK, "%s: quit: %s", c->tag, tf_err_name(rv));
     check_bound(c, "quit", rv, ms);
   } else {
     /* nothing queued behind a broken session may look sent */
     TU_CHECK(smtpc_txn_status(m2) == rv, "%s: m2 status %s, run said %s",
-             c->tag, err_name(smtpc_txn_status(m2)), err_name(rv));
+             c->tag, tf_err_name(smtpc_txn_status(m2)), tf_err_name(rv));
     TU_CHECK(smtpc_txn_step(m2) == r->m2_step, "%s: m2 step %s, expected %s",
              c->tag, step_name(smtpc_txn_step(m2)), step_name(r->m2_step));
     check_broken(c, rv);
@@ -1208,30 +980,30 @@ static void idle_case(const char *spec, int nth, int use_rset) {
   ck_assert_int_eq(smtpc_session_open(c->s), SMTPC_OK);
   G.t[0] = m1 = queue(c, "m1@client.test", rcpts3, 3, small_body);
   TIMED(rv, ms, smtpc_session_run(c->s));
-  TU_CHECK(rv == SMTPC_OK, "%s: run m1: %s", c->tag, err_name(rv));
+  TU_CHECK(rv == SMTPC_OK, "%s: run m1: %s", c->tag, tf_err_name(rv));
   TU_CHECK(smtpc_txn_status(m1) == SMTPC_OK, "%s: m1 %s", c->tag,
-           err_name(smtpc_txn_status(m1)));
-  sleep_ms(300); /* the idle 421 / close arrives (faultd: after 0.2 s) */
+           tf_err_name(smtpc_txn_status(m1)));
+  tf_sleep_ms(300); /* the idle 421 / close arrives (faultd: after 0.2 s) */
   if (use_rset) {
     TIMED(rv, ms, smtpc_session_rset(c->s));
-    report("%s|rset (idle)|%s|%ld ms|m1 OK", spec, err_name(rv), ms);
+    report("%s|rset (idle)|%s|%ld ms|m1 OK", spec, tf_err_name(rv), ms);
     TU_CHECK(rv == SMTPC_ERR_SERVICE_CLOSING,
              "%s: RSET after the server's 421: %s, expected SERVICE_CLOSING",
-             c->tag, err_name(rv));
+             c->tag, tf_err_name(rv));
     check_bound(c, "rset", rv, ms);
   } else {
     G.t[1] = m2 = queue(c, "m2@client.test", rcpt_again, 1, small_body);
     TIMED(rv, ms, smtpc_session_run(c->s));
-    report("%s|run (idle)|%s|%ld ms|m1 OK|m2 %s step %s", spec, err_name(rv),
-           ms, err_name(smtpc_txn_status(m2)), step_name(smtpc_txn_step(m2)));
+    report("%s|run (idle)|%s|%ld ms|m1 OK|m2 %s step %s", spec, tf_err_name(rv),
+           ms, tf_err_name(smtpc_txn_status(m2)), step_name(smtpc_txn_step(m2)));
     TU_CHECK(rv == SMTPC_ERR_SERVICE_CLOSING,
              "%s: run after the server left: %s, expected SERVICE_CLOSING",
-             c->tag, err_name(rv));
+             c->tag, tf_err_name(rv));
     check_bound(c, "run", rv, ms);
     TU_CHECK(smtpc_txn_status(m2) != SMTPC_OK &&
                  smtpc_txn_status(m2) != SMTPC_ERR_PARTIAL &&
                  smtpc_txn_status(m2) != SMTPC_ERR_WANT_READ,
-             "%s: m2 status %s", c->tag, err_name(smtpc_txn_status(m2)));
+             "%s: m2 status %s", c->tag, tf_err_name(smtpc_txn_status(m2)));
   }
   TIMED(rv, ms, smtpc_session_quit(c->s));
   check_bound(c, "quit", rv, ms);
@@ -1294,12 +1066,12 @@ START_TEST(test_quit_faults) {
   ck_assert_int_eq(smtpc_session_run(c->s), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(m1), SMTPC_OK);
   TIMED(rv, ms, smtpc_session_quit(c->s));
-  report("%s|quit|%s|%ld ms|m1 OK", quit_rows[_i].spec, err_name(rv), ms);
+  report("%s|quit|%s|%ld ms|m1 OK", quit_rows[_i].spec, tf_err_name(rv), ms);
   TU_CHECK(in_list(quit_rows[_i].err, rv), "%s: quit returned %s, expected %s",
-           c->tag, err_name(rv), list_str(quit_rows[_i].err));
+           c->tag, tf_err_name(rv), list_str(quit_rows[_i].err));
   check_bound(c, "quit", rv, ms);
   TU_CHECK(smtpc_txn_status(m1) == SMTPC_OK, "%s: m1 changed to %s", c->tag,
-           err_name(smtpc_txn_status(m1)));
+           tf_err_name(smtpc_txn_status(m1)));
   smtpc_session_close(c->s);
   hold_log(log = log_wait_end(c->tag));
   no_violation(c, log);
@@ -1333,25 +1105,25 @@ static Suite *faults_suite(void) {
 int main(void) {
   SRunner *sr;
   int failed;
-  long t0 = now_ms();
+  long t0 = tf_now_ms();
   /* SIGPIPE keeps its default action: the library must never raise it
    * when it writes to a connection the server reset. */
-  if (faultd_start() != 0) {
+  if (tf_faultd_start("check_faults", all_specs, NSPECS) != 0) {
     fprintf(stderr, "check_faults: SKIP: cannot start tests/faultd.py\n");
-    if (log_path[0] != '\0')
-      unlink(log_path);
+    if (tf_log_path()[0] != '\0')
+      unlink(tf_log_path());
     return 77;
   }
   sr = srunner_create(faults_suite());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);
-  faultd_stop();
+  tf_faultd_stop();
   free(big_body);
   if (failed != 0 || getenv("FAULTS_KEEP_LOG") != NULL)
-    fprintf(stderr, "check_faults: faultd log kept in %s\n", log_path);
+    fprintf(stderr, "check_faults: faultd log kept in %s\n", tf_log_path());
   else
-    unlink(log_path);
-  fprintf(stderr, "check_faults: %ld ms\n", now_ms() - t0);
+    unlink(tf_log_path());
+  fprintf(stderr, "check_faults: %ld ms\n", tf_now_ms() - t0);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

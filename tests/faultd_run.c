@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs tests/faultd.py for the Check suites: see faultd_run.h. */
+#include "faultd_run.h"
+
+#include "testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t faultd_pid = -1;
+static char log_path[256];
+static const char *const *all_specs;
+static size_t nspecs;
+static char (*ports)[16];
+
+long tf_now_ms(void) {
+  struct timespec tv;
+  clock_gettime(CLOCK_MONOTONIC, &tv);
+  return (long)tv.tv_sec * 1000L + tv.tv_nsec / 1000000L;
+}
+
+void tf_sleep_ms(long ms) {
+  struct timespec tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_nsec = (ms % 1000) * 1000000L;
+  while (nanosleep(&tv, &tv) != 0 && errno == EINTR)
+    ;
+}
+
+const char *tf_log_path(void) { return log_path; }
+
+const char *tf_port_of(const char *spec) {
+  size_t i;
+  for (i = 0; i < nspecs; i++)
+    if (strcmp(all_specs[i], spec) == 0 && ports[i][0] != '\0')
+      return ports[i];
+  ck_abort_msg("scenario %s: faultd has no port for it", spec);
+  return NULL;
+}
+
+static const char *faultd_script(void) {
+  static char path[1024];
+  const char *top = getenv("top_srcdir");
+  const char *cands[] = {"tests/faultd.py", "../tests/faultd.py",
+                         "faultd.py"};
+  size_t i;
+  if (top != NULL && *top != '\0') {
+    snprintf(path, sizeof(path), "%s/tests/faultd.py", top);
+    if (access(path, R_OK) == 0)
+      return path;
+  }
+  for (i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
+    if (access(cands[i], R_OK) == 0)
+      return cands[i];
+  return NULL;
+}
+
+/* Reads one line from fd into buf (bounded by the deadline).  Returns its
+ * length, or -1 on EOF / timeout. */
+static int read_line(int fd, char *buf, size_t cap, long deadline) {
+  size_t n = 0;
+  while (n + 1 < cap) {
+    struct pollfd p;
+    long left = deadline - tf_now_ms();
+    char c;
+    ssize_t r;
+    if (left <= 0)
+      return -1;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, (int)left) <= 0)
+      continue;
+    r = read(fd, &c, 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    if (c == '\n') {
+      buf[n] = '\0';
+      return (int)n;
+    }
+    buf[n++] = c;
+  }
+  buf[n] = '\0';
+  return (int)n;
+}
+
+void tf_faultd_stop(void) {
+  long end;
+  int st;
+  free(ports);
+  ports = NULL;
+  nspecs = 0;
+  if (faultd_pid <= 0)
+    return;
+  kill(faultd_pid, SIGTERM);
+  end = tf_now_ms() + 3000;
+  while (waitpid(faultd_pid, &st, WNOHANG) == 0) {
+    if (tf_now_ms() > end) {
+      kill(faultd_pid, SIGKILL);
+      waitpid(faultd_pid, &st, 0);
+      break;
+    }
+    tf_sleep_ms(20);
+  }
+  faultd_pid = -1;
+}
+
+int tf_faultd_start(const char *who, const char *const *specs, size_t n) {
+  const char *script = faultd_script();
+  const char *py = getenv("PYTHON");
+  const char *tmp = getenv("TMPDIR");
+  const char **argv;
+  char line[256];
+  int pfd[2], fd, got = 0;
+  size_t i, k;
+  long deadline;
+
+  if (script == NULL) {
+    fprintf(stderr, "%s: tests/faultd.py not found\n", who);
+    return -1;
+  }
+  if (py == NULL || *py == '\0')
+    py = "python3";
+  snprintf(log_path, sizeof(log_path), "%s/%s.XXXXXX",
+           tmp && *tmp ? tmp : "/tmp", who);
+  if ((fd = mkstemp(log_path)) < 0) {
+    fprintf(stderr, "%s: mkstemp: %s\n", who, strerror(errno));
+    return -1;
+  }
+  close(fd);
+  argv = calloc(n + 12, sizeof(*argv));
+  if (argv == NULL)
+    return -1;
+  nspecs = n;
+  all_specs = specs;
+  ports = calloc(n, sizeof(*ports));
+  if (ports == NULL) {
+    free(argv);
+    return -1;
+  }
+  k = 0;
+  argv[k++] = py;
+  argv[k++] = script;
+  argv[k++] = "--log";
+  argv[k++] = log_path;
+  argv[k++] = "--timeout";
+  argv[k++] = "600";
+  argv[k++] = "--conn-timeout";
+  argv[k++] = "30";
+  for (i = 0; i < n; i++)
+    argv[k++] = specs[i];
+  argv[k] = NULL;
+  if (pipe(pfd) != 0) {
+    free(argv);
+    return -1;
+  }
+  fflush(NULL);
+  faultd_pid = fork();
+  if (faultd_pid < 0) {
+    free(argv);
+    return -1;
+  }
+  if (faultd_pid == 0) {
+    dup2(pfd[1], 1);
+    close(pfd[0]);
+    close(pfd[1]);
+    execvp(py, (char *const *)argv);
+    fprintf(stderr, "%s: cannot run %s: %s\n", who, py, strerror(errno));
+    _exit(127);
+  }
+  free(argv);
+  close(pfd[1]);
+  deadline = tf_now_ms() + 30000;
+  if (read_line(pfd[0], line, sizeof(line), deadline) < 0) {
+    fprintf(stderr, "%s: faultd did not start\n", who);
+    close(pfd[0]);
+    tf_faultd_stop();
+    return -1;
+  }
+  while (read_line(pfd[0], line, sizeof(line), deadline) >= 0) {
+    char *sp = strchr(line, ' ');
+    if (strcmp(line, "ready") == 0)
+      break;
+    if (sp == NULL)
+      continue;
+    *sp = '\0';
+    for (i = 0; i < n; i++)
+      if (strcmp(specs[i], line) == 0) {
+        snprintf(ports[i], sizeof(ports[i]), "%s", sp + 1);
+        got++;
+      }
+  }
+  close(pfd[0]);
+  if (got != (int)n) {
+    fprintf(stderr, "%s: faultd announced %d of %d ports\n", who, got,
+            (int)n);
+    tf_faultd_stop();
+    return -1;
+  }
+  return 0;
+}
+
+/* The whole log (malloc'd, NUL-terminated). */
+char *tf_log_read(void) {
+  FILE *f = fopen(log_path, "rb");
+  char *p = NULL;
+  size_t n = 0, cap = 0, r;
+  ck_assert_msg(f != NULL, "cannot open faultd log %s", log_path);
+  for (;;) {
+    if (cap - n < 65536) {
+      cap = cap ? cap * 2 : 262144;
+      p = realloc(p, cap);
+      ck_assert_ptr_nonnull(p);
+    }
+    r = fread(p + n, 1, cap - n - 1, f);
+    if (r == 0)
+      break;
+    n += r;
+  }
+  fclose(f);
+  p[n] = '\0';
+  return p;
+}
+
+
+const char *tf_err_name(int e) {
+  switch (e) {
+  case SMTPC_OK: return "OK";
+  case SMTPC_ERR_WANT_READ: return "WANT_READ";
+  case SMTPC_ERR_WANT_WRITE: return "WANT_WRITE";
+  case SMTPC_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+  case SMTPC_ERR_INVALID_STATE: return "INVALID_STATE";
+  case SMTPC_ERR_BAD_ADDRESS: return "BAD_ADDRESS";
+  case SMTPC_ERR_BAD_ARGUMENT: return "BAD_ARGUMENT";
+  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
+  case SMTPC_ERR_REPLY_LINE_TOO_LONG: return "REPLY_LINE_TOO_LONG";
+  case SMTPC_ERR_REPLY_TOO_LARGE: return "REPLY_TOO_LARGE";
+  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
+  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
+  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
+  case SMTPC_ERR_GREETING_REFUSED: return "GREETING_REFUSED";
+  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
+  case SMTPC_ERR_PARTIAL: return "PARTIAL";
+  case SMTPC_ERR_UNEXPECTED_DATA: return "UNEXPECTED_DATA";
+  case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS_UNAVAILABLE";
+  case SMTPC_ERR_AUTH_FAILED: return "AUTH_FAILED";
+  case SMTPC_ERR_AUTH_INSECURE: return "AUTH_INSECURE";
+  case SMTPC_ERR_AUTH_UNSUPPORTED: return "AUTH_UNSUPPORTED";
+  case SMTPC_ERR_IO: return "IO";
+  case SMTPC_ERR_EOF: return "EOF";
+  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
+  case SMTPC_ERR_CONNECT: return "CONNECT";
+  case SMTPC_ERR_TLS: return "TLS";
+  case SMTPC_ERR_CERTIFICATE: return "CERTIFICATE";
+  case SMTPC_ERR_NOMEM: return "NOMEM";
+  case SMTPC_ERR_CALLBACK: return "CALLBACK";
+  case SMTPC_ERR_INTERNAL: return "INTERNAL";
+  default: return smtpc_strerror(e);
+  }
+}
