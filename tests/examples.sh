@@ -22,19 +22,14 @@ set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 export LC_ALL=C
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+TEST_NAME="the examples test"
+# shellcheck source=tests/testlib.sh
+. "$top_srcdir/tests/testlib.sh"
 top_builddir=${top_builddir:-$top_srcdir}
 testbed=$top_srcdir/tests/postfix-testbed.sh
 ex=$top_builddir/examples
 RUN_TIMEOUT=60 # seconds, hard bound on every example run
 
-skip() {
-    echo "SKIP: $*"
-    if [[ ${CI:-} == true ]]; then
-        echo "FAIL: CI=true and the examples test cannot run: $*"
-        exit 1
-    fi
-    exit 77
-}
 
 [[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
 for c in postfix postqueue saslpasswd2 openssl timeout base64; do
@@ -44,15 +39,6 @@ for p in notify html_report submission custom_io event_loop; do
     [[ -x $ex/$p ]] || { echo "FAIL: $ex/$p is not built (make check builds it)"; exit 1; }
 done
 
-npass=0 nfail=0
-ok() {
-    npass=$((npass + 1))
-    echo "ok $((npass + nfail)) - $*"
-}
-not_ok() {
-    nfail=$((nfail + 1))
-    echo "not ok $((npass + nfail)) - $*"
-}
 
 work=$(mktemp -d /tmp/smtpc-examples.XXXXXX)
 chmod 0755 "$work" # Postfix daemons (postfix, nobody) traverse it
@@ -72,36 +58,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() {
-    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    exec 3>&-
-    return 0
-}
 
-# Three consecutive free ports below the ephemeral range, spread by PID so
-# that parallel runs (make -j, distcheck, the other interop tests) differ.
-pick_ports() {
-    local try base p busy
-    for ((try = 0; try < 50; try++)); do
-        base=$((20002 + ((($$ + try * 1021 + 1500) % 3000) * 4)))
-        busy=0
-        for p in $base $((base + 1)) $((base + 2)); do
-            if port_open "$p"; then
-                busy=1
-                break
-            fi
-        done
-        if ((!busy)); then
-            echo "$base"
-            return 0
-        fi
-    done
-    return 1
-}
 
 started=0
 for attempt in 1 2 3; do
-    base=$(pick_ports) || { echo "FAIL: no free ports found"; exit 1; }
+    base=$(pick_ports 20002 3000 4 1500) || { echo "FAIL: no free ports found"; exit 1; }
     pfx=$work/pfx$attempt
     echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
     if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \

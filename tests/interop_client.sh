@@ -36,6 +36,9 @@ set -u -o pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 export LC_ALL=C
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+TEST_NAME="the client interop test"
+# shellcheck source=tests/testlib.sh
+. "$top_srcdir/tests/testlib.sh"
 top_builddir=${top_builddir:-$top_srcdir}
 testbed=$top_srcdir/tests/postfix-testbed.sh
 proxy=$top_srcdir/tests/pool_proxy.py
@@ -46,14 +49,6 @@ RUN_TIMEOUT=60     # seconds, bound on every client_send / smtpc run
 STRESS_TIMEOUT=300 # seconds, bound on every pool_stress run
 t_start=$SECONDS
 
-skip() {
-    echo "SKIP: $*"
-    if [[ ${CI:-} == true ]]; then
-        echo "FAIL: CI=true and the client interop test cannot run: $*"
-        exit 1
-    fi
-    exit 77
-}
 die() {
     echo "FAIL: $*"
     exit 1
@@ -71,15 +66,6 @@ for b in "$SMTPC" "$SEND" "$STRESS"; do
 done
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || die "python3 is needed"
 
-npass=0 nfail=0
-ok() {
-    npass=$((npass + 1))
-    echo "ok $((npass + nfail)) - $*"
-}
-not_ok() {
-    nfail=$((nfail + 1))
-    echo "not ok $((npass + nfail)) - $*"
-}
 check() {
     if (($1 == 0)); then ok "$2"; else not_ok "$2"; fi
 }
@@ -111,33 +97,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() {
-    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    exec 3>&-
-    return 0
-}
 
-# Three consecutive free ports in 5000-9799, spread by PID: below the
-# ephemeral range and apart from interop_tls.sh (10000-19999) and
-# interop_postfix.sh (20000-31999).
-pick_ports() {
-    local try base p busy
-    for ((try = 0; try < 50; try++)); do
-        base=$((5000 + ((($$ + try * 1021) % 1600) * 3)))
-        busy=0
-        for p in $base $((base + 1)) $((base + 2)); do
-            if port_open "$p"; then
-                busy=1
-                break
-            fi
-        done
-        if ((!busy)); then
-            echo "$base"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # A port on 127.0.0.1 where nothing listens (bound by the kernel, closed).
 closed_port() {
@@ -147,7 +107,7 @@ closed_port() {
 # ---------------------------------------------------------------- Postfix up
 started=0
 for attempt in 1 2 3; do
-    base=$(pick_ports) || die "no free ports found"
+    base=$(pick_ports 5000 1600 3) || die "no free ports found"
     pfx=$work/pfx$attempt
     echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
     if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \

@@ -21,19 +21,14 @@ set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 export LC_ALL=C
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+TEST_NAME="the Postfix interop test"
+# shellcheck source=tests/testlib.sh
+. "$top_srcdir/tests/testlib.sh"
 top_builddir=${top_builddir:-$top_srcdir}
 testbed=$top_srcdir/tests/postfix-testbed.sh
 SMTPC=$top_builddir/examples/smtpc
 SMTPC_TIMEOUT=60 # seconds, hard bound on every smtpc run
 
-skip() {
-    echo "SKIP: $*"
-    if [[ ${CI:-} == true ]]; then
-        echo "FAIL: CI=true and the Postfix interop test cannot run: $*"
-        exit 1
-    fi
-    exit 77
-}
 
 [[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
 for c in postfix postqueue saslpasswd2 openssl; do
@@ -42,15 +37,6 @@ done
 command -v timeout >/dev/null || skip "timeout(1) is not available"
 [[ -x $SMTPC ]] || { echo "FAIL: $SMTPC is not built"; exit 1; }
 
-npass=0 nfail=0
-ok() {
-    npass=$((npass + 1))
-    echo "ok $((npass + nfail)) - $*"
-}
-not_ok() {
-    nfail=$((nfail + 1))
-    echo "not ok $((npass + nfail)) - $*"
-}
 
 work=$(mktemp -d /tmp/smtpc-interop.XXXXXX)
 chmod 0755 "$work" # Postfix daemons (postfix, nobody) traverse it
@@ -70,37 +56,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() {
-    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    exec 3>&-
-    return 0
-}
 
-# Four consecutive free ports below the ephemeral range (32768+), spread by
-# PID so that parallel runs (make -j, distcheck) do not collide.
-pick_ports() {
-    local try base p busy
-    for ((try = 0; try < 50; try++)); do
-        base=$((20000 + ((($$ + try * 1021) % 3000) * 4)))
-        busy=0
-        for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
-            if port_open "$p"; then
-                busy=1
-                break
-            fi
-        done
-        if ((!busy)); then
-            echo "$base"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # ---------------------------------------------------------------- Postfix up
 started=0
 for attempt in 1 2 3; do
-    base=$(pick_ports) || { echo "FAIL: no free ports found"; exit 1; }
+    base=$(pick_ports 20000 3000 4) || { echo "FAIL: no free ports found"; exit 1; }
     pfx=$work/pfx$attempt
     closed_port=$((base + 3))
     echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"

@@ -36,6 +36,9 @@ set -u -o pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 export LC_ALL=C
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+TEST_NAME="the TLS interop test"
+# shellcheck source=tests/testlib.sh
+. "$top_srcdir/tests/testlib.sh"
 top_builddir=${top_builddir:-$top_srcdir}
 testbed=$top_srcdir/tests/postfix-testbed.sh
 fake=$top_srcdir/tests/fake_smtpd.py
@@ -43,14 +46,6 @@ SMTPC=$top_builddir/examples/smtpc
 SMTPC_TIMEOUT=30 # seconds, hard bound on every smtpc run
 t_start=$SECONDS
 
-skip() {
-    echo "SKIP: $*"
-    if [[ ${CI:-} == true ]]; then
-        echo "FAIL: CI=true and the TLS interop test cannot run: $*"
-        exit 1
-    fi
-    exit 77
-}
 die() {
     echo "FAIL: $*"
     exit 1
@@ -69,15 +64,6 @@ done
 PY=$(python3 -c 'import ssl, sys; print(sys.executable)' 2>/dev/null) ||
     die "python3 with the ssl module is needed"
 
-npass=0 nfail=0
-ok() {
-    npass=$((npass + 1))
-    echo "ok $((npass + nfail)) - $*"
-}
-not_ok() {
-    nfail=$((nfail + 1))
-    echo "not ok $((npass + nfail)) - $*"
-}
 # check COND-STATUS DESCRIPTION: ok when the previous command succeeded.
 check() {
     if (($1 == 0)); then ok "$2"; else not_ok "$2"; fi
@@ -106,32 +92,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() {
-    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    exec 3>&-
-    return 0
-}
 
-# Three consecutive free ports in 10000-19999, spread by PID: below the
-# ephemeral range and apart from interop_postfix.sh's 20000-31999.
-pick_ports() {
-    local try base p busy
-    for ((try = 0; try < 50; try++)); do
-        base=$((10000 + ((($$ + try * 1021) % 3300) * 3)))
-        busy=0
-        for p in $base $((base + 1)) $((base + 2)); do
-            if port_open "$p"; then
-                busy=1
-                break
-            fi
-        done
-        if ((!busy)); then
-            echo "$base"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # ---------------------------------------------------------- certificates
 # For fake_smtpd.py: a test CA, a good certificate, one for the wrong host,
@@ -205,7 +166,7 @@ KEY=$certs/srv.key
 # ---------------------------------------------------------------- Postfix up
 started=0
 for attempt in 1 2 3; do
-    base=$(pick_ports) || die "no free ports found"
+    base=$(pick_ports 10000 3300 3) || die "no free ports found"
     pfx=$work/pfx$attempt
     echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
     if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: MIT
+# testlib.sh -- sourced by the shell tests that start servers on loopback
+# (interop_postfix.sh, interop_tls.sh, interop_client.sh, examples.sh):
+# TAP counters, skipping, and free 127.0.0.1 ports.
+#
+#   TEST_NAME="the TLS interop test"   # for skip messages
+#   . "$top_srcdir/tests/testlib.sh"
+
+npass=0 nfail=0
+ok() {
+    npass=$((npass + 1))
+    echo "ok $((npass + nfail)) - $*"
+}
+not_ok() {
+    nfail=$((nfail + 1))
+    echo "not ok $((npass + nfail)) - $*"
+}
+
+# Exit 77 (automake: skipped) -- except under CI=true, where a test that
+# cannot run is a failure: a green CI must mean the test ran.
+skip() {
+    echo "SKIP: $*"
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: CI=true and ${TEST_NAME:-this test} cannot run: $*"
+        exit 1
+    fi
+    exit 77
+}
+
+port_open() {
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+    exec 3>&-
+    return 0
+}
+
+# pick_ports LOW SLOTS N [SALT]: prints BASE such that BASE..BASE+N-1 are
+# free, BASE = LOW + k*N for some k < SLOTS, tried in an order spread by
+# PID (and SALT) so that tests running at once rarely collide.  Each test
+# has its own range, below the ephemeral ports.
+pick_ports() {
+    local low=$1 slots=$2 n=$3 salt=${4:-0} try base i busy
+    for ((try = 0; try < 50; try++)); do
+        base=$((low + ((($$ + try * 1021 + salt) % slots) * n)))
+        busy=0
+        for ((i = 0; i < n; i++)); do
+            if port_open $((base + i)); then
+                busy=1
+                break
+            fi
+        done
+        if ((!busy)); then
+            echo "$base"
+            return 0
+        fi
+    done
+    return 1
+}
