@@ -462,6 +462,18 @@ int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
   return smtpc__result_finish(r, out);
 }
 
+unsigned smtpc_pool_close_idle(smtpc_pool *p) {
+  smtpc__conn *dead = NULL;
+  unsigned n;
+  if (p == NULL)
+    return 0;
+  lock(p);
+  n = take_expired(p, smtpc__mono_ms(), &dead);
+  unlock(p);
+  close_list(p, dead, n);
+  return n;
+}
+
 void smtpc_pool_stats_get(smtpc_pool *p, smtpc_pool_stats *st) {
   if (st == NULL)
     return;

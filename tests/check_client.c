@@ -74,7 +74,7 @@ static const char *const all_specs[] = {
     /* pool */
     "ok+pool", "421-mail2", "close-after-eod+pool", "close-eod2", "421-eod",
     "close-idle-300", "close-idle-300+rset", "421-idle", "slow-eod+max",
-    "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit"};
+    "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit", "ok+idleclose"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
 
@@ -970,6 +970,44 @@ START_TEST(test_pool_reuse) {
 }
 END_TEST
 
+/* smtpc_pool_close_idle(): nothing before the idle time, the connection
+ * (with QUIT) after it; the next send opens a new one. */
+START_TEST(test_pool_close_idle) {
+  smtpc_client_config cfg = cfg_for("ok+idleclose");
+  smtpc_pool_options o;
+  smtpc_pool_stats st;
+  int rv;
+  memset(&o, 0, sizeof(o));
+  o.idle_timeout_ms = 300;
+  ck_assert_int_eq(smtpc_pool_new(&POOL, &cfg, &o), SMTPC_OK);
+  ck_assert_uint_eq(smtpc_pool_close_idle(POOL), 0); /* nothing open */
+  rv = pool_send_from(POOL, "idle1@client.test", 5000, &R);
+  EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, "accepted: ");
+  smtpc_result_free(R);
+  R = NULL;
+  ck_assert_uint_eq(smtpc_pool_close_idle(POOL), 0); /* not idle long enough */
+  ck_assert_uint_eq(stats_of(POOL).open, 1);
+  tf_sleep_ms(400);
+  ck_assert_uint_eq(smtpc_pool_close_idle(POOL), 1);
+  st = stats_of(POOL);
+  ck_assert_uint_eq(st.open, 0);
+  ck_assert_uint_eq(st.busy, 0);
+  ck_assert_uint_eq(st.replaced, 0); /* retired, not found dead */
+  rv = pool_send_from(POOL, "idle2@client.test", 5000, &R);
+  EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, "accepted: ");
+  ck_assert_uint_eq(stats_of(POOL).connects, 2);
+  ck_assert_uint_eq(smtpc_pool_close_idle(NULL), 0);
+  smtpc_pool_free(POOL);
+  POOL = NULL;
+  hold_log(log_wait_ends("ok+idleclose", 2));
+  ck_assert_int_eq(log_count(LOG, "ok+idleclose", 0, "CONNECT", NULL), 2);
+  ck_assert_int_eq(log_count(LOG, "ok+idleclose", 1, "C QUIT", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+idleclose", 1, "END quit", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+idleclose", 2, "ACCEPTED", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+idleclose", 0, "VIOLATION", NULL), 0);
+}
+END_TEST
+
 /* 421 to MAIL on a reused connection: the server cannot have taken the
  * message, so it is sent again on a fresh connection, once. */
 START_TEST(test_pool_421_retried) {
@@ -1480,6 +1518,7 @@ static Suite *client_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_test(tc, test_pool_reuse);
+  tcase_add_test(tc, test_pool_close_idle);
   tcase_add_test(tc, test_pool_421_retried);
   tcase_add_test(tc, test_pool_eod_not_retried);
   tcase_add_test(tc, test_pool_eod_not_retried_reused);

@@ -385,7 +385,8 @@ typedef struct smtpc_pool_options {
   /** Messages per connection before it is closed with QUIT; 0: 100. */
   unsigned max_messages;
   /** A connection idle this long (ms) is closed instead of reused;
-   *  0: 30 000.  Closing is lazy: at the next send or smtpc_pool_free(). */
+   *  0: 30 000.  Closed at the next send, by smtpc_pool_close_idle() or by
+   *  smtpc_pool_free(). */
   unsigned idle_timeout_ms;
   /** A connection idle longer than this (ms) is checked with NOOP before
    *  reuse; 0: 1 000.  Every reuse is also checked with RSET, pipelined
@@ -455,6 +456,19 @@ SMTPC_API int smtpc_pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
  */
 SMTPC_API int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
                                    unsigned wait_ms, smtpc_result **result);
+
+/**
+ * \brief Closes, now, the idle connections that have been idle for
+ *        smtpc_pool_options::idle_timeout_ms or longer (with QUIT).
+ *
+ * The pool does this itself at every send; call this from a timer when the
+ * pool may sit unused for long, so that its connections are closed by the
+ * client after the idle time rather than left open until the server drops
+ * them.  Thread-safe like smtpc_pool_send().
+ * \param[in] p The pool.
+ * \return The number of connections closed.
+ */
+SMTPC_API unsigned smtpc_pool_close_idle(smtpc_pool *p);
 
 /**
  * \brief Reads the pool's counters.
