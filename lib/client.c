@@ -250,7 +250,10 @@ static const char *default_port(const smtpc_client_config *cfg) {
 
 void smtpc__conn_close(smtpc__conn *c, int quit) {
   if (c->s != NULL && quit) {
-    smtpc_session_set_timeout(c->s, SMTPC_TIMEOUT_OTHER, QUIT_TIMEOUT_MS);
+    unsigned ms = QUIT_TIMEOUT_MS; /* or the caller's shorter timeout */
+    if (c->timeout_ms != 0 && c->timeout_ms < ms)
+      ms = c->timeout_ms;
+    smtpc_session_set_timeout(c->s, SMTPC_TIMEOUT_OTHER, ms);
     (void)smtpc_session_quit(c->s);
   }
   smtpc_session_free(c->s);
