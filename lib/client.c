@@ -646,18 +646,6 @@ int smtpc_send(const smtpc_client_config *cfg, const smtpc_mail *mail,
   return smtpc__result_finish(r, out);
 }
 
-static const char *mech_name(smtpc_auth_mech m) {
-  switch (m) {
-  case SMTPC_AUTH_PLAIN: return "PLAIN";
-  case SMTPC_AUTH_LOGIN: return "LOGIN";
-  case SMTPC_AUTH_CRAM_MD5: return "CRAM-MD5";
-  case SMTPC_AUTH_XOAUTH2: return "XOAUTH2";
-  case SMTPC_AUTH_OAUTHBEARER: return "OAUTHBEARER";
-  case SMTPC_AUTH_AUTO: break;
-  }
-  return "none";
-}
-
 int smtpc_verify(const smtpc_client_config *cfg, smtpc_result **out) {
   smtpc_result *r = smtpc__result_new(cfg != NULL ? cfg->mem : NULL);
   smtpc__conn c;
@@ -676,7 +664,7 @@ int smtpc_verify(const smtpc_client_config *cfg, smtpc_result **out) {
                       secure && c.tls != NULL ? smtpc_tls_description(c.tls)
                                               : "no TLS",
                       am != SMTPC_AUTH_AUTO ? "AUTH " : "no AUTH",
-                      am != SMTPC_AUTH_AUTO ? mech_name(am) : "");
+                      am != SMTPC_AUTH_AUTO ? smtpc__auth_name(am) : "");
     smtpc__conn_close(&c, 1);
   }
   return smtpc__result_finish(r, out);
