@@ -105,23 +105,7 @@ closed_port() {
 }
 
 # ---------------------------------------------------------------- Postfix up
-started=0
-for attempt in 1 2 3; do
-    base=$(pick_ports 5000 1600 3) || die "no free ports found"
-    pfx=$work/pfx$attempt
-    echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
-    if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \
-        bash "$testbed" start "$pfx"; then
-        started=1
-        break
-    fi
-    echo "# start attempt $attempt failed; trying other ports"
-    bash "$testbed" stop "$pfx" || true
-    pfx=
-done
-((started)) || die "could not start Postfix"
-# shellcheck disable=SC1091
-. "$pfx/env"
+start_postfix 5000 1600 3 || die "could not start Postfix"
 maildir=$PFX_MAILDIR/new
 D=$PFX_DOMAIN
 P=$PFX_PORT

@@ -59,24 +59,8 @@ trap 'exit 130' INT TERM
 
 
 # ---------------------------------------------------------------- Postfix up
-started=0
-for attempt in 1 2 3; do
-    base=$(pick_ports 20000 3000 4) || { echo "FAIL: no free ports found"; exit 1; }
-    pfx=$work/pfx$attempt
-    closed_port=$((base + 3))
-    echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
-    if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \
-        bash "$testbed" start "$pfx"; then
-        started=1
-        break
-    fi
-    echo "# start attempt $attempt failed; trying other ports"
-    bash "$testbed" stop "$pfx" || true
-    pfx=
-done
-((started)) || { echo "FAIL: could not start Postfix"; exit 1; }
-# shellcheck disable=SC1091
-. "$pfx/env"
+start_postfix 20000 3000 4 || { echo "FAIL: could not start Postfix"; exit 1; }
+closed_port=$((base + 3))
 maildir=$PFX_MAILDIR/new
 D=$PFX_DOMAIN
 expected_files=0

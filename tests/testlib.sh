@@ -55,3 +55,27 @@ pick_ports() {
     done
     return 1
 }
+
+# start_postfix LOW SLOTS N [SALT]: starts a throwaway Postfix
+# ($testbed start, in $work/pfxK) on free ports from pick_ports -- SMTP at
+# $base, smtps at base+1, the AUTH-in-clear port at base+2 -- with three
+# attempts, and sources its env file.  Sets pfx and base; returns 1 when
+# it could not.
+start_postfix() {
+    local attempt
+    for attempt in 1 2 3; do
+        base=$(pick_ports "$@") || { echo "# no free ports found"; return 1; }
+        pfx=$work/pfx$attempt
+        echo "# starting Postfix in $pfx on 127.0.0.1:$base (smtps $((base + 1)), authplain $((base + 2)))"
+        if PFX_PORT=$base PFX_SMTPS_PORT=$((base + 1)) PFX_AUTHPLAIN_PORT=$((base + 2)) \
+            bash "$testbed" start "$pfx"; then
+            # shellcheck disable=SC1091
+            . "$pfx/env"
+            return 0
+        fi
+        echo "# start attempt $attempt failed; trying other ports"
+        bash "$testbed" stop "$pfx" || true
+        pfx=
+    done
+    return 1
+}
