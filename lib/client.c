@@ -9,18 +9,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* QUIT only tidies up: its reply does not change the outcome, so it never
  * waits the RFC 5321 five minutes. */
 #define QUIT_TIMEOUT_MS 10000u
 #define CONNECT_TIMEOUT_MS 30000u
-
-int64_t smtpc__mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- results ------------------------------------------------------------- */
 

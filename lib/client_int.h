@@ -53,7 +53,4 @@ void smtpc__conn_close(smtpc__conn *c, int quit);
 int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
                       smtpc_msg **out, smtpc_result *r);
 
-/* Milliseconds on a monotonic clock. */
-int64_t smtpc__mono_ms(void);
-
 #endif /* SMTPC_CLIENT_INT_H */

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Upper bound on consecutive EINTR / spurious wake-ups in one wait.  A wait
@@ -39,21 +38,12 @@ struct smtpc_socket {
   int sent_last;   /* the last transfer was a send */
 };
 
-/* ---- time ---------------------------------------------------------------- */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-    return 0;
-  return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
-}
-
 /* poll() timeout for a deadline: -1 for none, 0 when it has passed. */
 static int poll_timeout(int armed, int64_t deadline) {
   int64_t left;
   if (!armed)
     return -1;
-  left = deadline - now_ms();
+  left = deadline - smtpc__mono_ms();
   if (left <= 0)
     return 0;
   return left > INT_MAX ? INT_MAX : (int)left;
@@ -159,7 +149,7 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_ms,
                        int *fdp, int *err) {
   int fd, w, soerr = 0;
   socklen_t len = sizeof soerr;
-  int64_t deadline = now_ms() + (int64_t)timeout_ms;
+  int64_t deadline = smtpc__mono_ms() + (int64_t)timeout_ms;
 
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
   /* Atomic where available: no window for a concurrent fork+exec. */
@@ -286,7 +276,7 @@ static smtpc_ssize sock_xfer(smtpc_socket *s, unsigned char *rbuf,
     int w;
     /* Strict deadline: once it passed, no more bytes are taken, so a server
      * dripping one byte at a time cannot stretch the wait. */
-    if (s->armed && s->deadline - now_ms() <= 0)
+    if (s->armed && s->deadline - smtpc__mono_ms() <= 0)
       return SMTPC_ERR_TIMEOUT;
     if (rbuf != NULL)
       n = recv(s->fd, rbuf, len, 0);
@@ -329,7 +319,7 @@ static smtpc_ssize io_recv(void *ctx, unsigned char *buf, size_t len) {
 static void io_set_timeout(void *ctx, unsigned timeout_ms) {
   smtpc_socket *s = ctx;
   s->armed = timeout_ms != 0;
-  s->deadline = now_ms() + (int64_t)timeout_ms;
+  s->deadline = smtpc__mono_ms() + (int64_t)timeout_ms;
 }
 
 static void io_close(void *ctx) { sock_close(ctx); }

@@ -6,6 +6,7 @@
 #include "smtpc_int.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* 1 if name is a dotted host name fit for EHLO: letters, digits, '-' and
@@ -70,4 +71,11 @@ int smtpc_default_ehlo_name(char *buf, size_t len) {
   }
   memcpy(buf, literal, sizeof literal);
   return SMTPC_OK;
+}
+
+int64_t smtpc__mono_ms(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return 0;
+  return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
 }

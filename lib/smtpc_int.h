@@ -267,6 +267,8 @@ int smtpc__auth_respond(smtpc__buf *out, const smtpc_mem *m,
 int smtpc__platform_fqdn(char *buf, size_t len);
 /* 1 if name is a dotted host name fit for EHLO (LDH labels, not localhost). */
 int smtpc__platform_name_ok(const char *name);
+/* Milliseconds on the monotonic clock (socket deadlines, the pool). */
+int64_t smtpc__mono_ms(void);
 
 /* ---- session internals used by the one-call API (client.c) -------------- */
 smtpc_stage smtpc__session_open_stage(const smtpc_session *s);
