@@ -410,12 +410,10 @@ static void pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
     }
     /* After a refusal (4xx/5xx, bad address...) the session is still in
      * sync and reusable (it sends RSET); after a transport failure, a 421
-     * or a malformed reply it is not. */
+     * or a malformed reply -- the errors smtpc_error_is_fatal() names --
+     * it is not. */
     {
-      int usable = !smtpc_error_is_fatal(rc) &&
-                   rc != SMTPC_ERR_SERVICE_CLOSING && rc != SMTPC_ERR_EOF &&
-                   rc != SMTPC_ERR_IO && rc != SMTPC_ERR_TIMEOUT &&
-                   rc != SMTPC_ERR_PROTOCOL;
+      int usable = !smtpc_error_is_fatal(rc);
       release(p, c, usable, !usable);
     }
     if (!retry_safe(r))
