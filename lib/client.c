@@ -306,6 +306,8 @@ static int conn_tls(smtpc__conn *c, const smtpc_client_config *cfg,
     what = cfg->client_cert,
     rc = smtpc_tls_set_client_cert(c->tls, cfg->client_cert,
                                    cfg->client_key);
+  if (rc == SMTPC_OK && cfg->tls_cache != NULL)
+    rc = smtpc_tls_set_cache(c->tls, cfg->tls_cache);
   if (rc == SMTPC_OK) {
     smtpc_tls_insecure_skip_verify(c->tls, cfg->insecure_skip_verify);
     what = "TLS set-up";

@@ -61,12 +61,19 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#if !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+#include <mbedtls/entropy_poll.h>
+#endif
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+
+#ifdef SMTPC_HAVE_PTHREADS
+#include <pthread.h>
+#endif
 
 /* 3.x (TLS 1.3, PSA-based paths) and 2.28 built with MBEDTLS_USE_PSA_CRYPTO
  * need the PSA core initialised. */
@@ -75,6 +82,22 @@
 #include <psa/crypto.h>
 #define SMTPC__TLS_PSA_INIT 1
 #endif
+
+/* 2.x: the DRBG is seeded straight from the OS (see os_entropy()).  3.x
+ * keeps entropy_poll.h private and has no HAVEGE: mbedtls_entropy_func. */
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+#define SMTPC__TLS_OS_ENTROPY 1
+#endif
+
+/* Struct members that 3.x made private (still there, under another name). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define SMTPC__MBED_PRIV(f) MBEDTLS_PRIVATE(f)
+#else
+#define SMTPC__MBED_PRIV(f) f
+#endif
+
+/* Sessions a smtpc_tls_cache keeps (least recently used goes first). */
+#define SMTPC__TLS_CACHE_SLOTS 8
 
 /* Bound on retries inside one call (TLS 1.3 tickets, records that carried no
  * application data).  Exhausting it returns a would-block code: the caller
@@ -121,6 +144,8 @@ struct smtpc_tls {
   int host_applied;  /* this handshake's server name is set up */
   int lower_err;     /* smtpc error the lower transport returned, or 0 */
   int out_pending;   /* a read left a record (an alert) partly sent */
+  int offered;       /* this handshake offered a cached session */
+  int resumed;       /* ... and the server resumed it */
   unsigned long lower_in; /* bytes received from the lower transport */
   smtpc_io lower;
 
@@ -140,13 +165,38 @@ struct smtpc_tls {
   char err[320];
   char desc[128];
 
+  smtpc_tls_cache *cache;     /* smtpc_tls_set_cache(), or NULL */
+  unsigned char trust_id[32]; /* what decides trust: see note_trust() */
+  unsigned char offered_master[48];
+
+#ifndef SMTPC__TLS_OS_ENTROPY
   mbedtls_entropy_context entropy;
+#endif
   mbedtls_ctr_drbg_context drbg;
   mbedtls_x509_crt ca;
   mbedtls_x509_crt own_cert;
   mbedtls_pk_context own_key;
   mbedtls_ssl_config conf;
   mbedtls_ssl_context ssl;
+};
+
+/* Sessions kept for resumption (RFC 5246 7.4.1.2 session IDs and RFC 5077
+ * tickets), keyed by server name and trust settings. */
+typedef struct cache_entry {
+  char *host; /* normalised server name; NULL: slot free */
+  unsigned char trust_id[32];
+  int skip_verify;
+  unsigned long used; /* for least-recently-used replacement */
+  mbedtls_ssl_session sess;
+} cache_entry;
+
+struct smtpc_tls_cache {
+  smtpc_mem mem;
+#ifdef SMTPC_HAVE_PTHREADS
+  pthread_mutex_t lock;
+#endif
+  unsigned long clock;
+  cache_entry e[SMTPC__TLS_CACHE_SLOTS];
 };
 
 /* ---- messages ------------------------------------------------------------ */
@@ -382,6 +432,26 @@ static int norm_host(const smtpc_mem *m, const char *in, char **out,
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+#ifdef SMTPC__TLS_OS_ENTROPY
+/* The DRBG's entropy: the OS generator (getrandom(2) or /dev/urandom) via
+ * mbedTLS's platform source.  mbedtls_entropy_func would also start every
+ * other source compiled in; Debian's 2.28 has HAVEGE, whose start-up alone
+ * cost 1.1 M instructions per smtpc_tls_new() (5 % of a whole STARTTLS
+ * session) and which mbedTLS 3 removed as unsound. */
+static int os_entropy(void *ctx, unsigned char *out, size_t len) {
+  size_t got;
+  (void)ctx;
+  while (len > 0) { /* each round makes progress or fails */
+    if (mbedtls_platform_entropy_poll(NULL, out, len, &got) != 0 || got == 0 ||
+        got > len)
+      return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+    out += got;
+    len -= got;
+  }
+  return 0;
+}
+#endif
+
 int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
   static const unsigned char pers[] = "libsmtpc tls";
   smtpc_mem m;
@@ -403,7 +473,9 @@ int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
   t->mem = m;
   t->mode = mode;
   t->state = ST_NEW;
+#ifndef SMTPC__TLS_OS_ENTROPY
   mbedtls_entropy_init(&t->entropy);
+#endif
   mbedtls_ctr_drbg_init(&t->drbg);
   mbedtls_x509_crt_init(&t->ca);
   mbedtls_x509_crt_init(&t->own_cert);
@@ -417,8 +489,13 @@ int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
     return SMTPC_ERR_TLS;
   }
 #endif
-  if (mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
-                            pers, sizeof pers - 1) != 0) {
+#ifdef SMTPC__TLS_OS_ENTROPY
+  rc = mbedtls_ctr_drbg_seed(&t->drbg, os_entropy, NULL, pers, sizeof pers - 1);
+#else
+  rc = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
+                             pers, sizeof pers - 1);
+#endif
+  if (rc != 0) {
     smtpc_tls_free(t);
     return SMTPC_ERR_TLS;
   }
@@ -437,14 +514,40 @@ void smtpc_tls_free(smtpc_tls *tls) {
   mbedtls_x509_crt_free(&tls->own_cert);
   mbedtls_x509_crt_free(&tls->ca);
   mbedtls_ctr_drbg_free(&tls->drbg);
+#ifndef SMTPC__TLS_OS_ENTROPY
   mbedtls_entropy_free(&tls->entropy);
+#endif
   smtpc__free(&tls->mem, tls->hostname);
   smtpc__free(&tls->mem, tls->peer_host);
+  smtpc__wipe(tls->offered_master, sizeof tls->offered_master);
   m = tls->mem;
   smtpc__free(&m, tls);
 }
 
 /* ---- configuration ------------------------------------------------------- */
+
+/* Folds a trust setting into trust_id: SHA-256(trust_id || tag || value).
+ * A cached session is offered only to a handshake whose trust_id (and
+ * server name and verification switch) match the one that made it, so a
+ * session verified against one set of CAs never stands in for a
+ * verification against another. */
+static int note_trust(smtpc_tls *t, char tag, const char *value) {
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+  size_t n = strlen(value);
+  unsigned char *buf;
+  int ret;
+  if (md == NULL)
+    return SMTPC_ERR_NOT_SUPPORTED;
+  buf = smtpc__malloc(&t->mem, sizeof t->trust_id + 1 + n);
+  if (buf == NULL)
+    return SMTPC_ERR_NOMEM;
+  memcpy(buf, t->trust_id, sizeof t->trust_id);
+  buf[sizeof t->trust_id] = (unsigned char)tag;
+  memcpy(buf + sizeof t->trust_id + 1, value, n);
+  ret = mbedtls_md(md, buf, sizeof t->trust_id + 1 + n, t->trust_id);
+  smtpc__free(&t->mem, buf);
+  return ret == 0 ? SMTPC_OK : SMTPC_ERR_INTERNAL;
+}
 
 int smtpc_tls_set_hostname(smtpc_tls *tls, const char *host) {
   unsigned char ip[16];
@@ -484,7 +587,7 @@ int smtpc_tls_set_cafile(smtpc_tls *tls, const char *path) {
     return SMTPC_ERR_CERTIFICATE;
   }
   tls->have_ca = crt_count(&tls->ca) > 0;
-  return SMTPC_OK;
+  return note_trust(tls, 'f', path);
 }
 
 int smtpc_tls_set_capath(smtpc_tls *tls, const char *path) {
@@ -505,7 +608,7 @@ int smtpc_tls_set_capath(smtpc_tls *tls, const char *path) {
     return SMTPC_ERR_CERTIFICATE;
   }
   tls->have_ca = 1;
-  return SMTPC_OK;
+  return note_trust(tls, 'd', path);
 }
 
 int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
@@ -550,6 +653,9 @@ int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
                    certfile);
     goto fail;
   }
+  if ((ret = note_trust(tls, 'c', certfile)) != SMTPC_OK ||
+      (ret = note_trust(tls, 'k', keyfile)) != SMTPC_OK)
+    return ret;
   tls->have_own_cert = 1;
   return SMTPC_OK;
 fail:
@@ -764,6 +870,169 @@ static int map_error(smtpc_tls *t, int ret, const char *what) {
   return SMTPC_ERR_TLS;
 }
 
+/* ---- session cache (resumption) ------------------------------------------ */
+
+static void cache_lock(smtpc_tls_cache *c) {
+#ifdef SMTPC_HAVE_PTHREADS
+  (void)pthread_mutex_lock(&c->lock);
+#else
+  (void)c;
+#endif
+}
+
+static void cache_unlock(smtpc_tls_cache *c) {
+#ifdef SMTPC_HAVE_PTHREADS
+  (void)pthread_mutex_unlock(&c->lock);
+#else
+  (void)c;
+#endif
+}
+
+int smtpc_tls_cache_new(smtpc_tls_cache **out, const smtpc_mem *mem) {
+  smtpc_mem m;
+  smtpc_tls_cache *c;
+  size_t i;
+  int rc;
+  if (out == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  rc = smtpc__mem_init(&m, mem);
+  if (rc != SMTPC_OK)
+    return rc;
+  c = smtpc__malloc(&m, sizeof *c);
+  if (c == NULL)
+    return SMTPC_ERR_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->mem = m;
+#ifdef SMTPC_HAVE_PTHREADS
+  if (pthread_mutex_init(&c->lock, NULL) != 0) {
+    smtpc__free(&m, c);
+    return SMTPC_ERR_INTERNAL;
+  }
+#endif
+  for (i = 0; i < SMTPC__TLS_CACHE_SLOTS; i++)
+    mbedtls_ssl_session_init(&c->e[i].sess);
+  *out = c;
+  return SMTPC_OK;
+}
+
+/* Empties a slot; mbedTLS zeroises the session's secrets as it frees. */
+static void entry_clear(smtpc_tls_cache *c, cache_entry *e) {
+  smtpc__free(&c->mem, e->host);
+  e->host = NULL;
+  mbedtls_ssl_session_free(&e->sess);
+  mbedtls_ssl_session_init(&e->sess);
+}
+
+void smtpc_tls_cache_free(smtpc_tls_cache *cache) {
+  smtpc_mem m;
+  size_t i;
+  if (cache == NULL)
+    return;
+  for (i = 0; i < SMTPC__TLS_CACHE_SLOTS; i++)
+    entry_clear(cache, &cache->e[i]);
+#ifdef SMTPC_HAVE_PTHREADS
+  (void)pthread_mutex_destroy(&cache->lock);
+#endif
+  m = cache->mem;
+  smtpc__free(&m, cache);
+}
+
+int smtpc_tls_set_cache(smtpc_tls *tls, smtpc_tls_cache *cache) {
+  if (tls == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  tls->cache = cache;
+  return SMTPC_OK;
+}
+
+/* The slot for t's handshake (same server name, trust settings and
+ * verification switch), or NULL.  The cache is locked. */
+static cache_entry *cache_find(smtpc_tls_cache *c, const smtpc_tls *t) {
+  size_t i;
+  for (i = 0; i < SMTPC__TLS_CACHE_SLOTS; i++) {
+    cache_entry *e = &c->e[i];
+    if (e->host != NULL && e->skip_verify == t->skip_verify &&
+        strcmp(e->host, t->peer_host) == 0 &&
+        memcmp(e->trust_id, t->trust_id, sizeof e->trust_id) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+/* Before the handshake: offers the cached session, if any.  The server may
+ * resume it (no certificate, no key exchange: RFC 5246 7.3 abbreviated
+ * handshake) or ignore it (a full handshake, verified as always). */
+static void cache_offer(smtpc_tls *t) {
+  cache_entry *e;
+  t->offered = 0;
+  if (t->cache == NULL || t->peer_host == NULL)
+    return;
+  cache_lock(t->cache);
+  e = cache_find(t->cache, t);
+  if (e != NULL && mbedtls_ssl_set_session(&t->ssl, &e->sess) == 0) {
+    t->offered = 1;
+    memcpy(t->offered_master, e->sess.SMTPC__MBED_PRIV(master),
+           sizeof t->offered_master);
+    e->used = ++t->cache->clock;
+  }
+  cache_unlock(t->cache);
+}
+
+/* After a successful handshake: keeps its session (with a new ticket, if
+ * the server sent one) for the next connection.  Best effort: a failure
+ * here only means the next handshake is a full one. */
+static void cache_store(smtpc_tls *t) {
+  mbedtls_ssl_session sess;
+  cache_entry *e;
+  char *host;
+  size_t i;
+  if (t->cache == NULL || t->peer_host == NULL)
+    return;
+  host = smtpc__strdup(&t->cache->mem, t->peer_host);
+  if (host == NULL)
+    return;
+  mbedtls_ssl_session_init(&sess);
+  if (mbedtls_ssl_get_session(&t->ssl, &sess) != 0) {
+    mbedtls_ssl_session_free(&sess);
+    smtpc__free(&t->cache->mem, host);
+    return;
+  }
+  cache_lock(t->cache);
+  e = cache_find(t->cache, t);
+  if (e == NULL) {
+    e = &t->cache->e[0];
+    for (i = 1; i < SMTPC__TLS_CACHE_SLOTS && e->host != NULL; i++)
+      if (t->cache->e[i].host == NULL || t->cache->e[i].used < e->used)
+        e = &t->cache->e[i];
+    entry_clear(t->cache, e);
+    e->host = host;
+    host = NULL;
+    memcpy(e->trust_id, t->trust_id, sizeof e->trust_id);
+    e->skip_verify = t->skip_verify;
+  } else {
+    mbedtls_ssl_session_free(&e->sess);
+  }
+  e->sess = sess; /* the slot owns what sess pointed to now */
+  e->used = ++t->cache->clock;
+  cache_unlock(t->cache);
+  smtpc__free(&t->cache->mem, host);
+}
+
+/* After a failed handshake that offered a session: forgets it, so a
+ * session the server chokes on is not offered again. */
+static void cache_drop(smtpc_tls *t) {
+  cache_entry *e;
+  if (t->cache == NULL || !t->offered)
+    return;
+  cache_lock(t->cache);
+  e = cache_find(t->cache, t);
+  if (e != NULL)
+    entry_clear(t->cache, e);
+  cache_unlock(t->cache);
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
 /* Sets this handshake's server name: the configured one, else the one the
  * session passes to starttls(). */
 static int begin_handshake(smtpc_tls *t, const char *servername) {
@@ -802,6 +1071,7 @@ static int begin_handshake(smtpc_tls *t, const char *servername) {
                                                : SMTPC_ERR_TLS;
   }
   t->host_applied = 1;
+  cache_offer(t);
   return SMTPC_OK;
 }
 
@@ -827,12 +1097,21 @@ static int handshake(smtpc_tls *t) {
   }
   if (ret == 0) {
     const char *suite = mbedtls_ssl_get_ciphersuite(&t->ssl);
+    const mbedtls_ssl_session *now = t->ssl.SMTPC__MBED_PRIV(session);
     t->state = ST_ACTIVE;
     t->verify = SMTPC_TLS_VERIFY_OK;
     t->err[0] = '\0';
-    (void)snprintf(t->desc, sizeof t->desc, "%s %s",
+    /* Resumed: the server took the offered session, so the master secret
+     * is the offered one (a full handshake makes a fresh random one). */
+    t->resumed = t->offered && now != NULL &&
+                 memcmp(t->offered_master, now->SMTPC__MBED_PRIV(master),
+                        sizeof t->offered_master) == 0;
+    smtpc__wipe(t->offered_master, sizeof t->offered_master);
+    (void)snprintf(t->desc, sizeof t->desc, "%s %s%s",
                    mbedtls_ssl_get_version(&t->ssl),
-                   suite != NULL ? suite : "?");
+                   suite != NULL ? suite : "?",
+                   t->resumed ? " (resumed)" : "");
+    cache_store(t);
     return SMTPC_OK;
   }
   if (ret == MBEDTLS_ERR_SSL_WANT_READ)
@@ -843,6 +1122,8 @@ static int handshake(smtpc_tls *t) {
   if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
     return SMTPC_ERR_WANT_READ; /* retries used up: call again */
 #endif
+  cache_drop(t);
+  smtpc__wipe(t->offered_master, sizeof t->offered_master);
   flags = mbedtls_ssl_get_verify_result(&t->ssl);
   if (!t->skip_verify && t->lower_err == 0 && flags != 0 &&
       flags != UINT32_MAX)
@@ -1176,6 +1457,9 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   t->host_applied = 0;
   t->lower_err = 0;
   t->out_pending = 0;
+  t->offered = 0;
+  t->resumed = 0;
+  smtpc__wipe(t->offered_master, sizeof t->offered_master);
   t->lower_in = 0;
   t->verify = SMTPC_TLS_VERIFY_OK;
   t->err[0] = '\0';
@@ -1248,6 +1532,10 @@ int smtpc_tls_is_active(const smtpc_tls *tls) {
 
 const char *smtpc_tls_description(const smtpc_tls *tls) {
   return tls == NULL ? "" : tls->desc;
+}
+
+int smtpc_tls_is_resumed(const smtpc_tls *tls) {
+  return tls != NULL && tls->state == ST_ACTIVE && tls->resumed;
 }
 
 /* ---- HMAC-MD5 for CRAM-MD5 (auth.c) -------------------------------------- */

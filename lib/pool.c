@@ -36,6 +36,7 @@ struct smtpc_pool {
   char *strs;
   size_t strs_len;
   smtpc_pool_options opt;
+  smtpc_tls_cache *own_cache; /* made here when cfg gave none */
 #ifdef SMTPC_HAVE_PTHREADS
   pthread_mutex_t lock;
   pthread_cond_t freed; /* a connection went idle or a slot opened */
@@ -164,6 +165,12 @@ int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
     smtpc__free(&m, p);
     return SMTPC_ERR_NOMEM;
   }
+  /* Every reconnect resumes the last TLS session instead of a full
+   * handshake.  Best effort: without one (no TLS built in, no memory) the
+   * pool works the same, only slower to reconnect. */
+  if (p->cfg.tls_cache == NULL && p->cfg.security != SMTPC_SECURITY_NONE &&
+      smtpc_tls_cache_new(&p->own_cache, &p->mem) == SMTPC_OK)
+    p->cfg.tls_cache = p->own_cache;
   if (opt != NULL)
     p->opt = *opt;
   if (p->opt.max_connections == 0)
@@ -191,6 +198,7 @@ int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
       ok = 0;
     }
     if (!ok) {
+      smtpc_tls_cache_free(p->own_cache);
       if (p->strs != NULL)
         smtpc__wipe(p->strs, p->strs_len);
       smtpc__free(&m, p->strs);
@@ -326,6 +334,8 @@ static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
       }
       lock(p);
       p->st.connects++;
+      if (smtpc_tls_is_resumed(c->tls))
+        p->st.tls_resumed++;
       unlock(p);
       return c;
     }
@@ -501,6 +511,7 @@ void smtpc_pool_free(smtpc_pool *p) {
   pthread_cond_destroy(&p->freed);
   pthread_mutex_destroy(&p->lock);
 #endif
+  smtpc_tls_cache_free(p->own_cache); /* after every connection using it */
   if (p->strs != NULL) {
     smtpc__wipe(p->strs, p->strs_len); /* the password is in there */
     smtpc__free(&m, p->strs);

@@ -70,3 +70,23 @@ const char *smtpc_tls_description(const smtpc_tls *tls) {
   (void)tls;
   return "";
 }
+
+int smtpc_tls_cache_new(smtpc_tls_cache **out, const smtpc_mem *mem) {
+  (void)mem;
+  if (out != NULL)
+    *out = NULL;
+  return SMTPC_ERR_NOT_SUPPORTED;
+}
+
+void smtpc_tls_cache_free(smtpc_tls_cache *cache) { (void)cache; }
+
+int smtpc_tls_set_cache(smtpc_tls *tls, smtpc_tls_cache *cache) {
+  (void)tls;
+  (void)cache;
+  return SMTPC_ERR_NOT_SUPPORTED;
+}
+
+int smtpc_tls_is_resumed(const smtpc_tls *tls) {
+  (void)tls;
+  return 0;
+}

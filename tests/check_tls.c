@@ -110,6 +110,8 @@ int main(void) {
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
@@ -260,7 +262,8 @@ static void remove_certs(void) {
 typedef struct ring {
   unsigned char b[RING_CAP];
   size_t head, len;
-  int closed; /* the writer closed: empty means end of stream */
+  size_t total; /* bytes ever put */
+  int closed;   /* the writer closed: empty means end of stream */
 } ring;
 
 static size_t ring_put(ring *r, const unsigned char *p, size_t n) {
@@ -270,6 +273,7 @@ static size_t ring_put(ring *r, const unsigned char *p, size_t n) {
   for (i = 0; i < n; i++)
     r->b[(r->head + r->len + i) % RING_CAP] = p[i];
   r->len += n;
+  r->total += n;
   return n;
 }
 
@@ -1441,6 +1445,305 @@ START_TEST(alloc_failures) {
 }
 END_TEST
 
+/* ---- session resumption (smtpc_tls_cache) --------------------------------- */
+
+/* What a server keeps to resume sessions: a session-ID cache (RFC 5246) or
+ * a ticket key (RFC 5077), shared by the servers of one test like the
+ * processes of a real MTA.  The ticket key needs an RNG that outlives
+ * every server. */
+typedef struct resumer {
+  int tickets;
+  mbedtls_ssl_cache_context cache;
+  mbedtls_ssl_ticket_context ticket;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+} resumer;
+
+static void resumer_init(resumer *r, int tickets) {
+  memset(r, 0, sizeof *r);
+  r->tickets = tickets;
+  mbedtls_ssl_cache_init(&r->cache);
+  mbedtls_ssl_ticket_init(&r->ticket);
+  mbedtls_entropy_init(&r->entropy);
+  mbedtls_ctr_drbg_init(&r->drbg);
+  ck_assert_int_eq(mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func,
+                                         &r->entropy, NULL, 0),
+                   0);
+  ck_assert_int_eq(mbedtls_ssl_ticket_setup(&r->ticket, mbedtls_ctr_drbg_random,
+                                            &r->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                            3600),
+                   0);
+}
+
+static void resumer_free(resumer *r) {
+  mbedtls_ssl_cache_free(&r->cache);
+  mbedtls_ssl_ticket_free(&r->ticket);
+  mbedtls_ctr_drbg_free(&r->drbg);
+  mbedtls_entropy_free(&r->entropy);
+}
+
+/* One connection's settings and outcome. */
+typedef struct conn_case {
+  const char *cert, *key; /* the server's certificate ("srv.pem") */
+  const char *cafile;     /* client CA as in pair_new (NULL: ca.pem) */
+  const char *extra_ca;   /* a second CA file for the client, or NULL */
+  const char *name;       /* the name to verify ("localhost") */
+  int skip_verify;
+  unsigned srv_flags;
+  int variant;
+  /* out */
+  int resumed;
+  size_t srv_bytes; /* what the server sent during the handshake */
+  char desc[128];
+} conn_case;
+
+/* A STARTTLS handshake with the cache against a server that can resume
+ * through r (or not, r NULL); on success a few bytes each way.  Returns
+ * starttls's result. */
+static int cached_conn(smtpc_tls_cache *cache, resumer *r, conn_case *cc) {
+  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, cc->cafile,
+                     cc->cert ? cc->cert : "srv.pem",
+                     cc->key ? cc->key : "srv.key", cc->srv_flags, cc->variant);
+  int rc;
+  if (r != NULL && r->tickets)
+    mbedtls_ssl_conf_session_tickets_cb(&p->srv.conf, mbedtls_ssl_ticket_write,
+                                        mbedtls_ssl_ticket_parse, &r->ticket);
+  else if (r != NULL)
+    mbedtls_ssl_conf_session_cache(&p->srv.conf, &r->cache,
+                                   mbedtls_ssl_cache_get,
+                                   mbedtls_ssl_cache_set);
+  if (cc->extra_ca != NULL)
+    ck_assert_int_eq(smtpc_tls_set_cafile(p->tls, path(cc->extra_ca)),
+                     SMTPC_OK);
+  smtpc_tls_insecure_skip_verify(p->tls, cc->skip_verify);
+  ck_assert_int_eq(smtpc_tls_set_cache(p->tls, cache), SMTPC_OK);
+  pair_wrap(p);
+  ck_assert_int_eq(smtpc_tls_is_resumed(p->tls), 0);
+  rc = do_starttls(p, cc->name ? cc->name : "localhost");
+  cc->srv_bytes = p->s2c.total;
+  cc->resumed = smtpc_tls_is_resumed(p->tls);
+  (void)snprintf(cc->desc, sizeof cc->desc, "%s",
+                 smtpc_tls_description(p->tls));
+  if (rc == SMTPC_OK) {
+    const char *d = smtpc_tls_description(p->tls);
+    size_t n = strlen(d);
+    ck_assert_int_eq(n > 10 && strcmp(d + n - 10, " (resumed)") == 0,
+                     cc->resumed);
+    xfer_c2s(p, "EHLO client.test\r\n", 18);
+    xfer_s2c(p, "250 mx\r\n", 8);
+  } else {
+    ck_assert_int_eq(cc->resumed, 0);
+  }
+  pair_free(p);
+  return rc;
+}
+
+static conn_case good_case(int variant) {
+  conn_case cc;
+  memset(&cc, 0, sizeof cc);
+  cc.variant = variant;
+  return cc;
+}
+
+/* The second and third connections resume the first's session: no
+ * certificate, no key exchange -- the server sends a fraction of the
+ * bytes -- and the records work both ways. */
+static void resume_case(int tickets, int variant) {
+  smtpc_tls_cache *cache;
+  resumer r;
+  conn_case full = good_case(variant), again = good_case(variant),
+            third = good_case(variant);
+  resumer_init(&r, tickets);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, NULL), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(cache, &r, &full), SMTPC_OK);
+  ck_assert_int_eq(full.resumed, 0);
+  ck_assert_int_eq(cached_conn(cache, &r, &again), SMTPC_OK);
+  ck_assert_int_eq(again.resumed, 1);
+  ck_assert_msg(again.srv_bytes * 2 < full.srv_bytes,
+                "resumed handshake: server sent %zu bytes, full one %zu",
+                again.srv_bytes, full.srv_bytes);
+  ck_assert_int_eq(cached_conn(cache, &r, &third), SMTPC_OK);
+  ck_assert_int_eq(third.resumed, 1);
+  smtpc_tls_cache_free(cache);
+  resumer_free(&r);
+}
+
+START_TEST(resume_session_id) { resume_case(0, _i); }
+END_TEST
+
+START_TEST(resume_ticket) { resume_case(1, _i); }
+END_TEST
+
+/* Without a cache nothing is resumed, even against a server that could. */
+START_TEST(resume_needs_cache) {
+  resumer r;
+  conn_case a = good_case(0), b = good_case(0);
+  resumer_init(&r, 1);
+  ck_assert_int_eq(cached_conn(NULL, &r, &a), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(NULL, &r, &b), SMTPC_OK);
+  ck_assert_int_eq(a.resumed + b.resumed, 0);
+  ck_assert_uint_gt(b.srv_bytes * 2, a.srv_bytes);
+  resumer_free(&r);
+}
+END_TEST
+
+/* A session is offered only for the name it was verified for: the server
+ * here would resume anything, yet the other name gets a full handshake and
+ * fails verification; the first name still resumes afterwards. */
+START_TEST(resume_checks_name) {
+  smtpc_tls_cache *cache;
+  resumer r;
+  conn_case a = good_case(0), other = good_case(0), b = good_case(0);
+  resumer_init(&r, 1);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, NULL), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(cache, &r, &a), SMTPC_OK);
+  other.name = "mx.example.org";
+  ck_assert_int_eq(cached_conn(cache, &r, &other), SMTPC_ERR_CERTIFICATE);
+  ck_assert_int_eq(cached_conn(cache, &r, &b), SMTPC_OK);
+  ck_assert_int_eq(b.resumed, 1);
+  smtpc_tls_cache_free(cache);
+  resumer_free(&r);
+}
+END_TEST
+
+/* ... and only under the trust settings it was verified with: a session of
+ * an unverified connection never stands in for a verified one, and other
+ * CA files mean a full (verified) handshake. */
+START_TEST(resume_checks_trust) {
+  smtpc_tls_cache *cache;
+  resumer r;
+  conn_case insecure = good_case(0), strict = good_case(0),
+            strict2 = good_case(0), more_ca = good_case(0),
+            strict3 = good_case(0);
+  resumer_init(&r, 0);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, NULL), SMTPC_OK);
+  insecure.cert = "ss.pem";
+  insecure.key = "ss.key";
+  insecure.cafile = "";
+  insecure.skip_verify = 1;
+  ck_assert_int_eq(cached_conn(cache, &r, &insecure), SMTPC_OK);
+  strict.cert = "ss.pem";
+  strict.key = "ss.key";
+  ck_assert_int_eq(cached_conn(cache, &r, &strict), SMTPC_ERR_CERTIFICATE);
+  /* the unverified session still resumes for an unverified connection */
+  insecure.resumed = 0;
+  ck_assert_int_eq(cached_conn(cache, &r, &insecure), SMTPC_OK);
+  ck_assert_int_eq(insecure.resumed, 1);
+
+  ck_assert_int_eq(cached_conn(cache, &r, &strict2), SMTPC_OK);
+  ck_assert_int_eq(strict2.resumed, 0);
+  more_ca.extra_ca = "other.pem";
+  ck_assert_int_eq(cached_conn(cache, &r, &more_ca), SMTPC_OK);
+  ck_assert_int_eq(more_ca.resumed, 0);
+  ck_assert_int_eq(cached_conn(cache, &r, &strict3), SMTPC_OK);
+  ck_assert_int_eq(strict3.resumed, 1);
+  smtpc_tls_cache_free(cache);
+  resumer_free(&r);
+}
+END_TEST
+
+/* A server that does not know the session answers with a full handshake,
+ * whose session replaces the old one; a handshake that fails after
+ * offering a session forgets it. */
+START_TEST(resume_refused_and_dropped) {
+  smtpc_tls_cache *cache;
+  resumer r1, r2;
+  conn_case a = good_case(0), b = good_case(0), c = good_case(0),
+            d = good_case(0), e = good_case(0), f = good_case(0);
+  resumer_init(&r1, 0);
+  resumer_init(&r2, 0);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, NULL), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(cache, &r1, &a), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(cache, &r2, &b), SMTPC_OK); /* unknown here */
+  ck_assert_int_eq(b.resumed, 0);
+  ck_assert_int_eq(cached_conn(cache, &r2, &c), SMTPC_OK); /* b's session */
+  ck_assert_int_eq(c.resumed, 1);
+  ck_assert_int_eq(cached_conn(cache, &r1, &d), SMTPC_OK); /* not a's */
+  ck_assert_int_eq(d.resumed, 0);
+  /* offered to a server that then fails the handshake (it wants a client
+   * certificate): forgotten, so r1, which knows it, cannot resume it */
+  e.srv_flags = SRV_REQUIRE_CLIENT_CERT;
+  ck_assert_int_ne(cached_conn(cache, NULL, &e), SMTPC_OK);
+  ck_assert_int_eq(cached_conn(cache, &r1, &f), SMTPC_OK);
+  ck_assert_int_eq(f.resumed, 0);
+  smtpc_tls_cache_free(cache);
+  resumer_free(&r1);
+  resumer_free(&r2);
+}
+END_TEST
+
+/* Sessions of up to 8 servers; the least recently used one goes. */
+START_TEST(resume_lru) {
+  static const char *const names[] = {"n0.test", "n1.test", "n2.test",
+                                      "n3.test", "n4.test", "n5.test",
+                                      "n6.test", "n7.test", "n8.test"};
+  smtpc_tls_cache *cache;
+  resumer r;
+  size_t i;
+  resumer_init(&r, 1);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, NULL), SMTPC_OK);
+  for (i = 0; i < 9; i++) {
+    conn_case cc = good_case(0);
+    cc.name = names[i];
+    cc.skip_verify = 1;
+    ck_assert_int_eq(cached_conn(cache, &r, &cc), SMTPC_OK);
+    ck_assert_int_eq(cc.resumed, 0);
+    if (i == 7) { /* 8 kept; n0 used again: n1 becomes the oldest */
+      cc.name = names[0];
+      ck_assert_int_eq(cached_conn(cache, &r, &cc), SMTPC_OK);
+      ck_assert_int_eq(cc.resumed, 1);
+    }
+  }
+  /* n8 took n1's slot: every other name resumes, n1 comes last */
+  for (i = 0; i < 9; i++) {
+    conn_case cc = good_case(0);
+    cc.name = names[i == 8 ? 1 : i == 0 ? 0 : i + 1];
+    cc.skip_verify = 1;
+    ck_assert_int_eq(cached_conn(cache, &r, &cc), SMTPC_OK);
+    ck_assert_msg(cc.resumed == (i != 8), "%s: resumed %d", cc.name,
+                  cc.resumed);
+  }
+  smtpc_tls_cache_free(cache);
+  resumer_free(&r);
+}
+END_TEST
+
+START_TEST(cache_api) {
+  smtpc_tls_cache *cache = (smtpc_tls_cache *)&cache;
+  counting c = {0, 0, 0};
+  smtpc_mem mem = {&c, c_malloc, c_realloc, c_free};
+  smtpc_mem half = {NULL, c_malloc, NULL, NULL};
+  ck_assert_int_eq(smtpc_tls_cache_new(NULL, NULL),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, &half),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_eq(cache, NULL);
+  cache = (smtpc_tls_cache *)&cache;
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, &mem), SMTPC_ERR_NOMEM);
+  ck_assert_ptr_eq(cache, NULL);
+  ck_assert_int_eq(c.live, 0);
+  ck_assert_int_eq(smtpc_tls_set_cache(NULL, NULL),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_is_resumed(NULL), 0);
+  smtpc_tls_cache_free(NULL);
+  /* with the allocator's memory: the cache and its host names */
+  c.fail_at = 1000;
+  ck_assert_int_eq(smtpc_tls_cache_new(&cache, &mem), SMTPC_OK);
+  {
+    resumer r;
+    conn_case a = good_case(0), b = good_case(0);
+    resumer_init(&r, 1);
+    ck_assert_int_eq(cached_conn(cache, &r, &a), SMTPC_OK);
+    ck_assert_int_eq(c.live, 2); /* the cache and "localhost" */
+    ck_assert_int_eq(cached_conn(cache, &r, &b), SMTPC_OK);
+    ck_assert_int_eq(b.resumed, 1);
+    resumer_free(&r);
+  }
+  smtpc_tls_cache_free(cache);
+  ck_assert_int_eq(c.live, 0);
+}
+END_TEST
+
 /* ---- runner -------------------------------------------------------------- */
 
 static Suite *tls_suite(void) {
@@ -1478,6 +1781,14 @@ static Suite *tls_suite(void) {
   tcase_add_test(tc, api_misuse);
   tcase_add_test(tc, minimal_lower);
   tcase_add_test(tc, alloc_failures);
+  tcase_add_loop_test(tc, resume_session_id, 0, NVARIANTS);
+  tcase_add_loop_test(tc, resume_ticket, 0, NVARIANTS);
+  tcase_add_test(tc, resume_needs_cache);
+  tcase_add_test(tc, resume_checks_name);
+  tcase_add_test(tc, resume_checks_trust);
+  tcase_add_test(tc, resume_refused_and_dropped);
+  tcase_add_test(tc, resume_lru);
+  tcase_add_test(tc, cache_api);
   suite_add_tcase(s, tc);
   return s;
 }

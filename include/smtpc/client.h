@@ -105,8 +105,13 @@ typedef struct smtpc_client_config {
   void *trace_user;
   /** Allocator hooks (must be thread-safe for a pool), or NULL. */
   const smtpc_mem *mem;
+  /** TLS sessions to resume (smtpc_tls_cache_new()), or NULL: share one
+   *  cache among the calls to one server and the second and later
+   *  connections skip the full handshake.  A pool given NULL makes its
+   *  own. */
+  smtpc_tls_cache *tls_cache;
   /** Keep zero. */
-  void *reserved[4];
+  void *reserved[3];
 } smtpc_client_config;
 
 /** \brief A file or bytes to attach to an ::smtpc_mail. */
@@ -405,6 +410,8 @@ typedef struct smtpc_pool_stats {
   uint64_t retries;   /**< Messages retried on a fresh connection. */
   uint64_t replaced;  /**< Connections found dead (421, closed) and
                            dropped. */
+  uint64_t tls_resumed; /**< Connections whose TLS session was resumed
+                             (see smtpc_tls_cache_new()). */
   unsigned open;      /**< Connections open now (idle or busy). */
   unsigned busy;      /**< Connections sending now. */
 } smtpc_pool_stats;

@@ -35,6 +35,10 @@ extern "C" {
 /** \brief Opaque TLS configuration and connection. */
 typedef struct smtpc_tls smtpc_tls;
 
+/** \brief Opaque store of TLS sessions for resumption, see
+ *         smtpc_tls_cache_new(). */
+typedef struct smtpc_tls_cache smtpc_tls_cache;
+
 /** \brief TLS modes, see smtpc_tls_new(). */
 typedef enum smtpc_tls_mode {
   SMTPC_TLS_MODE_STARTTLS = 0, /**< Clear until smtpc_io::starttls. */
@@ -176,9 +180,75 @@ SMTPC_API int smtpc_tls_is_active(const smtpc_tls *tls);
  * \brief The negotiated protocol and cipher suite, e.g.
  *        "TLSv1.3 TLS1-3-AES-256-GCM-SHA384".
  * \param[in] tls The object.
- * \return A string owned by \p tls, "" before the handshake.
+ * \return A string owned by \p tls, "" before the handshake.  A resumed
+ *         session ends in " (resumed)".
  */
 SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
+
+/**
+ * \brief Creates a store of TLS sessions, so that the next connection to the
+ *        same server resumes the session of the last one instead of paying
+ *        for a full handshake.
+ *
+ * Attach it with smtpc_tls_set_cache() to every ::smtpc_tls that connects
+ * to the server(s); after each successful handshake the session (with the
+ * server's ticket, RFC 5077, or session ID, RFC 5246) is kept, and the next
+ * handshake offers it.  If the server resumes it, the handshake skips the
+ * key exchange and the certificate (bench/tls_setup: a STARTTLS + AUTH
+ * session set-up against Postfix takes 1.1 M instructions instead of 19 M
+ * with mbedTLS 2.28); if not, a full handshake runs and is verified as
+ * always.
+ *
+ * Security: a session is offered only to a handshake with the same server
+ * name, the same trust settings (the CA files and directories and client
+ * certificate given to the ::smtpc_tls, by name and in order) and the same
+ * smtpc_tls_insecure_skip_verify() switch as the verified handshake that
+ * made it; a session from an unverified connection never stands in for a
+ * verified one.  A handshake that fails after offering a session removes
+ * it.  The cache keeps the most recently used sessions of up to 8 servers;
+ * their secrets are wiped when they are replaced or freed.
+ *
+ * Thread-safe (with threads, see smtpc_pool_threadsafe()): one cache may
+ * serve any number of ::smtpc_tls objects in any threads.  It must outlive
+ * them.  ::smtpc_pool makes its own.  With mbedTLS 3.x and TLS 1.3 the
+ * session is taken when the handshake ends, before any ticket arrives, so
+ * those connections are not resumed.
+ * \param[out] out Receives the cache.
+ * \param[in] mem Allocator hooks (copied; must be thread-safe when the cache
+ *            is shared between threads) or NULL.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out is NULL or \p mem incomplete.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ * \retval SMTPC_ERR_INTERNAL The lock could not be created.
+ * \retval SMTPC_ERR_NOT_SUPPORTED The library was built without mbedTLS.
+ */
+SMTPC_API int smtpc_tls_cache_new(smtpc_tls_cache **out, const smtpc_mem *mem);
+
+/**
+ * \brief Frees the cache and wipes the sessions in it.
+ * \param[in] cache The cache; NULL is a no-op.  No ::smtpc_tls may still use
+ *            it.
+ */
+SMTPC_API void smtpc_tls_cache_free(smtpc_tls_cache *cache);
+
+/**
+ * \brief Attaches a session cache (or detaches it, with NULL); takes effect
+ *        at the next handshake.
+ * \param[in] tls The object.
+ * \param[in] cache The cache, or NULL.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p tls is NULL.
+ * \retval SMTPC_ERR_NOT_SUPPORTED The library was built without mbedTLS.
+ */
+SMTPC_API int smtpc_tls_set_cache(smtpc_tls *tls, smtpc_tls_cache *cache);
+
+/**
+ * \brief 1 when the active connection resumed a cached session (an
+ *        abbreviated handshake, see smtpc_tls_cache_new()).
+ * \param[in] tls The object.
+ * \return 1 or 0 (also before the handshake and without TLS support).
+ */
+SMTPC_API int smtpc_tls_is_resumed(const smtpc_tls *tls);
 
 #ifdef __cplusplus
 }
