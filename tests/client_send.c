@@ -11,9 +11,12 @@
  * usage: client_send --host H --port P [--tls none|starttls|implicit|try]
  *          [--cafile F] [--user U --password-env VAR] [--auth
  *          auto|plain|login|cram-md5] [--allow-plaintext-auth]
- *          [--timeout-ms N] (--verify | --from A --to A... [--cc A]...
- *          [--bcc A]... [--subject S] [--text T] [--html H] [--attach F]...)
- * Exit: 0 OK, 2 PARTIAL, 1 any other outcome, 64 usage. */
+ *          [--timeout-ms N] [--repeat N] (--verify | --from A --to A...
+ *          [--cc A]... [--bcc A]... [--subject S] [--text T] [--html H]
+ *          [--attach F]...)
+ * --repeat N (1-5) does it N times, one line each, the calls sharing one
+ * smtpc_tls_cache (smtpc_client_config.tls_cache), and stops at the first
+ * failure.  Exit: 0 OK, 2 PARTIAL, 1 any other outcome, 64 usage. */
 #include <smtpc/smtpc.h>
 
 #include <stdio.h>
@@ -79,7 +82,9 @@ int main(int argc, char **argv) {
   const char *to[MAX_LIST + 1], *cc[MAX_LIST + 1], *bcc[MAX_LIST + 1];
   const char *attach[MAX_LIST + 1];
   smtpc_result *res = NULL;
-  int verify = 0, i, rv;
+  smtpc_tls_cache *cache = NULL;
+  int verify = 0, i, rv = SMTPC_OK;
+  unsigned long repeat = 1, k;
   size_t n;
 
   memset(&cfg, 0, sizeof(cfg));
@@ -121,6 +126,11 @@ int main(int argc, char **argv) {
         return usage("--password-env: variable not set");
     } else if (strcmp(o, "--timeout-ms") == 0)
       cfg.timeout_ms = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--repeat") == 0) {
+      repeat = strtoul(v, NULL, 10);
+      if (repeat < 1 || repeat > 5)
+        return usage("--repeat: 1 to 5");
+    }
     else if (strcmp(o, "--tls") == 0) {
       if (strcmp(v, "none") == 0)
         cfg.security = SMTPC_SECURITY_NONE;
@@ -169,22 +179,29 @@ int main(int argc, char **argv) {
   if (cfg.host == NULL)
     return usage("--host is required");
 
-  if (verify)
-    rv = smtpc_verify(&cfg, &res);
-  else {
-    mail.to = to[0] != NULL ? to : NULL;
-    mail.cc = cc[0] != NULL ? cc : NULL;
-    mail.bcc = bcc[0] != NULL ? bcc : NULL;
-    for (n = 0; attach[n] != NULL; n++)
-      att[n].path = attach[n];
-    mail.attachments = n > 0 ? att : NULL;
-    mail.nattachments = n;
-    rv = smtpc_send(&cfg, &mail, &res);
+  mail.to = to[0] != NULL ? to : NULL;
+  mail.cc = cc[0] != NULL ? cc : NULL;
+  mail.bcc = bcc[0] != NULL ? bcc : NULL;
+  for (n = 0; attach[n] != NULL; n++)
+    att[n].path = attach[n];
+  mail.attachments = n > 0 ? att : NULL;
+  mail.nattachments = n;
+  if (repeat > 1) {
+    if (smtpc_tls_cache_new(&cache, NULL) != SMTPC_OK) {
+      fprintf(stderr, "client_send: cannot create the TLS session cache\n");
+      return 1;
+    }
+    cfg.tls_cache = cache;
   }
-  printf("status=%s stage=%s retry=%s attempts=%u message=%s\n",
-         status_name(rv), smtpc_stage_name(smtpc_result_stage(res)),
-         smtpc_retry_name(smtpc_result_retry(res)),
-         smtpc_result_attempts(res), smtpc_result_message(res));
-  smtpc_result_free(res);
+  for (k = 0; k < repeat && rv == SMTPC_OK; k++) {
+    rv = verify ? smtpc_verify(&cfg, &res) : smtpc_send(&cfg, &mail, &res);
+    printf("status=%s stage=%s retry=%s attempts=%u message=%s\n",
+           status_name(rv), smtpc_stage_name(smtpc_result_stage(res)),
+           smtpc_retry_name(smtpc_result_retry(res)),
+           smtpc_result_attempts(res), smtpc_result_message(res));
+    smtpc_result_free(res);
+    res = NULL;
+  }
+  smtpc_tls_cache_free(cache);
   return rv == SMTPC_OK ? 0 : rv == SMTPC_ERR_PARTIAL ? 2 : 1;
 }

@@ -19,7 +19,8 @@
 #              the connections the server side sees):
 #              - 8 threads x 200 messages, pool of 3, STARTTLS: all OK, each
 #                Message-ID exactly once in the Maildir, never more than 3
-#                connections open at the proxy, connections reused;
+#                connections open at the proxy, connections reused, and
+#                their TLS sessions resumed on reconnect;
 #              - the proxy drops connections idle for 200 ms (threads pause
 #                now and then): nothing lost, nothing duplicated, the pool
 #                replaced the dropped connections;
@@ -269,6 +270,19 @@ for mech in plain login cram-md5; do
     lib_verify "good, $mech" "status=OK stage=done retry=none attempts=0 message=*$MECH*" \
         --port "$P" --tls starttls --cafile "$PFX_CAFILE" "${auth[@]}" --auth "$mech"
 done
+# --repeat 3: three smtpc_verify() calls sharing smtpc_client_config.tls_cache:
+# the first a full handshake, the others resume its TLS session
+for mode in starttls implicit; do
+    port=$P
+    [[ $mode == implicit ]] && port=$S
+    out=$(timeout -k 2 "$RUN_TIMEOUT" "$SEND" --verify --repeat 3 --host 127.0.0.1 \
+        --port "$port" --tls "$mode" --cafile "$PFX_CAFILE" "${auth[@]}" --auth plain 2>&1)
+    mapfile -t lines <<<"$out"
+    [[ ${#lines[@]} == 3 && ${lines[0]} == "status=OK "*", AUTH PLAIN" &&
+       ${lines[0]} != *"(resumed)"* && ${lines[1]} == "status=OK "*" (resumed), AUTH PLAIN" &&
+       ${lines[2]} == "status=OK "*" (resumed), AUTH PLAIN" ]]
+    check $? "smtpc_verify x3 with a tls_cache, $mode: full handshake, then resumed twice ($(echo "$out" | tr '\n' '|'))"
+done
 lib_verify "wrong password" "status=AUTH_FAILED stage=AUTH retry=permanent attempts=0 message=AUTH*535*" \
     --port "$P" --tls starttls --cafile "$PFX_CAFILE" --user "$PFX_USER" \
     --password-env SMTPC_BAD_PASS
@@ -396,6 +410,11 @@ if start_proxy big; then
     # 1600 messages, at most 100 per connection (the default): reused
     ((acc >= 16 && acc <= 100))
     check $? "big: connections reused (1600 messages over $acc connections)"
+    # only the connections opened before any handshake finished (at most
+    # 3, opened at once) pay a full one; the pool resumes the rest
+    res=$(field "$summary" resumed) con=$(field "$summary" connects)
+    ((res >= con - 3 && res > 0))
+    check $? "big: TLS sessions resumed on reconnect ($res of $con connections)"
     echo "# big: $(field "$summary" msgs_per_s) messages/s through Postfix with STARTTLS"
 else
     not_ok "big: the proxy did not start"

@@ -6,10 +6,11 @@
  * Every message gets the Message-ID <TAG-T-I@pool.test> (thread T, message
  * I, both from 0), so that the receiving side can count each one exactly.
  * Prints one line:
- *   sent=1600 failed=0 retried=R connects=C replaced=P max_open=M
+ *   sent=1600 failed=0 retried=R connects=C replaced=P resumed=T max_open=M
  *   elapsed_ms=E msgs_per_s=X
  * where retried counts messages that needed a second attempt, connects,
- * replaced come from smtpc_pool_stats_get() and max_open is the most
+ * replaced and resumed (connections that resumed a TLS session) come from
+ * smtpc_pool_stats_get() and max_open is the most
  * connections the pool had open at any sample (a sampler thread reads the
  * counters every millisecond, and each sender after each message).
  * Exit 0 only if every message got SMTPC_OK and max_open never exceeded
@@ -295,9 +296,10 @@ int main(int argc, char **argv) {
   smtpc_pool_stats_get(sh.pool, &st);
   smtpc_pool_free(sh.pool);
   printf("sent=%lu failed=%lu retried=%lu connects=%llu replaced=%llu "
-         "max_open=%u elapsed_ms=%ld msgs_per_s=%.1f\n",
+         "resumed=%llu max_open=%u elapsed_ms=%ld msgs_per_s=%.1f\n",
          sh.ok, sh.failed + (total - sh.ok - sh.failed), sh.retried,
          (unsigned long long)st.connects, (unsigned long long)st.replaced,
+         (unsigned long long)st.tls_resumed,
          sh.max_open, elapsed,
          elapsed > 0 ? (double)sh.ok * 1000.0 / (double)elapsed : 0.0);
   fflush(stdout);
