@@ -641,25 +641,33 @@ class Bench:
                                  stdout=subprocess.PIPE, timeout=30).stdout.decode()
             m = re.search(r"Public-Key: \((\d+) bit\)", key)
             self.tls_key = "RSA-%s" % m.group(1) if m and "rsaEncryption" in key else "?"
-            runs = [("smtpc", [prog]), ("curl", [curl]), ("curl12", [curl])]
+            # *_res: the same sessions sharing a TLS session cache (tls_setup:
+            # an smtpc_tls_cache, and every session after the first must
+            # resume or the run fails; peer_curl_tls: libcurl's session-ID
+            # cache shared between its handles)
+            runs = [("smtpc", [prog]), ("curl", [curl]), ("curl12", [curl]),
+                    ("smtpc_res", [prog]), ("curl_res", [curl])]
             n1, n2 = 1, 1 + self.tls_count
             for tool, argv0 in runs:
-                if tool != "smtpc" and "curl" not in self.tools:
+                if tool.startswith("curl") and "curl" not in self.tools:
                     continue
                 tot = {}
                 for n in (0, n1, n2):
                     out = os.path.join(self.work, "cg.tls.%s.%d.out" % (tool, n))
                     argv = argv0 + ["127.0.0.1", pf["PFX_PORT"], str(n), pf["PFX_CAFILE"],
-                                    pf["PFX_USER"]] + (["1.2"] if tool == "curl12" else [])
+                                    pf["PFX_USER"]] + (["1.2"] if tool == "curl12" else []) + (
+                                        ["resume"] if tool.endswith("_res") else [])
                     r, _, _ = self.run(argv, timeout=600, prefix=[
                         "valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
                     tot[n] = self.callgrind_total(out) if r is not None else None
                 ok = None not in tot.values()
                 slope = (tot[n2] - tot[n1]) / (n2 - n1) if ok else None
                 first = tot[n1] - tot[0] if ok else None
-                key_ = "curl" if tool == "curl12" else tool
-                self.put("tls_instr12" if tool == "curl12" else "tls_instr", key_, slope)
-                if tool != "curl12":
+                key_ = {"curl12": "curl", "smtpc_res": "smtpc", "curl_res": "curl"}.get(tool, tool)
+                metric = {"curl12": "tls_instr12", "smtpc_res": "tls_instr_res",
+                          "curl_res": "tls_instr_res"}.get(tool, "tls_instr")
+                self.put(metric, key_, slope)
+                if metric == "tls_instr":
                     self.put("tls_first", key_, first)
                 log("%-12s TLS set-up: %s instructions/session (first session %s)" % (
                     tool, "%.0f" % slope if ok else "FAILED", "%.0f" % first if ok else "-"))
@@ -691,7 +699,7 @@ class Bench:
         self.cmds.append("tests/postfix-testbed.sh start DIR (STARTTLS on PORT, %s certificate, "
                          "Cyrus SASL); for N in 0 1 %d:" % (self.tls_key, n2))
         self.cmds.append("  BENCH_PASS=... valgrind --tool=callgrind tls_setup 127.0.0.1 PORT N "
-                         "ca.crt testuser     (and peer_curl_tls ... [1.2])")
+                         "ca.crt testuser [resume]   (and peer_curl_tls ... [1.2] [resume])")
         self.cmds.append("  instructions/session = (Ir(%d) - Ir(1)) / %d; first session = Ir(1) - Ir(0)"
                          % (n2, n2 - n1))
 
@@ -821,6 +829,8 @@ class Bench:
             ("STARTTLS + AUTH session set-up: instructions", "tls_instr", "int", False),
             ("STARTTLS + AUTH: first session of the process", "tls_first", "int", False),
             ("STARTTLS + AUTH set-up, libcurl capped at TLS 1.2", "tls_instr12", "int", False),
+            ("STARTTLS + AUTH set-up with a TLS session cache (resumed)", "tls_instr_res", "int",
+             False),
             ("%d sessions at once × 1 msg: msgs/s" % self.sessions, "many_msgs_s_1", "int", True),
             ("%d sessions at once × 10 msgs: msgs/s" % self.sessions, "many_msgs_s_10", "int", True),
             ("%d sessions × 1 msg: RSS growth/session" % self.sessions, "many_rss_1", "kib1", False),
@@ -900,6 +910,13 @@ class Bench:
         if s_ and c_:
             line("TLS: STARTTLS + AUTH set-up instructions ≤ libcurl (OpenSSL)", s_ <= c_,
                  "{:,.0f} vs {:,.0f} ({:.2f}×)".format(s_, c_, s_ / c_))
+        r_ = g("tls_instr_res", "smtpc")
+        if r_ and c_:
+            line("TLS: set-up with a session cache (resumed) ≤ libcurl (full handshake; "
+                 "libcurl with its shared session cache: %s)" % (
+                     "{:,.0f}".format(g("tls_instr_res", "curl"))
+                     if g("tls_instr_res", "curl") else "not measured"),
+                 r_ <= c_, "{:,.0f} vs {:,.0f} ({:.2f}×)".format(r_, c_, r_ / c_))
         for d in self.detail.get("many", []):
             line("%d concurrent sessions from one thread (poll), %d msg(s) each%s" %
                  (d["sessions"], d["msgs_per_session"],
@@ -1203,7 +1220,9 @@ def main():
                "COUNT=%d (1 rcpt) and %d (10 rcpt), best of %d" % (b.count, b.count10, b.reps))
     if "tls_instr" in b.res:
         doc.append("- TLS set-up: a throwaway Postfix (tests/postfix-testbed.sh: STARTTLS, %s "
-                   "certificate, Cyrus SASL PLAIN) on 127.0.0.1; every session a full handshake"
+                   "certificate, Cyrus SASL PLAIN) on 127.0.0.1; every session a full handshake, "
+                   "except in the rows marked resumed (a TLS session cache shared by the "
+                   "sessions of one run)"
                    % getattr(b, "tls_key", "?"))
     if "many" in b.detail:
         doc.append("- many sessions: `%s` on 127.0.0.1" % b.many_sink_cmd)

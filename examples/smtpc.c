@@ -559,6 +559,8 @@ static int fail(const char *step, int rc, smtpc_session *s,
     fprintf(stderr, "timed out after %lu s", o->timeout_s);
   else if ((rc == SMTPC_ERR_IO || rc == SMTPC_ERR_CONNECT) && e != 0)
     fputs(strerror(e), stderr);
+  else if (rc == SMTPC_ERR_RESOLVE && *smtpc_socket_resolve_error(sock))
+    fputs(smtpc_socket_resolve_error(sock), stderr);
   else if (smtpc_reply_code(r) >= 400 &&
            (rc == SMTPC_ERR_REPLY_TEMPORARY || rc == SMTPC_ERR_REPLY_PERMANENT ||
             rc == SMTPC_ERR_AUTH_FAILED ||

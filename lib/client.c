@@ -270,8 +270,9 @@ static int conn_connect(smtpc__conn *c, const smtpc_client_config *cfg,
   if (rc == SMTPC_OK)
     return rc;
   if (rc == SMTPC_ERR_RESOLVE) {
-    smtpc__result_set(r, rc, SMTPC_STAGE_RESOLVE, "resolve %s: %s",
-                      cfg->host, smtpc_strerror(rc));
+    const char *why = smtpc_socket_resolve_error(c->sock);
+    smtpc__result_set(r, rc, SMTPC_STAGE_RESOLVE, "resolve %s: %s", cfg->host,
+                      *why != '\0' ? why : smtpc_strerror(rc));
   } else if (rc == SMTPC_ERR_INVALID_ARGUMENT) {
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP,
                       "port %s: not a port number or service name", port);

@@ -33,6 +33,7 @@ struct smtpc_socket {
   int fd;          /* -1 when not connected */
   int blocking;    /* wait in send/recv with poll() */
   int last_errno;  /* last OS error, for messages */
+  char resolve_err[96]; /* why the last connect's lookup failed, or "" */
   int armed;       /* a deadline is set */
   int64_t deadline; /* CLOCK_MONOTONIC milliseconds */
   int sent_last;   /* the last transfer was a send */
@@ -125,6 +126,10 @@ int smtpc_socket_last_errno(const smtpc_socket *sock) {
   return sock == NULL ? 0 : sock->last_errno;
 }
 
+const char *smtpc_socket_resolve_error(const smtpc_socket *sock) {
+  return sock == NULL ? "" : sock->resolve_err;
+}
+
 /* ---- connect ------------------------------------------------------------- */
 
 static int set_fd_flags(int fd) {
@@ -202,6 +207,7 @@ int smtpc_socket_connect(smtpc_socket *sock, const char *host,
   if (sock->fd >= 0)
     return SMTPC_ERR_INVALID_STATE;
   sock->last_errno = 0;
+  sock->resolve_err[0] = '\0';
   sock->armed = 0;
 
   memset(&hints, 0, sizeof hints);
@@ -211,7 +217,12 @@ int smtpc_socket_connect(smtpc_socket *sock, const char *host,
   if (rc == EAI_SERVICE)
     return SMTPC_ERR_INVALID_ARGUMENT; /* port is not a known service */
   if (rc != 0) {
+    /* The resolver's reason tells a name that does not exist (EAI_NONAME)
+     * from a lookup that could not be made now (EAI_AGAIN): worth keeping. */
     sock->last_errno = rc == EAI_SYSTEM ? errno : 0;
+    (void)snprintf(sock->resolve_err, sizeof sock->resolve_err, "%s",
+                   rc == EAI_SYSTEM ? strerror(sock->last_errno)
+                                    : gai_strerror(rc));
     return SMTPC_ERR_RESOLVE;
   }
   /* The list is finite; each address costs at most timeout_ms. */
@@ -234,8 +245,11 @@ int smtpc_socket_connect(smtpc_socket *sock, const char *host,
   freeaddrinfo(res);
   if (result != SMTPC_OK && n > 0 && all_timeouts)
     result = SMTPC_ERR_TIMEOUT;
-  if (n == 0)
-    result = SMTPC_ERR_RESOLVE; /* no IPv4 or IPv6 address */
+  if (n == 0) {
+    result = SMTPC_ERR_RESOLVE;
+    (void)snprintf(sock->resolve_err, sizeof sock->resolve_err,
+                   "no IPv4 or IPv6 address");
+  }
   return result;
 }
 

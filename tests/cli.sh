@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # cli.sh -- the smtpc tool without a server: --dry-run builds and prints the
 # message and the envelope, the config file supplies defaults (and bad keys
-# are refused), secrets are refused on the command line, usage errors exit 64.
+# are refused), secrets are refused on the command line, usage errors exit 64,
+# a failed name lookup says why.
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -63,6 +64,13 @@ check "--dry-run --message prints the finished message as given" \
 check "the finished message is printed byte for byte" cmp -s "$work/out" "$work/t.txt"
 check "a CR/LF in a header value is refused (exit 64)" \
     run 64 --dry-run --from a@example.test --to b@example.test --subject $'x\r\nBcc: evil@example.test' --text "$work/t.txt"
+
+# A name glibc's resolver refuses without asking any server (an empty
+# label): the resolver's own reason is reported, exit 68 (EX_NOHOST).
+check "an unresolvable host name: exit 68 with the resolver's reason" \
+    run 68 --verify --host bad..name --tls none
+check "the reason is the resolver's, not a generic text" \
+    grep -qx 'smtpc: resolve bad..name: Name or service not known' "$work/err"
 
 echo "# cli: $npass passed, $nfail failed"
 ((nfail == 0))

@@ -293,6 +293,10 @@ lib_verify "implicit TLS, untrusted certificate" \
     --port "$S" --tls implicit "${auth[@]}"
 lib_verify "closed port" "status=CONNECT stage=connect retry=transient attempts=0 message=connect 127.0.0.1:$closed: Connection refused" \
     --port "$closed" --tls starttls --cafile "$PFX_CAFILE" "${auth[@]}"
+# an empty label: glibc refuses the name without asking a server
+lib_verify "unresolvable name" \
+    "status=RESOLVE stage=resolve retry=transient attempts=0 message=resolve bad..name: Name or service not known" \
+    --host bad..name --port "$P" --tls starttls --cafile "$PFX_CAFILE" "${auth[@]}"
 lib_verify "STARTTLS required, not offered" \
     "status=STARTTLS_UNAVAILABLE stage=STARTTLS retry=permanent attempts=0 message=*" \
     --port "$PFX_AUTHPLAIN_PORT" --tls starttls --cafile "$PFX_CAFILE" "${auth[@]}"

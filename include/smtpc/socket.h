@@ -97,6 +97,16 @@ SMTPC_API int smtpc_socket_ehlo_name(const smtpc_socket *sock, char *buf,
  */
 SMTPC_API int smtpc_socket_last_errno(const smtpc_socket *sock);
 
+/**
+ * \brief Why the name lookup of the last smtpc_socket_connect() failed
+ *        (when it returned ::SMTPC_ERR_RESOLVE), in the resolver's words,
+ *        e.g. "Name or service not known" (no such name) or "Temporary
+ *        failure in name resolution" (try again later).
+ * \param[in] sock The transport.
+ * \return A string owned by \p sock, "" when the lookup did not fail.
+ */
+SMTPC_API const char *smtpc_socket_resolve_error(const smtpc_socket *sock);
+
 #ifdef __cplusplus
 }
 #endif
