@@ -33,11 +33,9 @@ static const uint32_t K[64] = {
     0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
     0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 
-static const unsigned char S[64] = {
-    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-    5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-    4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-    6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+/* Per-round shift amounts (RFC 1321 3.4): each round repeats its four. */
+static const unsigned char S[16] = {7, 12, 17, 22, 5, 9,  14, 20,
+                                    4, 11, 16, 23, 6, 10, 15, 21};
 
 static void md5_block(md5 *c, const unsigned char *p) {
   uint32_t m[16], a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
@@ -64,7 +62,7 @@ static void md5_block(md5 *c, const unsigned char *p) {
     t = d;
     d = cc;
     cc = b;
-    b = b + rol(a + f + K[i] + m[g], S[i]);
+    b = b + rol(a + f + K[i] + m[g], S[(i >> 4) * 4 + (i & 3)]);
     a = t;
   }
   c->h[0] += a;

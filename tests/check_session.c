@@ -1050,6 +1050,46 @@ START_TEST(test_bad_arguments) {
 }
 END_TEST
 
+/* Every error code has its own text (none falls through to "unknown
+ * error"), and the texts are the ones the table in lib/error.c pairs them
+ * with: spot-checked at both ends of the table and in the middle. */
+START_TEST(test_strerror_all) {
+  static const int codes[] = {
+      SMTPC_OK, SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE, SMTPC_ERR_INVALID_ARGUMENT,
+      SMTPC_ERR_INVALID_STATE, SMTPC_ERR_BAD_ADDRESS, SMTPC_ERR_BAD_ARGUMENT,
+      SMTPC_ERR_8BIT_UNSUPPORTED, SMTPC_ERR_MESSAGE_TOO_BIG, SMTPC_ERR_BODY_READ,
+      SMTPC_ERR_BODY_LINE_TOO_LONG, SMTPC_ERR_NOT_SUPPORTED, SMTPC_ERR_PROTOCOL,
+      SMTPC_ERR_REPLY_LINE_TOO_LONG, SMTPC_ERR_REPLY_TOO_LARGE, SMTPC_ERR_REPLY_TEMPORARY,
+      SMTPC_ERR_REPLY_PERMANENT, SMTPC_ERR_SERVICE_CLOSING, SMTPC_ERR_GREETING_REFUSED,
+      SMTPC_ERR_NO_RECIPIENTS, SMTPC_ERR_PARTIAL, SMTPC_ERR_UNEXPECTED_DATA,
+      SMTPC_ERR_EXTENSION_UNSUPPORTED, SMTPC_ERR_STARTTLS_UNAVAILABLE, SMTPC_ERR_AUTH_FAILED,
+      SMTPC_ERR_AUTH_INSECURE, SMTPC_ERR_AUTH_UNSUPPORTED, SMTPC_ERR_AUTH_BAD_CHALLENGE,
+      SMTPC_ERR_IO, SMTPC_ERR_EOF, SMTPC_ERR_TIMEOUT,
+      SMTPC_ERR_RESOLVE, SMTPC_ERR_CONNECT, SMTPC_ERR_TLS,
+      SMTPC_ERR_CERTIFICATE, SMTPC_ERR_NOMEM, SMTPC_ERR_CALLBACK,
+      SMTPC_ERR_INTERNAL};
+  size_t i, j, n = sizeof codes / sizeof codes[0];
+  ck_assert_uint_eq(n, 38);
+  for (i = 0; i < n; i++) {
+    const char *t = smtpc_strerror(codes[i]);
+    ck_assert_msg(*t != '\0' && strcmp(t, "unknown error") != 0,
+                  "code %d: \"%s\"", codes[i], t);
+    for (j = 0; j < i; j++)
+      ck_assert_msg(strcmp(t, smtpc_strerror(codes[j])) != 0,
+                    "codes %d and %d share \"%s\"", codes[i], codes[j], t);
+  }
+  ck_assert_str_eq(smtpc_strerror(SMTPC_OK), "success");
+  ck_assert_str_eq(smtpc_strerror(SMTPC_ERR_WANT_READ),
+                   "operation would block waiting to read");
+  ck_assert_str_eq(smtpc_strerror(SMTPC_ERR_AUTH_INSECURE),
+                   "refusing to send credentials over an unencrypted "
+                   "connection (allow plaintext auth explicitly to override)");
+  ck_assert_str_eq(smtpc_strerror(SMTPC_ERR_INTERNAL), "internal error");
+  ck_assert_str_eq(smtpc_strerror(-4), "unknown error");
+  ck_assert_str_eq(smtpc_strerror(-99999), "unknown error");
+}
+END_TEST
+
 /* A transaction the caller frees early is completed and freed by the
  * session; one still queued when the session is freed stays readable. */
 START_TEST(test_txn_lifetimes) {
@@ -1345,6 +1385,7 @@ static Suite *session_suite(void) {
   tcase_add_test(tc, test_unsolicited_data);
   tcase_add_test(tc, test_bad_arguments);
   tcase_add_test(tc, test_txn_lifetimes);
+  tcase_add_test(tc, test_strerror_all);
   tcase_add_loop_test(tc, test_unowned_txn_fails_midgroup, 0, n);
   tcase_add_loop_test(tc, test_many_recipients_grouped, 0, n);
   tcase_add_loop_test(tc, test_small_buffers, 0, n);
