@@ -202,7 +202,7 @@ SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
  * Security: a session is offered only to a handshake with the same server
  * name, the same trust settings (the CA files and directories and client
  * certificate given to the ::smtpc_tls, by name and in order) and the same
- * smtpc_tls_insecure_skip_verify() switch as the verified handshake that
+ * smtpc_tls_insecure_skip_verify() switch as the handshake that
  * made it; a session from an unverified connection never stands in for a
  * verified one.  A handshake that fails after offering a session removes
  * it.  The cache keeps the most recently used sessions of up to 8 servers;
