@@ -153,6 +153,12 @@ printf 'check-embedded: core (%s): text %d bytes (%.1f KiB), goal < 16 KiB: %s\n
 proto=$(sum_text session reply ehlo command auth data)
 support=$(sum_text base64 md5 mem buf error)
 echo "check-embedded: of which protocol (session reply ehlo command auth data) $proto bytes, support (base64 md5 mem buf error: error.c is mostly smtpc_strerror's strings) $support bytes"
+# With mbedTLS (the usual case where credentials are sent: TLS) md5.c is
+# empty and CRAM-MD5 takes HMAC-MD5 from mbedTLS.
+md5=$(sum_text md5)
+printf 'check-embedded: core when built with mbedTLS (no built-in MD5, %d bytes less): text %d bytes (%.1f KiB), goal < 16 KiB: %s\n' \
+    "$md5" "$((core - md5))" "$(awk -v n="$((core - md5))" 'BEGIN { print n / 1024 }')" \
+    "$(verdict "$((core - md5))" 16384)"
 # The same core with -DSMTPC_NO_ERROR_STRINGS (one text per error class).
 small_core=
 if "$CC" "${CFLAGS[@]}" -DSMTPC_NO_ERROR_STRINGS -c "$src/lib/error.c" \
@@ -173,7 +179,7 @@ else
 fi
 nonstring=$(for cls in iso hook other; do printf '%s' "${bycls[$cls]:-}"; done |
     awk '{ print $1 }' | sort -u | tr '\n' ' ')
-echo "check-embedded: summary core_text=$core core_text_no_error_strings=${small_core:-n/a} protocol_text=$proto support_text=$support mime_text=$mime mime_files=${#MIME[@]} non_string=[${nonstring% }] violations=$([[ -n ${bycls[other]:-} ]] && echo yes || echo no)"
+echo "check-embedded: summary core_text=$core core_text_with_mbedtls=$((core - md5)) core_text_no_error_strings=${small_core:-n/a} protocol_text=$proto support_text=$support mime_text=$mime mime_files=${#MIME[@]} non_string=[${nonstring% }] violations=$([[ -n ${bycls[other]:-} ]] && echo yes || echo no)"
 if ((fail)); then
     echo "check-embedded: FAIL" >&2
     exit 1
