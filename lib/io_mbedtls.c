@@ -61,8 +61,8 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
-#if !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
-#include <mbedtls/entropy_poll.h>
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+#include <mbedtls/entropy_poll.h> /* private in 3.x: see os_entropy() */
 #endif
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
