@@ -19,6 +19,8 @@
  * failure.  Exit: 0 OK, 2 PARTIAL, 1 any other outcome, 64 usage. */
 #include <smtpc/smtpc.h>
 
+#include "err_name.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,37 +28,8 @@
 #define MAX_LIST 16
 
 static const char *status_name(int e) {
-  switch (e) {
-  case SMTPC_OK: return "OK";
-  case SMTPC_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-  case SMTPC_ERR_BAD_ADDRESS: return "BAD_ADDRESS";
-  case SMTPC_ERR_BAD_ARGUMENT: return "BAD_ARGUMENT";
-  case SMTPC_ERR_8BIT_UNSUPPORTED: return "8BIT_UNSUPPORTED";
-  case SMTPC_ERR_MESSAGE_TOO_BIG: return "MESSAGE_TOO_BIG";
-  case SMTPC_ERR_BODY_READ: return "BODY_READ";
-  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
-  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
-  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
-  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
-  case SMTPC_ERR_GREETING_REFUSED: return "GREETING_REFUSED";
-  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
-  case SMTPC_ERR_PARTIAL: return "PARTIAL";
-  case SMTPC_ERR_UNEXPECTED_DATA: return "UNEXPECTED_DATA";
-  case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS_UNAVAILABLE";
-  case SMTPC_ERR_AUTH_FAILED: return "AUTH_FAILED";
-  case SMTPC_ERR_AUTH_INSECURE: return "AUTH_INSECURE";
-  case SMTPC_ERR_AUTH_UNSUPPORTED: return "AUTH_UNSUPPORTED";
-  case SMTPC_ERR_AUTH_BAD_CHALLENGE: return "AUTH_BAD_CHALLENGE";
-  case SMTPC_ERR_IO: return "IO";
-  case SMTPC_ERR_EOF: return "EOF";
-  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
-  case SMTPC_ERR_RESOLVE: return "RESOLVE";
-  case SMTPC_ERR_CONNECT: return "CONNECT";
-  case SMTPC_ERR_TLS: return "TLS";
-  case SMTPC_ERR_CERTIFICATE: return "CERTIFICATE";
-  case SMTPC_ERR_NOMEM: return "NOMEM";
-  default: return "OTHER";
-  }
+  const char *n = err_name(e);
+  return n != NULL ? n : "OTHER";
 }
 
 static int usage(const char *why) {

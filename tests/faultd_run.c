@@ -3,6 +3,7 @@
 #include "faultd_run.h"
 
 #include "testutil.h"
+#include "err_name.h"
 
 #include <check.h>
 #include <errno.h>
@@ -235,37 +236,6 @@ char *tf_log_read(void) {
 
 
 const char *tf_err_name(int e) {
-  switch (e) {
-  case SMTPC_OK: return "OK";
-  case SMTPC_ERR_WANT_READ: return "WANT_READ";
-  case SMTPC_ERR_WANT_WRITE: return "WANT_WRITE";
-  case SMTPC_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-  case SMTPC_ERR_INVALID_STATE: return "INVALID_STATE";
-  case SMTPC_ERR_BAD_ADDRESS: return "BAD_ADDRESS";
-  case SMTPC_ERR_BAD_ARGUMENT: return "BAD_ARGUMENT";
-  case SMTPC_ERR_PROTOCOL: return "PROTOCOL";
-  case SMTPC_ERR_REPLY_LINE_TOO_LONG: return "REPLY_LINE_TOO_LONG";
-  case SMTPC_ERR_REPLY_TOO_LARGE: return "REPLY_TOO_LARGE";
-  case SMTPC_ERR_REPLY_TEMPORARY: return "REPLY_TEMPORARY";
-  case SMTPC_ERR_REPLY_PERMANENT: return "REPLY_PERMANENT";
-  case SMTPC_ERR_SERVICE_CLOSING: return "SERVICE_CLOSING";
-  case SMTPC_ERR_GREETING_REFUSED: return "GREETING_REFUSED";
-  case SMTPC_ERR_NO_RECIPIENTS: return "NO_RECIPIENTS";
-  case SMTPC_ERR_PARTIAL: return "PARTIAL";
-  case SMTPC_ERR_UNEXPECTED_DATA: return "UNEXPECTED_DATA";
-  case SMTPC_ERR_STARTTLS_UNAVAILABLE: return "STARTTLS_UNAVAILABLE";
-  case SMTPC_ERR_AUTH_FAILED: return "AUTH_FAILED";
-  case SMTPC_ERR_AUTH_INSECURE: return "AUTH_INSECURE";
-  case SMTPC_ERR_AUTH_UNSUPPORTED: return "AUTH_UNSUPPORTED";
-  case SMTPC_ERR_IO: return "IO";
-  case SMTPC_ERR_EOF: return "EOF";
-  case SMTPC_ERR_TIMEOUT: return "TIMEOUT";
-  case SMTPC_ERR_CONNECT: return "CONNECT";
-  case SMTPC_ERR_TLS: return "TLS";
-  case SMTPC_ERR_CERTIFICATE: return "CERTIFICATE";
-  case SMTPC_ERR_NOMEM: return "NOMEM";
-  case SMTPC_ERR_CALLBACK: return "CALLBACK";
-  case SMTPC_ERR_INTERNAL: return "INTERNAL";
-  default: return smtpc_strerror(e);
-  }
+  const char *n = err_name(e);
+  return n != NULL ? n : smtpc_strerror(e);
 }
