@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_SESSIONS 100000UL
 #define MAX_MSGS 10000UL
 #define MAX_IOBUF (1UL << 24)
@@ -115,20 +117,6 @@ static long rss_bytes(void) { /* resident set now, from /proc */
     fclose(f);
   }
   return resident * sysconf(_SC_PAGESIZE);
-}
-
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-                       unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
 }
 
 static char *read_file(const char *path, size_t *len) {

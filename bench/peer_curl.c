@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_COUNT 100000000UL
 #define MAX_RCPT 10000UL
 
@@ -35,20 +37,6 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud) {
   memcpy(buf, s->data + s->off, n);
   s->off += n;
   return n;
-}
-
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-                       unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
 }
 
 static const unsigned char *map_file(const char *path, size_t *len) {

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
+
 #define MAX_COUNT 1000000UL
 
 /* The NOOP reply is the transfer's "data": dropped, stdout stays quiet. */
@@ -29,19 +31,6 @@ static size_t discard(char *buf, size_t size, size_t nitems, void *ud) {
   (void)buf;
   (void)ud;
   return size * nitems;
-}
-
-static int parse_ulong(const char *s, unsigned long hi, unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v > hi)
-    return -1;
-  *out = v;
-  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -62,7 +51,7 @@ int main(int argc, char **argv) {
       break;
   }
   if (argc < 6 || k < argc || argc > 8 || pass == NULL ||
-      parse_ulong(argv[3], MAX_COUNT, &count) != 0) {
+      parse_ulong(argv[3], 0, MAX_COUNT, &count) != 0) {
     fprintf(stderr, "usage: BENCH_PASS=SECRET peer_curl_tls HOST PORT COUNT "
                     "CAFILE USER [1.2] [resume]\n");
     return 2;

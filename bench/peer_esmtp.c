@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_COUNT 100000000UL
 #define MAX_RCPT 10000UL
 
@@ -53,20 +55,6 @@ static const char *msg_cb(void **ctx, int *len, void *arg) {
   *state = 1;
   *len = (int)s->len;
   return s->data;
-}
-
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-                       unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
 }
 
 static const char *map_file(const char *path, size_t *len) {

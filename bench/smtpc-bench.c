@@ -24,24 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define BATCH 256                  /* transactions per smtpc_session_run() */
 #define MAX_COUNT 100000000UL      /* bound on COUNT */
 #define MAX_RCPT 10000UL           /* bound on NRCPT */
 #define TIMEOUT_MS 60000u          /* connect and per-reply deadline */
-
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-                       unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
 
 /* Maps (or, failing that, reads) the whole file.  *mapped tells which. */
 static int load_file(const char *path, const unsigned char **data,

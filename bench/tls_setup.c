@@ -31,21 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
+
 #define MAX_COUNT 1000000UL
 #define TIMEOUT_MS 30000u /* connect and per-reply deadline */
-
-static int parse_ulong(const char *s, unsigned long hi, unsigned long *out) {
-  char *end;
-  unsigned long v;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
 
 /* One session; SMTPC_OK once AUTH and NOOP succeeded and QUIT was sent. */
 static int one_session(const char *host, const char *port, const char *cafile,
@@ -102,7 +91,7 @@ int main(int argc, char **argv) {
   int rc = 0;
 
   if ((argc != 6 && argc != 7) || pass == NULL ||
-      parse_ulong(argv[3], MAX_COUNT, &count) != 0 ||
+      parse_ulong(argv[3], 0, MAX_COUNT, &count) != 0 ||
       (argc == 7 && strcmp(argv[6], "resume") != 0)) {
     fprintf(stderr, "usage: BENCH_PASS=SECRET tls_setup HOST PORT COUNT "
                     "CAFILE USER [resume]\n");
