@@ -31,12 +31,9 @@ ex=$top_builddir/examples
 RUN_TIMEOUT=60 # seconds, hard bound on every example run
 
 
-[[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
-for c in postfix postqueue saslpasswd2 openssl timeout base64; do
-    command -v "$c" >/dev/null || skip "$c is not installed (Debian: postfix sasl2-bin openssl coreutils)"
-done
+need_postfix openssl timeout base64
 for p in notify html_report submission custom_io event_loop; do
-    [[ -x $ex/$p ]] || { echo "FAIL: $ex/$p is not built (make check builds it)"; exit 1; }
+    [[ -x $ex/$p ]] || die "$ex/$p is not built (make check builds it)"
 done
 
 

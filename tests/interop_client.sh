@@ -50,15 +50,7 @@ RUN_TIMEOUT=60     # seconds, bound on every client_send / smtpc run
 STRESS_TIMEOUT=300 # seconds, bound on every pool_stress run
 t_start=$SECONDS
 
-die() {
-    echo "FAIL: $*"
-    exit 1
-}
-
-[[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
-for c in postfix postqueue saslpasswd2; do
-    command -v "$c" >/dev/null || skip "$c is not installed (Debian: postfix sasl2-bin)"
-done
+need_postfix
 for c in openssl python3 timeout; do
     command -v "$c" >/dev/null || die "$c is needed"
 done

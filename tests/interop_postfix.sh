@@ -30,12 +30,8 @@ SMTPC=$top_builddir/examples/smtpc
 SMTPC_TIMEOUT=60 # seconds, hard bound on every smtpc run
 
 
-[[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
-for c in postfix postqueue saslpasswd2 openssl; do
-    command -v "$c" >/dev/null || skip "$c is not installed (Debian: postfix sasl2-bin openssl)"
-done
-command -v timeout >/dev/null || skip "timeout(1) is not available"
-[[ -x $SMTPC ]] || { echo "FAIL: $SMTPC is not built"; exit 1; }
+need_postfix openssl timeout
+[[ -x $SMTPC ]] || die "$SMTPC is not built"
 
 
 work=$(mktemp -d /tmp/smtpc-interop.XXXXXX)

@@ -46,15 +46,7 @@ SMTPC=$top_builddir/examples/smtpc
 SMTPC_TIMEOUT=30 # seconds, hard bound on every smtpc run
 t_start=$SECONDS
 
-die() {
-    echo "FAIL: $*"
-    exit 1
-}
-
-[[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
-for c in postfix postqueue saslpasswd2; do
-    command -v "$c" >/dev/null || skip "$c is not installed (Debian: postfix sasl2-bin)"
-done
+need_postfix
 for c in openssl python3 timeout; do
     command -v "$c" >/dev/null || die "$c is needed (Debian: openssl python3 coreutils)"
 done

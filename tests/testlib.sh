@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # testlib.sh -- sourced by the shell tests that start servers on loopback
 # (interop_postfix.sh, interop_tls.sh, interop_client.sh, examples.sh):
-# TAP counters, skipping, and free 127.0.0.1 ports.
+# TAP counters, skipping (need_postfix) or failing (die) when the set-up is
+# missing, and free 127.0.0.1 ports.
 #
 #   TEST_NAME="the TLS interop test"   # for skip messages
 #   . "$top_srcdir/tests/testlib.sh"
@@ -25,6 +26,24 @@ skip() {
         exit 1
     fi
     exit 77
+}
+
+# A broken set-up that is not a reason to skip (a program not built, a
+# tool every Debian has): the test fails at once.
+die() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# need_postfix [TOOL...]: skip unless root (the private Postfix needs it)
+# with Postfix, Cyrus SASL's saslpasswd2 and every TOOL on the PATH.
+need_postfix() {
+    local c
+    [[ $(id -u) == 0 ]] || skip "needs root to run a private Postfix instance"
+    for c in postfix postqueue saslpasswd2 "$@"; do
+        command -v "$c" >/dev/null ||
+            skip "$c is not installed (Debian: postfix sasl2-bin openssl coreutils)"
+    done
 }
 
 port_open() {
