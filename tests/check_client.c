@@ -1583,24 +1583,6 @@ static Suite *client_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr;
-  int failed;
-  long t0 = tf_now_ms();
-  if (tf_faultd_start("check_client", all_specs, NSPECS) != 0) {
-    fprintf(stderr, "check_client: SKIP: cannot start tests/faultd.py\n");
-    if (tf_log_path()[0] != '\0')
-      unlink(tf_log_path());
-    return 77;
-  }
-  sr = srunner_create(client_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  tf_faultd_stop();
-  if (failed != 0 || getenv("CLIENT_KEEP_LOG") != NULL)
-    fprintf(stderr, "check_client: faultd log kept in %s\n", tf_log_path());
-  else
-    unlink(tf_log_path());
-  fprintf(stderr, "check_client: %ld ms\n", tf_now_ms() - t0);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return tf_run_suite("check_client", all_specs, NSPECS, client_suite(),
+                      "CLIENT_KEEP_LOG");
 }

@@ -1103,27 +1103,10 @@ static Suite *faults_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr;
-  int failed;
-  long t0 = tf_now_ms();
   /* SIGPIPE keeps its default action: the library must never raise it
    * when it writes to a connection the server reset. */
-  if (tf_faultd_start("check_faults", all_specs, NSPECS) != 0) {
-    fprintf(stderr, "check_faults: SKIP: cannot start tests/faultd.py\n");
-    if (tf_log_path()[0] != '\0')
-      unlink(tf_log_path());
-    return 77;
-  }
-  sr = srunner_create(faults_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  tf_faultd_stop();
+  int rc = tf_run_suite("check_faults", all_specs, NSPECS, faults_suite(),
+                        "FAULTS_KEEP_LOG");
   free(big_body);
-  if (failed != 0 || getenv("FAULTS_KEEP_LOG") != NULL)
-    fprintf(stderr, "check_faults: faultd log kept in %s\n", tf_log_path());
-  else
-    unlink(tf_log_path());
-  fprintf(stderr, "check_faults: %ld ms\n", tf_now_ms() - t0);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return rc;
 }

@@ -239,3 +239,28 @@ const char *tf_err_name(int e) {
   const char *n = err_name(e);
   return n != NULL ? n : smtpc_strerror(e);
 }
+
+int tf_run_suite(const char *who, const char *const *specs, size_t n,
+                 Suite *suite, const char *keep_env) {
+  SRunner *sr;
+  int failed;
+  long t0 = tf_now_ms();
+  if (tf_faultd_start(who, specs, n) != 0) {
+    fprintf(stderr, "%s: SKIP: cannot start tests/faultd.py\n", who);
+    if (tf_log_path()[0] != '\0')
+      unlink(tf_log_path());
+    srunner_free(srunner_create(suite)); /* frees the suite */
+    return 77;
+  }
+  sr = srunner_create(suite);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  tf_faultd_stop();
+  if (failed != 0 || getenv(keep_env) != NULL)
+    fprintf(stderr, "%s: faultd log kept in %s\n", who, tf_log_path());
+  else
+    unlink(tf_log_path());
+  fprintf(stderr, "%s: %ld ms\n", who, tf_now_ms() - t0);
+  return failed == 0 ? 0 : 1;
+}

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+struct Suite; /* <check.h> */
+
 /* Milliseconds on the monotonic clock; a sleep that survives EINTR. */
 long tf_now_ms(void);
 void tf_sleep_ms(long ms);
@@ -27,6 +29,13 @@ const char *tf_log_path(void);
 /* The whole log, malloc'd and NUL-terminated (aborts the test if it cannot
  * be read). */
 char *tf_log_read(void);
+
+/* A suite's whole main(): starts faultd with the scenarios, runs the suite,
+ * stops faultd, and removes its log unless a test failed or the variable
+ * keep_env is set (then says where it is).  Returns the exit status: 0, 1
+ * when a test failed, 77 when faultd could not start. */
+int tf_run_suite(const char *who, const char *const *specs, size_t n,
+                 struct Suite *suite, const char *keep_env);
 
 /* "PROTOCOL", "EOF", ... for an smtpc error code, for messages. */
 const char *tf_err_name(int e);
