@@ -20,9 +20,8 @@
 smtpc_result *smtpc__result_new(const smtpc_mem *mem) {
   smtpc_mem m;
   smtpc_result *r;
-  if (smtpc__mem_init(&m, mem) != SMTPC_OK)
-    return NULL;
-  r = smtpc__calloc(&m, 1, sizeof(*r));
+  int rc;
+  r = smtpc__new_object(&m, mem, sizeof(*r), &rc);
   if (r == NULL)
     return NULL;
   r->mem = m;

@@ -463,13 +463,9 @@ int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
   *out = NULL;
   if (mode != SMTPC_TLS_MODE_STARTTLS && mode != SMTPC_TLS_MODE_IMPLICIT)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  rc = smtpc__mem_init(&m, mem);
-  if (rc != SMTPC_OK)
-    return rc;
-  t = smtpc__malloc(&m, sizeof *t);
+  t = smtpc__new_object(&m, mem, sizeof *t, &rc);
   if (t == NULL)
-    return SMTPC_ERR_NOMEM;
-  memset(t, 0, sizeof *t);
+    return rc;
   t->mem = m;
   t->mode = mode;
   t->state = ST_NEW;
@@ -896,13 +892,9 @@ int smtpc_tls_cache_new(smtpc_tls_cache **out, const smtpc_mem *mem) {
   if (out == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  rc = smtpc__mem_init(&m, mem);
-  if (rc != SMTPC_OK)
-    return rc;
-  c = smtpc__malloc(&m, sizeof *c);
+  c = smtpc__new_object(&m, mem, sizeof *c, &rc);
   if (c == NULL)
-    return SMTPC_ERR_NOMEM;
-  memset(c, 0, sizeof *c);
+    return rc;
   c->mem = m;
 #ifdef SMTPC_HAVE_PTHREADS
   if (pthread_mutex_init(&c->lock, NULL) != 0) {

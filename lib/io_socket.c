@@ -81,13 +81,9 @@ int smtpc_socket_new(smtpc_socket **out, const smtpc_mem *mem) {
   if (out == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  rc = smtpc__mem_init(&m, mem);
-  if (rc != SMTPC_OK)
-    return rc;
-  s = smtpc__malloc(&m, sizeof *s);
+  s = smtpc__new_object(&m, mem, sizeof *s, &rc);
   if (s == NULL)
-    return SMTPC_ERR_NOMEM;
-  memset(s, 0, sizeof *s);
+    return rc;
   s->mem = m;
   s->fd = -1;
   s->blocking = 1;

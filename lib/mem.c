@@ -38,6 +38,18 @@ void *smtpc__malloc(const smtpc_mem *m, size_t n) {
   return m->malloc(m->user, n == 0 ? 1 : n);
 }
 
+void *smtpc__new_object(smtpc_mem *m, const smtpc_mem *mem, size_t size,
+                        int *rc) {
+  void *p;
+  *rc = smtpc__mem_init(m, mem);
+  if (*rc != SMTPC_OK)
+    return NULL;
+  p = smtpc__calloc(m, 1, size);
+  if (p == NULL)
+    *rc = SMTPC_ERR_NOMEM;
+  return p;
+}
+
 void *smtpc__calloc(const smtpc_mem *m, size_t n, size_t size) {
   void *p;
   if (size != 0 && n > SIZE_MAX / size)

@@ -395,14 +395,13 @@ static int new_rnd(smtpc_msg *m) {
 int smtpc_msg_new(smtpc_msg **out, const smtpc_mem *mem) {
   smtpc_mem mm;
   smtpc_msg *m;
+  int rc;
   if (out == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (smtpc__mem_init(&mm, mem) != SMTPC_OK)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  m = smtpc__calloc(&mm, 1, sizeof(*m));
+  m = smtpc__new_object(&mm, mem, sizeof(*m), &rc);
   if (m == NULL)
-    return SMTPC_ERR_NOMEM;
+    return rc;
   m->mem = mm;
   smtpc__mime_platform_default(&m->plat);
   m->stale = 1;

@@ -151,15 +151,14 @@ int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
                    const smtpc_pool_options *opt) {
   smtpc_mem m;
   smtpc_pool *p;
+  int rc;
   if (out != NULL)
     *out = NULL;
   if (out == NULL || cfg == NULL || cfg->host == NULL || *cfg->host == '\0')
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (smtpc__mem_init(&m, cfg->mem) != SMTPC_OK)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  p = smtpc__calloc(&m, 1, sizeof(*p));
+  p = smtpc__new_object(&m, cfg->mem, sizeof(*p), &rc);
   if (p == NULL)
-    return SMTPC_ERR_NOMEM;
+    return rc;
   p->mem = m;
   if (copy_config(p, cfg) != SMTPC_OK) {
     smtpc__free(&m, p);

@@ -1229,14 +1229,13 @@ static int drive(smtpc_session *s, const int *goal) {
 int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   smtpc_mem m;
   smtpc_session *s;
+  int rc;
   if (out == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (smtpc__mem_init(&m, mem) != SMTPC_OK)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  s = smtpc__calloc(&m, 1, sizeof(*s));
+  s = smtpc__new_object(&m, mem, sizeof(*s), &rc);
   if (s == NULL)
-    return SMTPC_ERR_NOMEM;
+    return rc;
   s->mem = m;
   /* RFC 5321 4.5.3.2 minimums */
   s->timeouts[SMTPC_TIMEOUT_GREETING] = 5 * 60 * 1000;

@@ -22,6 +22,11 @@ int smtpc__mem_init(smtpc_mem *dst, const smtpc_mem *src);
 void *smtpc__malloc(const smtpc_mem *m, size_t n);
 /* n * size with overflow check; NULL on overflow or failure. */
 void *smtpc__calloc(const smtpc_mem *m, size_t n, size_t size);
+/* A constructor's first step: copies the caller's hooks (NULL: the C
+ * library's) into *m and allocates size zeroed bytes with them.  NULL with
+ * *rc = SMTPC_ERR_INVALID_ARGUMENT (incomplete hooks) or SMTPC_ERR_NOMEM. */
+void *smtpc__new_object(smtpc_mem *m, const smtpc_mem *mem, size_t size,
+                        int *rc);
 void *smtpc__realloc(const smtpc_mem *m, void *p, size_t n);
 void smtpc__free(const smtpc_mem *m, void *p);
 char *smtpc__strdup(const smtpc_mem *m, const char *s);
