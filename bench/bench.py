@@ -1185,6 +1185,15 @@ def versions(a):
     return ", ".join(v)
 
 
+def relative_paths(text, a):
+    """Names files relative to the work, build and source trees, so that the
+    report holds no absolute path of the machine that ran it."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(a.smtpc)))
+    for d in sorted({a.work, build, os.path.abspath(a.srcdir)}, key=len, reverse=True):
+        text = text.replace(d.rstrip("/") + "/", "")
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--srcdir", required=True)
@@ -1247,7 +1256,7 @@ def main():
     doc.append("Commands (representative):")
     doc.append("")
     for c in b.cmds:
-        doc.append("    " + c.replace(a.work + "/", "").replace(" %d " % b.port, " PORT "))
+        doc.append("    " + relative_paths(c, a).replace(" %d " % b.port, " PORT "))
     doc.append("")
     doc.append(b.details())
     text = "\n".join(doc) + "\n"

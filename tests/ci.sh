@@ -4,6 +4,7 @@
 #
 # Called by .ci/run after it installed the packages; run it directly (as root, for
 # the Postfix interop test) when the packages are already installed.
+#   0. tests/hygiene.sh: git tracks no libtool wrapper, binary or absolute path
 #   1. autoreconf -fi; ./configure --enable-werror; make; make check
 #   2. the Check suites again with CK_FORK=no under valgrind
 #   3. make doc (Doxygen with WARN_AS_ERROR); tests/pkgconfig.sh: make install
@@ -89,6 +90,16 @@ run_check() {
         return "$rc"
     fi
 }
+
+begin "repository hygiene (tests/hygiene.sh): no generated files, no absolute paths"
+hlog=$(mktemp /tmp/ci-hygiene.XXXXXX)
+rc=0
+bash tests/hygiene.sh 2>&1 | tee "$hlog" || rc=$?
+passed=$((passed + $(grep -c '^ok ' "$hlog" || true)))
+failed=$((failed + $(grep -c '^not ok ' "$hlog" || true)))
+rm -f "$hlog"
+((rc == 0)) || exit "$rc"
+end
 
 begin "autoreconf -fi"
 autoreconf -fi

@@ -30,7 +30,7 @@
 #
 # Needs root and the Debian packages postfix, sasl2-bin, openssl.  Only ever
 # listens on 127.0.0.1; never touches /etc/postfix or port 25.
-# See /work/shared/notes/postfix-testbed.md for the reasoning behind each line.
+# See shared/notes/postfix-testbed.md (beside the repository) for the reasoning behind each line.
 
 set -eu -o pipefail
 
