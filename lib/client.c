@@ -566,7 +566,9 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r) {
   r->txn = t;
   r->attempts++;
   c->messages++;
-  (void)smtpc_session_run(c->s); /* the transaction carries the outcome */
+  /* the transaction carries the outcome; run() fails only when the
+   * session itself did, which may happen after the transaction ended */
+  c->broken = smtpc_session_run(c->s) != SMTPC_OK;
   describe_txn(c, r);
   /* r now owns its replies outright (see smtpc__session_drop_last) */
   smtpc__session_drop_last(c->s);

@@ -24,6 +24,9 @@ typedef struct smtpc__conn {
   int64_t last_used_ms; /* monotonic; set by the pool */
   unsigned messages;    /* transactions sent on it */
   unsigned timeout_ms;  /* smtpc_client_config::timeout_ms, for messages */
+  int broken;           /* the session failed after the last send's outcome
+                           was settled (e.g. an out-of-sequence 354): never
+                           reuse it, whatever that outcome was */
   struct smtpc__conn *next;
 } smtpc__conn;
 

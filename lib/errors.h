@@ -26,7 +26,7 @@
   X(SMTPC_ERR_BODY_LINE_TOO_LONG, \
     "message has a line longer than 998 octets; message not sent") \
   X(SMTPC_ERR_NOT_SUPPORTED, "feature not built into this library") \
-  X(SMTPC_ERR_PROTOCOL, "malformed reply from server") \
+  X(SMTPC_ERR_PROTOCOL, "malformed or out-of-sequence reply from server") \
   X(SMTPC_ERR_REPLY_LINE_TOO_LONG, \
     "server reply line exceeds the configured limit") \
   X(SMTPC_ERR_REPLY_TOO_LARGE, \

@@ -413,18 +413,16 @@ static void pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
     lock(p);
     p->st.messages += r->txn != NULL;
     unlock(p);
-    if (rc == SMTPC_OK || rc == SMTPC_ERR_PARTIAL) {
-      release(p, c, 1, 0);
-      return;
-    }
     /* After a refusal (4xx/5xx, bad address...) the session is still in
      * sync and reusable (it sends RSET); after a transport failure, a 421
      * or a malformed reply -- the errors smtpc_error_is_fatal() names --
-     * it is not. */
+     * it is not, nor when the session broke after the outcome was known. */
     {
-      int usable = !smtpc_error_is_fatal(rc);
+      int usable = !smtpc_error_is_fatal(rc) && !c->broken;
       release(p, c, usable, !usable);
     }
+    if (rc == SMTPC_OK || rc == SMTPC_ERR_PARTIAL)
+      return;
     if (!retry_safe(r))
       return;
     if (attempt == 0) {

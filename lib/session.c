@@ -894,7 +894,13 @@ static int handle_reply(smtpc_session *s, const expect *e,
   }
   if (t == NULL || t->phase == TP_DONE) {
     /* The transaction already failed; later pipelined replies only need
-     * to be counted. */
+     * to be counted -- except a 354, after which the server reads message
+     * text for a transaction it refused (it should have said 503).  A next
+     * envelope would become message text and a "." might deliver a message
+     * nobody composed: the session is out of step.  It breaks without QUIT
+     * (the server then drops the unfinished message) and is never reused. */
+    if (e->kind == EX_DATA && code == 354)
+      return fail_session(s, SMTPC_ERR_PROTOCOL);
     return SMTPC_OK;
   }
   switch (e->kind) {

@@ -72,7 +72,8 @@ static const char *const all_specs[] = {
     "auth+login", "auth+bad", "auth+verify", "reject-rcpt", "partial-rcpt",
     "partial-rcpt+none", "partial-rcpt+tmp", "close-after-eod", "451-eod",
     /* pool */
-    "ok+pool", "421-mail2", "close-after-eod+pool", "close-eod2", "421-eod",
+    "ok+pool", "421-mail2", "reject-mail-354", "close-after-eod+pool",
+    "close-eod2", "421-eod",
     "close-idle-300", "close-idle-300+rset", "421-idle", "slow-eod+max",
     "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit", "ok+idleclose"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
@@ -1066,6 +1067,40 @@ START_TEST(test_pool_421_retried) {
 }
 END_TEST
 
+/* Review finding 2: the server refuses MAIL, yet answers the pipelined DATA
+ * with 354.  The connection is out of step: it must be closed with nothing
+ * written into that DATA phase (no next envelope, no "."), and never reused:
+ * the next message goes on a new connection, once. */
+START_TEST(test_pool_354_after_refused_mail) {
+  int rv;
+  POOL = pool_for("reject-mail-354", 1, 0, 0);
+  rv = pool_send_from(POOL, "r1@client.test", 5000, &R);
+  EXPECT(rv, R, SMTPC_ERR_REPLY_PERMANENT, SMTPC_STAGE_SEND,
+         SMTPC_RETRY_PERMANENT, "550 5.7.1");
+  smtpc_result_free(R);
+  R = NULL;
+  rv = pool_send_from(POOL, "r2@client.test", 5000, &R);
+  EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, "accepted: ");
+  ck_assert_uint_eq(smtpc_result_attempts(R), 1);
+  /* a second connection, no retry: the first was not put back */
+  ck_assert_uint_eq(stats_of(POOL).connects, 2);
+  ck_assert_uint_eq(stats_of(POOL).retries, 0);
+  smtpc_pool_free(POOL);
+  POOL = NULL;
+  hold_log(log_wait_ends("reject-mail-354", 2));
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 1,
+                             "FAULT 354 to DATA", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 1,
+                             "TEXT-AFTER-354 bytes=0 end=client closed", NULL),
+                   1);
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 0, "C MAIL",
+                             "r2@client.test"), 1);
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 2, "ACCEPTED txn=1 "
+                             "from=<r2@client.test>", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 0, "ACCEPTED", NULL), 1);
+}
+END_TEST
+
 /* Lost after the end of data: may have been delivered, never resent. */
 START_TEST(test_pool_eod_not_retried) {
   int rv;
@@ -1563,6 +1598,7 @@ static Suite *client_suite(void) {
   tcase_add_test(tc, test_pool_reuse);
   tcase_add_test(tc, test_pool_close_idle);
   tcase_add_test(tc, test_pool_421_retried);
+  tcase_add_test(tc, test_pool_354_after_refused_mail);
   tcase_add_test(tc, test_pool_eod_not_retried);
   tcase_add_test(tc, test_pool_eod_not_retried_reused);
   tcase_add_test(tc, test_pool_421_at_eod);

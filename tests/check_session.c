@@ -466,6 +466,38 @@ START_TEST(test_mail_rejected_pipelined) {
 }
 END_TEST
 
+/* Review finding 2: a server that answers 354 to the DATA of a transaction
+ * whose MAIL it refused now reads message text.  The next envelope must not
+ * be written into it, and no "." may end a message nobody composed: the
+ * session fails (never reused), and the next transaction is not sent. */
+START_TEST(test_354_after_failed_mail_pipelined) {
+  static const char *const to[] = {"x@example.org"};
+  fixture f;
+  smtpc_txn *tx, *tx2;
+  fx_init(&f, &ts_modes[_i]);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=21\r\n"
+                 "RCPT TO:<x@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "550 5.7.1 sender rejected\r\n503 5.5.1 need MAIL first\r\n"
+                 "354 go ahead\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "a@example.com", to, 1, BODY);
+  tx2 = fx_queue(&f, "a@example.com", to, 1, BODY);
+  ck_assert_int_eq(fx_run(&f), SMTPC_ERR_PROTOCOL);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_ERR_REPLY_PERMANENT);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(tx)), 550);
+  ck_assert_int_eq(smtpc_txn_step(tx), SMTPC_STEP_MAIL);
+  ck_assert_int_eq(smtpc_txn_status(tx2), SMTPC_ERR_PROTOCOL);
+  ck_assert_int_eq(smtpc_txn_step(tx2), SMTPC_STEP_NONE);
+  ck_assert(smtpc_error_is_fatal(SMTPC_ERR_PROTOCOL));
+  /* out of step: QUIT would be message text, so none is sent */
+  ck_assert_int_eq(fx_quit(&f), SMTPC_OK);
+  smtpc_txn_free(tx);
+  smtpc_txn_free(tx2);
+  fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_data_end_rejected) {
   static const char *const to[] = {"x@example.org"};
   static const int codes[] = {452, 554};
@@ -1361,6 +1393,7 @@ static Suite *session_suite(void) {
   tcase_add_loop_test(tc, test_all_rcpts_rejected_data_354, 0, n);
   tcase_add_loop_test(tc, test_unpipelined_no_rcpt_no_data, 0, n);
   tcase_add_loop_test(tc, test_mail_rejected_pipelined, 0, n);
+  tcase_add_loop_test(tc, test_354_after_failed_mail_pipelined, 0, n);
   tcase_add_test(tc, test_data_end_rejected);
   tcase_add_loop_test(tc, test_421_every_step, 0, n);
   tcase_add_loop_test(tc, test_close_every_step, 0, n);

@@ -203,6 +203,9 @@ _add("451-eod", "eod", "451",
      "first transaction: the end of data is answered 451")
 _add("reject-mail", "mail", "reject-mail",
      "first transaction: MAIL 550 (then RCPT and DATA 503)")
+_add("reject-mail-354", "mail", "reject-mail-354",
+     "first transaction of the first connection: MAIL 550, RCPT 503, yet DATA 354 (non-conforming); "
+     "logs what arrives as message text, 250 to a \".\"")
 for _act in ("close", "reset", "stall"):
     _add(_act + "-quit", "quit", _act,
          "reads QUIT, then %s instead of 221"
@@ -411,9 +414,14 @@ class Conn:
         if self.fired or self.point != point:
             return False
         if self.action in ("reject-rcpt", "reject-rcpt-354", "554", "552",
-                           "451", "reject-mail", "partial"):
-            # reply faults: first transaction only ("partial" always)
+                           "451", "reject-mail", "reject-mail-354",
+                           "partial"):
+            # reply faults: first transaction only ("partial" always);
+            # reject-mail-354 on the first connection only
             if self.action != "partial" and self.txn != 1:
+                return False
+            if self.action == "reject-mail-354" and \
+                    not self.tag.endswith("#1"):
                 return False
             return True
         self.fired = True
@@ -562,7 +570,7 @@ class Conn:
                 log(self.tag, "FAULT garbage MAIL reply")
                 self.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n")
                 self.stall()
-            if a == "reject-mail":
+            if a in ("reject-mail", "reject-mail-354"):
                 log(self.tag, "REJECTED txn=%d code=550" % self.txn)
                 self.in_txn = False
                 self.reply("550 5.7.1 <%s>: Sender address rejected\r\n"
@@ -632,6 +640,13 @@ class Conn:
         return a.split(" ", 1)[0].strip("<>")
 
     def on_data(self):
+        if not self.in_txn and self.action == "reject-mail-354" and \
+                self.fires("mail") and not self.fired:
+            self.fired = True
+            log(self.tag, "FAULT 354 to DATA after a refused MAIL")
+            self.reply("354 End data with <CR><LF>.<CR><LF>\r\n")
+            self.text_after_354()
+            return
         if not self.in_txn:
             self.no_txn("DATA")
             return
@@ -657,6 +672,25 @@ class Conn:
         log(self.tag, "BODY txn=%d from=<%s> bytes=%d"
             % (self.txn, self.mail_from_addr(), size))
         self.on_eod(size)
+
+    def text_after_354(self):
+        """Reads what the client sends in a DATA phase it did not expect,
+        logs it (TEXT-AFTER-354), and answers a "." line with 250."""
+        got = bytes(self.buf)
+        self.buf = bytearray()
+        try:
+            while not (got.startswith(b".\r\n") or b"\r\n.\r\n" in got):
+                n = len(self.buf)
+                self.recv_some()
+                got += bytes(self.buf[n:])
+                self.buf = bytearray()
+        except Done as e:
+            log(self.tag, "TEXT-AFTER-354 bytes=%d end=%s data=%s"
+                % (len(got), e, esc(got)))
+            raise
+        log(self.tag, "TEXT-AFTER-354 bytes=%d end=dot data=%s"
+            % (len(got), esc(got)))
+        self.reply("250 2.0.0 Ok: queued as BOGUS354\r\n")
 
     def read_body(self):
         """Reads up to the end-of-data line; returns the unstuffed size."""

@@ -83,7 +83,8 @@ typedef enum smtpc_error {
   /** The feature was not compiled into this build. */
   SMTPC_ERR_NOT_SUPPORTED = -108,
 
-  /** A server reply is syntactically invalid (bad code, separator, NUL). */
+  /** A server reply is syntactically invalid (bad code, separator, NUL), or
+   *  out of sequence: a 354 to the DATA of a transaction already refused. */
   SMTPC_ERR_PROTOCOL = -200,
   /** A reply line is longer than the configured limit. */
   SMTPC_ERR_REPLY_LINE_TOO_LONG = -201,
