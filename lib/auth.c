@@ -85,6 +85,7 @@ int smtpc__auth_initial(smtpc__buf *out, const smtpc_mem *m,
                         const char *secret, const char *authzid, int *has) {
   int rv;
   *has = 0;
+  out->wipe = 1; /* growing must not leave the secret behind */
   switch (mech) {
   case SMTPC_AUTH_PLAIN:
     /* RFC 4616: [authzid] NUL authcid NUL passwd */
@@ -129,6 +130,7 @@ int smtpc__auth_respond(smtpc__buf *out, const smtpc_mem *m,
                         smtpc_auth_mech mech, unsigned step,
                         const unsigned char *chal, size_t clen,
                         const char *user, const char *secret) {
+  out->wipe = 1; /* growing must not leave the secret behind */
   switch (mech) {
   case SMTPC_AUTH_LOGIN:
     /* The challenge text ("Username:", "User Name", ...) varies between

@@ -5,9 +5,27 @@
 #include <string.h>
 
 void smtpc__buf_free(smtpc__buf *b, const smtpc_mem *m) {
+  if (b->wipe && b->data != NULL)
+    smtpc__wipe(b->data, b->cap);
   smtpc__free(m, b->data);
   b->data = NULL;
   b->len = b->off = b->cap = 0;
+  b->wipe = 0;
+}
+
+/* Moves a secret-holding buffer to a new block of cap bytes: realloc could
+ * leave a copy behind in the old block. */
+static unsigned char *move_wiped(smtpc__buf *b, const smtpc_mem *m,
+                                 size_t cap) {
+  unsigned char *p = smtpc__malloc(m, cap);
+  if (p == NULL)
+    return NULL;
+  if (b->data != NULL) {
+    memcpy(p, b->data, b->len);
+    smtpc__wipe(b->data, b->cap);
+    smtpc__free(m, b->data);
+  }
+  return p;
 }
 
 int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n) {
@@ -16,6 +34,8 @@ int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n) {
   if (b->off > 0 && b->cap - b->len < n) {
     /* Compact: drop the consumed prefix before growing. */
     memmove(b->data, b->data + b->off, b->len - b->off);
+    if (b->wipe) /* the tail still holds what was moved */
+      smtpc__wipe(b->data + b->len - b->off, b->off);
     b->len -= b->off;
     b->off = 0;
   }
@@ -32,7 +52,7 @@ int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n) {
     }
     cap *= 2;
   }
-  p = smtpc__realloc(m, b->data, cap);
+  p = b->wipe ? move_wiped(b, m, cap) : smtpc__realloc(m, b->data, cap);
   if (p == NULL)
     return SMTPC_ERR_NOMEM;
   b->data = p;
@@ -57,8 +77,19 @@ int smtpc__buf_append_str(smtpc__buf *b, const smtpc_mem *m, const char *s) {
 
 void smtpc__buf_consume(smtpc__buf *b, size_t n) {
   b->off += n;
-  if (b->off >= b->len)
+  if (b->off >= b->len) {
+    if (b->wipe) {
+      smtpc__wipe(b->data, b->cap);
+      b->wipe = 0;
+    }
     b->off = b->len = 0;
+  }
 }
 
-void smtpc__buf_reset(smtpc__buf *b) { b->off = b->len = 0; }
+void smtpc__buf_reset(smtpc__buf *b) {
+  if (b->wipe && b->data != NULL) {
+    smtpc__wipe(b->data, b->cap);
+    b->wipe = 0;
+  }
+  b->off = b->len = 0;
+}

@@ -631,6 +631,7 @@ static int send_auth_line(smtpc_session *s, const char *mech,
   int rv;
   char *line;
   need = (mech ? strlen(mech) + 6 : 0) + enc + 4;
+  s->out.wipe = 1; /* wiped once flushed, moved or freed */
   if (enc == 0 && smtpc__buf_avail(raw) > 0)
     rv = SMTPC_ERR_NOMEM;
   else
@@ -674,7 +675,7 @@ static int send_auth_line(smtpc_session *s, const char *mech,
 }
 
 static int start_auth(smtpc_session *s) {
-  smtpc__buf raw = {NULL, 0, 0, 0};
+  smtpc__buf raw = {NULL, 0, 0, 0, 1};
   int rv, has = 0;
   if (!session_secure(s) && !s->allow_plain_auth)
     return fail_sync(s, SMTPC_ERR_AUTH_INSECURE);
@@ -711,7 +712,7 @@ static int after_ehlo(smtpc_session *s) {
 }
 
 static int handle_auth_reply(smtpc_session *s, const smtpc_reply *r) {
-  smtpc__buf raw = {NULL, 0, 0, 0};
+  smtpc__buf raw = {NULL, 0, 0, 0, 1};
   unsigned char chal[8192];
   size_t clen = 0;
   const char *l;
@@ -1427,6 +1428,14 @@ int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_tls_policy policy) {
   return SMTPC_OK;
 }
 
+/* A bearer token is printable ASCII (RFC 6750 2.1 b64token). */
+static int has_control(const char *p) {
+  for (; *p != '\0'; p++)
+    if ((unsigned char)*p < 32 || *p == 127)
+      return 1;
+  return 0;
+}
+
 int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
                            const char *user, const char *secret,
                            const char *authzid) {
@@ -1439,6 +1448,9 @@ int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
       *secret == '\0' ||
       (authzid != NULL && smtpc__check_arg(authzid, 1) != SMTPC_OK))
     return SMTPC_ERR_BAD_ARGUMENT;
+  if ((mech == SMTPC_AUTH_XOAUTH2 || mech == SMTPC_AUTH_OAUTHBEARER) &&
+      has_control(secret))
+    return SMTPC_ERR_BAD_ARGUMENT; /* ^A would add SASL fields (RFC 7628) */
   u = smtpc__strdup(&s->mem, user);
   p = smtpc__strdup(&s->mem, secret);
   if (authzid != NULL)

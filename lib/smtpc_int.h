@@ -43,8 +43,12 @@ typedef struct smtpc__buf {
   size_t len; /* bytes held */
   size_t off; /* bytes already consumed from the front */
   size_t cap;
+  int wipe;   /* holds or held a secret: every byte is wiped before the
+                 block is freed or left behind by a move, and the whole
+                 block once it has been consumed to the end */
 } smtpc__buf;
 
+/* Frees the block (wiping it first when b->wipe is set). */
 void smtpc__buf_free(smtpc__buf *b, const smtpc_mem *m);
 /* Ensures room for n more bytes after len (compacting consumed bytes). */
 int smtpc__buf_reserve(smtpc__buf *b, const smtpc_mem *m, size_t n);
@@ -75,6 +79,8 @@ static inline unsigned char *smtpc__buf_head(const smtpc__buf *b) {
   /* an unallocated buffer has no head (NULL + 0 is undefined in C) */
   return b->data != NULL ? b->data + b->off : b->data;
 }
+/* Consumes n bytes; a buffer consumed to the end starts again at offset 0,
+ * and one marked wipe is wiped whole and unmarked then. */
 void smtpc__buf_consume(smtpc__buf *b, size_t n);
 void smtpc__buf_reset(smtpc__buf *b);
 

@@ -507,6 +507,20 @@ START_TEST(test_auth_bad_arguments) {
                    SMTPC_ERR_BAD_ARGUMENT);
   ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u", "", NULL),
                    SMTPC_ERR_BAD_ARGUMENT);
+  /* a token is printable: ^A would smuggle SASL key/value pairs */
+  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u",
+                                          "tok\001auth=Bearer x", NULL),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_OAUTHBEARER, "u",
+                                          "tok\r\n", NULL),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  /* a password is base64-encoded on the wire: any byte but NUL goes */
+  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u",
+                                          "p\001a\r\nss", NULL),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u\001", "p",
+                                          NULL),
+                   SMTPC_ERR_BAD_ARGUMENT);
   ck_assert_int_eq(smtpc_session_set_auth(f.s, (smtpc_auth_mech)9, "u", "p",
                                           NULL),
                    SMTPC_ERR_INVALID_ARGUMENT);
@@ -581,6 +595,187 @@ START_TEST(test_hmac_md5_vectors) {
 }
 END_TEST
 
+/* ---- secrets are wiped (review finding 3) ---------------------------------- */
+
+/* An allocator that looks into every block it takes back -- freed, or left
+ * by realloc, which here always moves -- for needles: the secret, and the
+ * base64 text that carried it.  Blocks carry their size in a header. */
+typedef struct scan_alloc {
+  smtpc_mem mem;
+  const char *needle[4];
+  size_t nneedles;
+  long live;
+  long hits;
+  char where[160];
+} scan_alloc;
+
+static void scan_block(scan_alloc *a, const unsigned char *p, size_t n,
+                       const char *how) {
+  size_t i, k;
+  for (k = 0; k < a->nneedles; k++) {
+    size_t l = strlen(a->needle[k]);
+    for (i = 0; l > 0 && i + l <= n; i++) {
+      if (memcmp(p + i, a->needle[k], l) == 0) {
+        a->hits++;
+        snprintf(a->where, sizeof(a->where),
+                 "needle %zu (%.12s...) at offset %zu of a %zu-byte block "
+                 "(%s)", k, a->needle[k], i, n, how);
+        break;
+      }
+    }
+  }
+}
+
+static void *scan_malloc(void *user, size_t n) {
+  scan_alloc *a = user;
+  size_t *h = malloc(sizeof(size_t) * 2 + n);
+  if (h == NULL)
+    return NULL;
+  h[0] = n;
+  a->live++;
+  return h + 2;
+}
+
+static void scan_free(void *user, void *p) {
+  scan_alloc *a = user;
+  size_t *h;
+  if (p == NULL)
+    return;
+  h = (size_t *)p - 2;
+  scan_block(a, p, h[0], "free");
+  a->live--;
+  free(h);
+}
+
+static void *scan_realloc(void *user, void *p, size_t n) {
+  scan_alloc *a = user;
+  void *q;
+  size_t old;
+  if (p == NULL)
+    return scan_malloc(user, n);
+  old = ((size_t *)p - 2)[0];
+  if ((q = scan_malloc(user, n)) == NULL)
+    return NULL;
+  memcpy(q, p, old < n ? old : n);
+  scan_block(a, p, old, "left by realloc");
+  a->live--;
+  free((size_t *)p - 2);
+  return q;
+}
+
+static char *b64_of(const void *p, size_t n) {
+  char *out = malloc(smtpc__b64_encoded_len(n) + 1);
+  ck_assert_ptr_nonnull(out);
+  out[smtpc__b64_encode(p, n, out)] = '\0';
+  return out;
+}
+
+/* Opens a session that authenticates with mech, quits and is freed; fails
+ * if any block the library gave back held a needle. */
+static void auth_and_scan(smtpc_auth_mech mech, size_t secret_len) {
+  static const char *const names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5",
+                                      "XOAUTH2", "OAUTHBEARER"};
+  scan_alloc a;
+  ts *t = ts_new();
+  smtpc_session *s;
+  smtpc_io io;
+  char *secret = malloc(secret_len + 1), *payload, *b64, line[4096];
+  size_t i, plen;
+  int rv;
+  ck_assert_ptr_nonnull(secret);
+  for (i = 0; i < secret_len; i++)
+    secret[i] = (char)('A' + (i * 7 + i / 26) % 58);
+  secret[secret_len] = '\0';
+  if (mech == SMTPC_AUTH_CRAM_MD5) /* RFC 2195's example, user "tim" */
+    memcpy(secret, "tanstaaftanstaaf", secret_len = 16), secret[16] = '\0';
+  payload = malloc(secret_len + 64);
+  ck_assert_ptr_nonnull(payload);
+  /* what goes over the wire, base64-encoded */
+  if (mech == SMTPC_AUTH_PLAIN)
+    plen = (size_t)sprintf(payload, "%cuser%c%s", 0, 0, secret);
+  else if (mech == SMTPC_AUTH_XOAUTH2)
+    plen = (size_t)sprintf(payload, "user=user\001auth=Bearer %s\001\001",
+                           secret);
+  else if (mech == SMTPC_AUTH_OAUTHBEARER)
+    plen = (size_t)sprintf(payload, "n,a=user,\001auth=Bearer %s\001\001",
+                           secret);
+  else if (mech == SMTPC_AUTH_CRAM_MD5)
+    plen = (size_t)sprintf(payload, "tim b913a602c7eda7a495b4e6e7334d3890");
+  else
+    plen = (size_t)sprintf(payload, "%s", secret);
+  b64 = b64_of(payload, plen);
+
+  memset(&a, 0, sizeof(a));
+  a.mem.user = &a;
+  a.mem.malloc = scan_malloc;
+  a.mem.realloc = scan_realloc;
+  a.mem.free = scan_free;
+  a.needle[a.nneedles++] = secret;
+  /* the base64 text from its 9th character on encodes secret bytes */
+  a.needle[a.nneedles++] = strlen(b64) > 8 ? b64 + 8 : b64;
+  if (mech == SMTPC_AUTH_CRAM_MD5)
+    a.needle[a.nneedles++] = payload; /* the digest is a credential too */
+
+  ck_assert_int_eq(smtpc_session_new(&s, &a.mem), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(s, "client.test"), SMTPC_OK);
+  smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, 1);
+  ck_assert_int_eq(smtpc_session_set_auth(s, mech,
+                                          mech == SMTPC_AUTH_CRAM_MD5 ? "tim"
+                                                                      : "user",
+                                          secret, NULL),
+                   SMTPC_OK);
+  ts_server(t, GREETING);
+  ts_client(t, EHLO_CMD);
+  ts_server(t, "250-mx.example\r\n"
+               "250 AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER\r\n");
+  if (mech == SMTPC_AUTH_LOGIN) {
+    ts_client(t, "AUTH LOGIN\r\n");
+    ts_server(t, "334 VXNlcm5hbWU6\r\n");
+    ts_client(t, "dXNlcg==\r\n");
+    ts_server(t, "334 UGFzc3dvcmQ6\r\n");
+    snprintf(line, sizeof(line), "%s\r\n", b64);
+  } else if (mech == SMTPC_AUTH_CRAM_MD5) {
+    ts_client(t, "AUTH CRAM-MD5\r\n");
+    ts_server(t, "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"
+                 "\r\n");
+    snprintf(line, sizeof(line), "%s\r\n", b64);
+  } else {
+    snprintf(line, sizeof(line), "AUTH %s %s\r\n", names[mech], b64);
+  }
+  ts_client(t, line);
+  ts_server(t, "235 2.7.0 ok\r\n");
+  ts_client(t, "QUIT\r\n");
+  ts_server(t, "221 bye\r\n");
+  ts_io(t, &io);
+  ck_assert_int_eq(smtpc_session_set_io(s, &io), SMTPC_OK);
+  TS_LOOP(rv, smtpc_session_open(s));
+  ck_assert_int_eq(rv, SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_auth_mech(s), mech);
+  TS_LOOP(rv, smtpc_session_quit(s));
+  ck_assert_int_eq(rv, SMTPC_OK);
+  ts_done(t);
+  smtpc_session_free(s);
+  ts_free(t);
+  ck_assert_int_eq(a.live, 0);
+  ck_assert_msg(a.hits == 0, "%s, secret of %zu bytes: %ld freed block(s) "
+                "held it; last: %s", names[mech], secret_len, a.hits, a.where);
+  free(b64);
+  free(payload);
+  free(secret);
+}
+
+START_TEST(test_auth_secrets_wiped) {
+  static const struct {
+    smtpc_auth_mech mech;
+    size_t len;
+  } cases[] = {{SMTPC_AUTH_PLAIN, 20},     {SMTPC_AUTH_PLAIN, 600},
+               {SMTPC_AUTH_LOGIN, 20},     {SMTPC_AUTH_LOGIN, 900},
+               {SMTPC_AUTH_CRAM_MD5, 16},  {SMTPC_AUTH_XOAUTH2, 1500},
+               {SMTPC_AUTH_OAUTHBEARER, 700}};
+  auth_and_scan(cases[_i].mech, cases[_i].len);
+}
+END_TEST
+
 static Suite *auth_suite(void) {
   Suite *s = suite_create("auth");
   TCase *tc = tcase_create("starttls+auth");
@@ -606,6 +801,7 @@ static Suite *auth_suite(void) {
   tcase_add_loop_test(tc, test_auth_xoauth2_error, 0, n);
   tcase_add_test(tc, test_auth_oauthbearer);
   tcase_add_test(tc, test_auth_bad_arguments);
+  tcase_add_loop_test(tc, test_auth_secrets_wiped, 0, 7);
   tcase_add_test(tc, test_base64_vectors);
   tcase_add_test(tc, test_hmac_md5_vectors);
   suite_add_tcase(s, tc);

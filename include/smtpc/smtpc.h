@@ -436,8 +436,11 @@ SMTPC_API int smtpc_session_set_tls_policy(smtpc_session *s,
  * \param[in] secret The password or token.
  * \param[in] authzid Authorisation identity for PLAIN, or NULL.
  * \retval SMTPC_OK Success.
- * \retval SMTPC_ERR_BAD_ARGUMENT A value contains NUL-separated parts,
- *         CR or LF, or is empty.
+ * A password may hold any byte but NUL: it is sent base64-encoded.
+ * \retval SMTPC_ERR_BAD_ARGUMENT \p user or \p authzid is empty, longer
+ *         than 500 bytes or holds a control character (CR, LF, ...);
+ *         \p secret is empty; or an XOAUTH2 or OAUTHBEARER token holds a
+ *         control character (a ^A would add SASL fields).
  * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown mechanism.
  * \retval SMTPC_ERR_INVALID_STATE The session is already open.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
