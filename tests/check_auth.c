@@ -632,6 +632,7 @@ static void *scan_malloc(void *user, size_t n) {
   if (h == NULL)
     return NULL;
   h[0] = n;
+  memset(h + 2, 0, n); /* the scan reads whole blocks */
   a->live++;
   return h + 2;
 }
