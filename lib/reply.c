@@ -214,6 +214,16 @@ fail:
   return rv;
 }
 
+/* Replaces the control characters of n bytes of text at t (C0 but HT, and
+ * DEL) with '?', so that the text is safe to print or log; returns t + n. */
+static char *text_clean(char *t, size_t n) {
+  char *end = t + n;
+  for (; t < end; t++)
+    if (((unsigned char)*t < 32 && *t != '\t') || *t == 127)
+      *t = '?';
+  return end;
+}
+
 int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
   const smtpc_mem *m = p->mem;
   smtpc_reply *r;
@@ -260,12 +270,89 @@ int smtpc__reply_parser_take(smtpc__reply_parser *p, smtpc_reply **out) {
     if (i > 0)
       *t++ = '\n';
     memcpy(t, l + skip, n - skip);
-    t += n - skip;
+    t = text_clean(t, n - skip);
   }
   *t = '\0';
   smtpc__reply_parser_reset(p);
   *out = r;
   return SMTPC_OK;
+}
+
+/* Bytes of r's lines, each with its NUL. */
+static size_t raw_size(const smtpc_reply *r) {
+  size_t last;
+  if (r->nlines == 0)
+    return 0;
+  last = r->line_off[r->nlines - 1];
+  return last + strlen(r->raw + last) + 1;
+}
+
+size_t smtpc__reply_size(const smtpc_reply *r) {
+  return sizeof(*r) + r->nlines * sizeof(size_t) + raw_size(r) +
+         strlen(r->text) + 1;
+}
+
+/* Shortens n so that s[0..n) does not end inside a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t n) {
+  size_t k = n;
+  while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80 && n - k < 3)
+    k--;
+  return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
+}
+
+smtpc_reply *smtpc__reply_bounded(const smtpc_mem *m, smtpc_reply *r,
+                                  size_t max) {
+  size_t k = 0, rawlen = 0, textlen = 0, first = 0, tfirst = 0, i;
+  const char *tp = r->text;
+  smtpc_reply *c;
+  if (raw_size(r) <= max || r->nlines == 0)
+    return smtpc__reply_ref(r);
+  /* the first line, cut to max if need be, then whole lines that fit */
+  {
+    const char *l = r->raw;
+    size_t n = strlen(l), tn = strcspn(tp, "\n");
+    first = n < max ? n : utf8_cut(l, max);
+    /* the text of a line is the tail of its raw line */
+    tfirst = first > n - tn ? first - (n - tn) : 0;
+    rawlen = first + 1;
+    textlen = tfirst;
+    k = 1;
+    tp += tn + (tp[tn] == '\n');
+  }
+  while (k < r->nlines) {
+    size_t n = strlen(r->raw + r->line_off[k]), tn = strcspn(tp, "\n");
+    if (rawlen + n + 1 > max)
+      break;
+    rawlen += n + 1;
+    textlen += 1 + tn;
+    tp += tn + (tp[tn] == '\n');
+    k++;
+  }
+  c = smtpc__malloc(m, sizeof(*c) + k * sizeof(size_t) + rawlen + textlen + 1);
+  if (c == NULL)
+    return NULL;
+  *c = *r;
+  c->refs = 1;
+  c->nlines = k;
+  c->line_off = (size_t *)(void *)(c + 1);
+  c->raw = (char *)(c->line_off + k);
+  c->text = c->raw + rawlen;
+  for (i = 0; i < k; i++)
+    c->line_off[i] = r->line_off[i];
+  memcpy(c->raw, r->raw, rawlen);
+  c->raw[first] = '\0'; /* the first line may be cut */
+  if (k > 1) /* the whole lines after it keep their offsets: move them */
+    memmove(c->raw + first + 1, r->raw + r->line_off[1], rawlen - first - 1);
+  for (i = 1; i < k; i++)
+    c->line_off[i] = r->line_off[i] - (r->line_off[1] - (first + 1));
+  /* text: the first line's kept part, then the whole lines */
+  memcpy(c->text, r->text, tfirst);
+  if (k > 1) {
+    const char *rest = r->text + strcspn(r->text, "\n");
+    memcpy(c->text + tfirst, rest, textlen - tfirst);
+  }
+  c->text[textlen] = '\0';
+  return c;
 }
 
 smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,

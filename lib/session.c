@@ -77,6 +77,7 @@ struct smtpc_txn {
   size_t answered;        /* RCPT replies received */
   size_t rcpt_sent;       /* RCPT commands composed */
   size_t pending;         /* expectations still pointing here */
+  size_t rreply_bytes;    /* memory taken by rreplies */
   smtpc_step step;
   uint64_t body_octets;   /* bytes of body written (after encoding) */
   smtpc_reply *final;
@@ -793,6 +794,25 @@ static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
   return SMTPC_OK;
 }
 
+/* Keeps the reply to RCPT idx, bounded (see smtpc_txn_rcpt_reply()): a
+ * hostile server could otherwise make every recipient cost a 64 KiB reply
+ * (twice: raw lines and text). */
+static int keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r) {
+  size_t max = t->rreply_bytes < SMTPC__RCPT_REPLIES_BUDGET
+                   ? SMTPC__RCPT_REPLY_MAX
+                   : SMTPC__RCPT_REPLY_MIN;
+  smtpc_reply *k = smtpc__reply_bounded(&t->mem, r, max);
+  if (k == NULL)
+    return SMTPC_ERR_NOMEM;
+  if (t->rreplies[idx] != NULL) {
+    t->rreply_bytes -= smtpc__reply_size(t->rreplies[idx]);
+    smtpc__reply_free(&t->mem, t->rreplies[idx]);
+  }
+  t->rreplies[idx] = k;
+  t->rreply_bytes += smtpc__reply_size(k);
+  return SMTPC_OK;
+}
+
 static int begin_body(smtpc_session *s, smtpc_txn *t) {
   t->phase = TP_BODY;
   t->step = SMTPC_STEP_BODY;
@@ -889,7 +909,7 @@ static int handle_reply(smtpc_session *s, const expect *e,
     if (t != NULL && t->phase != TP_DONE) {
       txn_set_final(t, r);
       if (e->kind == EX_RCPT && t->rreplies[e->idx] == NULL)
-        t->rreplies[e->idx] = smtpc__reply_ref(r);
+        (void)keep_rcpt_reply(t, e->idx, r); /* failing anyway */
     }
     return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
   }
@@ -917,9 +937,9 @@ static int handle_reply(smtpc_session *s, const expect *e,
       return fail_session(s, rv);
     return after_txn_failure(s, t, reply_class_error(code));
   case EX_RCPT: {
-    /* keep the whole reply: code, enhanced code, text */
-    smtpc__reply_free(&t->mem, t->rreplies[e->idx]);
-    t->rreplies[e->idx] = smtpc__reply_ref(r);
+    /* keep code, enhanced code and a bounded text */
+    if ((rv = keep_rcpt_reply(t, e->idx, r)) != SMTPC_OK)
+      return fail_session(s, rv);
     t->answered++;
     if (code / 100 == 2)
       t->accepted++;

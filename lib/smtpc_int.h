@@ -103,6 +103,21 @@ struct smtpc_reply {
 void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r);
 /* Takes another reference. */
 smtpc_reply *smtpc__reply_ref(smtpc_reply *r);
+/* What a transaction keeps of each RCPT reply (smtpc_txn_rcpt_reply()):
+ * up to SMTPC__RCPT_REPLY_MAX bytes of reply lines while its RCPT replies
+ * take less than SMTPC__RCPT_REPLIES_BUDGET bytes, SMTPC__RCPT_REPLY_MIN
+ * after that.  Code and enhanced code are always kept. */
+#define SMTPC__RCPT_REPLY_MAX 512
+#define SMTPC__RCPT_REPLY_MIN 80
+#define SMTPC__RCPT_REPLIES_BUDGET 65536
+/* Bytes r takes in memory. */
+size_t smtpc__reply_size(const smtpc_reply *r);
+/* r itself (another reference) when its lines take at most max bytes, else
+ * a copy that keeps the first line (cut to max bytes, on a UTF-8 boundary)
+ * and the whole lines after it that fit in max; code and enhanced code are
+ * kept.  NULL when out of memory. */
+smtpc_reply *smtpc__reply_bounded(const smtpc_mem *m, smtpc_reply *r,
+                                  size_t max);
 /* A reply synthesised by the library, e.g. for a connection loss. */
 smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
                                const char *text);

@@ -815,6 +815,106 @@ START_TEST(reply_make_basic) {
 }
 END_TEST
 
+/* Parses one complete reply (enhanced codes on) into *out. */
+static void parse_one(const smtpc_mem *m, const char *in, smtpc_reply **out) {
+  smtpc__reply_parser p;
+  size_t consumed = 0;
+  smtpc__reply_parser_init(&p, m);
+  p.enhanced = 1;
+  ck_assert_int_eq(smtpc__reply_parser_feed(&p, (const unsigned char *)in,
+                                            strlen(in), &consumed),
+                   1);
+  ck_assert_uint_eq(consumed, strlen(in));
+  ck_assert_int_eq(smtpc__reply_parser_take(&p, out), SMTPC_OK);
+  smtpc__reply_parser_free(&p);
+}
+
+/* Review finding 8i: reply text is safe to print; the raw lines are not
+ * changed. */
+START_TEST(reply_text_control_characters) {
+  tu_alloc a;
+  smtpc_reply *r;
+  tu_alloc_init(&a, 0);
+  parse_one(&a.mem, "550-5.1.1 \033[31mred\033[0m\r\n"
+                    "550 5.1.1 bell\007 tab\there del\177 \303\251t\303\251\r\n",
+            &r);
+  ck_assert_str_eq(smtpc_reply_text(r),
+                   "?[31mred?[0m\nbell? tab\there del? \303\251t\303\251");
+  ck_assert_str_eq(smtpc_reply_line(r, 0), "550-5.1.1 \033[31mred\033[0m");
+  ck_assert_str_eq(smtpc_reply_line(r, 1),
+                   "550 5.1.1 bell\007 tab\there del\177 \303\251t\303\251");
+  smtpc__reply_free(&a.mem, r);
+  TU_ASSERT_NO_LEAKS(&a);
+}
+END_TEST
+
+/* Review finding 5: what a transaction keeps of an RCPT reply. */
+START_TEST(reply_bounded_copy) {
+  tu_alloc a;
+  smtpc_reply *r, *c;
+  tu_bytes in = {0};
+  char line[300];
+  int i;
+  tu_alloc_init(&a, 0);
+
+  /* small enough: the same reply, one more reference */
+  parse_one(&a.mem, "250 2.1.5 Ok\r\n", &r);
+  c = smtpc__reply_bounded(&a.mem, r, 80);
+  ck_assert_ptr_eq(c, r);
+  smtpc__reply_free(&a.mem, c);
+  smtpc__reply_free(&a.mem, r);
+
+  /* ten lines of 3+1+6+1+100 = 111 octets (112 with the NUL): the first
+   * four fit in 512 (448), the fifth would not */
+  for (i = 0; i < 10; i++) {
+    snprintf(line, sizeof(line), "250%c2.1.5 %03d%.97s\r\n", i < 9 ? '-' : ' ',
+             i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    tu_bytes_append_str(&in, line);
+  }
+  tu_bytes_append(&in, "", 1);
+  parse_one(&a.mem, (const char *)in.p, &r);
+  ck_assert_uint_eq(smtpc_reply_line_count(r), 10);
+  c = smtpc__reply_bounded(&a.mem, r, 512);
+  ck_assert_ptr_ne(c, r);
+  ck_assert_int_eq(smtpc_reply_code(c), 250);
+  ck_assert_str_eq(smtpc_reply_enhanced(c), "2.1.5");
+  ck_assert_uint_eq(smtpc_reply_line_count(c), 4);
+  for (i = 0; i < 4; i++)
+    ck_assert_str_eq(smtpc_reply_line(c, (size_t)i), smtpc_reply_line(r, (size_t)i));
+  ck_assert_ptr_null(smtpc_reply_line(c, 4));
+  /* the text of those four lines, exactly */
+  ck_assert_uint_eq(strlen(smtpc_reply_text(c)), 4 * 100 + 3);
+  ck_assert_int_eq(strncmp(smtpc_reply_text(c), smtpc_reply_text(r), 403), 0);
+  ck_assert_uint_le(smtpc__reply_size(c), 64 + 4 * 8 + 448 + 404);
+  smtpc__reply_free(&a.mem, c);
+
+  /* a budget below the first line: that line, cut */
+  c = smtpc__reply_bounded(&a.mem, r, 80);
+  ck_assert_uint_eq(smtpc_reply_line_count(c), 1);
+  ck_assert_uint_eq(strlen(smtpc_reply_line(c, 0)), 80);
+  ck_assert_int_eq(strncmp(smtpc_reply_line(c, 0), "250-2.1.5 000xx", 15), 0);
+  ck_assert_uint_eq(strlen(smtpc_reply_text(c)), 80 - 10);
+  ck_assert_str_eq(smtpc_reply_enhanced(c), "2.1.5");
+  smtpc__reply_free(&a.mem, c);
+  smtpc__reply_free(&a.mem, r);
+  tu_bytes_free(&in);
+
+  /* a cut never splits a UTF-8 sequence: "é" is 2 octets at 79..80 */
+  memset(line, 0, sizeof(line));
+  memcpy(line, "550 5.1.1 ", 10);
+  memset(line + 10, 'y', 69);
+  memcpy(line + 79, "\303\251zzzz\r\n", 8);
+  parse_one(&a.mem, line, &r);
+  c = smtpc__reply_bounded(&a.mem, r, 80);
+  ck_assert_uint_eq(strlen(smtpc_reply_line(c, 0)), 79);
+  ck_assert_uint_eq(strlen(smtpc_reply_text(c)), 69);
+  smtpc__reply_free(&a.mem, c);
+  smtpc__reply_free(&a.mem, r);
+  TU_ASSERT_NO_LEAKS(&a);
+}
+END_TEST
+
 static int make_scenario(tu_alloc *a, void *arg) {
   smtpc_reply *r = smtpc__reply_make(&a->mem, 451, "try later");
   (void)arg;
@@ -896,6 +996,8 @@ static Suite *reply_suite(void) {
   tcase_add_test(tc, reply_enhanced_toggle);
   tcase_add_test(tc, reply_accessors_null);
   tcase_add_test(tc, reply_make_basic);
+  tcase_add_test(tc, reply_text_control_characters);
+  tcase_add_test(tc, reply_bounded_copy);
   tcase_add_test(tc, reply_make_nomem);
   tcase_add_test(tc, reply_parse_nomem);
   suite_add_tcase(s, tc);

@@ -498,6 +498,83 @@ START_TEST(test_354_after_failed_mail_pipelined) {
 }
 END_TEST
 
+/* Review finding 5: a server that answers every RCPT with a 4 KiB reply
+ * cannot make the transaction keep 4 KiB (twice) per recipient: it keeps
+ * code, enhanced code and a bounded text (smtpc_txn_rcpt_reply()). */
+START_TEST(test_rcpt_replies_bounded) {
+  enum { N = 200, LINES = 20 };
+  static char addr[N][24];
+  const char *to[N];
+  tu_bytes big = {0}, cmds = {0}, replies = {0};
+  fixture f;
+  smtpc_txn *tx;
+  size_t i, before, kept;
+  char line[300];
+  for (i = 0; i < LINES; i++) {
+    snprintf(line, sizeof(line), "250%c2.1.5 %02zu%.198s\r\n",
+             i + 1 < LINES ? '-' : ' ', i,
+             "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+             "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+             "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+             "zzzzzz");
+    tu_bytes_append_str(&big, line);
+  }
+  fx_init(&f, NULL);
+  script_open_pipe(f.t);
+  tu_bytes_append_str(&cmds, "MAIL FROM:<a@example.com> SIZE=21\r\n");
+  tu_bytes_append_str(&replies, "250 2.1.0 Ok\r\n");
+  for (i = 0; i < N; i++) {
+    snprintf(addr[i], sizeof(addr[i]), "r%zu@example.org", i);
+    to[i] = addr[i];
+    snprintf(line, sizeof(line), "RCPT TO:<%.20s>\r\n", addr[i]);
+    tu_bytes_append_str(&cmds, line);
+    tu_bytes_append(&replies, big.p, big.n);
+    if (i + 1 == 128 || i + 1 == N) { /* RCPT groups of 128, DATA last */
+      if (i + 1 == N) {
+        tu_bytes_append_str(&cmds, "DATA\r\n");
+        tu_bytes_append_str(&replies, "354 go\r\n");
+      }
+      tu_bytes_append(&cmds, "", 1);
+      tu_bytes_append(&replies, "", 1);
+      ts_client(f.t, (const char *)cmds.p);
+      ts_server(f.t, (const char *)replies.p);
+      cmds.n = replies.n = 0;
+    }
+  }
+  ts_client(f.t, BODY ".\r\n");
+  ts_server(f.t, "250 2.0.0 Ok: queued as Q1\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "a@example.com", to, N, BODY);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_uint_eq(smtpc_txn_accepted_count(tx), N);
+  /* the first replies keep whole lines up to 512 octets: two of 210 */
+  ck_assert_uint_eq(smtpc_reply_line_count(smtpc_txn_rcpt_reply(tx, 0)), 2);
+  ck_assert_str_eq(smtpc_reply_enhanced(smtpc_txn_rcpt_reply(tx, 0)), "2.1.5");
+  ck_assert_uint_eq(strlen(smtpc_reply_text(smtpc_txn_rcpt_reply(tx, 0))),
+                    200 + 1 + 200);
+  /* past the 64 KiB budget: the first 80 octets of the first line */
+  ck_assert_uint_eq(smtpc_reply_line_count(smtpc_txn_rcpt_reply(tx, N - 1)),
+                    1);
+  ck_assert_uint_eq(strlen(smtpc_reply_line(smtpc_txn_rcpt_reply(tx, N - 1),
+                                            0)),
+                    80);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_rcpt_reply(tx, N - 1)), 250);
+  ck_assert_str_eq(smtpc_reply_enhanced(smtpc_txn_rcpt_reply(tx, N - 1)),
+                   "2.1.5");
+  /* what the transaction holds: was 200 x 8.4 KiB = 1.6 MiB */
+  before = f.a.live_bytes;
+  smtpc_txn_free(tx);
+  kept = before - f.a.live_bytes;
+  ck_assert_msg(kept <= 66 * 1024 + N * 384 + 8192,
+                "the transaction kept %zu bytes for %d recipients", kept, N);
+  fx_fini(&f);
+  tu_bytes_free(&big);
+  tu_bytes_free(&cmds);
+  tu_bytes_free(&replies);
+}
+END_TEST
+
 START_TEST(test_data_end_rejected) {
   static const char *const to[] = {"x@example.org"};
   static const int codes[] = {452, 554};
@@ -1395,6 +1472,7 @@ static Suite *session_suite(void) {
   tcase_add_loop_test(tc, test_mail_rejected_pipelined, 0, n);
   tcase_add_loop_test(tc, test_354_after_failed_mail_pipelined, 0, n);
   tcase_add_test(tc, test_data_end_rejected);
+  tcase_add_test(tc, test_rcpt_replies_bounded);
   tcase_add_loop_test(tc, test_421_every_step, 0, n);
   tcase_add_loop_test(tc, test_close_every_step, 0, n);
   tcase_add_test(tc, test_io_error_every_step);

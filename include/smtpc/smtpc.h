@@ -757,6 +757,13 @@ SMTPC_API const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i);
 
 /**
  * \brief The reply to a recipient's RCPT command.
+ *
+ * What is kept is bounded, since a server may answer each RCPT with up to
+ * 64 KiB: the code and the enhanced code always; of the lines, the first
+ * ones up to 512 octets (the first line cut there if it is longer) while the
+ * transaction's RCPT replies take less than 64 KiB of memory, and up to 80
+ * octets once they take more.  A transaction's RCPT replies so take at most
+ * about 66 KiB plus 384 bytes per recipient (before allocator overhead).
  * \param[in] t The transaction.
  * \param[in] i Index below smtpc_txn_rcpt_count().
  * \return The reply (valid while \p t lives), or NULL if not yet answered.
@@ -781,6 +788,11 @@ SMTPC_API const char *smtpc_reply_enhanced(const smtpc_reply *r);
 /**
  * \brief The reply text: every line's text after the code (and enhanced
  *        code), joined with "\n".
+ *
+ * Safe to print or log: each control character the server sent (other than
+ * HT), and DEL, is replaced by "?".  Octets above 127 (UTF-8 text, RFC 6531
+ * section 3.7.4) are kept as they are.  smtpc_reply_line() gives the lines
+ * as received.
  * \param[in] r The reply.
  * \return The text ("" when empty).
  */
@@ -795,6 +807,10 @@ SMTPC_API size_t smtpc_reply_line_count(const smtpc_reply *r);
 
 /**
  * \brief One raw line of the reply, without CRLF ("250-SIZE 1000").
+ *
+ * The line as received: it holds no NUL, CR or LF, but may hold other
+ * control characters (escape them before showing it; smtpc_reply_text()
+ * does).
  * \param[in] r The reply.
  * \param[in] i Line index.
  * \return The line, or NULL if out of range.

@@ -120,8 +120,12 @@ static void check_reply(const smtpc_reply *r, const limits *lim, int enhanced,
   }
   if (total > lim->bytes)
     FAIL("reply of %zu octets (limit %zu)", total, lim->bytes);
-  for (i = 0; t[i]; i++)
+  for (i = 0; t[i]; i++) {
     nl += t[i] == '\n';
+    if (((unsigned char)t[i] < 32 && t[i] != '\n' && t[i] != '\t') ||
+        t[i] == 127)
+      FAIL("text holds control character 0x%02x", (unsigned char)t[i]);
+  }
   if (nl != n - 1)
     FAIL("text has %zu line breaks for %zu lines", nl, n);
   if (*e != '\0' && (!enhanced || !enhanced_ok(e, '0' + code / 100) ||
