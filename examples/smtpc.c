@@ -10,20 +10,33 @@
  * (partial); otherwise the cause decides (exit_code()), a connection or
  * protocol error taking precedence over the replies of earlier messages.
  */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* realpath(), S_ISVTX */
+#endif
 #include <smtpc/smtpc.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #define EXIT_PARTIAL 3
 #define MAX_MESSAGE ((size_t)1 << 30) /* 1 GiB */
 #define MAX_REPEAT 1000000UL
 #define BATCH 256 /* transactions queued per smtpc_session_run() */
 #define CONNECT_TIMEOUT_MS 30000u /* when --timeout is not given */
+#define SECRET_MAX 4096 /* password buffer: up to 4095 bytes and a NUL */
+#define CONFIG_LINE_MAX 1024 /* config line buffer: 1023 bytes and a NUL */
+
+extern char **environ; /* for posix_spawn(); POSIX has no header for it */
 
 enum { TLS_NONE, TLS_STARTTLS, TLS_TRY, TLS_IMPLICIT };
 
@@ -125,8 +138,9 @@ static void help(void) {
       "  --insecure      DANGEROUS: do not verify the server certificate\n"
       "  --cert F --key F  present a client certificate\n"
       "  --user U        authenticate as U; the secret comes from\n"
-      "                  --password-env VAR, --password-file F (first line)\n"
-      "                  or --oauth2-token-env VAR, never the command line\n"
+      "                  --password-env VAR, --password-file F (first line;\n"
+      "                  F owned by you or root, no access for others) or\n"
+      "                  --oauth2-token-env VAR, never the command line\n"
       "  --auth MECH     PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER\n"
       "                  (default: the strongest both sides support)\n"
       "  --allow-plaintext-auth  allow AUTH without TLS (refused otherwise)\n"
@@ -140,13 +154,16 @@ static void help(void) {
       "  --reply-to ADDR, --header 'Name: value' (repeatable)\n"
       "  --from and --to (and --cc, --bcc, --reply-to) accept\n"
       "  'Display Name <addr>': headers keep the name, the envelope the address\n"
-      "  --dry-run       print the message that would be sent, send nothing\n"
+      "  --dry-run       print the message that would be sent, send nothing;\n"
+      "                  no secret is read, no password-command run\n"
       "  --verify        check the connection, TLS and AUTH settings: connect,\n"
       "                  EHLO, STARTTLS, AUTH, QUIT; send nothing.  Prints\n"
       "                  'ready: ...' or the step that failed and why\n"
       "  --config F      defaults from F (default ~/.config/smtpc/config if it\n"
       "                  exists): lines 'key value' for host, port, tls, user,\n"
-      "                  password-command, from, helo, timeout\n"
+      "                  password-command, from, helo, cafile, timeout.  F and\n"
+      "                  its directory must be owned by you or root and not\n"
+      "                  writable by others, else F is refused (exit 78)\n"
       "\nExit status:\n"
       "   0  every recipient of every message accepted\n"
       "   3  partial: some recipients or messages accepted, some not;\n"
@@ -160,7 +177,8 @@ static void help(void) {
       "  76  server protocol error or TLS failure (EX_PROTOCOL)\n"
       "  77  authentication failed (EX_NOPERM)\n"
       "  78  TLS or AUTH impossible as configured: not offered, not built,\n"
-      "      or credentials would go out in clear (EX_CONFIG)\n"
+      "      or credentials would go out in clear; a bad or refused config\n"
+      "      or password file, a failing password-command (EX_CONFIG)\n"
       "Codes other than 0 and 3 mean nothing was accepted.\n",
       stdout);
 }
@@ -372,55 +390,261 @@ static int validate(opts *o) {
   return 0;
 }
 
+/* Overwrites n bytes at p with zeros.  Unlike a memset() before free(),
+ * the stores cannot be optimised away. */
+static void wipe(void *p, size_t n) {
+  volatile unsigned char *v = p;
+  while (n-- > 0)
+    *v++ = 0;
+}
+
+static void free_secret(char *s) {
+  if (s != NULL) {
+    wipe(s, strlen(s));
+    free(s);
+  }
+}
+
+/* Prints why st -- the file path, or with dir != NULL the directory dir
+ * holding it -- cannot be trusted and returns EX_CONFIG; else returns 0.
+ * Trusted: owned by the real user or root, and writable by nobody else (a
+ * directory may be if it is sticky, as /tmp).  The file must be a regular
+ * file and, with secret, readable by nobody else either. */
+static int check_trust(const char *path, const char *dir,
+                       const struct stat *st, int secret) {
+  char why[80];
+  if (st->st_uid != getuid() && st->st_uid != 0)
+    snprintf(why, sizeof why, "owned by uid %lu, not by you or root",
+             (unsigned long)st->st_uid);
+  else if (dir == NULL && !S_ISREG(st->st_mode))
+    snprintf(why, sizeof why, "not a regular file");
+  else if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+           (dir == NULL || (st->st_mode & S_ISVTX) == 0))
+    snprintf(why, sizeof why, "writable by group or others%s",
+             dir != NULL ? " and not sticky" : "");
+  else if (secret && dir == NULL && (st->st_mode & (S_IRGRP | S_IROTH)) != 0)
+    snprintf(why, sizeof why, "readable by group or others");
+  else
+    return 0;
+  fprintf(stderr, "smtpc: %s: %s%s%s%s; refusing it\n", path,
+          dir != NULL ? "its directory " : "", dir != NULL ? dir : "",
+          dir != NULL ? " is " : "", why);
+  return EX_CONFIG;
+}
+
+/* Opens path for reading once check_trust() accepts the file and the
+ * directory that holds it.  Both are checked through their open
+ * descriptors, so what is checked is what is read: the directory of the
+ * resolved path, then the file in it, opened without following a link
+ * (one made in between fails).  Returns the descriptor, -1 with errno set
+ * when it cannot be opened, or -2 when it was refused (and said why). */
+static int open_trusted(const char *path, int secret) {
+  char *real = realpath(path, NULL), *slash;
+  const char *dir = "/";
+  struct stat dst, st;
+  int dfd, fd = -1, e;
+  if (real == NULL)
+    return -1;
+  slash = strrchr(real, '/'); /* the path is absolute */
+  if (slash != real) {
+    *slash = '\0';
+    dir = real;
+  }
+  /* O_NONBLOCK: opening a FIFO must not block (it is refused below) */
+  if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
+      fstat(dfd, &dst) == 0)
+    fd = openat(dfd, slash + 1,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  e = errno;
+  if (fd >= 0 && fstat(fd, &st) != 0) {
+    e = errno;
+    close(fd);
+    fd = -1;
+  } else if (fd >= 0 && (check_trust(path, NULL, &st, secret) != 0 ||
+                         check_trust(path, dir, &dst, 0) != 0)) {
+    close(fd);
+    fd = -2;
+  }
+  if (dfd >= 0)
+    close(dfd);
+  free(real);
+  errno = e;
+  return fd;
+}
+
+enum { LINE_EOF = -1, LINE_LONG = -2, LINE_NUL = -3, LINE_ERR = -4 };
+
+/* Reads from fd into buf (cap bytes) until a line end, the end of the
+ * file or a full buffer, and ends the first line, without its line end (LF,
+ * CR or CRLF), with a NUL.  Reads with read(2), not stdio, so that no copy
+ * of a secret is left in a buffer the caller cannot wipe (it wipes buf).
+ * Returns 0 with *len set, LINE_LONG when the first line is over cap - 1
+ * bytes, LINE_NUL when it holds a NUL byte, or LINE_ERR (errno set). */
+static int read_line_fd(int fd, char *buf, size_t cap, size_t *len) {
+  size_t n = 0;
+  const char *nl = NULL;
+  while (n < cap && nl == NULL) { /* each pass reads at least 1 byte */
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return LINE_ERR;
+    if (r == 0)
+      break;
+    nl = memchr(buf + n, '\n', (size_t)r);
+    n += (size_t)r;
+  }
+  if (nl != NULL)
+    n = (size_t)(nl - buf);
+  else if (n == cap)
+    return LINE_LONG;
+  if ((nl = memchr(buf, '\r', n)) != NULL)
+    n = (size_t)(nl - buf);
+  if (memchr(buf, '\0', n) != NULL)
+    return LINE_NUL;
+  buf[n] = '\0';
+  *len = n;
+  return 0;
+}
+
+/* The first line of the --password-file, checked with open_trusted(),
+ * into buf.  Returns 0 or an exit code. */
+static int secret_from_file(const char *path, char *buf, size_t cap) {
+  int fd = open_trusted(path, 1), r = 0;
+  size_t n = 0;
+  if (fd == -2)
+    return EX_CONFIG;
+  if (fd < 0 || (r = read_line_fd(fd, buf, cap, &n)) == LINE_ERR) {
+    fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return EX_NOINPUT;
+  }
+  close(fd);
+  if (r == LINE_LONG)
+    fprintf(stderr, "smtpc: %s: password longer than %zu bytes\n", path,
+            cap - 1);
+  else if (r == LINE_NUL)
+    fprintf(stderr, "smtpc: %s: NUL byte in the password\n", path);
+  else if (n == 0)
+    fprintf(stderr, "smtpc: %s: empty password\n", path);
+  return r != 0 || n == 0 ? EX_USAGE : 0;
+}
+
+/* Starts "sh -c cmd" with standard input from /dev/null and standard
+ * output into a pipe (standard error is inherited); no other descriptor
+ * of ours reaches it.  Returns its pid and the read end of the pipe in *rd,
+ * or -1 with errno set. */
+static pid_t spawn_command(const char *cmd, int *rd) {
+  char sh[] = "sh", dash_c[] = "-c";
+  char *argv[4];
+  posix_spawn_file_actions_t fa;
+  pid_t pid = -1;
+  int p[2], rc;
+  argv[0] = sh;
+  argv[1] = dash_c;
+  argv[2] = (char *)cmd; /* posix_spawn() does not change it */
+  argv[3] = NULL;
+  if (pipe(p) != 0)
+    return -1;
+  if (fcntl(p[0], F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(p[1], F_SETFD, FD_CLOEXEC) != 0)
+    rc = errno;
+  else if ((rc = posix_spawn_file_actions_init(&fa)) == 0) {
+    /* The pipe first: if fd 0 was closed, pipe() may have taken it. */
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, p[1], 1)) == 0 &&
+        (rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+                                               0)) == 0)
+      rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  close(p[1]);
+  if (rc != 0) {
+    close(p[0]);
+    errno = rc;
+    return -1;
+  }
+  *rd = p[0];
+  return pid;
+}
+
+/* Reads and drops what a command prints after the line wanted, up to 1 MiB,
+ * so that one printing more lines is not killed by SIGPIPE. */
+static void drain(int fd) {
+  char junk[4096];
+  size_t total = 0;
+  ssize_t r;
+  while (total < ((size_t)1 << 20) &&
+         ((r = read(fd, junk, sizeof junk)) > 0 || (r < 0 && errno == EINTR)))
+    total += r > 0 ? (size_t)r : 0;
+  wipe(junk, sizeof junk); /* it may hold more secrets */
+}
+
+/* The first line printed by the config file's password-command into buf.
+ * The command must exit with status 0.  Returns 0 or an exit code. */
+static int secret_from_command(const char *cmd, char *buf, size_t cap) {
+  int fd = -1, st = 0, r, e;
+  size_t n = 0;
+  pid_t w, pid = spawn_command(cmd, &fd);
+  if (pid < 0) {
+    fprintf(stderr, "smtpc: password-command: %s\n", strerror(errno));
+    return EX_CONFIG;
+  }
+  r = read_line_fd(fd, buf, cap, &n);
+  e = errno;
+  if (r == 0)
+    drain(fd);
+  close(fd);
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+    ;
+  if (r == LINE_ERR || w < 0) {
+    e = r == LINE_ERR ? e : errno;
+    fprintf(stderr, "smtpc: password-command: %s: %s\n",
+            r == LINE_ERR ? "read" : "wait", strerror(e));
+  } else if (r == LINE_LONG)
+    fprintf(stderr, "smtpc: password-command: first line longer than %zu "
+            "bytes\n", cap - 1);
+  else if (r == LINE_NUL)
+    fputs("smtpc: password-command: NUL byte in its first line\n", stderr);
+  else if (WIFSIGNALED(st))
+    fprintf(stderr, "smtpc: password-command killed by signal %d\n",
+            WTERMSIG(st));
+  else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "smtpc: password-command exited with status %d\n",
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  else if (n == 0)
+    fputs("smtpc: password-command printed nothing\n", stderr);
+  else
+    return 0;
+  return EX_CONFIG;
+}
+
 /* Reads the secret named by the options into a malloc'd string (which the
- * caller wipes).  Returns 0 or an exit code. */
+ * caller frees with free_secret()).  Returns 0 or an exit code. */
 static int read_secret(const opts *o, char **out) {
-  const char *v = NULL;
-  char line[4096];
-  size_t n;
+  char line[SECRET_MAX];
+  int ex;
   *out = NULL;
   if (o->password_env != NULL || o->token_env != NULL) {
     const char *name = o->password_env ? o->password_env : o->token_env;
-    v = getenv(name);
+    const char *v = getenv(name);
     if (v == NULL || *v == '\0') {
       fprintf(stderr, "smtpc: environment variable %s is not set\n", name);
       return EX_USAGE;
     }
     *out = strdup(v);
-  } else if (o->password_cmd != NULL) {
-    FILE *f = popen(o->password_cmd, "r");
-    int st;
-    if (f == NULL || fgets(line, sizeof line, f) == NULL)
-      line[0] = '\0';
-    st = f != NULL ? pclose(f) : -1;
-    n = strcspn(line, "\r\n");
-    line[n] = '\0';
-    if (st != 0 || n == 0) {
-      fprintf(stderr, "smtpc: password-command failed or printed nothing\n");
-      memset(line, 0, sizeof line);
-      return EX_CONFIG;
-    }
-    *out = strdup(line);
-    memset(line, 0, sizeof line);
-  } else if (o->password_file != NULL) {
-    FILE *f = fopen(o->password_file, "r");
-    if (f == NULL) {
-      fprintf(stderr, "smtpc: %s: %s\n", o->password_file, strerror(errno));
-      return EX_NOINPUT;
-    }
-    if (fgets(line, sizeof line, f) == NULL)
-      line[0] = '\0';
-    fclose(f);
-    n = strcspn(line, "\r\n");
-    line[n] = '\0';
-    if (n == 0) {
-      fprintf(stderr, "smtpc: %s: empty password\n", o->password_file);
-      return EX_USAGE;
-    }
-    *out = strdup(line);
-    memset(line, 0, sizeof line);
+    return *out == NULL ? EX_SOFTWARE : 0;
   }
-  return *out == NULL ? EX_SOFTWARE : 0;
+  if (o->password_cmd != NULL)
+    ex = secret_from_command(o->password_cmd, line, sizeof line);
+  else if (o->password_file != NULL)
+    ex = secret_from_file(o->password_file, line, sizeof line);
+  else
+    return 0;
+  if (ex == 0 && (*out = strdup(line)) == NULL)
+    ex = EX_SOFTWARE;
+  wipe(line, sizeof line); /* the whole buffer: reads went past the line */
+  return ex;
 }
 
 /* Reads the whole message; returns 0 or an exit code. */
@@ -635,92 +859,140 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
   }
 }
 
-/* Reads defaults from the config file: "key value" or "key = value" lines,
- * '#' comments.  Values already set on the command line win.  The strings
- * are kept for the life of the process. */
-static int load_config(opts *o) {
-  char path[4096], line[1024];
-  const char *home = getenv("HOME");
-  FILE *f;
-  int lineno = 0;
-  if (o->config != NULL)
-    snprintf(path, sizeof path, "%s", o->config);
-  else if (home != NULL)
-    snprintf(path, sizeof path, "%s/.config/smtpc/config", home);
-  else
-    return 0;
-  if ((f = fopen(path, "r")) == NULL) {
-    if (o->config == NULL && errno == ENOENT)
-      return 0; /* the default file is optional */
-    fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
-    return EX_CONFIG;
+/* Reads one line of f, without its LF, into buf (cap bytes) and ends it
+ * with a NUL.  Returns its length, or LINE_EOF, LINE_LONG (over cap - 1
+ * bytes), LINE_NUL or LINE_ERR (errno set). */
+static long config_line(FILE *f, char *buf, size_t cap) {
+  size_t n = 0;
+  int c;
+  while ((c = getc(f)) != EOF && c != '\n') { /* at most cap passes */
+    if (c == '\0')
+      return LINE_NUL;
+    if (n == cap - 1)
+      return LINE_LONG;
+    buf[n++] = (char)c;
   }
-  while (fgets(line, sizeof line, f) != NULL && lineno < 10000) {
-    char *k = line, *v, *end;
-    lineno++;
-    line[strcspn(line, "\r\n")] = '\0';
-    while (*k == ' ' || *k == '\t')
-      k++;
-    if (*k == '#' || *k == '\0')
-      continue;
-    v = k + strcspn(k, " \t=");
-    if (*v != '\0')
-      *v++ = '\0';
-    while (*v == ' ' || *v == '\t' || *v == '=')
-      v++;
-    end = v + strlen(v);
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-      *--end = '\0';
-    v = kstrdup(o, v);
-    if (v == NULL) {
-      fclose(f);
-      return EX_SOFTWARE;
-    }
+  if (ferror(f))
+    return LINE_ERR;
+  if (c == EOF && n == 0)
+    return LINE_EOF;
+  buf[n] = '\0';
+  return (long)n;
+}
+
+/* Applies one line of the config file: "key value" or "key = value", or a
+ * '#' comment.  Values already set on the command line win.  The strings
+ * are kept for the life of the process.  Returns 0 or an exit code. */
+static int config_apply(opts *o, const char *path, int lineno, char *line) {
+  char *k = line, *v, *end;
+  line[strcspn(line, "\r")] = '\0';
+  while (*k == ' ' || *k == '\t')
+    k++;
+  if (*k == '#' || *k == '\0')
+    return 0;
+  v = k + strcspn(k, " \t=");
+  if (*v != '\0')
+    *v++ = '\0';
+  while (*v == ' ' || *v == '\t' || *v == '=')
+    v++;
+  end = v + strlen(v);
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+    *--end = '\0';
+  if ((v = kstrdup(o, v)) == NULL)
+    return EX_SOFTWARE;
 #define SET_IF_UNSET(field) \
   do {                      \
     if (o->field == NULL)   \
       o->field = v;         \
   } while (0)
-    if (strcmp(k, "host") == 0)
-      SET_IF_UNSET(host);
-    else if (strcmp(k, "port") == 0)
-      SET_IF_UNSET(port);
-    else if (strcmp(k, "user") == 0)
-      SET_IF_UNSET(user);
-    else if (strcmp(k, "password-command") == 0)
-      SET_IF_UNSET(password_cmd);
-    else if (strcmp(k, "from") == 0)
-      SET_IF_UNSET(from);
-    else if (strcmp(k, "helo") == 0)
-      SET_IF_UNSET(helo);
-    else if (strcmp(k, "cafile") == 0)
-      SET_IF_UNSET(cafile);
-    else if (strcmp(k, "tls") == 0 || strcmp(k, "timeout") == 0) {
-      int bad = 0;
-      if (k[1] == 'l' && !o->tls_set) {
-        if (strcmp(v, "none") == 0) o->tls = TLS_NONE;
-        else if (strcmp(v, "starttls") == 0) o->tls = TLS_STARTTLS;
-        else if (strcmp(v, "try") == 0) o->tls = TLS_TRY;
-        else if (strcmp(v, "implicit") == 0) o->tls = TLS_IMPLICIT;
-        else bad = 1;
-      } else if (k[1] == 'i' && !o->timeout_set) {
-        bad = parse_ulong(v, UINT_MAX / 1000u, &o->timeout_s) != 0;
-        o->timeout_set = !bad;
-      }
-      if (bad) {
-        fprintf(stderr, "smtpc: %s:%d: bad value for %s\n", path, lineno, k);
-        fclose(f);
-        return EX_CONFIG;
-      }
-    } else {
-      fprintf(stderr, "smtpc: %s:%d: unknown key '%s'\n", path, lineno, k);
-      fclose(f);
+  if (strcmp(k, "host") == 0)
+    SET_IF_UNSET(host);
+  else if (strcmp(k, "port") == 0)
+    SET_IF_UNSET(port);
+  else if (strcmp(k, "user") == 0)
+    SET_IF_UNSET(user);
+  else if (strcmp(k, "password-command") == 0)
+    SET_IF_UNSET(password_cmd);
+  else if (strcmp(k, "from") == 0)
+    SET_IF_UNSET(from);
+  else if (strcmp(k, "helo") == 0)
+    SET_IF_UNSET(helo);
+  else if (strcmp(k, "cafile") == 0)
+    SET_IF_UNSET(cafile);
+  else if (strcmp(k, "tls") == 0 || strcmp(k, "timeout") == 0) {
+    int bad = 0;
+    if (k[1] == 'l' && !o->tls_set) {
+      if (strcmp(v, "none") == 0) o->tls = TLS_NONE;
+      else if (strcmp(v, "starttls") == 0) o->tls = TLS_STARTTLS;
+      else if (strcmp(v, "try") == 0) o->tls = TLS_TRY;
+      else if (strcmp(v, "implicit") == 0) o->tls = TLS_IMPLICIT;
+      else bad = 1;
+    } else if (k[1] == 'i' && !o->timeout_set) {
+      bad = parse_ulong(v, UINT_MAX / 1000u, &o->timeout_s) != 0;
+      o->timeout_set = !bad;
+    }
+    if (bad) {
+      fprintf(stderr, "smtpc: %s:%d: bad value for %s\n", path, lineno, k);
       return EX_CONFIG;
     }
+  } else {
+    fprintf(stderr, "smtpc: %s:%d: unknown key '%s'\n", path, lineno, k);
+    return EX_CONFIG;
+  }
 #undef SET_IF_UNSET
+  return 0;
+}
+
+/* Reads defaults from --config F or, when it exists,
+ * $HOME/.config/smtpc/config.  The file can name a command to run, so it
+ * is refused whole unless it and its directory pass check_trust().  A line
+ * too long for the buffer or holding a NUL byte is an error, never read as
+ * two lines or cut short. */
+static int load_config(opts *o) {
+  char buf[4096], line[CONFIG_LINE_MAX];
+  const char *path = o->config, *home = getenv("HOME");
+  FILE *f;
+  long n;
+  int fd, lineno = 0, ex = 0;
+  if (path == NULL && home == NULL)
+    return 0;
+  if (path == NULL) {
+    if ((size_t)snprintf(buf, sizeof buf, "%s/.config/smtpc/config", home) >=
+        sizeof buf) {
+      fputs("smtpc: $HOME is too long\n", stderr);
+      return EX_CONFIG;
+    }
+    path = buf;
+  }
+  fd = open_trusted(path, 0);
+  if (fd == -1 && o->config == NULL && errno == ENOENT)
+    return 0; /* the default file is optional */
+  if (fd == -2)
+    return EX_CONFIG;
+  if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+    fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return EX_CONFIG;
+  }
+  while (ex == 0 && lineno < 10000 &&
+         (n = config_line(f, line, sizeof line)) != LINE_EOF) {
+    lineno++;
+    if (n >= 0) {
+      ex = config_apply(o, path, lineno, line);
+      continue;
+    }
+    if (n == LINE_LONG)
+      fprintf(stderr, "smtpc: %s:%d: line too long (max %d bytes)\n", path,
+              lineno, CONFIG_LINE_MAX - 1);
+    else if (n == LINE_NUL)
+      fprintf(stderr, "smtpc: %s:%d: NUL byte in the line\n", path, lineno);
+    else
+      fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
+    ex = EX_CONFIG;
   }
   fclose(f);
-  return 0;
+  return ex;
 }
 
 /* Splits "Display Name <addr>" (name may be quoted) into name and address,
@@ -1006,7 +1278,7 @@ int main(int argc, char **argv) {
     ex = validate(&o);
   if (ex == 0 && o.port == NULL)
     o.port = o.tls == TLS_IMPLICIT ? "465" : "25";
-  if (ex == 0 && o.user != NULL)
+  if (ex == 0 && o.user != NULL && !o.dry_run) /* a dry run needs no secret */
     ex = read_secret(&o, &secret);
   if (ex == 0 && o.verify) {
     ex = verify(&o, secret);
@@ -1087,11 +1359,8 @@ int main(int argc, char **argv) {
               &o);
     goto out;
   }
-  if (secret != NULL) { /* the library keeps its own copy */
-    memset(secret, 0, strlen(secret));
-    free(secret);
-    secret = NULL;
-  }
+  free_secret(secret); /* the library keeps its own copy */
+  secret = NULL;
   smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, o.allow_plain);
   if (o.helo == NULL && smtpc_socket_ehlo_name(sock, ehlo, sizeof ehlo) == 0)
     o.helo = ehlo;
@@ -1161,10 +1430,7 @@ out:
   smtpc_session_free(s);
   smtpc_tls_free(tls);
   smtpc_socket_free(sock);
-  if (secret != NULL) {
-    memset(secret, 0, strlen(secret));
-    free(secret);
-  }
+  free_secret(secret);
   free(msg);
   free_opts(&o);
   return ex;

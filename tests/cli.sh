@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# cli.sh -- the smtpc tool without a server: --dry-run builds and prints the
-# message and the envelope, the config file supplies defaults (and bad keys
-# are refused), secrets are refused on the command line, usage errors exit 64,
-# a failed name lookup says why.
+# cli.sh -- the smtpc tool without a real server: --dry-run builds and prints
+# the message and the envelope, the config file supplies defaults (and bad
+# keys are refused), secrets are refused on the command line, usage errors
+# exit 64, a failed name lookup says why.  Config files and password files
+# that others own, can change or (a password file) can read are refused, a
+# too long line is an error, password-command gets no standard input and is
+# not run by --dry-run (the scripted tests/fake_smtpd.py on 127.0.0.1 shows
+# what reaches a server).
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 SMTPC=$top_builddir/examples/smtpc
 work=$(mktemp -d /tmp/smtpc-cli.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-npass=0 nfail=0
+export HOME=$work/home # never the config file of whoever runs the tests
+npass=0 nfail=0 nskip=0
+# skip_check DESCRIPTION REASON: a check that cannot run here; under
+# CI=true that is a failure (a green CI must mean the test ran).
+skip_check() {
+    if [[ ${CI:-} == true ]]; then
+        nfail=$((nfail + 1))
+        echo "not ok $((npass + nfail + nskip)) - $1 (CI=true and it cannot run: $2)"
+    else
+        nskip=$((nskip + 1))
+        echo "ok $((npass + nfail + nskip)) - $1 # SKIP $2"
+    fi
+}
 check() { # DESCRIPTION COMMAND...
     local what=$1
     shift
     if "$@"; then
         npass=$((npass + 1))
-        echo "ok $((npass + nfail)) - $what"
+        echo "ok $((npass + nfail + nskip)) - $what"
     else
         nfail=$((nfail + 1))
-        echo "not ok $((npass + nfail)) - $what"
+        echo "not ok $((npass + nfail + nskip)) - $what"
     fi
 }
 run() { # WANT_RC ARGS...: runs smtpc, keeps stdout/stderr, checks the exit code
-    local want=$1 rc=0
-    shift
-    timeout 20 "$SMTPC" "$@" >"$work/out" 2>"$work/err" </dev/null || rc=$?
+    run_from /dev/null "$@"
+}
+run_from() { # FILE WANT_RC ARGS...: the same with standard input from FILE
+    local in=$1 want=$2 rc=0
+    shift 2
+    timeout 20 "$SMTPC" "$@" >"$work/out" 2>"$work/err" <"$in" || rc=$?
     [[ $rc == "$want" ]] || { echo "#   exit $rc, expected $want"; sed 's/^/#   /' "$work/err"; return 1; }
 }
 printf 'Hello,\nsecond line\n' >"$work/t.txt"
@@ -47,12 +66,14 @@ check "envelope: MAIL FROM takes the address, RCPT TO for To, Cc and Bcc" \
     bash -c "grep -q 'MAIL FROM:<ann@example.test>' '$work/err' && [[ \$(grep -c 'RCPT TO:<' '$work/err') == 3 ]] && grep -q 'RCPT TO:<dave@example.test>' '$work/err'"
 
 printf '# defaults for cron jobs\nhost 127.0.0.1\nport = 2999\nfrom cfg@example.test\ntls none\n' >"$work/config"
+chmod 600 "$work/config" # whatever the umask: others must not write it
 check "config file supplies --from (dry run)" \
     run 0 --config "$work/config" --dry-run --to bob@example.test --subject s --text "$work/t.txt"
 check "envelope sender from the config file" grep -q 'MAIL FROM:<cfg@example.test>' "$work/err"
 check "the command line wins over the config file" \
     bash -c "'$SMTPC' --config '$work/config' --dry-run --from cli@example.test --to b@example.test --subject s --text '$work/t.txt' 2>&1 >/dev/null | grep -q 'MAIL FROM:<cli@example.test>'"
 printf 'colour blue\n' >"$work/bad"
+chmod 600 "$work/bad"
 check "unknown config key: exit 78 naming file and line" \
     bash -c "rc=0; '$SMTPC' --config '$work/bad' --dry-run --from a@example.test --to b@example.test --subject s --text '$work/t.txt' 2>'$work/e' || rc=\$?; [[ \$rc == 78 ]] && grep -q 'bad:1: unknown key' '$work/e'"
 check "a password on the command line is refused (exit 64)" \
@@ -72,5 +93,167 @@ check "an unresolvable host name: exit 68 with the resolver's reason" \
 check "the reason is the resolver's, not a generic text" \
     grep -qx 'smtpc: resolve bad..name: Name or service not known' "$work/err"
 
-echo "# cli: $npass passed, $nfail failed"
+# ---- trust in the config file and the secrets (security review 2026-12,
+# findings 1, 7, 8c, 8d, 8e).  No check here may run a command it should
+# not: each password-command leaves a marker file when it runs.
+A=(--from a@example.test --to b@example.test)
+NOSERVER=(--host 127.0.0.1 --port 1) # refused at once: exit 74 (EX_IOERR)
+printf 'Subject: s\r\n\r\nbody\r\n' >"$work/m.txt"
+mkcfg() { # FILE MODE MARKER: a config whose password-command leaves MARKER
+    printf 'user alice\npassword-command touch %s; echo pw\n' "$3" >"$1"
+    chmod "$2" "$1"
+}
+mkcfg "$work/c666" 666 "$work/ran666"
+check "a config file others can write: exit 78" \
+    run 78 --config "$work/c666" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+check "... the message names the file and the reason" \
+    grep -qx "smtpc: $work/c666: writable by group or others; refusing it" "$work/err"
+check "... and its password-command did not run" test ! -e "$work/ran666"
+mkdir -p "$HOME/.config/smtpc"
+mkcfg "$HOME/.config/smtpc/config" 666 "$work/randefault"
+check "the same for the default \$HOME/.config/smtpc/config: exit 78" \
+    run 78 "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+check "... and its password-command did not run" test ! -e "$work/randefault"
+rm -r "$HOME/.config"
+mkdir "$work/open" && chmod 777 "$work/open"
+mkcfg "$work/open/config" 600 "$work/ranopen"
+check "a config file in a directory others can write (not sticky): exit 78" \
+    run 78 --config "$work/open/config" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+check "... the message names the directory; the command did not run" \
+    bash -c "grep -qx 'smtpc: $work/open/config: its directory $work/open is writable by group or others and not sticky; refusing it' '$work/err' && test ! -e '$work/ranopen'"
+mkdir "$work/sticky" && chmod 1777 "$work/sticky"
+printf 'from sticky@example.test\n' >"$work/sticky/config" && chmod 600 "$work/sticky/config"
+check "a directory writable by others but sticky (as /tmp) is accepted" \
+    run 0 --config "$work/sticky/config" --dry-run --to b@example.test --message "$work/m.txt"
+mkfifo "$work/fifo"
+check "a config that is not a regular file (a FIFO): exit 78, no hang" \
+    run 78 --config "$work/fifo" --dry-run "${A[@]}" --message "$work/m.txt"
+check "... says so" \
+    grep -qx "smtpc: $work/fifo: not a regular file; refusing it" "$work/err"
+if [[ $(id -u) == 0 ]] && nobody=$(id -u nobody 2>/dev/null); then
+    mkcfg "$work/cnobody" 600 "$work/rannobody"
+    chown nobody "$work/cnobody"
+    check "a config owned by another user (nobody, run as root): exit 78" \
+        run 78 --config "$work/cnobody" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+    check "... says whose it is; its password-command did not run" \
+        bash -c "grep -qx 'smtpc: $work/cnobody: owned by uid $nobody, not by you or root; refusing it' '$work/err' && test ! -e '$work/rannobody'"
+    printf 'pw\n' >"$work/pwnobody" && chmod 600 "$work/pwnobody" && chown nobody "$work/pwnobody"
+    check "a --password-file owned by another user: exit 78" \
+        run 78 --user u --password-file "$work/pwnobody" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+else
+    skip_check "a config and a password file owned by another user are refused" \
+        "needs root (to chown a file to nobody) and a user nobody"
+fi
+
+mkcfg "$work/cdry" 600 "$work/randry"
+check "--dry-run with a password-command: exit 0" \
+    run 0 --config "$work/cdry" --dry-run "${A[@]}" --message "$work/m.txt"
+check "... and the command did not run" test ! -e "$work/randry"
+check "--dry-run reads no secret (--password-file of a missing file)" \
+    run 0 --dry-run --user u --password-file "$work/nonexistent" "${A[@]}" --message "$work/m.txt"
+
+printf 'user alice\npassword-command cat >%s; echo pw\n' "$work/seen" >"$work/cstdin"
+chmod 600 "$work/cstdin"
+check "password-command with the message on standard input: gets past it (74)" \
+    run_from "$work/m.txt" 74 --config "$work/cstdin" "${NOSERVER[@]}" "${A[@]}"
+check "... the command read nothing (its standard input is /dev/null)" \
+    bash -c "test -e '$work/seen' && test ! -s '$work/seen'"
+pcmd() { # COMMAND WANT_RC: a config with this password-command, no server
+    printf 'user alice\npassword-command %s\n' "$1" >"$work/cpc"
+    chmod 600 "$work/cpc"
+    run "$2" --config "$work/cpc" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+}
+check "a password-command that fails: exit 78" pcmd 'echo pw; exit 3' 78
+check "... with its exit status" \
+    grep -qx 'smtpc: password-command exited with status 3' "$work/err"
+check "a password-command that prints nothing: exit 78" pcmd true 78
+check "... says so" grep -qx 'smtpc: password-command printed nothing' "$work/err"
+check "a password-command printing several lines: the first is taken (74)" \
+    pcmd 'echo pw; echo two; echo three' 74
+
+# A line too long for the buffer (1023 bytes) must not become two lines:
+# before, the tail "from tail@..." set the sender.
+{
+    printf 'helo %s' "$(printf '%1018s' '' | tr ' ' a)"
+    printf 'from tail@example.test%955s\n' '' # 2000 bytes in all
+} >"$work/long"
+chmod 600 "$work/long"
+check "a 2000-byte config line: exit 78 'line too long'" \
+    run 78 --config "$work/long" --dry-run --to b@example.test --message "$work/m.txt"
+check "... names file and line; the tail was not taken as a setting" \
+    bash -c "grep -qx 'smtpc: $work/long:1: line too long (max 1023 bytes)' '$work/err' && ! grep -q tail@ '$work/err' '$work/out'"
+printf 'helo %s\nfrom ok@example.test\n' "$(printf '%1018s' '' | tr ' ' a)" >"$work/long1023"
+chmod 600 "$work/long1023"
+check "a config line of exactly 1023 bytes is read, and the next one" \
+    run 0 --config "$work/long1023" --dry-run --to b@example.test --message "$work/m.txt"
+check "... which sets the sender" grep -q 'MAIL FROM:<ok@example.test>' "$work/err"
+printf 'host 127.0.0.1\0from nul@example.test\n' >"$work/nul" && chmod 600 "$work/nul"
+check "a NUL byte in a config line: exit 78" \
+    run 78 --config "$work/nul" --dry-run "${A[@]}" --message "$work/m.txt"
+check "... naming file and line" grep -qx "smtpc: $work/nul:1: NUL byte in the line" "$work/err"
+
+printf 's3cret\n' >"$work/pw"
+chmod 644 "$work/pw"
+check "a --password-file others can read: exit 78" \
+    run 78 --user u --password-file "$work/pw" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+check "... the message names the file and the reason" \
+    grep -qx "smtpc: $work/pw: readable by group or others; refusing it" "$work/err"
+chmod 600 "$work/pw"
+check "a --password-file only its owner can read is used (74: no server)" \
+    run 74 --user u --password-file "$work/pw" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+printf '%5000s\n' '' | tr ' ' p >"$work/pwlong" && chmod 600 "$work/pwlong"
+check "a password over 4095 bytes is an error (exit 64), not cut short" \
+    run 64 --user u --password-file "$work/pwlong" "${NOSERVER[@]}" "${A[@]}" --message "$work/m.txt"
+check "... that says so" \
+    grep -qx "smtpc: $work/pwlong: password longer than 4095 bytes" "$work/err"
+
+# What reaches a server: tests/fake_smtpd.py (no-starttls: AUTH PLAIN in
+# clear, every client byte logged) on 127.0.0.1.
+fake() { # NAME: starts fake_smtpd for one connection; sets fake_port, fake_pid
+    local i
+    timeout -k 2 30 python3 "$top_srcdir/tests/fake_smtpd.py" no-starttls \
+        --log "$work/$1.log" --timeout 20 >"$work/$1.port" 2>"$work/$1.ev" &
+    fake_pid=$!
+    for ((i = 0; i < 200; i++)); do
+        fake_port=$(head -n 1 "$work/$1.port" 2>/dev/null)
+        [[ $fake_port =~ ^[0-9]+$ ]] && return 0
+        kill -0 "$fake_pid" 2>/dev/null || break
+        sleep 0.025
+    done
+    sed 's/^/#   /' "$work/$1.ev"
+    return 1
+}
+auth_plain() { # LOG: the decoded AUTH PLAIN response, NULs shown as ':'
+    grep -a '^AUTH PLAIN ' "$1" | tr -d '\r' | cut -d' ' -f3 | base64 -d | tr '\0' :
+}
+if command -v python3 >/dev/null; then
+    printf 'From: a@example.test\r\nSubject: whole\r\n\r\nbody\r\n' >"$work/m2.txt"
+    printf 'user alice\npassword-command read line; echo pw\n' >"$work/cread"
+    chmod 600 "$work/cread"
+    if fake stdin; then
+        check "password-command reading stdin, message on stdin: sent (exit 0)" \
+            run_from "$work/m2.txt" 0 --config "$work/cread" --host 127.0.0.1 \
+            --port "$fake_port" --allow-plaintext-auth "${A[@]}"
+        wait "$fake_pid" || true
+        check "... the server got the whole message, its first line included" \
+            grep -aq '^From: a@example.test' "$work/stdin.log"
+        check "... and the password-command's first line as the password" \
+            test "$(auth_plain "$work/stdin.log")" == ":alice:pw"
+    else
+        check "tests/fake_smtpd.py starts" false
+    fi
+    if fake pwfile; then
+        check "--password-file 0600: its first line is the password (exit 0)" \
+            run 0 --user u --password-file "$work/pw" --host 127.0.0.1 \
+            --port "$fake_port" --allow-plaintext-auth "${A[@]}" --message "$work/m.txt"
+        wait "$fake_pid" || true
+        check "... sent exactly" test "$(auth_plain "$work/pwfile.log")" == ":u:s3cret"
+    else
+        check "tests/fake_smtpd.py starts" false
+    fi
+else
+    skip_check "what password-command and --password-file send" "python3 is not installed"
+fi
+
+echo "# cli: $npass passed, $nfail failed, $nskip skipped"
 ((nfail == 0))
