@@ -430,13 +430,13 @@ SMTPC_API int smtpc_session_set_tls_policy(smtpc_session *s,
  * with a token mechanism; use ::SMTPC_AUTH_XOAUTH2 or
  * ::SMTPC_AUTH_OAUTHBEARER explicitly for tokens.  The secret is copied and
  * wiped from the library's memory once used or when the session is freed.
+ * A password may hold any byte but NUL: it is sent base64-encoded.
  * \param[in] s The session, before smtpc_session_open().
  * \param[in] mech The mechanism, or ::SMTPC_AUTH_AUTO.
  * \param[in] user The user name (authentication identity).
  * \param[in] secret The password or token.
  * \param[in] authzid Authorisation identity for PLAIN, or NULL.
  * \retval SMTPC_OK Success.
- * A password may hold any byte but NUL: it is sent base64-encoded.
  * \retval SMTPC_ERR_BAD_ARGUMENT \p user or \p authzid is empty, longer
  *         than 500 bytes or holds a control character (CR, LF, ...);
  *         \p secret is empty; or an XOAUTH2 or OAUTHBEARER token holds a
