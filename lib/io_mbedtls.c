@@ -25,14 +25,23 @@
  * record stay in the lower transport until the caller reads.
  *
  * Verification: MBEDTLS_SSL_VERIFY_REQUIRED against the configured CAs (or
- * the system bundle), plus the host name.  DNS names are checked by mbedTLS
- * (mbedtls_ssl_set_hostname, which also sends SNI); IP literals are checked
- * here against the iPAddress entries of subjectAltName, because mbedTLS 2.28
- * compares only dNSName entries, and SNI must not carry an address
- * (RFC 6066 section 3).  A verify callback also records what the messages
- * of smtpc_tls_last_error() need (names in the certificate, self-signed,
+ * the system bundle), plus the host name, which the verify callback checks
+ * itself against subjectAltName (RFC 9525): a DNS name against the dNSName
+ * entries only (never the subject CN), with a wildcard only as the whole
+ * left-most label of an entry that has at least two more labels; an IP
+ * literal against the iPAddress entries.  mbedTLS's own matcher cannot be
+ * told either rule (2.28 and 3.x fall back to the CN when there is no
+ * subjectAltName and let "*.test" match "example.test"), and the same code
+ * then serves every mbedTLS version.  A DNS name still goes to
+ * mbedtls_ssl_set_hostname for SNI, so mbedTLS matches it too; its rules
+ * accept everything ours do, so ours decide.  An address gets no SNI
+ * (RFC 6066 section 3).  The callback also records what the messages of
+ * smtpc_tls_last_error() need (names in the certificate, self-signed,
  * validity dates), so no peer certificate has to be kept after the
  * handshake (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE may be off).
+ *
+ * Cipher suites: only ephemeral ECDH with an AEAD cipher (see suites_wanted),
+ * whatever the mbedTLS build would offer by default.
  *
  * No global state: each object owns its entropy, DRBG, configuration and
  * certificates.  (mbedTLS 3.x with TLS 1.3 or MBEDTLS_USE_PSA_CRYPTO needs
@@ -68,7 +77,9 @@
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
 
 #ifdef SMTPC_HAVE_PTHREADS
@@ -104,6 +115,9 @@
  * simply calls again. */
 #define SMTPC__TLS_RETRIES 64
 
+/* Bytes of a TLS record holding one alert: header (5) and alert (2). */
+#define SMTPC__TLS_ALERT_BYTES 7
+
 /* Close_notify attempts in close() over a non-blocking transport. */
 #define SMTPC__TLS_CLOSE_TRIES 4
 
@@ -111,6 +125,32 @@
  * context-specific, primitive, [2] dNSName and [7] iPAddress. */
 #define SAN_TAG_DNS 0x82
 #define SAN_TAG_IP 0x87
+
+/* The cipher suites offered, most preferred first (mbedTLS's own order),
+ * those the mbedTLS build lacks left out at smtpc_tls_wrap().  Ephemeral
+ * ECDH only: no RSA key transport (no forward secrecy; RFC 9325 section
+ * 4 says it SHOULD NOT be negotiated) and no finite-field DHE (the client
+ * cannot choose the group, and mbedTLS accepts 1024-bit ones by default).
+ * AEAD only: no CBC (padding oracles, MAC-then-encrypt) and so no SHA-1
+ * record MAC; no CCM_8 (short tag), CAMELLIA or ARIA (rarely offered,
+ * nothing gained).  RFC 9325 section 4.2 recommends the AES-GCM ones;
+ * ChaCha20-Poly1305 (RFC 7905) helps CPUs without AES instructions.  A
+ * server that has none of them fails the handshake (there is no setting to
+ * widen the list).  TLS 1.3 (mbedTLS 3.x) has only AEAD suites; this list
+ * also governs them, so they are named too. */
+static const int suites_wanted[] = {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+#endif
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256};
+#define SMTPC__TLS_NSUITES (sizeof suites_wanted / sizeof suites_wanted[0])
 
 /* System CA bundles, first readable one wins.  SMTPC_CA_BUNDLE may name the
  * platform's at build time. */
@@ -157,6 +197,7 @@ struct smtpc_tls {
   /* Filled by the verify callback, for error messages. */
   char leaf_names[160]; /* names in the server certificate, printable */
   int leaf_self_signed;
+  int leaf_no_dns;      /* verifying a DNS name, and no dNSName entry */
   int time_depth;       /* depth of the lowest out-of-date certificate */
   uint32_t time_flags;  /* its EXPIRED / FUTURE flags */
   mbedtls_x509_time time_from, time_to;
@@ -176,6 +217,7 @@ struct smtpc_tls {
   mbedtls_x509_crt ca;
   mbedtls_x509_crt own_cert;
   mbedtls_pk_context own_key;
+  int suites[SMTPC__TLS_NSUITES + 1]; /* suites_wanted this build has, 0 */
   mbedtls_ssl_config conf;
   mbedtls_ssl_context ssl;
 };
@@ -687,7 +729,8 @@ static int load_system_ca(smtpc_tls *t) {
 /* ---- verification -------------------------------------------------------- */
 
 /* Collects the names of a server certificate for messages: dNSName and
- * iPAddress entries of subjectAltName, else the subject CN. */
+ * iPAddress entries of subjectAltName, else the subject CN (only shown,
+ * never matched). */
 static void collect_names(smtpc_tls *t, const mbedtls_x509_crt *crt) {
   const mbedtls_x509_sequence *san;
   const mbedtls_x509_name *name;
@@ -745,6 +788,73 @@ static int ip_matches(const smtpc_tls *t, const mbedtls_x509_crt *crt) {
   return 0;
 }
 
+/* 1 if p[0..n) equals s[0..n), ignoring ASCII case (p may hold any byte). */
+static int same_nocase(const unsigned char *p, const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned a = p[i], b = (unsigned char)s[i];
+    if (a >= 'A' && a <= 'Z')
+      a += 'a' - 'A';
+    if (b >= 'A' && b <= 'Z')
+      b += 'a' - 'A';
+    if (a != b)
+      return 0;
+  }
+  return 1;
+}
+
+/* 1 if p[0..n) is at least two labels, none empty ("example.test"). */
+static int two_labels(const unsigned char *p, size_t n) {
+  size_t i, labels = 1, len = 0;
+  for (i = 0; i < n; i++) {
+    if (p[i] != '.') {
+      len++;
+    } else if (len == 0) {
+      return 0;
+    } else {
+      labels++;
+      len = 0;
+    }
+  }
+  return len > 0 && labels >= 2;
+}
+
+/* 1 if the dNSName id[0..n) names host (RFC 9525 section 6.3): equal
+ * ignoring case, or "*." then at least two labels, where the "*" stands for
+ * exactly the first label of host.  So "*.example.test" names
+ * "a.example.test" but neither "example.test" nor "a.b.example.test";
+ * "*.test" names nothing; "f*.example.test" is no wildcard. */
+static int dns_id_matches(const unsigned char *id, size_t n,
+                          const char *host) {
+  size_t hn = strlen(host);
+  const char *dot;
+  if (n < 2 || id[0] != '*' || id[1] != '.')
+    return n == hn && same_nocase(id, host, n);
+  id += 2;
+  n -= 2;
+  dot = memchr(host, '.', hn);
+  if (!two_labels(id, n) || dot == NULL || dot == host)
+    return 0;
+  return hn - (size_t)(dot + 1 - host) == n && same_nocase(id, dot + 1, n);
+}
+
+/* DNS-ID (RFC 9525): 1 if a dNSName entry of subjectAltName names the
+ * server.  *seen: whether there was any dNSName entry at all.  The subject
+ * CN does not count, whatever mbedTLS would do. */
+static int dns_matches(const smtpc_tls *t, const mbedtls_x509_crt *crt,
+                       int *seen) {
+  const mbedtls_x509_sequence *san;
+  *seen = 0;
+  for (san = &crt->subject_alt_names; san != NULL; san = san->next) {
+    if (san->buf.tag != SAN_TAG_DNS || san->buf.p == NULL)
+      continue;
+    *seen = 1;
+    if (dns_id_matches(san->buf.p, san->buf.len, t->peer_host))
+      return 1;
+  }
+  return 0;
+}
+
 /* Called by mbedTLS for each certificate of the chain, the top first and
  * the server's own (depth 0) last; may add flags. */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
@@ -764,10 +874,18 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
       crt->issuer_raw.p != NULL && crt->subject_raw.p != NULL &&
       memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->subject_raw.len) ==
           0;
-  /* IP-ID (RFC 6125 section 6.2.1): mbedTLS was given no host name for an
-   * address (see begin_handshake), so this is the only name check. */
-  if (t->ip_len != 0 && !ip_matches(t, crt))
-    *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  /* IP-ID (RFC 9525 section 6.4): mbedTLS was given no host name for an
+   * address (see begin_handshake), so this is the only name check.  DNS-ID:
+   * ours is stricter than mbedTLS's (see the top of this file). */
+  if (t->ip_len != 0) {
+    if (!ip_matches(t, crt))
+      *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  } else if (t->peer_host != NULL) {
+    int seen;
+    if (!dns_matches(t, crt, &seen))
+      *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    t->leaf_no_dns = !seen;
+  }
   return 0;
 }
 
@@ -802,9 +920,13 @@ static int cert_error(smtpc_tls *t, uint32_t flags) {
                "%02d:%02d:%02d UTC)", ca, d->year, d->mon, d->day, d->hour,
             d->min, d->sec);
   } else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+    const char *host = t->peer_host != NULL ? t->peer_host : "(no name)";
     t->verify = SMTPC_TLS_VERIFY_HOSTNAME;
-    set_err(t, "certificate is for %s, not %s", t->leaf_names,
-            t->peer_host != NULL ? t->peer_host : "(no name)");
+    if (t->leaf_no_dns)
+      set_err(t, "certificate has no DNS name in subjectAltName to match %s "
+                 "(the subject CN is not used, RFC 9525)", host);
+    else
+      set_err(t, "certificate is for %s, not %s", t->leaf_names, host);
   } else {
     char info[200] = "";
 #if !defined(MBEDTLS_X509_REMOVE_INFO)
@@ -855,6 +977,15 @@ static int map_error(smtpc_tls *t, int ret, const char *what) {
   if (ret == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION) {
 #endif
     set_err(t, "server does not support TLS 1.2 or later");
+    return SMTPC_ERR_TLS;
+  }
+  if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+      t->state == ST_HANDSHAKE && t->lower_in <= SMTPC__TLS_ALERT_BYTES) {
+    /* An alert was all the server sent: it took nothing in the
+     * ClientHello, most likely neither version nor cipher suites. */
+    set_err(t, "server refused the TLS handshake with a fatal alert; it may "
+               "not support TLS 1.2 or later with ECDHE and AES-GCM or "
+               "ChaCha20-Poly1305 (all that libsmtpc offers)");
     return SMTPC_ERR_TLS;
   }
   if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
@@ -1007,6 +1138,9 @@ static void cache_store(smtpc_tls *t) {
   e->sess = sess; /* the slot owns what sess pointed to now */
   e->used = ++t->cache->clock;
   cache_unlock(t->cache);
+  /* The copy on the stack holds the master secret (and with TLS 1.3 the
+   * resumption key): wipe it, without freeing what the slot now owns. */
+  mbedtls_platform_zeroize(&sess, sizeof sess);
   smtpc__free(&t->cache->mem, host);
 }
 
@@ -1427,6 +1561,17 @@ static const mbedtls_ecp_group_id curves[] = {
     MBEDTLS_ECP_DP_NONE};
 #endif
 
+/* Fills t->suites with the suites_wanted this mbedTLS build has (0 ends
+ * the list); returns how many. */
+static size_t pick_suites(smtpc_tls *t) {
+  size_t i, n = 0;
+  for (i = 0; i < SMTPC__TLS_NSUITES; i++)
+    if (mbedtls_ssl_ciphersuite_from_id(suites_wanted[i]) != NULL)
+      t->suites[n++] = suites_wanted[i];
+  t->suites[n] = 0;
+  return n;
+}
+
 int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   smtpc_tls *t = tls;
   int ret, rc;
@@ -1458,6 +1603,7 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   t->desc[0] = '\0';
   t->leaf_names[0] = '\0';
   t->leaf_self_signed = 0;
+  t->leaf_no_dns = 0;
   t->time_depth = 0;
   t->time_flags = 0;
 
@@ -1472,6 +1618,13 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   if (ret != 0)
     goto mbed_fail;
   set_min_version(&t->conf);
+  if (pick_suites(t) == 0) {
+    set_err(t, "TLS set-up failed: this mbedTLS has none of the cipher "
+               "suites libsmtpc offers (ECDHE with AES-GCM or "
+               "ChaCha20-Poly1305)");
+    return SMTPC_ERR_TLS;
+  }
+  mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
   mbedtls_ssl_conf_curves(&t->conf, curves);
 #endif

@@ -12,8 +12,11 @@
  * temporary directory: a CA, a server certificate for DNS:localhost and
  * IP:127.0.0.1, the same key signed by another CA, a self-signed one, an
  * expired one (openssl ca -startdate/-enddate: 2020-01-01 to 2020-01-02),
- * one with five subjectAltNames, one with a CN and no subjectAltName, and a
- * client certificate.  Without openssl the test is skipped (exit 77).
+ * one with five subjectAltNames, one with a CN and no subjectAltName, one
+ * with only IP:127.0.0.1, wildcards (*.test, *.example.test,
+ * f*.example.test), an RSA one (for RSA key exchanges) and a client
+ * certificate.  All keys are throwaway ones made for the run.  Without
+ * openssl the test is skipped (exit 77).
  *
  * Nothing here opens a socket. */
 #ifdef HAVE_CONFIG_H
@@ -111,6 +114,7 @@ int main(void) {
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
@@ -164,6 +168,23 @@ static const char gen_script[] =
     "DNS:d.example,IP:192.0.2.1\n"
     "[v3_nosan]\n"
     "basicConstraints = CA:FALSE\n"
+    "[v3_iponly]\n"
+    "basicConstraints = CA:FALSE\n"
+    "subjectAltName = IP:127.0.0.1\n"
+    "[v3_wild1]\n"
+    "basicConstraints = CA:FALSE\n"
+    "subjectAltName = DNS:*.test\n"
+    "[v3_wild2]\n"
+    "basicConstraints = CA:FALSE\n"
+    "subjectAltName = DNS:*.example.test\n"
+    "[v3_partial]\n"
+    "basicConstraints = CA:FALSE\n"
+    "subjectAltName = DNS:f*.example.test\n"
+    "[v3_rsa]\n"
+    "basicConstraints = CA:FALSE\n"
+    "keyUsage = critical,digitalSignature,keyEncipherment\n"
+    "extendedKeyUsage = serverAuth\n"
+    "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
     "[v3_cli]\n"
     "basicConstraints = CA:FALSE\n"
     "keyUsage = critical,digitalSignature\n"
@@ -204,6 +225,16 @@ static const char gen_script[] =
     "-days 365 -extfile ca.cnf -extensions v3_many -out many.pem\n"
     "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -set_serial 6 "
     "-days 365 -extfile ca.cnf -extensions v3_nosan -out nosan.pem\n"
+    "sign() { openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+    "-set_serial \"$1\" -days 365 -extfile ca.cnf -extensions \"v3_$2\" "
+    "-out \"$2.pem\"; }\n"
+    "sign 7 iponly; sign 8 wild1; sign 9 wild2; sign 10 partial\n"
+    "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+    "-out rsa.key\n"
+    "openssl req -new -config ca.cnf -key rsa.key -subj '/CN=localhost' "
+    "-out rsa.csr\n"
+    "openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -set_serial 11 "
+    "-days 365 -extfile ca.cnf -extensions v3_rsa -out rsa.pem\n"
     "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -set_serial 4 "
     "-days 365 -extfile ca.cnf -extensions v3_cli -out cli.pem\n"
     "openssl req -new -x509 -config ca.cnf -extensions v3_srv -key ss.key "
@@ -346,7 +377,8 @@ static void mock_close(void *ctx) {
 enum {
   SRV_REQUIRE_CLIENT_CERT = 1u << 0,
   SRV_TLS11_ONLY = 1u << 1,
-  SRV_RENEGOTIATION = 1u << 2
+  SRV_RENEGOTIATION = 1u << 2,
+  SRV_TLS12_MAX = 1u << 3
 };
 
 typedef struct server {
@@ -360,6 +392,7 @@ typedef struct server {
   char sni[300]; /* the name the client sent, "" for none */
   int sni_calls;
   int hs;        /* last mbedtls_ssl_handshake() result */
+  int suites[2]; /* see server_only_suite() */
 } server;
 
 static int srv_send(void *ctx, const unsigned char *buf, size_t len) {
@@ -442,8 +475,21 @@ static void server_init(server *s, ring *in, ring *out, const char *cert,
     mbedtls_ssl_conf_renegotiation(&s->conf,
                                    MBEDTLS_SSL_RENEGOTIATION_ENABLED);
 #endif
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+  /* before mbedtls_ssl_setup(), which picks the version to start with */
+  if (flags & SRV_TLS12_MAX)
+    mbedtls_ssl_conf_max_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
   ck_assert_int_eq(mbedtls_ssl_setup(&s->ssl, &s->conf), 0);
   mbedtls_ssl_set_bio(&s->ssl, s, srv_send, srv_recv, NULL);
+}
+
+/* Limits the server to one cipher suite (before its handshake starts; for
+ * a TLS 1.2 suite the server needs SRV_TLS12_MAX with mbedTLS 3.x). */
+static void server_only_suite(server *s, int suite) {
+  s->suites[0] = suite;
+  s->suites[1] = 0;
+  mbedtls_ssl_conf_ciphersuites(&s->conf, s->suites);
 }
 
 static void server_free(server *s) {
@@ -897,20 +943,84 @@ START_TEST(many_names) {
 }
 END_TEST
 
-/* Without subjectAltName, mbedTLS falls back to the subject CN for a DNS
- * name (RFC 6125 6.4.4); an address must be an iPAddress entry. */
-START_TEST(cn_only) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "nosan.pem", "srv.key", 0,
-                     0);
+/* A handshake with cert against name that must fail name verification
+ * (mbedTLS flags MBEDTLS_X509_BADCERT_CN_MISMATCH, and only that, give
+ * SMTPC_TLS_VERIFY_HOSTNAME); returns the pair for more checks. */
+static pair *name_refused(const char *cert, const char *name) {
+  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, cert, "srv.key", 0, 0);
+  int rc;
   pair_wrap(p);
-  ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
+  rc = do_starttls(p, name);
+  ck_assert_msg(rc != SMTPC_OK, "%s accepted for %s", cert, name);
+  ck_assert_int_eq(failing_starttls(p, name), SMTPC_ERR_CERTIFICATE);
+  ck_assert_int_eq(smtpc_tls_verify_result(p->tls), SMTPC_TLS_VERIFY_HOSTNAME);
+  return p;
+}
+
+/* The subject CN is no name (RFC 9525): without a dNSName entry in
+ * subjectAltName a DNS name never matches (mbedTLS 2.28 and 3.x alone fall
+ * back to the CN).  An address must be an iPAddress entry, as always. */
+START_TEST(cn_not_used) {
+  static const char no_dns[] =
+      "certificate has no DNS name in subjectAltName to match localhost (the "
+      "subject CN is not used, RFC 9525)";
+  pair *p = name_refused("nosan.pem", "localhost"); /* CN=localhost */
+  ck_assert_str_eq(smtpc_tls_last_error(p->tls), no_dns);
   pair_free(p);
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "nosan.pem", "srv.key", 0, 0);
-  pair_wrap(p);
-  ck_assert_int_eq(failing_starttls(p, "127.0.0.1"), SMTPC_ERR_CERTIFICATE);
+  p = name_refused("iponly.pem", "localhost"); /* CN=localhost too */
+  ck_assert_str_eq(smtpc_tls_last_error(p->tls), no_dns);
+  pair_free(p);
+  p = name_refused("nosan.pem", "127.0.0.1");
   ck_assert_str_eq(smtpc_tls_last_error(p->tls),
                    "certificate is for localhost, not 127.0.0.1");
   pair_free(p);
+
+  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "iponly.pem", "srv.key", 0, 0);
+  pair_wrap(p);
+  ck_assert_int_eq(do_starttls(p, "127.0.0.1"), SMTPC_OK);
+  pair_free(p);
+  /* verification off: no name check either */
+  p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "nosan.pem", "srv.key", 0, 0);
+  smtpc_tls_insecure_skip_verify(p->tls, 1);
+  pair_wrap(p);
+  ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
+  pair_free(p);
+}
+END_TEST
+
+/* A wildcard is the whole left-most label, stands for exactly one label,
+ * and needs at least two labels after it (RFC 9525). */
+START_TEST(wildcards) {
+  static const struct {
+    const char *cert, *san, *name;
+    int ok;
+  } v[] = {{"wild1.pem", "*.test", "example.test", 0},
+           {"wild1.pem", "*.test", "a.example.test", 0},
+           {"wild2.pem", "*.example.test", "a.example.test", 1},
+           {"wild2.pem", "*.example.test", "MX-1.Example.TEST", 1},
+           {"wild2.pem", "*.example.test", "example.test", 0},
+           {"wild2.pem", "*.example.test", "a.b.example.test", 0},
+           {"wild2.pem", "*.example.test", ".example.test", 0},
+           {"partial.pem", "f*.example.test", "f.example.test", 0},
+           {"partial.pem", "f*.example.test", "foo.example.test", 0}};
+  size_t i;
+  for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+    pair *p;
+    if (v[i].ok) {
+      p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, v[i].cert, "srv.key", 0, 0);
+      pair_wrap(p);
+      ck_assert_msg(do_starttls(p, v[i].name) == SMTPC_OK, "%s for %s: %s",
+                    v[i].san, v[i].name, smtpc_tls_last_error(p->tls));
+      ck_assert_str_eq(p->srv.sni, v[i].name);
+    } else {
+      char want_msg[128];
+      p = name_refused(v[i].cert, v[i].name);
+      snprintf(want_msg, sizeof want_msg, "certificate is for %s, not %s",
+               v[i].san, v[i].name);
+      ck_assert_str_eq(smtpc_tls_last_error(p->tls), want_msg);
+    }
+    pair_free(p);
+  }
 }
 END_TEST
 
@@ -1094,6 +1204,64 @@ START_TEST(tls11_refused) {
   /* mbedTLS 3.x (or a 2.x built without TLS 1.1) cannot run a TLS 1.1
    * server, so there is nothing to refuse here. */
 #endif
+}
+END_TEST
+
+/* ---- cipher suites --------------------------------------------------------- */
+
+/* The client offers ephemeral ECDH with AEAD only (RFC 9325): a server
+ * limited to RSA key transport, finite-field DHE, CBC (with SHA-1 or not),
+ * CCM_8 or CAMELLIA finds nothing to choose; one limited to an ECDHE suite
+ * with AES-GCM or ChaCha20-Poly1305 works, with an EC or an RSA key.  Suites
+ * this mbedTLS lacks are skipped. */
+START_TEST(cipher_suites) {
+  static const struct {
+    int suite;
+    int rsa; /* the server has the RSA key (else the EC one) */
+    int ok;
+  } v[] = {
+#ifdef MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA
+      {MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA, 1, 0},
+#endif
+#ifdef MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256
+      {MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256, 1, 0},
+#endif
+#ifdef MBEDTLS_TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
+      {MBEDTLS_TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, 1, 0},
+#endif
+      {MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, 1, 0},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, 0, 0},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384, 0, 0},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, 0, 0},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256, 0, 0},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 0, 1},
+      {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0, 1},
+      {MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, 1, 1}};
+  size_t i, ran = 0;
+  for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+    const char *name = mbedtls_ssl_get_ciphersuite_name(v[i].suite);
+    pair *p;
+    if (mbedtls_ssl_ciphersuite_from_id(v[i].suite) == NULL)
+      continue; /* not in this mbedTLS build */
+    p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL,
+                 v[i].rsa ? "rsa.pem" : "srv.pem",
+                 v[i].rsa ? "rsa.key" : "srv.key", SRV_TLS12_MAX, 0);
+    server_only_suite(&p->srv, v[i].suite);
+    pair_wrap(p);
+    if (v[i].ok) {
+      ck_assert_msg(do_starttls(p, "localhost") == SMTPC_OK, "%s: %s", name,
+                    smtpc_tls_last_error(p->tls));
+      assert_contains(smtpc_tls_description(p->tls), name);
+      xfer_c2s(p, "EHLO client.test\r\n", 18);
+      ran++;
+    } else {
+      ck_assert_msg(do_starttls(p, "localhost") == SMTPC_ERR_TLS,
+                    "%s negotiated: %s", name, smtpc_tls_description(p->tls));
+      assert_contains(smtpc_tls_last_error(p->tls), "alert");
+    }
+    pair_free(p);
+  }
+  ck_assert_uint_ge(ran, 1);
 }
 END_TEST
 
@@ -1760,7 +1928,8 @@ static Suite *tls_suite(void) {
   tcase_add_test(tc, no_hostname);
   tcase_add_test(tc, ip_hostname);
   tcase_add_test(tc, many_names);
-  tcase_add_test(tc, cn_only);
+  tcase_add_test(tc, cn_not_used);
+  tcase_add_test(tc, wildcards);
   tcase_add_loop_test(tc, self_signed, 0, NVARIANTS);
   tcase_add_test(tc, unknown_ca);
   tcase_add_loop_test(tc, expired, 0, NVARIANTS);
@@ -1771,6 +1940,7 @@ static Suite *tls_suite(void) {
   tcase_add_test(tc, client_cert_missing);
   tcase_add_test(tc, client_cert_bad);
   tcase_add_test(tc, tls11_refused);
+  tcase_add_test(tc, cipher_suites);
   tcase_add_test(tc, clear_bytes_not_consumed);
   tcase_add_test(tc, eof_during_handshake);
   tcase_add_test(tc, lower_error_passthrough);

@@ -13,10 +13,18 @@
  *
  * Verification is on by default: the server certificate must chain to a
  * trusted CA (the system bundle, or smtpc_tls_set_cafile() /
- * smtpc_tls_set_capath()) and match the host name given to
- * smtpc_tls_set_hostname() (RFC 7817 / RFC 6125 rules: DNS-ID or IP-ID in
- * subjectAltName, wildcard only as the whole left-most label); SNI is sent.
- * TLS 1.2 is the minimum.  Non-blocking like the rest of the library: the
+ * smtpc_tls_set_capath()) and name the server given to
+ * smtpc_tls_set_hostname() in its subjectAltName (RFC 9525, RFC 7817): a DNS
+ * name must equal a dNSName entry (ignoring case) or match a wildcard entry
+ * "*.rest", where "*" is the whole left-most label and stands for exactly
+ * one label and "rest" has at least two labels ("*.example.com" names
+ * "mx.example.com" but not "example.com" nor "a.mx.example.com"; "*.com"
+ * and "mx*.example.com" name nothing); the subject CN is never used, so a
+ * certificate without a dNSName entry fails for every DNS name.  An IP
+ * address must equal an iPAddress entry.  SNI is sent for DNS names.
+ * TLS 1.2 is the minimum, and only ECDHE key exchange with AES-GCM or
+ * ChaCha20-Poly1305 is offered (no RSA key transport, no CBC), see
+ * smtpc_tls_wrap().  Non-blocking like the rest of the library: the
  * handshake and records return ::SMTPC_ERR_WANT_READ / ::SMTPC_ERR_WANT_WRITE
  * and continue when called again.
  *
@@ -82,6 +90,18 @@ SMTPC_API void smtpc_tls_free(smtpc_tls *tls);
  * unless verification is disabled; in STARTTLS mode the name the session
  * passes to smtpc_io::starttls is used when none is set here.  Like every
  * configuration call, it takes effect at smtpc_tls_wrap().
+ *
+ * The certificate must name the server in its subjectAltName (RFC 9525): a
+ * DNS name matches a dNSName entry equal to it (ignoring case), or a
+ * wildcard entry "*.rest" whose "*" is the whole left-most label, covers
+ * exactly the first label of the name and is followed by at least two
+ * labels: "*.example.com" matches "mx.example.com", but neither
+ * "example.com" nor "a.mx.example.com"; "*.com" and "mx*.example.com"
+ * match nothing.  The subject CN is not used: a certificate without any
+ * dNSName entry is refused for a DNS name (::SMTPC_TLS_VERIFY_HOSTNAME,
+ * "certificate has no DNS name in subjectAltName ...").  An IP literal
+ * matches only an iPAddress entry with the same address, and is not sent
+ * as SNI.
  * \param[in] tls The object.
  * \param[in] host A DNS name (letters, digits, "-", "_", "."; one trailing
  *            dot is dropped) or an IP literal, optionally in brackets
@@ -139,6 +159,14 @@ SMTPC_API void smtpc_tls_insecure_skip_verify(smtpc_tls *tls, int yes);
 /**
  * \brief Binds the wrapper to a lower transport and fills \p out with the
  *        callbacks the session should use.
+ *
+ * The handshake offers TLS 1.2 and, when mbedTLS has it, TLS 1.3, and only
+ * these cipher suites, as far as the mbedTLS build has them (RFC 9325):
+ * TLS 1.3's CHACHA20_POLY1305_SHA256, AES_256_GCM_SHA384 and
+ * AES_128_GCM_SHA256; for TLS 1.2, ECDHE_ECDSA and ECDHE_RSA each with
+ * CHACHA20_POLY1305_SHA256, AES_256_GCM_SHA384 and AES_128_GCM_SHA256.  No
+ * RSA key transport, finite-field DHE, CBC, CCM, CAMELLIA or ARIA suite is
+ * offered, so a server without any of the listed ones fails the handshake.
  * \param[in] tls The object (must outlive the session using \p out).
  * \param[in] lower The transport underneath (copied).
  * \param[out] out The wrapped transport.
@@ -146,7 +174,8 @@ SMTPC_API void smtpc_tls_insecure_skip_verify(smtpc_tls *tls, int yes);
  * \retval SMTPC_ERR_INVALID_ARGUMENT Missing callbacks.
  * \retval SMTPC_ERR_CERTIFICATE No CA could be loaded (system bundle
  *         missing and none configured).
- * \retval SMTPC_ERR_TLS mbedTLS set-up failed.
+ * \retval SMTPC_ERR_TLS mbedTLS set-up failed (or this mbedTLS build has
+ *         none of the cipher suites above).
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
 SMTPC_API int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower,
