@@ -161,7 +161,7 @@ smtpc_retry smtpc_retry_classify(int status, smtpc_step step,
 smtpc_retry smtpc_txn_retry(const smtpc_txn *t) {
   int st = smtpc_txn_status(t);
   size_t i, n;
-  if (st == SMTPC_ERR_WANT_READ)
+  if (!smtpc_txn_is_complete(t))
     return SMTPC_RETRY_TRANSIENT;
   if (st == SMTPC_ERR_NO_RECIPIENTS) {
     n = smtpc_txn_rcpt_count(t);
@@ -366,11 +366,24 @@ static int conn_session(smtpc__conn *c, const smtpc_client_config *cfg,
   return SMTPC_OK;
 }
 
+/* The stage a session's phase belongs to. */
+static smtpc_stage phase_stage(smtpc__phase ph) {
+  switch (ph) {
+  case PH_NEW:
+  case PH_GREETING: return SMTPC_STAGE_GREETING;
+  case PH_HELLO: return SMTPC_STAGE_HELLO;
+  case PH_STARTTLS: return SMTPC_STAGE_STARTTLS;
+  case PH_HANDSHAKE: return SMTPC_STAGE_TLS;
+  case PH_AUTH: return SMTPC_STAGE_AUTH;
+  default: return SMTPC_STAGE_SEND;
+  }
+}
+
 /* Records why smtpc_session_open() failed. */
 static void describe_open(smtpc__conn *c, const smtpc_client_config *cfg,
                           int rc, smtpc_result *r) {
   const smtpc_reply *last = smtpc_session_last_reply(c->s);
-  smtpc_stage st = smtpc__session_open_stage(c->s);
+  smtpc_stage st = phase_stage(smtpc__session_phase(c->s));
   char cause[300];
   /* The last reply explains the failure only if it is a refusal: after a
    * silent close it is an older 2xx/3xx. */

@@ -49,13 +49,10 @@ typedef struct {
 
 typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
 
-typedef enum {
-  ST_NEW,       /* transport set, open() not called */
-  ST_OPENING,   /* greeting / EHLO in progress */
-  ST_READY,     /* EHLO done */
-  ST_BROKEN,    /* fatal error: only free/close */
-  ST_QUIT       /* QUIT answered */
-} state;
+/* Where the session is.  The opening sequence is PH_GREETING, PH_HELLO,
+ * [PH_STARTTLS, PH_HANDSHAKE, PH_HELLO], [PH_AUTH], PH_READY; every change
+ * goes through set_phase().  The values are smtpc__phase (smtpc_int.h). */
+typedef smtpc__phase phase;
 
 typedef enum {
   TP_QUEUED,    /* nothing sent */
@@ -97,8 +94,11 @@ struct smtpc_session {
   smtpc_mem mem;
   smtpc_io io;
   int have_io;
-  state st;
-  int fatal;              /* sticky error once ST_BROKEN */
+  phase ph;
+  phase broke_in;         /* the phase PH_BROKEN was entered from */
+  smtpc__phase_hook phase_hook; /* tests: sees every phase change */
+  void *phase_user;
+  int fatal;              /* sticky error once PH_BROKEN */
   char *ehlo_name;
   char *server_name;
   unsigned timeouts[7];
@@ -115,7 +115,8 @@ struct smtpc_session {
   smtpc__buf out;
   smtpc__buf in;
   smtpc_reply *last;
-  int open_result;        /* result of open() once ST_READY or failed */
+  int open_result;        /* result of open(): SMTPC__PENDING until ready
+                             or failed */
 
   expect *ex;             /* FIFO of pending replies */
   size_t ex_head, ex_len, ex_cap;
@@ -134,13 +135,12 @@ struct smtpc_session {
   int need_rset;          /* server holds a failed transaction */
 
   op_kind op;
-  int op_result;          /* WANT_READ while the op is in flight */
+  int op_result;          /* SMTPC__PENDING while the op is in flight */
   char *op_arg;
 
   smtpc_tls_policy tls_policy;
-  int tls_step;           /* the STARTTLS handshake is to be driven */
-  int tls_tried;          /* STARTTLS was attempted (or refused) */
-  int tls_up;             /* io.starttls() succeeded */
+  int starttls_refused;   /* the server did not take STARTTLS */
+  int tls_up;             /* the transport was upgraded after STARTTLS */
   int allow_plain_auth;
   smtpc_auth_mech auth_want;
   smtpc_auth_mech auth_mech; /* in progress */
@@ -150,7 +150,6 @@ struct smtpc_session {
   char *auth_secret;
   char *auth_authzid;
   int can_quit;           /* broken by a reply, connection still in sync */
-  ex_kind last_kind;      /* the last command sent (for open_stage) */
   size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
 };
 
@@ -160,6 +159,21 @@ static void trace(smtpc_session *s, smtpc_trace_dir dir, const char *line,
                   size_t len) {
   if (s->trace != NULL)
     s->trace(s->trace_user, dir, line, len);
+}
+
+/* The one place the phase changes. */
+static void set_phase(smtpc_session *s, phase to) {
+  if (s->ph == to)
+    return;
+  if (s->phase_hook != NULL)
+    s->phase_hook(s->phase_user, s->ph, to);
+  if (to == PH_BROKEN)
+    s->broke_in = s->ph;
+  s->ph = to;
+}
+
+static int is_opening(const smtpc_session *s) {
+  return s->ph >= PH_GREETING && s->ph <= PH_AUTH;
 }
 
 static int reply_class_error(int code) {
@@ -214,7 +228,6 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
     }
   }
   e = &s->ex[s->ex_len++];
-  s->last_kind = kind;
   if (t != NULL)
     t->pending++;
   if (kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK)
@@ -255,12 +268,16 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
 static int send_hello(smtpc_session *s, int helo) {
   const char *name = s->ehlo_name;
   char def[256];
+  int rv;
   if (name == NULL) {
     smtpc_default_ehlo_name(def, sizeof(def));
     name = def;
   }
-  return send_cmd(s, helo ? "HELO" : "EHLO", name, helo ? EX_HELO : EX_EHLO,
-                  NULL, 0);
+  rv = send_cmd(s, helo ? "HELO" : "EHLO", name, helo ? EX_HELO : EX_EHLO,
+                NULL, 0);
+  if (rv == SMTPC_OK)
+    set_phase(s, PH_HELLO);
+  return rv;
 }
 
 /* Traces every line of a received reply. */
@@ -334,10 +351,9 @@ static void release_txn(smtpc_txn *t) {
 }
 
 /* Keeps r as the transaction's final reply (a reference, not a copy). */
-static int txn_set_final(smtpc_txn *t, smtpc_reply *r) {
+static void txn_set_final(smtpc_txn *t, smtpc_reply *r) {
   smtpc__reply_free(&t->mem, t->final);
   t->final = smtpc__reply_ref(r);
-  return SMTPC_OK;
 }
 
 
@@ -582,15 +598,15 @@ static int start_queued(smtpc_session *s) {
 /* Breaks the session: every unfinished transaction gets err. */
 static int fail_session(smtpc_session *s, int err) {
   smtpc_txn *t;
-  if (s->st == ST_BROKEN)
+  if (s->ph == PH_BROKEN)
     return s->fatal;
-  s->st = ST_BROKEN;
+  set_phase(s, PH_BROKEN);
   s->fatal = err;
   while ((t = s->head) != NULL)
     txn_complete(s, t, err);
-  if (s->op != OP_NONE && s->op_result == SMTPC_ERR_WANT_READ)
+  if (s->op != OP_NONE && s->op_result == SMTPC__PENDING)
     s->op_result = err;
-  if (s->open_result == SMTPC_ERR_WANT_READ)
+  if (s->open_result == SMTPC__PENDING)
     s->open_result = err;
   return err;
 }
@@ -611,8 +627,13 @@ static int session_secure(const smtpc_session *s) {
   return s->tls_up;
 }
 
+/* 1 if the transport can be upgraded after STARTTLS. */
+static int can_starttls(const smtpc_session *s) {
+  return s->have_io && s->io.starttls != NULL;
+}
+
 static void become_ready(smtpc_session *s) {
-  s->st = ST_READY;
+  set_phase(s, PH_READY);
   s->open_result = SMTPC_OK;
 }
 
@@ -687,6 +708,7 @@ static int start_auth(smtpc_session *s) {
     return fail_sync(s, rv);
   s->auth_mech = (smtpc_auth_mech)rv;
   s->auth_step = 0;
+  set_phase(s, PH_AUTH);
   rv = smtpc__auth_initial(&raw, &s->mem, s->auth_mech, s->auth_user,
                            s->auth_secret, s->auth_authzid, &has);
   if (rv == SMTPC_OK)
@@ -697,22 +719,32 @@ static int start_auth(smtpc_session *s) {
   return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
 }
 
-/* After the (last) EHLO: STARTTLS, AUTH or ready, as configured. */
-static int after_ehlo(smtpc_session *s) {
-  int secure = session_secure(s);
-  if (!secure && !s->tls_tried && s->tls_policy != SMTPC_TLS_NONE &&
-      (s->caps.flags & SMTPC__CAP_STARTTLS) && s->io.starttls != NULL)
-    return send_cmd(s, "STARTTLS", NULL, EX_STARTTLS, NULL, 0);
-  if (s->tls_policy == SMTPC_TLS_REQUIRED && !secure)
+/* Once the connection is as secure as it will get: the TLS policy, then
+ * AUTH or ready. */
+static int after_security(smtpc_session *s) {
+  if (s->tls_policy == SMTPC_TLS_REQUIRED && !session_secure(s))
     /* RFC 3207 4.1 / RFC 8314: never fall back to clear text */
     return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
-  if (s->auth_user != NULL && s->auth_used == SMTPC_AUTH_AUTO)
+  if (s->auth_user != NULL)
     return start_auth(s);
   become_ready(s);
   return SMTPC_OK;
 }
 
-static int handle_auth_reply(smtpc_session *s, const smtpc_reply *r) {
+/* After an EHLO or HELO: STARTTLS when it is wanted and possible (not after
+ * the EHLO that follows a handshake), else on to the policy and AUTH. */
+static int after_hello(smtpc_session *s) {
+  int rv;
+  if (!session_secure(s) && !s->tls_up && s->tls_policy != SMTPC_TLS_NONE &&
+      (s->caps.flags & SMTPC__CAP_STARTTLS) && can_starttls(s)) {
+    if ((rv = send_cmd(s, "STARTTLS", NULL, EX_STARTTLS, NULL, 0)) == SMTPC_OK)
+      set_phase(s, PH_STARTTLS);
+    return rv;
+  }
+  return after_security(s);
+}
+
+static int on_auth(smtpc_session *s, const smtpc_reply *r) {
   smtpc__buf raw = {NULL, 0, 0, 0, 1};
   unsigned char chal[8192];
   size_t clen = 0;
@@ -726,8 +758,6 @@ static int handle_auth_reply(smtpc_session *s, const smtpc_reply *r) {
     become_ready(s);
     return SMTPC_OK;
   }
-  if (r->code == 421)
-    return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
   if (r->code != 334)
     return fail_sync(s, SMTPC_ERR_AUTH_FAILED);
   /* "334 " base64 challenge: strictly decoded, bounded */
@@ -823,96 +853,154 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
   return SMTPC_OK;
 }
 
-static int handle_reply(smtpc_session *s, const expect *e,
-                        smtpc_reply *r) {
+/* ---- reply handlers: one per expectation kind ---------------------------- */
+
+/* RFC 5321 3.8: a 421 means the server is closing the channel, whatever
+ * command it answers (only a QUIT may get it and still succeed).  The one
+ * place that rule lives: the transaction the reply belonged to keeps it. */
+static int on_421(smtpc_session *s, const expect *e, smtpc_reply *r) {
   smtpc_txn *t = e->t;
-  int code = r->code, rv;
+  if (t != NULL && t->phase != TP_DONE) {
+    txn_set_final(t, r);
+    if (e->kind == EX_RCPT && t->rreplies[e->idx] == NULL)
+      (void)keep_rcpt_reply(t, e->idx, r); /* failing anyway */
+  }
+  return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+}
 
-  switch (e->kind) {
-  case EX_GREETING:
-    if (code == 220)
-      return send_hello(s, s->helo_only);
-    if (code == 554) /* RFC 5321 3.1: wait for QUIT */
-      return fail_sync(s, SMTPC_ERR_GREETING_REFUSED);
-    return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
-                                      : reply_class_error(code));
-  case EX_EHLO:
-  case EX_HELO:
-    if (code == 250) {
-      if (e->kind == EX_EHLO) {
-        if ((rv = smtpc__caps_parse(&s->caps, &s->mem, r)) != SMTPC_OK)
-          return fail_session(s, rv);
-        s->parser.enhanced = (s->caps.flags & SMTPC__CAP_ENHANCED) != 0;
-      } else {
-        smtpc__caps_clear(&s->caps, &s->mem);
-      }
-      return after_ehlo(s);
+static int on_greeting(smtpc_session *s, const smtpc_reply *r) {
+  if (r->code == 220)
+    return send_hello(s, s->helo_only);
+  if (r->code == 554) /* RFC 5321 3.1: wait for QUIT */
+    return fail_sync(s, SMTPC_ERR_GREETING_REFUSED);
+  return fail_session(s, reply_class_error(r->code));
+}
+
+static int on_hello(smtpc_session *s, ex_kind kind, const smtpc_reply *r) {
+  int rv;
+  if (r->code == 250) {
+    if (kind == EX_EHLO) {
+      if ((rv = smtpc__caps_parse(&s->caps, &s->mem, r)) != SMTPC_OK)
+        return fail_session(s, rv);
+      s->parser.enhanced = (s->caps.flags & SMTPC__CAP_ENHANCED) != 0;
+    } else {
+      smtpc__caps_clear(&s->caps, &s->mem);
     }
-    if (e->kind == EX_EHLO && code >= 500 && code != 554) {
-      /* RFC 5321 3.2: a server that does not know EHLO answers 5xx;
-       * fall back to HELO. */
-      return send_hello(s, 1);
-    }
-    return fail_session(s, code < 400 ? SMTPC_ERR_PROTOCOL
-                                      : reply_class_error(code));
-  case EX_STARTTLS:
-    if (code == 220) {
-      /* RFC 3207 / CVE-2021-22947 class: any byte already received now
-       * arrived in clear after the 220 and could be an injected reply. */
-      if (smtpc__buf_avail(&s->in) > 0 ||
-          smtpc__reply_parser_busy(&s->parser))
-        return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
-      s->tls_step = 1;
-      return SMTPC_OK;
-    }
-    if (code == 421)
-      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
-    s->tls_tried = 1;
-    if (s->tls_policy == SMTPC_TLS_REQUIRED)
-      return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
-    return after_ehlo(s); /* opportunistic: go on in clear */
-  case EX_AUTH:
-    return handle_auth_reply(s, r);
-  case EX_AUTH_CANCEL:
-    if (code == 421)
-      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
-    return fail_sync(s, SMTPC_ERR_AUTH_BAD_CHALLENGE);
-  case EX_RSET_CHECK:
+    return after_hello(s);
+  }
+  if (kind == EX_EHLO && r->code >= 500 && r->code != 554)
+    /* RFC 5321 3.2: a server that does not know EHLO answers 5xx */
+    return send_hello(s, 1);
+  return fail_session(s, reply_class_error(r->code));
+}
+
+static int on_starttls(smtpc_session *s, const smtpc_reply *r) {
+  if (r->code == 220) {
+    /* RFC 3207 / CVE-2021-22947 class: any byte already received now
+     * arrived in clear after the 220 and could be an injected reply. */
+    if (smtpc__buf_avail(&s->in) > 0 || smtpc__reply_parser_busy(&s->parser))
+      return fail_session(s, SMTPC_ERR_UNEXPECTED_DATA);
+    set_phase(s, PH_HANDSHAKE);
+    return SMTPC_OK;
+  }
+  s->starttls_refused = 1;
+  if (s->tls_policy == SMTPC_TLS_REQUIRED)
+    return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
+  return after_security(s); /* opportunistic: go on in clear */
+}
+
+static int on_rset(smtpc_session *s, ex_kind kind, const smtpc_reply *r) {
+  if (kind == EX_RSET_CHECK)
     s->check_pending = 0;
-    if (code == 421)
-      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
-    if (code != 250)
-      return fail_session(s, reply_class_error(code));
-    return SMTPC_OK;
-  case EX_RSET_TXN:
-    if (code == 421)
-      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
-    if (code != 250)
-      return fail_session(s, reply_class_error(code));
-    return SMTPC_OK;
-  case EX_OP:
-    if (code == 421 && s->op != OP_QUIT)
-      return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
-    if (s->op == OP_QUIT)
-      s->op_result = SMTPC_OK; /* whatever it says, we are leaving */
-    else if (code == 250 || (s->op == OP_VRFY && (code == 251 || code == 252)))
-      s->op_result = SMTPC_OK;
-    else
-      s->op_result = reply_class_error(code);
-    return SMTPC_OK;
-  default:
-    break;
-  }
+  if (r->code != 250)
+    return fail_session(s, reply_class_error(r->code));
+  return SMTPC_OK;
+}
 
-  /* Transaction replies.  A 421 ends the session whatever the step. */
-  if (code == 421) {
-    if (t != NULL && t->phase != TP_DONE) {
-      txn_set_final(t, r);
-      if (e->kind == EX_RCPT && t->rreplies[e->idx] == NULL)
-        (void)keep_rcpt_reply(t, e->idx, r); /* failing anyway */
-    }
-    return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
+static int on_op(smtpc_session *s, const smtpc_reply *r) {
+  int code = r->code;
+  if (s->op == OP_QUIT)
+    s->op_result = SMTPC_OK; /* whatever it says, we are leaving */
+  else if (code == 250 || (s->op == OP_VRFY && (code == 251 || code == 252)))
+    s->op_result = SMTPC_OK;
+  else
+    s->op_result = reply_class_error(code);
+  return SMTPC_OK;
+}
+
+static int on_mail(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
+  if (r->code / 100 == 2) {
+    t->mail_ok = 1;
+    t->step = SMTPC_STEP_RCPT;
+    return use_pipelining(s) ? SMTPC_OK : send_rcpt_group(s, t);
   }
+  txn_set_final(t, r);
+  return after_txn_failure(s, t, reply_class_error(r->code));
+}
+
+static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx,
+                   smtpc_reply *r) {
+  int rv;
+  /* keep code, enhanced code and a bounded text */
+  if ((rv = keep_rcpt_reply(t, idx, r)) != SMTPC_OK)
+    return fail_session(s, rv);
+  t->answered++;
+  if (r->code / 100 == 2)
+    t->accepted++;
+  if (idx + 1 != t->rcpt_sent)
+    return SMTPC_OK; /* more replies of this group to come */
+  if (t->rcpt_sent < t->nrcpt)
+    return send_rcpt_group(s, t);
+  if (use_pipelining(s)) {
+    t->step = SMTPC_STEP_DATA;
+    return SMTPC_OK; /* DATA went with the last group */
+  }
+  if (t->accepted == 0)
+    return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
+  t->step = SMTPC_STEP_DATA;
+  return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
+}
+
+static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
+  int rv;
+  if (r->code == 354 && t->accepted > 0)
+    return begin_body(s, t);
+  if (r->code == 354) {
+    /* RFC 2920 3.1: DATA accepted though no recipient was: end the
+     * (empty) message with a single dot. */
+    if ((rv = smtpc__buf_append(&s->out, &s->mem, ".\r\n", 3)) ||
+        (rv = push_expect(s, EX_DATA_END, t, 0)))
+      return fail_session(s, rv);
+    trace(s, SMTPC_TRACE_OUT, ".", 1);
+    t->phase = TP_END;
+    t->step = SMTPC_STEP_DATA_END;
+    return SMTPC_OK;
+  }
+  txn_set_final(t, r);
+  return after_txn_failure(s, t,
+                           t->accepted == 0 ? SMTPC_ERR_NO_RECIPIENTS
+                                            : reply_class_error(r->code));
+}
+
+static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
+  int rv;
+  txn_set_final(t, r);
+  if (t->accepted == 0) {
+    txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
+  } else if (r->code / 100 == 2) {
+    if ((rv = extract_queue_id(t)) != SMTPC_OK)
+      return fail_session(s, rv);
+    txn_complete(s, t,
+                 t->accepted == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
+  } else {
+    txn_complete(s, t, reply_class_error(r->code));
+  }
+  return SMTPC_OK;
+}
+
+/* A reply to MAIL, RCPT, DATA or the end of data. */
+static int on_txn_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
+  smtpc_txn *t = e->t;
   if (t == NULL || t->phase == TP_DONE) {
     /* The transaction already failed; later pipelined replies only need
      * to be counted -- except a 354, after which the server reads message
@@ -920,79 +1008,41 @@ static int handle_reply(smtpc_session *s, const expect *e,
      * envelope would become message text and a "." might deliver a message
      * nobody composed: the session is out of step.  It breaks without QUIT
      * (the server then drops the unfinished message) and is never reused. */
-    if (e->kind == EX_DATA && code == 354)
+    if (e->kind == EX_DATA && r->code == 354)
       return fail_session(s, SMTPC_ERR_PROTOCOL);
     return SMTPC_OK;
   }
   switch (e->kind) {
+  case EX_MAIL: return on_mail(s, t, r);
+  case EX_RCPT: return on_rcpt(s, t, e->idx, r);
+  case EX_DATA: return on_data(s, t, r);
+  default: return on_data_end(s, t, r);
+  }
+}
+
+/* The one dispatch: the 421 rule first, then the handler of the kind. */
+static int handle_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
+  if (r->code == 421 && !(e->kind == EX_OP && s->op == OP_QUIT)) {
+    if (e->kind == EX_RSET_CHECK)
+      s->check_pending = 0;
+    return on_421(s, e, r);
+  }
+  switch (e->kind) {
+  case EX_GREETING: return on_greeting(s, r);
+  case EX_EHLO:
+  case EX_HELO: return on_hello(s, e->kind, r);
+  case EX_STARTTLS: return on_starttls(s, r);
+  case EX_AUTH: return on_auth(s, r);
+  case EX_AUTH_CANCEL: return fail_sync(s, SMTPC_ERR_AUTH_BAD_CHALLENGE);
+  case EX_RSET_CHECK:
+  case EX_RSET_TXN: return on_rset(s, e->kind, r);
+  case EX_OP: return on_op(s, r);
   case EX_MAIL:
-    if (code / 100 == 2) {
-      t->mail_ok = 1;
-      t->step = SMTPC_STEP_RCPT;
-      if (!use_pipelining(s))
-        return send_rcpt_group(s, t);
-      return SMTPC_OK;
-    }
-    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
-      return fail_session(s, rv);
-    return after_txn_failure(s, t, reply_class_error(code));
-  case EX_RCPT: {
-    /* keep code, enhanced code and a bounded text */
-    if ((rv = keep_rcpt_reply(t, e->idx, r)) != SMTPC_OK)
-      return fail_session(s, rv);
-    t->answered++;
-    if (code / 100 == 2)
-      t->accepted++;
-    if (e->idx + 1 != t->rcpt_sent)
-      return SMTPC_OK; /* more replies of this group to come */
-    if (t->rcpt_sent < t->nrcpt)
-      return send_rcpt_group(s, t);
-    if (use_pipelining(s)) {
-      t->step = SMTPC_STEP_DATA;
-      return SMTPC_OK; /* DATA went with the last group */
-    }
-    if (t->accepted == 0)
-      return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
-    t->step = SMTPC_STEP_DATA;
-    return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
-  }
+  case EX_RCPT:
   case EX_DATA:
-    if (code == 354) {
-      if (t->accepted == 0) {
-        /* RFC 2920 3.1: DATA accepted though no recipient was: end the
-         * (empty) message with a single dot. */
-        if ((rv = smtpc__buf_append(&s->out, &s->mem, ".\r\n", 3)) ||
-            (rv = push_expect(s, EX_DATA_END, t, 0)))
-          return fail_session(s, rv);
-        trace(s, SMTPC_TRACE_OUT, ".", 1);
-        t->phase = TP_END;
-        t->step = SMTPC_STEP_DATA_END;
-        return SMTPC_OK;
-      }
-      return begin_body(s, t);
-    }
-    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
-      return fail_session(s, rv);
-    return after_txn_failure(s, t,
-                             t->accepted == 0 ? SMTPC_ERR_NO_RECIPIENTS
-                                              : reply_class_error(code));
-  case EX_DATA_END:
-    if ((rv = txn_set_final(t, r)) != SMTPC_OK)
-      return fail_session(s, rv);
-    if (t->accepted == 0) {
-      txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
-    } else if (code / 100 == 2) {
-      if ((rv = extract_queue_id(t)) != SMTPC_OK)
-        return fail_session(s, rv);
-      txn_complete(s, t, t->accepted == t->nrcpt ? SMTPC_OK
-                                                 : SMTPC_ERR_PARTIAL);
-    } else {
-      txn_complete(s, t, reply_class_error(code));
-    }
-    return SMTPC_OK;
-  default:
-    return fail_session(s, SMTPC_ERR_INTERNAL);
+  case EX_DATA_END: return on_txn_reply(s, e, r);
   }
+  return fail_session(s, SMTPC_ERR_INTERNAL);
 }
 
 /* ---- the engine ---------------------------------------------------------- */
@@ -1171,13 +1221,36 @@ static int read_reply(smtpc_session *s) {
   return rv;
 }
 
+/* After the transport's STARTTLS handshake ended with rv: EHLO again over
+ * TLS, or the session fails. */
+static int finish_starttls(smtpc_session *s, int rv) {
+  if (rv != SMTPC_OK) {
+    /* transport failures keep their meaning; anything else in the
+     * handshake is a TLS failure */
+    if (rv != SMTPC_ERR_CERTIFICATE && rv != SMTPC_ERR_NOMEM &&
+        rv != SMTPC_ERR_TIMEOUT && rv != SMTPC_ERR_EOF && rv != SMTPC_ERR_IO)
+      rv = SMTPC_ERR_TLS;
+    return fail_session(s, rv);
+  }
+  s->tls_up = 1;
+  if (!session_secure(s))
+    return fail_session(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
+  trace(s, SMTPC_TRACE_INFO, "(TLS handshake complete)", 24);
+  /* RFC 3207 4.2: forget everything learned before TLS */
+  smtpc__caps_clear(&s->caps, &s->mem);
+  s->parser.enhanced = 0;
+  if ((rv = send_hello(s, 0)) != SMTPC_OK)
+    return fail_session(s, rv);
+  return SMTPC_OK;
+}
+
 /* Runs until nothing is left to send or receive (or the caller's goal is
- * reached: *goal becomes non-WANT_READ). */
+ * reached: *goal is no longer SMTPC__PENDING). */
 static int drive(smtpc_session *s, const int *goal) {
   int rv;
   unsigned rounds = 0;
   for (;;) {
-    if (s->st == ST_BROKEN)
+    if (s->ph == PH_BROKEN)
       return s->fatal;
     if (++rounds > 1000000u)
       return fail_session(s, SMTPC_ERR_INTERNAL); /* cannot happen */
@@ -1193,36 +1266,18 @@ static int drive(smtpc_session *s, const int *goal) {
         return rv;
       continue;
     }
-    if (s->tls_step) {
+    if (s->ph == PH_HANDSHAKE) {
       rv = s->io.starttls(s->io.ctx, s->server_name);
       if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
         return rv;
-      if (rv != SMTPC_OK) {
-        /* transport failures keep their meaning; anything else in the
-         * handshake is a TLS failure */
-        if (rv != SMTPC_ERR_CERTIFICATE && rv != SMTPC_ERR_NOMEM &&
-            rv != SMTPC_ERR_TIMEOUT && rv != SMTPC_ERR_EOF &&
-            rv != SMTPC_ERR_IO)
-          rv = SMTPC_ERR_TLS;
-        return fail_session(s, rv);
-      }
-      s->tls_step = 0;
-      s->tls_tried = 1;
-      s->tls_up = 1;
-      if (!session_secure(s))
-        return fail_session(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
-      trace(s, SMTPC_TRACE_INFO, "(TLS handshake complete)", 24);
-      /* RFC 3207 4.2: forget everything learned before TLS */
-      smtpc__caps_clear(&s->caps, &s->mem);
-      s->parser.enhanced = 0;
-      if ((rv = send_hello(s, 0)) != SMTPC_OK)
-        return fail_session(s, rv);
+      if ((rv = finish_starttls(s, rv)) != SMTPC_OK)
+        return rv;
       continue;
     }
     if (s->body_txn != NULL) {
       if ((rv = pump_body(s)) != SMTPC_OK)
         return rv;
-      if (s->body_txn == NULL && s->st != ST_BROKEN) {
+      if (s->body_txn == NULL && s->ph != PH_BROKEN) {
         /* RFC 2920 3.1: the next envelope may share the flight of this
          * body's end. */
         if ((rv = start_queued(s)) != SMTPC_OK)
@@ -1233,14 +1288,14 @@ static int drive(smtpc_session *s, const int *goal) {
     if (s->ex_len > s->ex_head) {
       if ((rv = read_reply(s)) != SMTPC_OK)
         return rv;
-      if (goal == NULL && s->st == ST_READY &&
+      if (goal == NULL && s->ph == PH_READY &&
           (rv = start_queued(s)) != SMTPC_OK)
         return fail_session(s, rv);
       continue;
     }
-    if (goal != NULL && *goal != SMTPC_ERR_WANT_READ)
+    if (goal != NULL && *goal != SMTPC__PENDING)
       return SMTPC_OK;
-    if (goal == NULL && s->st == ST_READY && next_queued(s) != NULL) {
+    if (goal == NULL && s->ph == PH_READY && next_queued(s) != NULL) {
       if (smtpc__buf_avail(&s->in) > 0)
         return unsolicited(s);
       if ((rv = start_queued(s)) != SMTPC_OK)
@@ -1276,8 +1331,8 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->in_chunk = IN_CHUNK;
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;
-  s->st = ST_NEW;
-  s->open_result = SMTPC_ERR_WANT_READ;
+  s->ph = PH_NEW;
+  s->open_result = SMTPC__PENDING;
   s->op_result = SMTPC_OK;
   smtpc__reply_parser_init(&s->parser, &s->mem);
   s->caps.size = -1;
@@ -1293,7 +1348,7 @@ void smtpc_session_free(smtpc_session *s) {
   m = s->mem;
   while ((t = s->head) != NULL) {
     /* unfinished: the caller may still read it */
-    txn_complete(s, t, s->st == ST_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE);
+    txn_complete(s, t, s->ph == PH_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE);
   }
   for (; s->ex_head < s->ex_len; s->ex_head++)
     release_txn(s->ex[s->ex_head].t);
@@ -1317,7 +1372,7 @@ int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io) {
   if (s == NULL || io == NULL || io->version != SMTPC_IO_VERSION ||
       io->send == NULL || io->recv == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st != ST_NEW)
+  if (s->ph != PH_NEW)
     return SMTPC_ERR_INVALID_STATE;
   s->io = *io;
   s->have_io = 1;
@@ -1442,7 +1497,7 @@ void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
 int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_tls_policy policy) {
   if (s == NULL || (unsigned)policy > SMTPC_TLS_REQUIRED)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st != ST_NEW)
+  if (s->ph != PH_NEW)
     return SMTPC_ERR_INVALID_STATE;
   s->tls_policy = policy;
   return SMTPC_OK;
@@ -1462,7 +1517,7 @@ int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
   char *u, *p, *z = NULL;
   if (s == NULL || (unsigned)mech > SMTPC_AUTH_OAUTHBEARER)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st != ST_NEW)
+  if (s->ph != PH_NEW)
     return SMTPC_ERR_INVALID_STATE;
   if (smtpc__check_arg(user, 1) != SMTPC_OK || secret == NULL ||
       *secret == '\0' ||
@@ -1503,14 +1558,14 @@ int smtpc_session_open(smtpc_session *s) {
   int rv;
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st == ST_NEW) {
+  if (s->ph == PH_NEW) {
     if (!s->have_io)
       return SMTPC_ERR_INVALID_STATE;
-    s->st = ST_OPENING;
+    set_phase(s, PH_GREETING);
     if ((rv = push_expect(s, EX_GREETING, NULL, 0)) != SMTPC_OK)
       return fail_session(s, rv);
-  } else if (s->st != ST_OPENING) {
-    return s->st == ST_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE;
+  } else if (!is_opening(s)) {
+    return s->ph == PH_BROKEN ? s->fatal : SMTPC_ERR_INVALID_STATE;
   }
   rv = drive(s, &s->open_result);
   if (rv != SMTPC_OK)
@@ -1556,7 +1611,7 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
       (body->read == NULL && body->data == NULL && body->len > 0) ||
       (unsigned)body->type > SMTPC_BODY_8BITMIME)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st == ST_BROKEN || s->st == ST_QUIT)
+  if (s->ph == PH_BROKEN || s->ph == PH_QUIT)
     return SMTPC_ERR_INVALID_STATE;
   if (nrcpts > SIZE_MAX / sizeof(char *))
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -1599,7 +1654,7 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
     }
   }
   t->mem = s->mem;
-  t->status = SMTPC_ERR_WANT_READ;
+  t->status = SMTPC__PENDING;
   t->body = *body;
   t->nrcpt = nrcpts;
   t->s = s;
@@ -1620,9 +1675,9 @@ int smtpc_session_run(smtpc_session *s) {
   int rv;
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->st == ST_BROKEN)
+  if (s->ph == PH_BROKEN)
     return s->fatal;
-  if (s->st != ST_READY || s->op != OP_NONE)
+  if (s->ph != PH_READY || s->op != OP_NONE)
     return SMTPC_ERR_INVALID_STATE;
   if (s->used && s->head != NULL && s->head->phase == TP_QUEUED &&
       s->ex_len == s->ex_head && smtpc__buf_avail(&s->out) == 0)
@@ -1641,24 +1696,24 @@ static int simple_op(smtpc_session *s, op_kind op, const char *verb,
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (s->op == OP_NONE) {
-    if (s->st == ST_BROKEN && op == OP_QUIT && s->can_quit &&
+    if (s->ph == PH_BROKEN && op == OP_QUIT && s->can_quit &&
         s->ex_len == s->ex_head && smtpc__buf_avail(&s->out) == 0 &&
         smtpc__buf_avail(&s->in) == 0) {
       /* the dialogue is in step: say goodbye properly */
-      s->st = ST_READY;
+      set_phase(s, PH_READY);
       s->can_quit = 0;
       s->fatal = SMTPC_OK;
     }
-    if (s->st == ST_BROKEN)
+    if (s->ph == PH_BROKEN)
       return op == OP_QUIT ? SMTPC_OK : s->fatal;
-    if (s->st != ST_READY || s->head != NULL)
+    if (s->ph != PH_READY || s->head != NULL)
       return SMTPC_ERR_INVALID_STATE;
     if (smtpc__buf_avail(&s->in) > 0)
       return unsolicited(s);
     if ((rv = send_cmd(s, verb, arg, EX_OP, NULL, 0)) != SMTPC_OK)
       return rv;
     s->op = op;
-    s->op_result = SMTPC_ERR_WANT_READ;
+    s->op_result = SMTPC__PENDING;
   } else if (s->op != op) {
     return SMTPC_ERR_INVALID_STATE;
   }
@@ -1668,7 +1723,7 @@ static int simple_op(smtpc_session *s, op_kind op, const char *verb,
   rv = s->op_result;
   s->op = OP_NONE;
   if (op == OP_QUIT) {
-    s->st = ST_QUIT;
+    set_phase(s, PH_QUIT);
     return rv == SMTPC_ERR_EOF ? SMTPC_OK : rv;
   }
   if (op == OP_RSET && rv == SMTPC_OK)
@@ -1703,7 +1758,7 @@ void smtpc_session_close(smtpc_session *s) {
   if (s->have_io && s->io.close != NULL)
     s->io.close(s->io.ctx);
   s->have_io = 0;
-  if (s->st != ST_BROKEN)
+  if (s->ph != PH_BROKEN)
     fail_session(s, SMTPC_ERR_EOF);
 }
 
@@ -1744,7 +1799,13 @@ void smtpc_txn_free(smtpc_txn *t) {
 }
 
 int smtpc_txn_status(const smtpc_txn *t) {
-  return t ? t->status : SMTPC_ERR_INVALID_ARGUMENT;
+  if (t == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  return t->phase == TP_DONE ? t->status : SMTPC_ERR_INVALID_STATE;
+}
+
+int smtpc_txn_is_complete(const smtpc_txn *t) {
+  return t != NULL && t->phase == TP_DONE;
 }
 
 const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t) {
@@ -1777,19 +1838,16 @@ const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i) {
   return t->rreplies[i];
 }
 
-/* Where smtpc_session_open() got to, for the one-call API's reports. */
-smtpc_stage smtpc__session_open_stage(const smtpc_session *s) {
-  if (s->tls_step)
-    return SMTPC_STAGE_TLS;
-  switch (s->last_kind) {
-  case EX_GREETING: return SMTPC_STAGE_GREETING;
-  case EX_EHLO:
-  case EX_HELO: return SMTPC_STAGE_HELLO;
-  case EX_STARTTLS: return SMTPC_STAGE_STARTTLS;
-  case EX_AUTH:
-  case EX_AUTH_CANCEL: return SMTPC_STAGE_AUTH;
-  default: return SMTPC_STAGE_SEND;
-  }
+/* Where smtpc_session_open() got to, or failed: the one-call API maps it
+ * to its stage. */
+smtpc__phase smtpc__session_phase(const smtpc_session *s) {
+  return s->ph == PH_BROKEN ? s->broke_in : s->ph;
+}
+
+void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
+                                   void *user) {
+  s->phase_hook = hook;
+  s->phase_user = user;
 }
 
 /* Drops the session's reference to its last reply.  The one-call API calls

@@ -296,8 +296,33 @@ int smtpc__platform_name_ok(const char *name);
 /* Milliseconds on the monotonic clock (socket deadlines, the pool). */
 int64_t smtpc__mono_ms(void);
 
-/* ---- session internals used by the one-call API (client.c) -------------- */
-smtpc_stage smtpc__session_open_stage(const smtpc_session *s);
+/* ---- session internals ---------------------------------------------------- */
+
+/* Internal status codes, never returned by a public call (the public codes
+ * are -1, -2 and -100 and below). */
+#define SMTPC__PENDING (-90) /* an operation or transaction is not done yet */
+
+/* Where a session is (session.c: set_phase() is the only writer). */
+typedef enum smtpc__phase {
+  PH_NEW,       /* not opened */
+  PH_GREETING,  /* waiting for the greeting */
+  PH_HELLO,     /* EHLO or HELO sent */
+  PH_STARTTLS,  /* STARTTLS sent, its reply awaited */
+  PH_HANDSHAKE, /* STARTTLS accepted: the transport is to be upgraded */
+  PH_AUTH,      /* the AUTH exchange */
+  PH_READY,     /* open: transactions and commands */
+  PH_QUIT,      /* QUIT answered */
+  PH_BROKEN     /* failed: only close and free */
+} smtpc__phase;
+
+/* Sees every phase change (tests). */
+typedef void (*smtpc__phase_hook)(void *user, smtpc__phase from,
+                                  smtpc__phase to);
+void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
+                                   void *user);
+/* The phase, or for a broken session the phase it broke in: where
+ * smtpc_session_open() got to (the one-call API maps it to a stage). */
+smtpc__phase smtpc__session_phase(const smtpc_session *s);
 void smtpc__session_drop_last(smtpc_session *s);
 
 #endif /* SMTPC_INT_H */

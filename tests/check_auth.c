@@ -71,9 +71,19 @@ static const char *trace_str(fixture *f) {
 
 /* ---- STARTTLS -------------------------------------------------------------- */
 
+/* Records phase changes as letters: N(ew) G(reeting) H(ello) S(TARTTLS)
+ * T(LS handshake) A(UTH) R(eady) Q(uit) B(roken). */
+static void on_phase(void *user, smtpc__phase from, smtpc__phase to) {
+  tu_bytes *b = user;
+  (void)from;
+  tu_bytes_append(b, &"NGHSTARQB"[to], 1);
+}
+
 START_TEST(test_starttls_required_then_auth) {
   fixture f;
+  tu_bytes phases = {0};
   fx_init(&f, &ts_modes[_i]);
+  smtpc__session_set_phase_hook(f.s, on_phase, &phases);
   ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED),
                    SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass",
@@ -105,6 +115,10 @@ START_TEST(test_starttls_required_then_auth) {
   ck_assert_ptr_null(strstr(trace_str(&f), "AHVzZXIAcGFzcw"));
   ck_assert_ptr_null(strstr(trace_str(&f), "pass"));
   ck_assert_int_eq(fx_quit(&f), SMTPC_OK);
+  /* the opening sequence, one phase change at a time */
+  tu_bytes_append(&phases, "", 1);
+  ck_assert_str_eq((const char *)phases.p, "GHSTHARQ");
+  tu_bytes_free(&phases);
   fx_fini(&f);
 }
 END_TEST

@@ -692,10 +692,20 @@ SMTPC_API void smtpc_txn_free(smtpc_txn *t);
  * \retval SMTPC_ERR_NO_RECIPIENTS Every recipient was rejected.
  * \retval SMTPC_ERR_REPLY_TEMPORARY, SMTPC_ERR_REPLY_PERMANENT MAIL, DATA or
  *         the end of data was rejected; see smtpc_txn_reply().
- * \retval SMTPC_ERR_WANT_READ Not complete yet.
+ * \retval SMTPC_ERR_INVALID_STATE Not complete yet (see
+ *         smtpc_txn_is_complete()).
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p t is NULL.
  * \return Otherwise the session error that ended it (nothing was accepted).
  */
 SMTPC_API int smtpc_txn_status(const smtpc_txn *t);
+
+/**
+ * \brief Whether a transaction is complete: its outcome is known.
+ * \param[in] t The transaction.
+ * \return 1 when smtpc_txn_status() holds the outcome, 0 while it is still
+ *         queued or in progress (or \p t is NULL).
+ */
+SMTPC_API int smtpc_txn_is_complete(const smtpc_txn *t);
 
 /**
  * \brief The final reply: to the end of data, or the reply that ended the
