@@ -94,6 +94,11 @@ struct smtpc_session {
   smtpc_mem mem;
   smtpc_io io;
   int have_io;
+  int mem_mode;           /* memory mode: the caller moves the bytes */
+  unsigned mem_flags;     /* SMTPC_MEM_* */
+  int mem_secure;         /* memory mode: the upgraded transport is secure */
+  int in_eof;             /* the peer closed its side */
+  int need;               /* memory mode: what the engine waits for */
   phase ph;
   phase broke_in;         /* the phase PH_BROKEN was entered from */
   smtpc__phase_hook phase_hook; /* tests: sees every phase change */
@@ -199,7 +204,7 @@ static unsigned timeout_for(const smtpc_session *s, ex_kind k) {
 
 static void arm(smtpc_session *s, unsigned ms) {
   s->cur_timeout = ms;
-  if (s->io.set_timeout != NULL)
+  if (s->have_io && s->io.set_timeout != NULL)
     s->io.set_timeout(s->io.ctx, ms);
 }
 
@@ -620,6 +625,8 @@ static int fail_sync(smtpc_session *s, int err) {
 }
 
 static int session_secure(const smtpc_session *s) {
+  if (s->mem_mode)
+    return (s->mem_flags & SMTPC_MEM_SECURE) || (s->tls_up && s->mem_secure);
   if (!s->have_io)
     return 0;
   if (s->io.is_secure != NULL)
@@ -629,6 +636,8 @@ static int session_secure(const smtpc_session *s) {
 
 /* 1 if the transport can be upgraded after STARTTLS. */
 static int can_starttls(const smtpc_session *s) {
+  if (s->mem_mode)
+    return (s->mem_flags & SMTPC_MEM_STARTTLS) != 0;
   return s->have_io && s->io.starttls != NULL;
 }
 
@@ -1058,6 +1067,14 @@ static int io_error(smtpc_session *s, smtpc_ssize rv) {
   return fail_session(s, err);
 }
 
+/* n bytes of output left for the peer. */
+static void out_sent(smtpc_session *s, size_t n) {
+  smtpc__buf_consume(&s->out, n);
+  if (s->body_txn != NULL)
+    arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]); /* per block sent */
+}
+
+/* Callback mode: writes the output through io.send. */
 static int flush(smtpc_session *s) {
   while (smtpc__buf_avail(&s->out) > 0) {
     size_t n = smtpc__buf_avail(&s->out);
@@ -1066,10 +1083,27 @@ static int flush(smtpc_session *s) {
       return (int)w;
     if (w <= 0 || (size_t)w > n)
       return io_error(s, w == 0 ? SMTPC_ERR_CALLBACK : w);
-    smtpc__buf_consume(&s->out, (size_t)w);
-    if (s->body_txn != NULL)
-      arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]); /* per block sent */
+    out_sent(s, (size_t)w);
   }
+  return SMTPC_OK;
+}
+
+/* Callback mode: reads what io.recv has into the input buffer. */
+static int recv_some(smtpc_session *s) {
+  smtpc_ssize n;
+  int rv;
+  if ((rv = smtpc__buf_reserve(&s->in, &s->mem, s->in_chunk)) != SMTPC_OK)
+    return fail_session(s, rv);
+  n = s->io.recv(s->io.ctx, s->in.data + s->in.len, s->in_chunk);
+  if (n == SMTPC_ERR_WANT_READ || n == SMTPC_ERR_WANT_WRITE)
+    return (int)n;
+  if (n == 0) {
+    s->in_eof = 1;
+    return SMTPC_OK;
+  }
+  if (n < 0 || (size_t)n > s->in_chunk)
+    return io_error(s, n);
+  s->in.len += (size_t)n;
   return SMTPC_OK;
 }
 
@@ -1078,9 +1112,10 @@ static int flush(smtpc_session *s) {
  * message. */
 static int abort_body(smtpc_session *s, int err) {
   smtpc_txn *t = s->body_txn;
-  if (s->io.close != NULL)
+  if (s->have_io && s->io.close != NULL)
     s->io.close(s->io.ctx);
   s->have_io = 0;
+  smtpc__buf_reset(&s->out); /* memory mode: nothing more may leave */
   if (t != NULL)
     txn_complete(s, t, err);
   return fail_session(s, err);
@@ -1163,7 +1198,8 @@ static int pump_body(smtpc_session *s) {
   return SMTPC_OK;
 }
 
-/* Reads and dispatches one reply.  Returns OK when a reply was handled. */
+/* Parses and dispatches one reply from the input.  Returns OK when a reply
+ * was handled, SMTPC__NEED_READ when more input is needed. */
 static int read_reply(smtpc_session *s) {
   expect e;
   smtpc_reply *r;
@@ -1184,28 +1220,17 @@ static int read_reply(smtpc_session *s) {
       if (rv == 1)
         break;
     }
-    {
-      smtpc_ssize n;
-      if ((rv = smtpc__buf_reserve(&s->in, &s->mem, s->in_chunk)) != SMTPC_OK)
-        return fail_session(s, rv);
-      n = s->io.recv(s->io.ctx, s->in.data + s->in.len, s->in_chunk);
-      if (n == SMTPC_ERR_WANT_READ || n == SMTPC_ERR_WANT_WRITE)
-        return (int)n;
-      if (n == 0) {
-        /* RFC 5321 3.8: a close without 421 is treated as a 451 for the
-         * transaction; after QUIT it is the normal end. */
-        if (e.kind == EX_OP && s->op == OP_QUIT) {
-          s->ex_head++;
-          s->blocking--;
-          s->op_result = SMTPC_OK;
-          return SMTPC_OK;
-        }
-        return io_error(s, SMTPC_ERR_EOF);
-      }
-      if (n < 0 || (size_t)n > s->in_chunk)
-        return io_error(s, n);
-      s->in.len += (size_t)n;
+    if (!s->in_eof)
+      return SMTPC__NEED_READ;
+    /* RFC 5321 3.8: a close without 421 is treated as a 451 for the
+     * transaction; after QUIT it is the normal end. */
+    if (e.kind == EX_OP && s->op == OP_QUIT) {
+      s->ex_head++;
+      s->blocking--;
+      s->op_result = SMTPC_OK;
+      return SMTPC_OK;
     }
+    return io_error(s, SMTPC_ERR_EOF);
   }
   if ((rv = smtpc__reply_parser_take(&s->parser, &r)) != SMTPC_OK)
     return fail_session(s, rv);
@@ -1244,9 +1269,13 @@ static int finish_starttls(smtpc_session *s, int rv) {
   return SMTPC_OK;
 }
 
-/* Runs until nothing is left to send or receive (or the caller's goal is
- * reached: *goal is no longer SMTPC__PENDING). */
-static int drive(smtpc_session *s, const int *goal) {
+/* The engine: works on the buffered input and composes output until nothing
+ * is left to do (or the caller's goal is reached: *goal is no longer
+ * SMTPC__PENDING).  It never touches the transport: it returns
+ * SMTPC__NEED_WRITE (output to send), SMTPC__NEED_READ (a reply is awaited)
+ * or SMTPC__NEED_TLS (upgrade the transport now), and drive() or the
+ * memory-mode caller does that. */
+static int engine(smtpc_session *s, const int *goal) {
   int rv;
   unsigned rounds = 0;
   for (;;) {
@@ -1262,18 +1291,10 @@ static int drive(smtpc_session *s, const int *goal) {
         s->armed_seq = s->ex[s->ex_head].seq;
         arm(s, timeout_for(s, s->ex[s->ex_head].kind));
       }
-      if ((rv = flush(s)) != SMTPC_OK)
-        return rv;
-      continue;
+      return SMTPC__NEED_WRITE;
     }
-    if (s->ph == PH_HANDSHAKE) {
-      rv = s->io.starttls(s->io.ctx, s->server_name);
-      if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
-        return rv;
-      if ((rv = finish_starttls(s, rv)) != SMTPC_OK)
-        return rv;
-      continue;
-    }
+    if (s->ph == PH_HANDSHAKE)
+      return SMTPC__NEED_TLS;
     if (s->body_txn != NULL) {
       if ((rv = pump_body(s)) != SMTPC_OK)
         return rv;
@@ -1303,6 +1324,40 @@ static int drive(smtpc_session *s, const int *goal) {
       continue;
     }
     return SMTPC_OK;
+  }
+}
+
+/* Callback mode is a loop over the engine that does the transport's part
+ * with the smtpc_io callbacks; memory mode returns at once with what the
+ * caller is to do (WANT_READ: feed input, WANT_WRITE: take output, or
+ * upgrade the transport). */
+static int drive(smtpc_session *s, const int *goal) {
+  unsigned rounds = 0;
+  for (;;) {
+    int rv = engine(s, goal);
+    s->need = rv;
+    if (s->mem_mode || rv == SMTPC_OK || rv > SMTPC__NEED_READ ||
+        rv < SMTPC__NEED_TLS) {
+      if (rv == SMTPC__NEED_READ)
+        return SMTPC_ERR_WANT_READ;
+      if (rv == SMTPC__NEED_WRITE || rv == SMTPC__NEED_TLS)
+        return SMTPC_ERR_WANT_WRITE;
+      return rv;
+    }
+    if (++rounds > 1000000u)
+      return fail_session(s, SMTPC_ERR_INTERNAL); /* cannot happen */
+    if (rv == SMTPC__NEED_WRITE)
+      rv = flush(s);
+    else if (rv == SMTPC__NEED_READ)
+      rv = recv_some(s);
+    else {
+      rv = s->io.starttls(s->io.ctx, s->server_name);
+      if (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE)
+        return rv;
+      rv = finish_starttls(s, rv);
+    }
+    if (rv != SMTPC_OK)
+      return rv;
   }
 }
 
@@ -1372,7 +1427,7 @@ int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io) {
   if (s == NULL || io == NULL || io->version != SMTPC_IO_VERSION ||
       io->send == NULL || io->recv == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->ph != PH_NEW)
+  if (s->ph != PH_NEW || s->mem_mode)
     return SMTPC_ERR_INVALID_STATE;
   s->io = *io;
   s->have_io = 1;
@@ -1559,7 +1614,7 @@ int smtpc_session_open(smtpc_session *s) {
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (s->ph == PH_NEW) {
-    if (!s->have_io)
+    if (!s->have_io && !s->mem_mode)
       return SMTPC_ERR_INVALID_STATE;
     set_phase(s, PH_GREETING);
     if ((rv = push_expect(s, EX_GREETING, NULL, 0)) != SMTPC_OK)
@@ -1783,6 +1838,90 @@ int64_t smtpc_session_max_size(const smtpc_session *s) {
   if (s == NULL || !(s->caps.flags & SMTPC__CAP_SIZE))
     return -1;
   return s->caps.size;
+}
+
+/* ---- memory mode ----------------------------------------------------------- */
+
+/* Unprocessed input a memory-mode session accepts: more than any reply the
+ * parser allows, plus a read's worth. */
+#define MEM_IN_MAX (1024 * 1024)
+
+int smtpc_session_set_memory_mode(smtpc_session *s, unsigned flags) {
+  if (s == NULL || (flags & ~(SMTPC_MEM_SECURE | SMTPC_MEM_STARTTLS)) != 0)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (s->ph != PH_NEW || s->have_io)
+    return SMTPC_ERR_INVALID_STATE;
+  s->mem_mode = 1;
+  s->mem_flags = flags;
+  return SMTPC_OK;
+}
+
+int smtpc_session_mem_recv(smtpc_session *s, const void *data, size_t len) {
+  int rv;
+  if (s == NULL || (data == NULL && len > 0))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!s->mem_mode || s->in_eof)
+    return SMTPC_ERR_INVALID_STATE;
+  if (s->ph == PH_BROKEN || len == 0)
+    return SMTPC_OK; /* nothing will read it */
+  if (smtpc__buf_avail(&s->in) + len > MEM_IN_MAX)
+    return SMTPC_ERR_INVALID_STATE; /* run the session first */
+  if ((rv = smtpc__buf_append(&s->in, &s->mem, data, len)) != SMTPC_OK)
+    return fail_session(s, rv);
+  return SMTPC_OK;
+}
+
+size_t smtpc_session_mem_send(const smtpc_session *s,
+                              const unsigned char **data) {
+  if (data != NULL)
+    *data = NULL;
+  if (s == NULL || data == NULL || !s->mem_mode)
+    return 0;
+  *data = smtpc__buf_head(&s->out);
+  return smtpc__buf_avail(&s->out);
+}
+
+int smtpc_session_mem_sent(smtpc_session *s, size_t n) {
+  if (s == NULL || !s->mem_mode || n > smtpc__buf_avail(&s->out))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  out_sent(s, n);
+  return SMTPC_OK;
+}
+
+int smtpc_session_mem_error(smtpc_session *s, int err) {
+  if (s == NULL || (err != SMTPC_ERR_EOF && err != SMTPC_ERR_IO &&
+                    err != SMTPC_ERR_TIMEOUT))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!s->mem_mode)
+    return SMTPC_ERR_INVALID_STATE;
+  if (err == SMTPC_ERR_EOF) {
+    s->in_eof = 1; /* what was received before still counts */
+    return SMTPC_OK;
+  }
+  return io_error(s, err);
+}
+
+int smtpc_session_want_read(const smtpc_session *s) {
+  return s != NULL && s->mem_mode && s->ph != PH_BROKEN && !s->in_eof &&
+         smtpc__buf_avail(&s->out) == 0 && s->need == SMTPC__NEED_READ;
+}
+
+int smtpc_session_want_write(const smtpc_session *s) {
+  return s != NULL && s->mem_mode && smtpc__buf_avail(&s->out) > 0;
+}
+
+int smtpc_session_want_starttls(const smtpc_session *s) {
+  return s != NULL && s->mem_mode && s->ph == PH_HANDSHAKE &&
+         smtpc__buf_avail(&s->out) == 0;
+}
+
+int smtpc_session_starttls_done(smtpc_session *s, int result, int secure) {
+  if (s == NULL || result > 0)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!s->mem_mode || !smtpc_session_want_starttls(s))
+    return SMTPC_ERR_INVALID_STATE;
+  s->mem_secure = secure != 0;
+  return finish_starttls(s, result);
 }
 
 /* ---- transaction accessors ----------------------------------------------- */

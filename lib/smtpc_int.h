@@ -301,6 +301,10 @@ int64_t smtpc__mono_ms(void);
 /* Internal status codes, never returned by a public call (the public codes
  * are -1, -2 and -100 and below). */
 #define SMTPC__PENDING (-90) /* an operation or transaction is not done yet */
+/* What the session engine waits for (session.c). */
+#define SMTPC__NEED_READ (-91)  /* input: a reply is awaited */
+#define SMTPC__NEED_WRITE (-92) /* output is ready to be sent */
+#define SMTPC__NEED_TLS (-93)   /* the transport is to be upgraded now */
 
 /* Where a session is (session.c: set_phase() is the only writer). */
 typedef enum smtpc__phase {

@@ -315,8 +315,144 @@ SMTPC_API void smtpc_session_free(smtpc_session *s);
  * \param[in] io The callbacks (copied).
  * \retval SMTPC_OK Success.
  * \retval SMTPC_ERR_INVALID_ARGUMENT Missing send/recv or wrong version.
+ * \retval SMTPC_ERR_INVALID_STATE The session is open or in memory mode.
  */
 SMTPC_API int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io);
+
+/** smtpc_session_set_memory_mode(): the transport is encrypted and its peer
+ *  verified from the start (implicit TLS, RFC 8314). */
+#define SMTPC_MEM_SECURE 1u
+/** smtpc_session_set_memory_mode(): the caller can upgrade its transport to
+ *  TLS when the session asks (STARTTLS). */
+#define SMTPC_MEM_STARTTLS 2u
+
+/**
+ * \brief Puts a session in memory mode: no smtpc_io, the caller moves the
+ *        bytes (like nghttp2's mem_recv/mem_send).
+ *
+ * The operations (smtpc_session_open(), smtpc_session_run(), QUIT...) are
+ * called as usual.  Where a transport call would be made they return
+ * ::SMTPC_ERR_WANT_WRITE (take the output with smtpc_session_mem_send(), or
+ * upgrade the transport when smtpc_session_want_starttls() says so) or
+ * ::SMTPC_ERR_WANT_READ (give what arrived with smtpc_session_mem_recv());
+ * then call the same operation again.  The deadline of the wait is
+ * smtpc_session_current_timeout(), counted from the last call that made
+ * progress; when it passes, call smtpc_session_mem_error() with
+ * ::SMTPC_ERR_TIMEOUT.  After an error the transport must be closed: the
+ * session may have stopped in the middle of a message on purpose.
+ * \param[in] s A new session (no smtpc_session_set_io()).
+ * \param[in] flags ::SMTPC_MEM_SECURE, ::SMTPC_MEM_STARTTLS, or 0 for a
+ *            clear-text transport that cannot be upgraded.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown flag.
+ * \retval SMTPC_ERR_INVALID_STATE The session is open or has a transport.
+ */
+SMTPC_API int smtpc_session_set_memory_mode(smtpc_session *s,
+                                            unsigned flags);
+
+/**
+ * \brief Memory mode: gives the session bytes received from the server.
+ *
+ * They are copied and processed by the next operation call.
+ * \param[in] s The session.
+ * \param[in] data The bytes.
+ * \param[in] len Their number (0 does nothing; an end of stream is
+ *            smtpc_session_mem_error() with ::SMTPC_ERR_EOF).
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p data is NULL with \p len > 0.
+ * \retval SMTPC_ERR_INVALID_STATE Not in memory mode, after the end of
+ *         stream, or 1 MiB of input is waiting: call the operation first.
+ * \retval SMTPC_ERR_NOMEM Allocation failed (the session is broken).
+ */
+SMTPC_API int smtpc_session_mem_recv(smtpc_session *s, const void *data,
+                                     size_t len);
+
+/**
+ * \brief Memory mode: the bytes to send to the server now.
+ *
+ * Send what you can, then call smtpc_session_mem_sent() with the number
+ * sent.  The pointer is valid until the next call on the session.
+ * \param[in] s The session.
+ * \param[out] data Receives a pointer to the bytes (NULL when none).
+ * \return The number of bytes (0 when nothing is to be sent, or not in
+ *         memory mode).
+ */
+SMTPC_API size_t smtpc_session_mem_send(const smtpc_session *s,
+                                        const unsigned char **data);
+
+/**
+ * \brief Memory mode: \p n bytes from smtpc_session_mem_send() were sent.
+ * \param[in] s The session.
+ * \param[in] n At most what smtpc_session_mem_send() returned.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT More than was ready, or not in memory
+ *         mode.
+ */
+SMTPC_API int smtpc_session_mem_sent(smtpc_session *s, size_t n);
+
+/**
+ * \brief Memory mode: the transport failed or the server closed it.
+ *
+ * ::SMTPC_ERR_EOF is taken like a recv() of 0 bytes: input given before
+ * still counts (a 221 then EOF after QUIT is the normal end), the next
+ * operation call fails if a reply is missing.  ::SMTPC_ERR_IO and
+ * ::SMTPC_ERR_TIMEOUT break the session at once.
+ * \param[in] s The session.
+ * \param[in] err ::SMTPC_ERR_EOF, ::SMTPC_ERR_IO or ::SMTPC_ERR_TIMEOUT.
+ * \retval SMTPC_OK The end of stream was noted.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Another code.
+ * \retval SMTPC_ERR_INVALID_STATE Not in memory mode.
+ * \return Otherwise the session error (\p err, or
+ *         ::SMTPC_ERR_SERVICE_CLOSING when a reused connection was found
+ *         closed).
+ */
+SMTPC_API int smtpc_session_mem_error(smtpc_session *s, int err);
+
+/**
+ * \brief Memory mode: 1 if the session waits for input from the server.
+ * \param[in] s The session.
+ * \return 1 or 0.
+ */
+SMTPC_API int smtpc_session_want_read(const smtpc_session *s);
+
+/**
+ * \brief Memory mode: 1 if output is waiting (smtpc_session_mem_send()).
+ * \param[in] s The session.
+ * \return 1 or 0.
+ */
+SMTPC_API int smtpc_session_want_write(const smtpc_session *s);
+
+/**
+ * \brief Memory mode: 1 when the server accepted STARTTLS and everything
+ *        before it was sent: upgrade the transport now, then call
+ *        smtpc_session_starttls_done().
+ *
+ * Bytes the server sent after its 220 were already refused (an injection,
+ * RFC 3207): the session fails instead of asking.
+ * \param[in] s The session.
+ * \return 1 or 0.
+ */
+SMTPC_API int smtpc_session_want_starttls(const smtpc_session *s);
+
+/**
+ * \brief Memory mode: the TLS handshake the session asked for is over.
+ *
+ * On success the session sends EHLO again (RFC 3207 4.2: what it learned
+ * before TLS is forgotten).  A handshake that succeeded but is not
+ * \p secure fails the session with ::SMTPC_ERR_STARTTLS_UNAVAILABLE, as a
+ * required-TLS policy cannot be met.
+ * \param[in] s The session.
+ * \param[in] result ::SMTPC_OK, or why the handshake failed
+ *            (::SMTPC_ERR_CERTIFICATE, ::SMTPC_ERR_TLS, ::SMTPC_ERR_IO...).
+ * \param[in] secure 1 if the connection is encrypted and the server's
+ *            certificate and name were verified.
+ * \retval SMTPC_OK The session goes on; call the operation again.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p result is positive.
+ * \retval SMTPC_ERR_INVALID_STATE No upgrade was asked for.
+ * \return Otherwise the session error.
+ */
+SMTPC_API int smtpc_session_starttls_done(smtpc_session *s, int result,
+                                          int secure);
 
 /**
  * \brief Sets the name sent with EHLO/HELO (a domain or address literal).
