@@ -45,8 +45,7 @@ static void fx_init(fixture *f, const ts_mode *mode) {
 
 static int fx_open(fixture *f) {
   int rv;
-  ts_io(f->t, &f->io);
-  ck_assert_int_eq(smtpc_session_set_io(f->s, &f->io), SMTPC_OK);
+  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
   TS_LOOP(rv, smtpc_session_open(f->s));
   return rv;
 }
@@ -205,7 +204,7 @@ END_TEST
  * TLS layer, which reads them as (broken) records (see check_tls). */
 START_TEST(test_starttls_injection) {
   fixture f;
-  ts_mode whole = {0, 0, _i};
+  ts_mode whole = {0, 0, _i, 0};
   fx_init(&f, &whole);
   smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
   ts_server(f.t, GREETING);

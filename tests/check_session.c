@@ -34,8 +34,7 @@ static void fx_init(fixture *f, const ts_mode *mode) {
     ts_set_mode(f->t, mode);
   ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
-  ts_io(f->t, &f->io);
-  ck_assert_int_eq(smtpc_session_set_io(f->s, &f->io), SMTPC_OK);
+  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
 }
 
 static void fx_fini(fixture *f) {
@@ -575,6 +574,182 @@ START_TEST(test_rcpt_replies_bounded) {
   tu_bytes_free(&big);
   tu_bytes_free(&cmds);
   tu_bytes_free(&replies);
+}
+END_TEST
+
+/* Memory mode by hand: what the session wants at each point, the exact
+ * bytes both ways, and the calls that do not belong. */
+static size_t take_out(smtpc_session *s, char *buf, size_t cap) {
+  const unsigned char *p;
+  size_t n = smtpc_session_mem_send(s, &p);
+  ck_assert_uint_lt(n, cap);
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  ck_assert_int_eq(smtpc_session_mem_sent(s, n), SMTPC_OK);
+  return n;
+}
+
+static void give_in(smtpc_session *s, const char *str) {
+  ck_assert_int_eq(smtpc_session_mem_recv(s, str, strlen(str)), SMTPC_OK);
+}
+
+START_TEST(test_memory_mode_by_hand) {
+  static const char *const to[] = {"bob@example.org"};
+  tu_alloc a;
+  smtpc_session *s;
+  smtpc_io io;
+  smtpc_txn *tx;
+  smtpc_body b;
+  char out[512];
+  const unsigned char *p;
+  tu_alloc_init(&a, 0);
+  ck_assert_int_eq(smtpc_session_new(&s, &a.mem), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(s, "client.test"), SMTPC_OK);
+  /* not in memory mode: the memory calls refuse */
+  ck_assert_int_eq(smtpc_session_mem_recv(s, "x", 1), SMTPC_ERR_INVALID_STATE);
+  ck_assert_int_eq(smtpc_session_mem_error(s, SMTPC_ERR_EOF),
+                   SMTPC_ERR_INVALID_STATE);
+  ck_assert_uint_eq(smtpc_session_mem_send(s, &p), 0);
+  ck_assert_ptr_null(p);
+  ck_assert_int_eq(smtpc_session_set_memory_mode(s, 4),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_memory_mode(s, SMTPC_MEM_STARTTLS),
+                   SMTPC_OK);
+  memset(&io, 0, sizeof(io));
+  io.version = SMTPC_IO_VERSION;
+  io.send = NULL;
+  ck_assert_int_eq(smtpc_session_set_io(s, &io), SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_tls_policy(s, SMTPC_TLS_REQUIRED),
+                   SMTPC_OK);
+
+  /* greeting */
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+  ck_assert_int_eq(smtpc_session_want_read(s), 1);
+  ck_assert_int_eq(smtpc_session_want_write(s), 0);
+  ck_assert_int_eq(smtpc_session_current_timeout(s), 5 * 60 * 1000);
+  give_in(s, "220 mx.example ESMTP\r\n");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+  ck_assert_int_eq(smtpc_session_want_write(s), 1);
+  ck_assert_int_eq(smtpc_session_mem_sent(s, 1000),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, "EHLO client.test\r\n");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+  give_in(s, "250-mx.example\r\n250 STARTTLS\r\n");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, "STARTTLS\r\n");
+  ck_assert_int_eq(smtpc_session_starttls_done(s, SMTPC_OK, 1),
+                   SMTPC_ERR_INVALID_STATE); /* not asked yet */
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+  give_in(s, "220 go ahead\r\n");
+  /* the upgrade: nothing to send, nothing to read */
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+  ck_assert_int_eq(smtpc_session_want_starttls(s), 1);
+  ck_assert_int_eq(smtpc_session_want_write(s), 0);
+  ck_assert_int_eq(smtpc_session_want_read(s), 0);
+  ck_assert_int_eq(smtpc_session_is_secure(s), 0);
+  ck_assert_int_eq(smtpc_session_starttls_done(s, SMTPC_OK, 1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_is_secure(s), 1);
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, "EHLO client.test\r\n");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+  /* a reply in two pieces */
+  give_in(s, "250-mx.example\r\n250 PIPE");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+  give_in(s, "LINING\r\n");
+  ck_assert_int_eq(smtpc_session_open(s), SMTPC_OK);
+
+  /* a pipelined transaction */
+  smtpc_body_init_memory(&b, BODY, strlen(BODY));
+  ck_assert_int_eq(smtpc_session_queue(s, "a@example.com", to, 1, &b, &tx),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_run(s), SMTPC_ERR_WANT_WRITE);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, "MAIL FROM:<a@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\nDATA\r\n");
+  ck_assert_int_eq(smtpc_session_run(s), SMTPC_ERR_WANT_READ);
+  give_in(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+  ck_assert_int_eq(smtpc_session_run(s), SMTPC_ERR_WANT_WRITE);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, BODY ".\r\n");
+  ck_assert_int_eq(smtpc_session_run(s), SMTPC_ERR_WANT_READ);
+  ck_assert_int_eq(smtpc_session_current_timeout(s), 10 * 60 * 1000);
+  give_in(s, "250 2.0.0 Ok: queued as QQ1\r\n");
+  ck_assert_int_eq(smtpc_session_run(s), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_str_eq(smtpc_txn_queue_id(tx), "QQ1");
+  smtpc_txn_free(tx);
+
+  /* QUIT, and the server closes after 221: the normal end */
+  ck_assert_int_eq(smtpc_session_quit(s), SMTPC_ERR_WANT_WRITE);
+  take_out(s, out, sizeof(out));
+  ck_assert_str_eq(out, "QUIT\r\n");
+  ck_assert_int_eq(smtpc_session_quit(s), SMTPC_ERR_WANT_READ);
+  give_in(s, "221 bye\r\n");
+  ck_assert_int_eq(smtpc_session_mem_error(s, SMTPC_ERR_EOF), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_mem_error(s, 5), SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_mem_recv(s, "x", 1), SMTPC_ERR_INVALID_STATE);
+  ck_assert_int_eq(smtpc_session_quit(s), SMTPC_OK);
+  smtpc_session_free(s);
+  TU_ASSERT_NO_LEAKS(&a);
+}
+END_TEST
+
+/* Memory mode keeps the STARTTLS injection check, the EOF rule and the
+ * TLS policy: bytes after the 220, a close mid-reply, an insecure upgrade. */
+START_TEST(test_memory_mode_failures) {
+  tu_alloc a;
+  smtpc_session *s;
+  char out[256];
+  int k;
+  for (k = 0; k < 3; k++) {
+    tu_alloc_init(&a, 0);
+    ck_assert_int_eq(smtpc_session_new(&s, &a.mem), SMTPC_OK);
+    ck_assert_int_eq(smtpc_session_set_ehlo_name(s, "client.test"), SMTPC_OK);
+    ck_assert_int_eq(smtpc_session_set_memory_mode(s, SMTPC_MEM_STARTTLS),
+                     SMTPC_OK);
+    ck_assert_int_eq(smtpc_session_set_tls_policy(s, SMTPC_TLS_REQUIRED),
+                     SMTPC_OK);
+    ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+    give_in(s, "220 mx ESMTP\r\n");
+    ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+    take_out(s, out, sizeof(out));
+    ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+    if (k == 1) {
+      give_in(s, "250-mx\r\n250 STAR");
+      ck_assert_int_eq(smtpc_session_mem_error(s, SMTPC_ERR_EOF), SMTPC_OK);
+      ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_EOF);
+      ck_assert_uint_eq(smtpc_session_mem_send(s, &(const unsigned char *){0}),
+                        0);
+      smtpc_session_free(s);
+      TU_ASSERT_NO_LEAKS(&a);
+      continue;
+    }
+    give_in(s, "250-mx\r\n250 STARTTLS\r\n");
+    ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+    take_out(s, out, sizeof(out));
+    ck_assert_str_eq(out, "STARTTLS\r\n");
+    ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
+    if (k == 0) {
+      /* CVE-2021-22947 class: a reply smuggled in clear behind the 220 */
+      give_in(s, "220 go\r\n250 injected\r\n");
+      ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_UNEXPECTED_DATA);
+      ck_assert_int_eq(smtpc_session_want_starttls(s), 0);
+    } else {
+      give_in(s, "220 go\r\n");
+      ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
+      /* encrypted but not verified: the required policy is not met */
+      ck_assert_int_eq(smtpc_session_starttls_done(s, SMTPC_OK, 0),
+                       SMTPC_ERR_STARTTLS_UNAVAILABLE);
+      ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_STARTTLS_UNAVAILABLE);
+    }
+    ck_assert_uint_eq(smtpc_session_mem_send(s, &(const unsigned char *){0}),
+                      0);
+    smtpc_session_free(s);
+    TU_ASSERT_NO_LEAKS(&a);
+  }
 }
 END_TEST
 
@@ -1475,6 +1650,8 @@ static Suite *session_suite(void) {
   tcase_add_loop_test(tc, test_mail_rejected_pipelined, 0, n);
   tcase_add_loop_test(tc, test_354_after_failed_mail_pipelined, 0, n);
   tcase_add_test(tc, test_data_end_rejected);
+  tcase_add_test(tc, test_memory_mode_by_hand);
+  tcase_add_test(tc, test_memory_mode_failures);
   tcase_add_test(tc, test_rcpt_replies_bounded);
   tcase_add_loop_test(tc, test_421_every_step, 0, n);
   tcase_add_loop_test(tc, test_close_every_step, 0, n);

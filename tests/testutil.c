@@ -297,6 +297,8 @@ struct ts {
   /* options */
   size_t recv_chunk, send_chunk;
   int nonblock, has_starttls, abort_on_mismatch;
+  int mem;               /* ts_attach() puts the session in memory mode */
+  smtpc_session *mem_s;  /* ... this one, moved by ts_pump() */
   /* progress */
   size_t pos, off; /* next step and bytes of it already done */
   int closed;
@@ -315,9 +317,15 @@ struct ts {
 };
 
 static void ts_update_mode(ts *t) {
-  snprintf(t->mode, sizeof(t->mode), "recv %zu, send %zu, %s", t->recv_chunk,
-           t->send_chunk, t->nonblock ? "non-blocking" : "blocking");
+  snprintf(t->mode, sizeof(t->mode), "recv %zu, send %zu, %s%s",
+           t->recv_chunk, t->send_chunk,
+           t->nonblock ? "non-blocking" : "blocking",
+           t->mem ? ", memory mode" : "");
 }
+
+/* The memory-mode session TS_LOOP moves bytes for (one at a time: the
+ * transcripts run one after the other). */
+static ts *ts_active;
 
 ts *ts_new(void) {
   ts *t = xrealloc(NULL, sizeof(*t));
@@ -333,6 +341,8 @@ void ts_free(ts *t) {
   size_t i;
   if (t == NULL)
     return;
+  if (ts_active == t)
+    ts_active = NULL;
   for (i = 0; i < t->n; i++)
     free(t->steps[i].data);
   free(t->steps);
@@ -402,15 +412,18 @@ void ts_set_nonblock(ts *t, int on) {
 void ts_set_has_starttls(ts *t, int on) { t->has_starttls = on != 0; }
 void ts_set_abort(ts *t, int on) { t->abort_on_mismatch = on != 0; }
 
-const ts_mode ts_modes[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0},
-                            {2, 3, 0}, {3, 2, 0}, {7, 5, 0}, {64, 64, 0},
-                            {0, 0, 1}, {1, 1, 1}, {2, 3, 1}, {7, 5, 1}};
+const ts_mode ts_modes[] = {
+    {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0},  {1, 1, 0, 0},
+    {2, 3, 0, 0}, {3, 2, 0, 0}, {7, 5, 0, 0},  {64, 64, 0, 0},
+    {0, 0, 1, 0}, {1, 1, 1, 0}, {2, 3, 1, 0},  {7, 5, 1, 0},
+    {0, 0, 0, 1}, {1, 1, 0, 1}, {3, 2, 0, 1}, {7, 5, 1, 1}};
 const size_t ts_nmodes = sizeof(ts_modes) / sizeof(ts_modes[0]);
 
 void ts_set_mode(ts *t, const ts_mode *m) {
   t->recv_chunk = m->recv_chunk;
   t->send_chunk = m->send_chunk;
   t->nonblock = m->nonblock;
+  t->mem = m->mem;
   ts_update_mode(t);
 }
 
@@ -732,7 +745,7 @@ static int ts_starttls_cb(void *ctx, const char *servername) {
     return ts_fail(t, NULL, "the client called starttls(%s) unexpectedly",
                    servername ? servername : "NULL");
   s = &t->steps[t->pos];
-  if (s->data != NULL &&
+  if (s->data != NULL && !t->mem && /* memory mode: the caller's TLS */
       (servername == NULL || strcmp(servername, (char *)s->data) != 0))
     return ts_fail(t, NULL, "starttls() server name is \"%s\", expected \"%s\"",
                    servername ? servername : "(NULL)", (char *)s->data);
@@ -766,6 +779,60 @@ void ts_io(ts *t, smtpc_io *io) {
   io->starttls = t->has_starttls ? ts_starttls_cb : NULL;
   io->set_timeout = ts_set_timeout_cb;
   io->close = ts_close_cb;
+}
+
+int ts_attach(ts *t, smtpc_session *s, smtpc_io *io) {
+  if (!t->mem) {
+    ts_io(t, io);
+    return smtpc_session_set_io(s, io);
+  }
+  memset(io, 0, sizeof(*io));
+  t->mem_s = s;
+  ts_active = t;
+  return smtpc_session_set_memory_mode(s, t->has_starttls ? SMTPC_MEM_STARTTLS
+                                                          : 0);
+}
+
+/* One move of the memory-mode caller's loop, through the same scripted
+ * callbacks a callback-mode session would call: output first, then the
+ * upgrade the session asks for, then input. */
+static void ts_pump(ts *t) {
+  smtpc_session *s = t->mem_s;
+  const unsigned char *p;
+  size_t n = smtpc_session_mem_send(s, &p);
+  smtpc_ssize r;
+  if (n > 0) {
+    r = ts_send_cb(t, p, n);
+    if (r > 0)
+      smtpc_session_mem_sent(s, (size_t)r);
+    else if (r != SMTPC_ERR_WANT_WRITE && r != SMTPC_ERR_WANT_READ)
+      smtpc_session_mem_error(s, r == SMTPC_ERR_TIMEOUT ? SMTPC_ERR_TIMEOUT
+                                                        : SMTPC_ERR_IO);
+    return;
+  }
+  if (smtpc_session_want_starttls(s)) {
+    int rv = ts_starttls_cb(t, NULL); /* the name is the caller's business */
+    if (rv != SMTPC_ERR_WANT_READ && rv != SMTPC_ERR_WANT_WRITE)
+      smtpc_session_starttls_done(s, rv, rv == SMTPC_OK);
+    return;
+  }
+  if (smtpc_session_want_read(s)) {
+    unsigned char buf[4096];
+    r = ts_recv_cb(t, buf, sizeof(buf));
+    if (r > 0)
+      smtpc_session_mem_recv(s, buf, (size_t)r);
+    else if (r == 0)
+      smtpc_session_mem_error(s, SMTPC_ERR_EOF);
+    else if (r != SMTPC_ERR_WANT_READ && r != SMTPC_ERR_WANT_WRITE)
+      smtpc_session_mem_error(s, r == SMTPC_ERR_TIMEOUT ? SMTPC_ERR_TIMEOUT
+                                                        : SMTPC_ERR_IO);
+  }
+}
+
+int ts_pump_active(void) {
+  if (ts_active != NULL && ts_active->mem_s != NULL)
+    ts_pump(ts_active);
+  return 1;
 }
 
 void ts_done(ts *t) {
