@@ -14,6 +14,7 @@
 #                the CA (unverified) and on a port without STARTTLS it
 #                fails and sends nothing
 #   custom_io    its own transport callbacks
+#   memory_mode  no smtpc_io: the program moves the bytes
 #   event_loop   4 sessions in one thread: 4 messages
 # Skips (77) when not root or Postfix/OpenSSL/saslpasswd2 are missing --
 # except with CI=true, where a skip is a failure.
@@ -32,7 +33,7 @@ RUN_TIMEOUT=60 # seconds, hard bound on every example run
 
 
 need_postfix openssl timeout base64
-for p in notify html_report submission custom_io event_loop; do
+for p in notify html_report submission custom_io memory_mode event_loop; do
     [[ -x $ex/$p ]] || die "$ex/$p is not built (make check builds it)"
 done
 
@@ -160,6 +161,12 @@ if grep -qE '^custom_io: [1-9][0-9]* bytes sent, [1-9][0-9]* received$' "$work/c
 else
     not_ok "custom_io: no byte counts on stdout"
 fi
+run memory_mode 0 "$ex/memory_mode" 127.0.0.1 "$PFX_PORT" "$from" "memory@$D"
+if grep -qE '^memory_mode: accepted: [0-9A-Za-z]+$' "$work/memory_mode.out"; then
+    ok "memory_mode: the session without smtpc_io reports the queue id"
+else
+    not_ok "memory_mode: no queue id on stdout"
+fi
 run event_loop 0 "$ex/event_loop" 127.0.0.1 "$PFX_PORT" "$from" "loop@$D" 4
 n=$(grep -c ': success$' "$work/event_loop.out" || true)
 if ((n == 4)); then
@@ -168,7 +175,7 @@ else
     not_ok "event_loop: $n of 4 sessions report success"
 fi
 
-expected=$((7 + 2 * tls)) # [notify,] notify-clear, html_report, [submission,] custom_io, 4 x event_loop
+expected=$((8 + 2 * tls)) # [notify,] notify-clear, html_report, [submission,] custom_io, memory_mode, 4 x event_loop
 if bash "$testbed" wait-mail "$pfx" "$expected" 20 2>"$work/wait.err"; then
     ok "Maildir holds $expected messages"
 else
@@ -237,6 +244,11 @@ expect_files "untrusted@$D" 0 "submission without trust or STARTTLS"
 expect_files "custom@$D" 1 custom_io
 if ((${#files[@]} == 1)); then
     has "${files[0]}" '^Subject: custom_io$' "custom_io: Subject"
+fi
+
+expect_files "memory@$D" 1 memory_mode
+if ((${#files[@]} == 1)); then
+    has "${files[0]}" '^Subject: memory_mode$' "memory_mode: Subject"
 fi
 
 expect_files "loop@$D" 4 event_loop
