@@ -73,8 +73,8 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
       }
     }
     if (d->bol && c == '.') {
+      /* not content: RFC 5321 4.5.3.1.6 does not count it in the limit */
       out[o++] = '.';
-      d->linelen++;
       d->bol = 0; /* stuffed once, even if the '.' goes out next call */
     }
     if (d->linelen >= SMTPC__MAX_BODY_LINE) {

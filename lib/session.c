@@ -367,8 +367,8 @@ static int extract_queue_id(smtpc_txn *t) {
   return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
 }
 
-/* Length of the longest line of a memory body, and its size on the wire
- * with line ends normalised to CRLF. */
+/* Length of the longest line of a memory body in content octets, and its
+ * size on the wire with line ends normalised to CRLF. */
 static void scan_slow(const unsigned char *p, size_t n, size_t *maxline,
                       int64_t *extra_out) {
   size_t i, line = 0, longest = 0;
@@ -389,8 +389,6 @@ static void scan_slow(const unsigned char *p, size_t n, size_t *maxline,
         longest = line;
       line = 0;
     } else {
-      if (line == 0 && c == '.')
-        line++;
       line++;
     }
   }
@@ -402,11 +400,13 @@ static void scan_slow(const unsigned char *p, size_t n, size_t *maxline,
   *extra_out = extra;
 }
 
-/* Scans a memory body once, line by line with memchr: the longest line as
- * it will be sent (a stuffed dot counts), its size on the wire with line
- * ends normalised to CRLF, whether it has 8-bit octets, and whether it is
- * "clean" -- CRLF line ends only, no line starting with ".", a final CRLF --
- * so that it can be copied out as it is instead of being re-encoded. */
+/* Scans a memory body once, line by line with memchr: the longest line in
+ * content octets (RFC 5321 4.5.3.1.6: a dot added for transparency does not
+ * count, so a 998-octet line starting with "." is legal), its size on the
+ * wire with line ends normalised to CRLF, whether it has 8-bit octets, and
+ * whether it is "clean" -- CRLF line ends only, no line starting with ".", a
+ * final CRLF -- so that it can be copied out as it is instead of being
+ * re-encoded. */
 static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
                       int64_t *wire, int *has8, int *clean) {
   size_t off = 0, longest = 0;
@@ -429,10 +429,8 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
       break;
     }
     len = end - 1 - off;
-    if (p[off] == '.') {
+    if (p[off] == '.')
       c = 0;
-      len++;
-    }
     if (len > longest)
       longest = len;
     off = end + 1;

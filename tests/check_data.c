@@ -324,22 +324,31 @@ static const line_case line_cases[] = {
     {"998 octets after a line", "short\n", 998, "\r\nnext\r\n", SMTPC_OK},
     {"999 octets after a line", "short\r", 999, "\r\n",
      SMTPC_ERR_BODY_LINE_TOO_LONG},
-    {"stuffed dot makes 998", ".", 996, "\r\n", SMTPC_OK},
-    {"stuffed dot makes 999", ".", 997, "\r\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
-    {"stuffed dot after LF makes 999", "a\n.", 997, "",
+    /* RFC 5321 4.5.3.1.6: the dot added for transparency does not count */
+    {"dot line of 997 octets", ".", 996, "\r\n", SMTPC_OK},
+    {"dot line of 998 octets", ".", 997, "\r\n", SMTPC_OK},
+    {"dot line of 999 octets", ".", 998, "\r\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
+    {"dot line of 998 octets after LF, no line end", "a\n.", 997, "",
+     SMTPC_OK},
+    {"dot line of 999 octets after CR, no line end", "a\r.", 998, "",
      SMTPC_ERR_BODY_LINE_TOO_LONG},
 };
 
-/* Octets in the longest line of o (the last one may be unterminated). */
+/* Content octets in the longest line of o (the last one may be
+ * unterminated): a line of the output that starts with "." starts with a
+ * stuffed dot, which is not content. */
 static size_t longest_line(const tu_bytes *o) {
-  size_t i, start = 0, longest = 0;
-  for (i = 0; i < o->n; i++)
-    if (o->p[i] == '\r' || o->p[i] == '\n') {
-      if (i - start > longest)
-        longest = i - start;
+  size_t i, start = 0, longest = 0, len;
+  for (i = 0; i <= o->n; i++)
+    if (i == o->n || o->p[i] == '\r' || o->p[i] == '\n') {
+      len = i - start;
+      if (len > 0 && o->p[start] == '.')
+        len--;
+      if (len > longest)
+        longest = len;
       start = i + 1;
     }
-  return o->n - start > longest ? o->n - start : longest;
+  return longest;
 }
 
 START_TEST(data_line_length) {
@@ -354,7 +363,7 @@ START_TEST(data_line_length) {
   encode_every_way(c->name, in.p, in.n, 0, &e);
   TU_CHECK(e.err == c->err, "%s: error %d, expected %d", c->name, e.err,
            c->err);
-  /* no output line is longer than 998 octets, even before an error */
+  /* no output line has more than 998 content octets, even before an error */
   ck_assert_uint_le(longest_line(&e.out), 998);
   if (c->err == SMTPC_OK) {
     assert_no_bare_cr_lf(&e.out, c->name);
@@ -365,6 +374,88 @@ START_TEST(data_line_length) {
   }
   tu_bytes_free(&e.out);
   tu_bytes_free(&in);
+}
+END_TEST
+
+/* Encodes in[0..at) and then in[at..len), each piece fed until used up,
+ * with output capacity cap; stops at the first error. */
+static void encode_split(const unsigned char *in, size_t len, size_t at,
+                         size_t cap, enc *res) {
+  unsigned char *buf = malloc(cap), fin[5];
+  size_t piece[3] = {0, at, len}, k, pos = 0;
+  smtpc__dot d;
+  ck_assert_ptr_nonnull(buf);
+  memset(res, 0, sizeof(*res));
+  smtpc__dot_init(&d, 0);
+  for (k = 1; k < 3 && res->err == SMTPC_OK; k++) {
+    while (pos < piece[k]) {
+      size_t consumed = 777;
+      smtpc_ssize r =
+          smtpc__dot_encode(&d, in + pos, piece[k] - pos, buf, cap, &consumed);
+      if (r < 0) {
+        TU_CHECK(consumed == 0, "split %zu: consumed %zu on error", at,
+                 consumed);
+        res->err = (int)r;
+        break;
+      }
+      TU_CHECK(r > 0 || consumed > 0, "split %zu, capacity %zu: no progress",
+               at, cap);
+      tu_bytes_append(&res->out, buf, (size_t)r);
+      pos += consumed;
+    }
+  }
+  if (res->err == SMTPC_OK)
+    tu_bytes_append(&res->out, fin, smtpc__dot_finish(&d, fin));
+  free(buf);
+}
+
+/* A line of 998 content octets that starts with "." is legal (999 on the
+ * wire with the stuffed dot); 999 content octets are not.  Checked at every
+ * split of the input into two calls, with output capacities around the line
+ * length, and (encode_every_way) in chunks of 1..17 octets. */
+START_TEST(data_dot_line_limit) {
+  static const char *const leads[] = {"", "a\r\n", "b\n", "c\r"};
+  const char *lead = leads[_i];
+  static const size_t caps[] = {3, 4, 997, 998, 999, 1000, 1001, 1002, 4096};
+  size_t nx, at, k, i;
+  for (nx = 997; nx <= 998; nx++) {
+    tu_bytes in = {0}, want = {0};
+    int err = nx == 997 ? SMTPC_OK : SMTPC_ERR_BODY_LINE_TOO_LONG;
+    enc e;
+    tu_bytes_append_str(&in, lead);
+    tu_bytes_append(&in, ".", 1);
+    for (i = 0; i < nx; i++)
+      tu_bytes_append(&in, "x", 1);
+    tu_bytes_append(&in, "\r\n", 2);
+    /* the lead normalised, the stuffed dot and 998 content octets */
+    tu_bytes_append(&want, lead, strlen(lead) ? 1 : 0);
+    if (strlen(lead))
+      tu_bytes_append(&want, "\r\n", 2);
+    tu_bytes_append(&want, "..", 2);
+    for (i = 0; i < 997; i++)
+      tu_bytes_append(&want, "x", 1);
+    if (err == SMTPC_OK)
+      tu_bytes_append(&want, "\r\n.\r\n", 5);
+    encode_every_way(nx == 997 ? "998-octet dot line" : "999-octet dot line",
+                     in.p, in.n, 0, &e);
+    TU_CHECK(e.err == err, "%zu x after \"%s.\": error %d, expected %d", nx,
+             tu_escape(lead, strlen(lead)), e.err, err);
+    TU_ASSERT_BYTES(e.out.p, e.out.n, want.p, want.n);
+    tu_bytes_free(&e.out);
+    for (at = 0; at <= in.n; at++) {
+      for (k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+        char msg[2048];
+        encode_split(in.p, in.n, at, caps[k], &e);
+        TU_CHECK(e.err == err, "split at %zu, capacity %zu: error %d", at,
+                 caps[k], e.err);
+        if (tu_bytes_diff(msg, sizeof(msg), want.p, want.n, e.out.p, e.out.n))
+          ck_abort_msg("split at %zu, capacity %zu:\n%s", at, caps[k], msg);
+        tu_bytes_free(&e.out);
+      }
+    }
+    tu_bytes_free(&in);
+    tu_bytes_free(&want);
+  }
 }
 END_TEST
 
@@ -471,6 +562,7 @@ static Suite *data_suite(void) {
   tcase_add_test(tc, data_has_8bit);
   tcase_add_loop_test(tc, data_line_length, 0,
                       (int)(sizeof(line_cases) / sizeof(line_cases[0])));
+  tcase_add_loop_test(tc, data_dot_line_limit, 0, 4);
   tcase_add_test(tc, data_random_property);
   suite_add_tcase(s, tc);
   return s;

@@ -823,6 +823,84 @@ START_TEST(test_body_line_too_long) {
 }
 END_TEST
 
+/* "." and n 'x': a line of n + 1 content octets that starts with a dot. */
+static char *dot_line(size_t n, const char *eol) {
+  char *p = malloc(n + 1 + strlen(eol) + 1);
+  ck_assert_ptr_nonnull(p);
+  p[0] = '.';
+  memset(p + 1, 'x', n);
+  strcpy(p + 1 + n, eol);
+  return p;
+}
+
+/* RFC 5321 4.5.3.1.6: a line of 998 octets starting with "." is legal (999
+ * on the wire, the stuffed dot is not counted); one of 999 is refused before
+ * MAIL.  Both memory bodies, queued together: only the first is sent. */
+START_TEST(test_body_dot_line_998) {
+  static const char *const to[] = {"x@example.org"};
+  char *ok = dot_line(997, "\r\n"), *wire = dot_line(998, "\r\n.\r\n");
+  char *big = dot_line(998, "\r\n");
+  fixture f;
+  smtpc_txn *t1, *t2;
+  wire[1] = '.'; /* "..", then 997 'x' */
+  fx_init(&f, &ts_modes[_i]);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=1000\r\n"
+                 "RCPT TO:<x@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client(f.t, wire);
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "a@example.com", to, 1, ok);
+  t2 = fx_queue(&f, "a@example.com", to, 1, big);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_ERR_BODY_LINE_TOO_LONG);
+  ck_assert_int_eq(smtpc_txn_step(t2), SMTPC_STEP_NONE);
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+  free(ok);
+  free(wire);
+  free(big);
+}
+END_TEST
+
+/* The same 998-octet dot line from a streamed body, read in pieces that
+ * split it at the dot and inside the line. */
+START_TEST(test_streamed_dot_line_998) {
+  static const char *const to[] = {"x@example.org"};
+  char *line = dot_line(997, "\r\n"), *wire = dot_line(998, "\r\n.\r\n");
+  static const size_t reads[] = {1, 7, 998, 999, 1000, 4096};
+  size_t k;
+  wire[1] = '.';
+  for (k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
+    fixture f;
+    smtpc_txn *tx;
+    smtpc_body b;
+    stream_src src = {line, strlen(line), 0, reads[k], 1, -1};
+    fx_init(&f, &ts_modes[_i]);
+    script_open_pipe(f.t);
+    ts_client(f.t, "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                   "RCPT TO:<x@example.org>\r\nDATA\r\n");
+    ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+    ts_client(f.t, wire);
+    ts_server(f.t, "250 2.0.0 Ok\r\n");
+    ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+    smtpc_body_init_stream(&b, stream_read, &src, -1);
+    ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.com", to, 1, &b, &tx),
+                     SMTPC_OK);
+    ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+    ck_assert_msg(smtpc_txn_status(tx) == SMTPC_OK, "read size %zu: %s",
+                  reads[k], smtpc_strerror(smtpc_txn_status(tx)));
+    smtpc_txn_free(tx);
+    fx_fini(&f);
+  }
+  free(line);
+  free(wire);
+}
+END_TEST
+
 /* ---- connection reuse ------------------------------------------------------- */
 
 START_TEST(test_reuse_checks_with_rset) {
@@ -1376,6 +1454,8 @@ static Suite *session_suite(void) {
   tcase_add_test(tc, test_8bit_declared);
   tcase_add_test(tc, test_size_limit);
   tcase_add_test(tc, test_body_line_too_long);
+  tcase_add_loop_test(tc, test_body_dot_line_998, 0, n);
+  tcase_add_loop_test(tc, test_streamed_dot_line_998, 0, n);
   tcase_add_loop_test(tc, test_reuse_checks_with_rset, 0, n);
   tcase_add_test(tc, test_reuse_after_idle_close);
   tcase_add_test(tc, test_timeouts_armed_per_command);
