@@ -87,8 +87,7 @@ struct smtpc_txn {
   txn_phase phase;
   int mail_ok;
   int body8;              /* BODY=8BITMIME declared */
-  int reject8;            /* fail on an 8-bit octet while streaming */
-  int clean;              /* memory body needs no CRLF or dot fixes */
+  int reject8;            /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned;       /* the caller holds a pointer */
 };
 
@@ -390,20 +389,19 @@ static size_t scan_cr_lines(const unsigned char *p, size_t n, size_t *longest,
  * body writer: the longest line in content octets (RFC 5321 4.5.3.1.6: a
  * dot added for transparency does not count, so a 998-octet line starting
  * with "." is legal), its size on the wire with line ends normalised to
- * CRLF, whether it has 8-bit octets, and whether it is "clean" -- CRLF line
- * ends only, no line starting with ".", a final CRLF -- so that it can be
- * copied out as it is instead of being re-encoded. */
+ * CRLF, and whether it has 8-bit octets -- for the SIZE and BODY parameters
+ * and to refuse a message before MAIL.  Only that: the caller may change
+ * the body before it is sent, so the body writer checks and encodes every
+ * octet again (the scan never lets anything through unencoded). */
 static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
-                      int64_t *wire, int *has8, int *clean) {
+                      int64_t *wire, int *has8) {
   const unsigned char *end = p + n;
   size_t longest = 0;
   int64_t extra = 0; /* octets added by normalising line ends */
-  int dots = 0;
   *has8 = smtpc__has_8bit(p, n);
   while (p < end) {
     const unsigned char *lf = memchr(p, '\n', (size_t)(end - p)), *eol = lf;
     size_t last;
-    dots |= *p == '.';
     if (lf == NULL)
       eol = end;
     else if (lf > p && lf[-1] == '\r')
@@ -420,8 +418,6 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
   }
   *maxline = longest;
   *wire = (int64_t)n + extra;
-  /* any bare CR or LF, or a missing final line end, added octets */
-  *clean = extra == 0 && !dots;
 }
 
 static int use_pipelining(const smtpc_session *s) {
@@ -474,7 +470,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
 
   leave_queued(s, t);
   if (t->body.read == NULL) {
-    scan_body(t->body.data, t->body.len, &longest, &size, &has8, &t->clean);
+    scan_body(t->body.data, t->body.len, &longest, &size, &has8);
     if (longest > SMTPC__MAX_BODY_LINE) {
       txn_complete(s, t, SMTPC_ERR_BODY_LINE_TOO_LONG);
       return SMTPC_OK;
@@ -488,12 +484,14 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     t->reject8 = 1;
     break;
   default:
-    if (t->body.read == NULL)
+    if (t->body.read == NULL) {
       t->body8 = has8;
-    else if (c->flags & SMTPC__CAP_8BITMIME)
+      t->reject8 = !has8; /* scanned 7-bit: held to it if the body changes */
+    } else if (c->flags & SMTPC__CAP_8BITMIME) {
       t->body8 = 1; /* declaring 8BITMIME for 7-bit content is harmless */
-    else
+    } else {
       t->reject8 = 1;
+    }
     break;
   }
   if (t->body.type == SMTPC_BODY_7BIT && has8) {
@@ -1045,17 +1043,9 @@ static int pump_body(smtpc_session *s) {
     }
     if ((rv = smtpc__buf_reserve(&s->out, &s->mem, s->out_high)) != SMTPC_OK)
       return fail_session(s, rv);
-    if (t->clean) {
-      /* scanned: CRLF only, no leading dots, ends with CRLF -- copy */
-      used = s->out.cap - s->out.len;
-      if (used > srclen)
-        used = srclen;
-      memcpy(s->out.data + s->out.len, src, used);
-      w = (smtpc_ssize)used;
-    } else {
-      w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
-                            s->out.cap - s->out.len, &used);
-    }
+    /* always encoded: a memory body may have changed since scan_body() */
+    w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
+                          s->out.cap - s->out.len, &used);
     if (w < 0)
       return abort_body(s, (int)w);
     s->out.len += (size_t)w;
