@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""mkmsg.py SIZE OUT [--lf] -- writes a complete RFC 5322 message of exactly
-SIZE octets to OUT: a header block and 7-bit body lines of at most 78
-characters, none starting with "." (so no tool has to dot-stuff), CRLF line
-ends (LF with --lf, for smtp-source -F, which appends CRLF itself; the file
-is then shorter but the wire bytes are the same)."""
+"""mkmsg.py SIZE OUT [--lf] [--one-dot | --all-dots] -- writes a complete
+RFC 5322 message of exactly SIZE octets to OUT: a header block and 7-bit body
+lines of at most 78 characters, none starting with "." (so no tool has to
+dot-stuff), CRLF line ends (LF with --lf, for smtp-source -F, which appends
+CRLF itself; the file is then shorter but the wire bytes are the same).
+
+For measuring the body encoder's slower paths: --one-dot makes the middle
+body line start with "." and --all-dots every body line (the first character
+is replaced, so the file keeps SIZE octets; each such line costs one more
+octet on the wire, the stuffed dot)."""
 import sys
 
 HEADER = (
@@ -45,14 +50,31 @@ def make(size):
     return data
 
 
+def dot_lines(data, which):
+    """Replaces the first character of the middle body line (which ==
+    "one") or of every body line ("all") with "."."""
+    head, body = data[:len(HEADER)], data[len(HEADER):]
+    lines = body.split(b"\r\n")[:-1]  # the body ends with CRLF
+    pick = range(len(lines)) if which == "all" else [len(lines) // 2]
+    for k in pick:
+        lines[k] = b"." + lines[k][1:]
+    return head + b"".join(l + b"\r\n" for l in lines)
+
+
 def main():
-    if len(sys.argv) < 3:
-        sys.exit("usage: mkmsg.py SIZE OUT [--lf]")
+    opts = sys.argv[3:]
+    if len(sys.argv) < 3 or any(o not in ("--lf", "--one-dot", "--all-dots")
+                                for o in opts) or \
+            ("--one-dot" in opts and "--all-dots" in opts):
+        sys.exit("usage: mkmsg.py SIZE OUT [--lf] [--one-dot | --all-dots]")
     size = int(sys.argv[1])
     if size < len(HEADER) + 3:
         sys.exit("mkmsg.py: SIZE too small")
     data = make(size)
-    if "--lf" in sys.argv[3:]:
+    if "--one-dot" in opts or "--all-dots" in opts:
+        data = dot_lines(data, "one" if "--one-dot" in opts else "all")
+        assert len(data) == size, (len(data), size)
+    if "--lf" in opts:
         data = data.replace(b"\r\n", b"\n")
     with open(sys.argv[2], "wb") as f:
         f.write(data)

@@ -85,8 +85,7 @@ struct smtpc_txn {
   txn_phase phase;
   int mail_ok;
   int body8;              /* BODY=8BITMIME declared */
-  int reject8;            /* fail on an 8-bit octet while streaming */
-  int clean;              /* memory body needs no CRLF or dot fixes */
+  int reject8;            /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned;       /* the caller holds a pointer */
 };
 
@@ -389,79 +388,58 @@ static int extract_queue_id(smtpc_txn *t) {
   return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
 }
 
-/* Length of the longest line of a memory body, and its size on the wire
- * with line ends normalised to CRLF. */
-static void scan_slow(const unsigned char *p, size_t n, size_t *maxline,
-                      int64_t *extra_out) {
-  size_t i, line = 0, longest = 0;
-  int64_t extra = 0;
-  for (i = 0; i < n; i++) {
-    unsigned char c = p[i];
-    if (c == '\r') {
-      if (i + 1 < n && p[i + 1] == '\n')
-        i++;
-      else
-        extra++; /* bare CR becomes CRLF */
-      if (line > longest)
-        longest = line;
-      line = 0;
-    } else if (c == '\n') {
-      extra++; /* bare LF becomes CRLF */
-      if (line > longest)
-        longest = line;
-      line = 0;
-    } else {
-      if (line == 0 && c == '.')
-        line++;
-      line++;
-    }
+/* The lines of p[0..n), which holds no LF, split at its CRs (each a bare
+ * CR, sent as CRLF): raises *longest to the longest in content octets and
+ * adds one octet per CR to *extra.  Returns the last line's length. */
+static size_t scan_cr_lines(const unsigned char *p, size_t n, size_t *longest,
+                            int64_t *extra) {
+  const unsigned char *cr;
+  while ((cr = memchr(p, '\r', n)) != NULL) {
+    size_t len = (size_t)(cr - p);
+    if (len > *longest)
+      *longest = len;
+    (*extra)++;
+    p = cr + 1;
+    n -= len + 1;
   }
-  if (line > longest)
-    longest = line;
-  if (line > 0)
-    extra += 2;
-  *maxline = longest;
-  *extra_out = extra;
+  if (n > *longest)
+    *longest = n;
+  return n;
 }
 
-/* Scans a memory body once, line by line with memchr: the longest line as
- * it will be sent (a stuffed dot counts), its size on the wire with line
- * ends normalised to CRLF, whether it has 8-bit octets, and whether it is
- * "clean" -- CRLF line ends only, no line starting with ".", a final CRLF --
- * so that it can be copied out as it is instead of being re-encoded. */
+/* Scans a memory body once, line by line with memchr, by the rules of the
+ * body writer: the longest line in content octets (RFC 5321 4.5.3.1.6: a
+ * dot added for transparency does not count, so a 998-octet line starting
+ * with "." is legal), its size on the wire with line ends normalised to
+ * CRLF, and whether it has 8-bit octets -- for the SIZE and BODY parameters
+ * and to refuse a message before MAIL.  Only that: the caller may change
+ * the body before it is sent, so the body writer checks and encodes every
+ * octet again (the scan never lets anything through unencoded). */
 static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
-                      int64_t *wire, int *has8, int *clean) {
-  size_t off = 0, longest = 0;
-  int64_t extra = 0;
-  int c = 1;
+                      int64_t *wire, int *has8) {
+  const unsigned char *end = p + n;
+  size_t longest = 0;
+  int64_t extra = 0; /* octets added by normalising line ends */
   *has8 = smtpc__has_8bit(p, n);
-  while (off < n) {
-    const unsigned char *nl = memchr(p + off, '\n', n - off);
-    size_t end = nl != NULL ? (size_t)(nl - p) : n, len;
-    if (nl == NULL || end == off || p[end - 1] != '\r' ||
-        memchr(p + off, '\r', end - 1 - off) != NULL) {
-      /* a bare CR or LF, or no final line end: the exact rules */
-      size_t l2;
-      int64_t e2;
-      scan_slow(p + off, n - off, &l2, &e2);
-      if (l2 > longest)
-        longest = l2;
-      extra += e2;
-      c = 0;
+  while (p < end) {
+    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p)), *eol = lf;
+    size_t last;
+    if (lf == NULL)
+      eol = end;
+    else if (lf > p && lf[-1] == '\r')
+      eol = lf - 1; /* CR LF */
+    else
+      extra++; /* bare LF becomes CRLF */
+    last = scan_cr_lines(p, (size_t)(eol - p), &longest, &extra);
+    if (lf == NULL) {
+      if (last > 0)
+        extra += 2; /* no final line end */
       break;
     }
-    len = end - 1 - off;
-    if (p[off] == '.') {
-      c = 0;
-      len++;
-    }
-    if (len > longest)
-      longest = len;
-    off = end + 1;
+    p = lf + 1;
   }
   *maxline = longest;
   *wire = (int64_t)n + extra;
-  *clean = c;
 }
 
 static int use_pipelining(const smtpc_session *s) {
@@ -514,7 +492,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
 
   leave_queued(s, t);
   if (t->body.read == NULL) {
-    scan_body(t->body.data, t->body.len, &longest, &size, &has8, &t->clean);
+    scan_body(t->body.data, t->body.len, &longest, &size, &has8);
     if (longest > SMTPC__MAX_BODY_LINE) {
       txn_complete(s, t, SMTPC_ERR_BODY_LINE_TOO_LONG);
       return SMTPC_OK;
@@ -528,12 +506,14 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     t->reject8 = 1;
     break;
   default:
-    if (t->body.read == NULL)
+    if (t->body.read == NULL) {
       t->body8 = has8;
-    else if (c->flags & SMTPC__CAP_8BITMIME)
+      t->reject8 = !has8; /* scanned 7-bit: held to it if the body changes */
+    } else if (c->flags & SMTPC__CAP_8BITMIME) {
       t->body8 = 1; /* declaring 8BITMIME for 7-bit content is harmless */
-    else
+    } else {
       t->reject8 = 1;
+    }
     break;
   }
   if (t->body.type == SMTPC_BODY_7BIT && has8) {
@@ -1175,17 +1155,9 @@ static int pump_body(smtpc_session *s) {
     }
     if ((rv = smtpc__buf_reserve(&s->out, &s->mem, s->out_high)) != SMTPC_OK)
       return fail_session(s, rv);
-    if (t->clean) {
-      /* scanned: CRLF only, no leading dots, ends with CRLF -- copy */
-      used = s->out.cap - s->out.len;
-      if (used > srclen)
-        used = srclen;
-      memcpy(s->out.data + s->out.len, src, used);
-      w = (smtpc_ssize)used;
-    } else {
-      w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
-                            s->out.cap - s->out.len, &used);
-    }
+    /* always encoded: a memory body may have changed since scan_body() */
+    w = smtpc__dot_encode(&s->dot, src, srclen, s->out.data + s->out.len,
+                          s->out.cap - s->out.len, &used);
     if (w < 0)
       return abort_body(s, (int)w);
     s->out.len += (size_t)w;

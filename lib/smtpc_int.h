@@ -216,13 +216,14 @@ int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
 
 /* ---- body writer (data.c) ------------------------------------------------ */
 
-/* RFC 5321 4.5.3.1.6: 998 octets of text plus CRLF. */
+/* RFC 5321 4.5.3.1.6: 998 octets of text plus CRLF, not counting a dot
+ * added for transparency. */
 #define SMTPC__MAX_BODY_LINE 998
 
 typedef struct smtpc__dot {
   int bol;          /* at the beginning of a line */
   int cr;           /* a CR is pending (not yet known to be CRLF) */
-  size_t linelen;   /* octets on the current line */
+  size_t linelen;   /* content octets on the current line (no stuffed dot) */
   int saw8bit;      /* an octet >= 0x80 was seen */
   int reject8bit;   /* fail on an 8-bit octet */
   int err;          /* sticky error */

@@ -319,27 +319,37 @@ static const line_case line_cases[] = {
     {"998 octets, no line end", "", 998, "", SMTPC_OK},
     {"999 octets, no line end", "", 999, "", SMTPC_ERR_BODY_LINE_TOO_LONG},
     {"998 octets, bare LF", "", 998, "\n", SMTPC_OK},
+    {"999 octets, bare LF", "", 999, "\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
     {"998 octets, bare CR", "", 998, "\r", SMTPC_OK},
     {"999 octets, bare CR", "", 999, "\r", SMTPC_ERR_BODY_LINE_TOO_LONG},
     {"998 octets after a line", "short\n", 998, "\r\nnext\r\n", SMTPC_OK},
     {"999 octets after a line", "short\r", 999, "\r\n",
      SMTPC_ERR_BODY_LINE_TOO_LONG},
-    {"stuffed dot makes 998", ".", 996, "\r\n", SMTPC_OK},
-    {"stuffed dot makes 999", ".", 997, "\r\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
-    {"stuffed dot after LF makes 999", "a\n.", 997, "",
+    /* RFC 5321 4.5.3.1.6: the dot added for transparency does not count */
+    {"dot line of 997 octets", ".", 996, "\r\n", SMTPC_OK},
+    {"dot line of 998 octets", ".", 997, "\r\n", SMTPC_OK},
+    {"dot line of 999 octets", ".", 998, "\r\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
+    {"dot line of 998 octets after LF, no line end", "a\n.", 997, "",
+     SMTPC_OK},
+    {"dot line of 999 octets after CR, no line end", "a\r.", 998, "",
      SMTPC_ERR_BODY_LINE_TOO_LONG},
 };
 
-/* Octets in the longest line of o (the last one may be unterminated). */
+/* Content octets in the longest line of o (the last one may be
+ * unterminated): a line of the output that starts with "." starts with a
+ * stuffed dot, which is not content. */
 static size_t longest_line(const tu_bytes *o) {
-  size_t i, start = 0, longest = 0;
-  for (i = 0; i < o->n; i++)
-    if (o->p[i] == '\r' || o->p[i] == '\n') {
-      if (i - start > longest)
-        longest = i - start;
+  size_t i, start = 0, longest = 0, len;
+  for (i = 0; i <= o->n; i++)
+    if (i == o->n || o->p[i] == '\r' || o->p[i] == '\n') {
+      len = i - start;
+      if (len > 0 && o->p[start] == '.')
+        len--;
+      if (len > longest)
+        longest = len;
       start = i + 1;
     }
-  return o->n - start > longest ? o->n - start : longest;
+  return longest;
 }
 
 START_TEST(data_line_length) {
@@ -354,7 +364,7 @@ START_TEST(data_line_length) {
   encode_every_way(c->name, in.p, in.n, 0, &e);
   TU_CHECK(e.err == c->err, "%s: error %d, expected %d", c->name, e.err,
            c->err);
-  /* no output line is longer than 998 octets, even before an error */
+  /* no output line has more than 998 content octets, even before an error */
   ck_assert_uint_le(longest_line(&e.out), 998);
   if (c->err == SMTPC_OK) {
     assert_no_bare_cr_lf(&e.out, c->name);
@@ -365,6 +375,94 @@ START_TEST(data_line_length) {
   }
   tu_bytes_free(&e.out);
   tu_bytes_free(&in);
+}
+END_TEST
+
+/* Encodes in[0..at) and then in[at..len), each piece fed until used up,
+ * with output capacity cap; stops at the first error. */
+static void encode_split(const unsigned char *in, size_t len, size_t at,
+                         size_t cap, enc *res) {
+  unsigned char *buf = malloc(cap), fin[5];
+  size_t piece[3] = {0, at, len}, k, pos = 0;
+  smtpc__dot d;
+  ck_assert_ptr_nonnull(buf);
+  memset(res, 0, sizeof(*res));
+  smtpc__dot_init(&d, 0);
+  for (k = 1; k < 3 && res->err == SMTPC_OK; k++) {
+    while (pos < piece[k]) {
+      size_t consumed = 777;
+      smtpc_ssize r =
+          smtpc__dot_encode(&d, in + pos, piece[k] - pos, buf, cap, &consumed);
+      if (r < 0) {
+        TU_CHECK(consumed == 0, "split %zu: consumed %zu on error", at,
+                 consumed);
+        res->err = (int)r;
+        break;
+      }
+      TU_CHECK(r > 0 || consumed > 0, "split %zu, capacity %zu: no progress",
+               at, cap);
+      tu_bytes_append(&res->out, buf, (size_t)r);
+      pos += consumed;
+    }
+  }
+  if (res->err == SMTPC_OK)
+    tu_bytes_append(&res->out, fin, smtpc__dot_finish(&d, fin));
+  free(buf);
+}
+
+/* A line of 998 content octets that starts with "." is legal (999 on the
+ * wire with the stuffed dot); 999 content octets are not.  Checked in one
+ * call, one octet at a time, and at every split of the input into two
+ * calls with output capacities about the line length (more, 3 and 4 too, at
+ * the splits about the dot and the line's end); after each kind of line
+ * end, and ended by CR LF or LF.  (The line table has them in chunks of
+ * 1..17.) */
+START_TEST(data_dot_line_limit) {
+  static const char *const leads[] = {"", "a\r\n", "b\n", "c\r"};
+  const char *lead = leads[_i % 4], *eol = _i < 4 ? "\r\n" : "\n";
+  /* the first 3 at every split, all at the splits about the dot and end */
+  static const size_t caps[] = {999, 1001, 4096, 3, 4, 997, 998, 1000, 1002};
+  size_t nx, at, k, i, chunk;
+  for (nx = 997; nx <= 998; nx++) {
+    tu_bytes in = {0}, want = {0};
+    int err = nx == 997 ? SMTPC_OK : SMTPC_ERR_BODY_LINE_TOO_LONG;
+    enc e;
+    tu_bytes_append_str(&in, lead);
+    tu_bytes_append(&in, ".", 1);
+    for (i = 0; i < nx; i++)
+      tu_bytes_append(&in, "x", 1);
+    tu_bytes_append_str(&in, eol);
+    /* the lead normalised, the stuffed dot and 998 content octets */
+    tu_bytes_append(&want, lead, strlen(lead) ? 1 : 0);
+    if (strlen(lead))
+      tu_bytes_append(&want, "\r\n", 2);
+    tu_bytes_append(&want, "..", 2);
+    for (i = 0; i < 997; i++)
+      tu_bytes_append(&want, "x", 1);
+    if (err == SMTPC_OK)
+      tu_bytes_append(&want, "\r\n.\r\n", 5);
+    for (chunk = 0; chunk <= 1; chunk++) {
+      encode(in.p, in.n, chunk, chunk ? 40 : 4096, 0, NULL, &e);
+      TU_CHECK(e.err == err, "%zu x after \"%s.\", chunk %zu: error %d", nx,
+               tu_escape(lead, strlen(lead)), chunk, e.err);
+      TU_ASSERT_BYTES(e.out.p, e.out.n, want.p, want.n);
+      tu_bytes_free(&e.out);
+    }
+    for (at = 0; at <= in.n; at++) {
+      int edge = at <= strlen(lead) + 3 || at + 5 >= in.n;
+      for (k = 0; k < (edge ? sizeof(caps) / sizeof(caps[0]) : 3); k++) {
+        char msg[2048];
+        encode_split(in.p, in.n, at, caps[k], &e);
+        TU_CHECK(e.err == err, "split at %zu, capacity %zu: error %d", at,
+                 caps[k], e.err);
+        if (tu_bytes_diff(msg, sizeof(msg), want.p, want.n, e.out.p, e.out.n))
+          ck_abort_msg("split at %zu, capacity %zu:\n%s", at, caps[k], msg);
+        tu_bytes_free(&e.out);
+      }
+    }
+    tu_bytes_free(&in);
+    tu_bytes_free(&want);
+  }
 }
 END_TEST
 
@@ -458,6 +556,139 @@ START_TEST(data_random_property) {
 }
 END_TEST
 
+/* ---- differential: the encoder against a reference
+ * ---------------------------------------- */
+
+/* The rules one octet at a time over the whole input: CRLF for CR LF, bare
+ * CR and bare LF; a dot before a "." that starts a line; an error at an
+ * 8-bit octet when refused, or at the 999th content octet of a line (the
+ * stuffed dot is not content); the line end if needed and "." CRLF only
+ * without error.  Returns the error; out gets what is written before it. */
+static int ref_dot(const unsigned char *in, size_t len, int reject8bit,
+                   tu_bytes *out, int *saw8bit) {
+  size_t i, linelen = 0;
+  int bol = 1;
+  *saw8bit = 0;
+  for (i = 0; i < len; i++) {
+    unsigned char c = in[i];
+    if (c == '\r' || c == '\n') {
+      tu_bytes_append(out, "\r\n", 2);
+      if (c == '\r' && i + 1 < len && in[i + 1] == '\n')
+        i++;
+      bol = 1;
+      linelen = 0;
+      continue;
+    }
+    if (c & 0x80) {
+      *saw8bit = 1;
+      if (reject8bit)
+        return SMTPC_ERR_8BIT_UNSUPPORTED;
+    }
+    if (linelen == 998)
+      return SMTPC_ERR_BODY_LINE_TOO_LONG;
+    if (bol && c == '.')
+      tu_bytes_append(out, ".", 1);
+    tu_bytes_append(out, &c, 1);
+    bol = 0;
+    linelen++;
+  }
+  if (!bol)
+    tu_bytes_append(out, "\r\n", 2);
+  tu_bytes_append(out, ".\r\n", 3);
+  return SMTPC_OK;
+}
+
+/* Input pieces and output capacities: half the time 1..small, a quarter
+ * large - 200 .. large (whole long lines), a quarter 1..large. */
+static size_t rng_size(unsigned long *rng, size_t small, size_t large) {
+  switch (rng_next(rng) % 4) {
+  case 0:
+    return large - rng_next(rng) % 200;
+  case 1:
+    return 1 + rng_next(rng) % large;
+  default:
+    return 1 + rng_next(rng) % small;
+  }
+}
+
+/* Encodes with a random piece size and output capacity for every call;
+ * the capacity is the end of a heap block, so an overrun is caught. */
+static void encode_random(const unsigned char *in, size_t len, int reject8bit,
+                          unsigned long *rng, enc *res) {
+  enum { MAXCAP = 1100 };
+  unsigned char *buf = malloc(MAXCAP), fin[5];
+  smtpc__dot d;
+  size_t pos = 0;
+  ck_assert_ptr_nonnull(buf);
+  memset(res, 0, sizeof(*res));
+  smtpc__dot_init(&d, reject8bit);
+  while (pos < len) {
+    size_t n = rng_size(rng, 20, len + 200);
+    size_t cap = 2 + rng_size(rng, 30, MAXCAP - 2);
+    size_t consumed = 777;
+    smtpc_ssize r;
+    if (n > len - pos)
+      n = len - pos;
+    r = smtpc__dot_encode(&d, in + pos, n, buf + MAXCAP - cap, cap, &consumed);
+    if (r < 0) {
+      TU_CHECK(consumed == 0, "consumed %zu with error %ld", consumed, (long)r);
+      res->err = (int)r;
+      break;
+    }
+    TU_CHECK((size_t)r <= cap && consumed <= n, "wrote %ld of %zu, used %zu "
+             "of %zu", (long)r, cap, consumed, n);
+    TU_CHECK(r > 0 || consumed > 0, "no progress (capacity %zu)", cap);
+    tu_bytes_append(&res->out, buf + MAXCAP - cap, (size_t)r);
+    pos += consumed;
+  }
+  if (res->err == SMTPC_OK)
+    tu_bytes_append(&res->out, fin, smtpc__dot_finish(&d, fin));
+  res->saw8bit = d.saw8bit;
+  free(buf);
+}
+
+/* Random bodies over {'.', CR, LF, 'a', 0x80} (a third of them without
+ * 0x80, so that whole runs of lines take the fast path) with runs of
+ * 990..1001 'a' (lines about the limit, with and without a leading dot):
+ * output, error and saw8bit must be the reference's, whatever the pieces
+ * and capacities. */
+START_TEST(data_differential) {
+  static const unsigned char alphabet[] = {'.', '\r', '\n', 'a', 0x80};
+  unsigned long seed = 20261201UL;
+  unsigned char in[4096];
+  int iter;
+  for (iter = 0; iter < 4000; iter++) {
+    size_t len = 0, items = rng_next(&seed) % 200, k;
+    size_t nalpha = sizeof(alphabet) - (iter % 3 == 0); /* 0x80 is last */
+    int reject8bit = (int)(rng_next(&seed) % 2), ref_err, ref8;
+    tu_bytes ref = {0};
+    enc e;
+    char msg[2048];
+    for (k = 0; k < items; k++) {
+      if (rng_next(&seed) % 30 == 0 && len + 1001 <= sizeof(in)) {
+        size_t run = 990 + rng_next(&seed) % 12;
+        memset(in + len, 'a', run);
+        len += run;
+      } else if (len < sizeof(in)) {
+        in[len++] = alphabet[rng_next(&seed) % nalpha];
+      }
+    }
+    ref_err = ref_dot(in, len, reject8bit, &ref, &ref8);
+    for (k = 0; k < 3; k++) {
+      encode_random(in, len, reject8bit, &seed, &e);
+      if (tu_bytes_diff(msg, sizeof(msg), ref.p, ref.n, e.out.p, e.out.n))
+        ck_abort_msg("iteration %d (%zu octets, reject8bit %d):\n%s", iter,
+                     len, reject8bit, msg);
+      TU_CHECK(e.err == ref_err && e.saw8bit == ref8,
+               "iteration %d: error %d saw8bit %d, reference %d %d", iter,
+               e.err, e.saw8bit, ref_err, ref8);
+      tu_bytes_free(&e.out);
+    }
+    tu_bytes_free(&ref);
+  }
+}
+END_TEST
+
 static Suite *data_suite(void) {
   Suite *s = suite_create("data");
   TCase *tc = tcase_create("encode");
@@ -471,7 +702,9 @@ static Suite *data_suite(void) {
   tcase_add_test(tc, data_has_8bit);
   tcase_add_loop_test(tc, data_line_length, 0,
                       (int)(sizeof(line_cases) / sizeof(line_cases[0])));
+  tcase_add_loop_test(tc, data_dot_line_limit, 0, 8);
   tcase_add_test(tc, data_random_property);
+  tcase_add_test(tc, data_differential);
   suite_add_tcase(s, tc);
   return s;
 }

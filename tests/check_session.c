@@ -1110,6 +1110,225 @@ START_TEST(test_body_line_too_long) {
 }
 END_TEST
 
+/* "." and n 'x': a line of n + 1 content octets that starts with a dot. */
+static char *dot_line(size_t n, const char *eol) {
+  char *p = malloc(n + 1 + strlen(eol) + 1);
+  ck_assert_ptr_nonnull(p);
+  p[0] = '.';
+  memset(p + 1, 'x', n);
+  strcpy(p + 1 + n, eol);
+  return p;
+}
+
+/* RFC 5321 4.5.3.1.6: a line of 998 octets starting with "." is legal (999
+ * on the wire, the stuffed dot is not counted); one of 999 is refused before
+ * MAIL.  Both memory bodies, queued together: only the first is sent. */
+START_TEST(test_body_dot_line_998) {
+  static const char *const to[] = {"x@example.org"};
+  char *ok = dot_line(997, "\r\n"), *wire = dot_line(998, "\r\n.\r\n");
+  char *big = dot_line(998, "\r\n");
+  fixture f;
+  smtpc_txn *t1, *t2;
+  wire[1] = '.'; /* "..", then 997 'x' */
+  fx_init(&f, &ts_modes[_i]);
+  script_open_pipe(f.t);
+  ts_client(f.t, "MAIL FROM:<a@example.com> SIZE=1000\r\n"
+                 "RCPT TO:<x@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client(f.t, wire);
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "a@example.com", to, 1, ok);
+  t2 = fx_queue(&f, "a@example.com", to, 1, big);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_ERR_BODY_LINE_TOO_LONG);
+  ck_assert_int_eq(smtpc_txn_step(t2), SMTPC_STEP_NONE);
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+  free(ok);
+  free(wire);
+  free(big);
+}
+END_TEST
+
+/* The same 998-octet dot line from a streamed body, read in pieces that
+ * split it at the dot and inside the line. */
+START_TEST(test_streamed_dot_line_998) {
+  static const char *const to[] = {"x@example.org"};
+  char *line = dot_line(997, "\r\n"), *wire = dot_line(998, "\r\n.\r\n");
+  static const size_t reads[] = {1, 7, 998, 999, 1000, 4096};
+  size_t k;
+  wire[1] = '.';
+  for (k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
+    fixture f;
+    smtpc_txn *tx;
+    smtpc_body b;
+    stream_src src = {line, strlen(line), 0, reads[k], 1, -1};
+    fx_init(&f, &ts_modes[_i]);
+    script_open_pipe(f.t);
+    ts_client(f.t, "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                   "RCPT TO:<x@example.org>\r\nDATA\r\n");
+    ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+    ts_client(f.t, wire);
+    ts_server(f.t, "250 2.0.0 Ok\r\n");
+    ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+    smtpc_body_init_stream(&b, stream_read, &src, -1);
+    ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.com", to, 1, &b, &tx),
+                     SMTPC_OK);
+    ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+    ck_assert_msg(smtpc_txn_status(tx) == SMTPC_OK, "read size %zu: %s",
+                  reads[k], smtpc_strerror(smtpc_txn_status(tx)));
+    smtpc_txn_free(tx);
+    fx_fini(&f);
+  }
+  free(line);
+  free(wire);
+}
+END_TEST
+
+/* ---- a memory body changed between run() calls ---------------------------
+ *
+ * A transport that answers the first read after "DATA\r\n" has gone out
+ * with WANT_READ, as a non-blocking socket does before the 354 arrives: the
+ * caller gets control after MAIL (the body scanned) and before the body is
+ * sent, and may change its buffer (security review 2026-12, finding 4). */
+typedef struct hold_io {
+  smtpc_io io; /* what the session uses */
+  smtpc_io inner;
+  ts *t;
+  int held;
+} hold_io;
+
+static smtpc_ssize hold_send(void *ctx, const unsigned char *buf, size_t len) {
+  hold_io *h = ctx;
+  return h->inner.send(h->inner.ctx, buf, len);
+}
+
+static smtpc_ssize hold_recv(void *ctx, unsigned char *buf, size_t len) {
+  hold_io *h = ctx;
+  size_t n;
+  const unsigned char *sent = ts_sent(h->t, &n);
+  if (!h->held && n >= 6 && memcmp(sent + n - 6, "DATA\r\n", 6) == 0) {
+    h->held = 1;
+    return SMTPC_ERR_WANT_READ;
+  }
+  return h->inner.recv(h->inner.ctx, buf, len);
+}
+
+static void hold_set_timeout(void *ctx, unsigned ms) {
+  hold_io *h = ctx;
+  h->inner.set_timeout(h->inner.ctx, ms);
+}
+
+static void hold_close(void *ctx) {
+  hold_io *h = ctx;
+  h->inner.close(h->inner.ctx);
+}
+
+static void hold_init(fixture *f, hold_io *h, const ts_mode *mode) {
+  ts_mode cb = {0, 0, 0, 0};
+  if (mode != NULL)
+    cb = *mode;
+  cb.mem = 0; /* the hold is a callback transport around the script */
+  fx_init(f, &cb);
+  memset(h, 0, sizeof(*h));
+  h->inner = f->io;
+  h->t = f->t;
+  h->io = f->io;
+  h->io.ctx = h;
+  h->io.send = hold_send;
+  h->io.recv = hold_recv;
+  h->io.starttls = NULL;
+  h->io.set_timeout = hold_set_timeout;
+  h->io.close = hold_close;
+  ck_assert_int_eq(smtpc_session_set_io(f->s, &h->io), SMTPC_OK);
+}
+
+/* Opens (PIPELINING off), queues body and runs until the hold. */
+static smtpc_txn *run_to_hold(fixture *f, hold_io *h, const char *body) {
+  static const char *const to[] = {"x@example.org"};
+  smtpc_txn *tx;
+  long spins = 0;
+  int rv;
+  ck_assert_int_eq(fx_open(f), SMTPC_OK);
+  tx = fx_queue(f, "a@example.com", to, 1, body);
+  do
+    rv = smtpc_session_run(f->s);
+  while (!h->held &&
+         (rv == SMTPC_ERR_WANT_READ || rv == SMTPC_ERR_WANT_WRITE) &&
+         ++spins < TS_MAX_SPINS);
+  ck_assert_msg(h->held && rv == SMTPC_ERR_WANT_READ, "run: %d, held %d", rv,
+                h->held);
+  return tx;
+}
+
+static void script_to_data(ts *t, const char *mail) {
+  ts_server(t, GREETING);
+  ts_client(t, EHLO_CMD);
+  ts_server(t, EHLO_PLAIN);
+  ts_client(t, mail);
+  ts_server(t, "250 2.1.0 Ok\r\n");
+  ts_client(t, "RCPT TO:<x@example.org>\r\n");
+  ts_server(t, "250 2.1.5 Ok\r\n");
+  ts_client(t, "DATA\r\n");
+  ts_server(t, "354 go\r\n");
+}
+
+/* The review's reproducer: "line one\r" becomes ".\r\nRSET\r\n" after the
+ * scan.  Sent as it now is, stuffed: the "." line goes out as "..", RSET
+ * is a line of the message, and the only end of data is the library's. */
+START_TEST(test_body_changed_after_scan) {
+  char body[] = "Subject: a\r\n\r\nline one\r\nline two\r\n";
+  fixture f;
+  hold_io h;
+  smtpc_txn *tx;
+  hold_init(&f, &h, &ts_modes[_i]);
+  script_to_data(f.t, "MAIL FROM:<a@example.com> SIZE=34\r\n");
+  ts_client(f.t, "Subject: a\r\n\r\n"
+                 "..\r\nRSET\r\n\r\nline two\r\n.\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  tx = run_to_hold(&f, &h, body);
+  memcpy(body + 14, ".\r\nRSET\r\n", 9); /* over "line one\r" */
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* Changed after the scan so that it breaks a promise made in MAIL: a line
+ * over 998 octets, or an 8-bit octet without BODY=8BITMIME.  The body
+ * writer's own checks refuse it and the connection is closed before any
+ * end of data, so the server cannot accept a truncated message. */
+START_TEST(test_body_changed_breaks_limits) {
+  char body[1200];
+  fixture f;
+  hold_io h;
+  smtpc_txn *tx;
+  int err =
+      _i == 0 ? SMTPC_ERR_BODY_LINE_TOO_LONG : SMTPC_ERR_8BIT_UNSUPPORTED;
+  memcpy(body, "A: b\r\n\r\n", 8);
+  memset(body + 8, 'x', 900);
+  memcpy(body + 908, "\r\n", 2);
+  memset(body + 910, 'y', 200);
+  memcpy(body + 1110, "\r\n", 3); /* 1112 octets and the NUL */
+  hold_init(&f, &h, NULL);
+  script_to_data(f.t, "MAIL FROM:<a@example.com> SIZE=1112\r\n");
+  tx = run_to_hold(&f, &h, body);
+  if (_i == 0)
+    memcpy(body + 908, "zz", 2); /* one line of 1102 octets */
+  else
+    body[500] = (char)0xe9;
+  ck_assert_int_eq(fx_run(&f), err);
+  ck_assert_int_eq(smtpc_txn_status(tx), err);
+  ck_assert_uint_eq(ts_close_calls(f.t), 1);
+  smtpc_txn_free(tx);
+  fx_fini(&f); /* nothing sent after DATA, no end of data */
+}
+END_TEST
+
 /* ---- connection reuse ------------------------------------------------------- */
 
 START_TEST(test_reuse_checks_with_rset) {
@@ -1667,6 +1886,10 @@ static Suite *session_suite(void) {
   tcase_add_test(tc, test_8bit_declared);
   tcase_add_test(tc, test_size_limit);
   tcase_add_test(tc, test_body_line_too_long);
+  tcase_add_loop_test(tc, test_body_dot_line_998, 0, n);
+  tcase_add_loop_test(tc, test_streamed_dot_line_998, 0, n);
+  tcase_add_loop_test(tc, test_body_changed_after_scan, 0, n);
+  tcase_add_loop_test(tc, test_body_changed_breaks_limits, 0, 2);
   tcase_add_loop_test(tc, test_reuse_checks_with_rset, 0, n);
   tcase_add_test(tc, test_reuse_after_idle_close);
   tcase_add_test(tc, test_timeouts_armed_per_command);

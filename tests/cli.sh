@@ -7,7 +7,8 @@
 # that others own, can change or (a password file) can read are refused, a
 # too long line is an error, password-command gets no standard input and is
 # not run by --dry-run (the scripted tests/fake_smtpd.py on 127.0.0.1 shows
-# what reaches a server).
+# what reaches a server), and a message with a 998-octet line starting with
+# "." is sent.
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -254,6 +255,34 @@ if command -v python3 >/dev/null; then
 else
     skip_check "what password-command and --password-file send" "python3 is not installed"
 fi
+
+# RFC 5321 4.5.3.1.6: a 998-octet line that starts with "." is legal (the
+# dot stuffed for transparency does not count); it once gave exit 65,
+# "message has a line longer than 998 octets".
+dot_line_sent() {
+    local port= pid i
+    { printf 'Subject: dot\r\n\r\n.'; printf 'x%.0s' {1..997}; printf '\r\nend\r\n'; } >"$work/dot.eml"
+    timeout -k 2 30 python3 "$top_srcdir/tests/fake_smtpd.py" no-starttls \
+        --log "$work/fake.log" --timeout 20 >"$work/fake.port" 2>"$work/fake.ev" &
+    pid=$!
+    for ((i = 0; i < 200; i++)); do
+        port=$(head -n 1 "$work/fake.port" 2>/dev/null)
+        [[ $port =~ ^[0-9]+$ ]] && break
+        sleep 0.025
+    done
+    [[ $port =~ ^[0-9]+$ ]] || { echo "#   fake_smtpd did not start"; kill "$pid"; return 1; }
+    run 0 --host 127.0.0.1 --port "$port" --tls none --from a@example.test \
+        --to b@example.test --message "$work/dot.eml" || { wait "$pid"; return 1; }
+    wait "$pid"
+}
+if command -v python3 >/dev/null; then
+    check "a 998-octet line starting with \".\" is sent (exit 0)" dot_line_sent
+    check "it is stuffed on the wire: \"..\" and 997 x, then the rest" \
+        bash -c "LC_ALL=C grep -qxE '\\.\\.x{997}'\$'\\r' '$work/fake.log' && LC_ALL=C grep -qx \$'end\\r' '$work/fake.log'"
+else
+    skip_check "a 998-octet line starting with \".\" is sent" "python3 is not installed"
+fi
+
 
 echo "# cli: $npass passed, $nfail failed, $nskip skipped"
 ((nfail == 0))

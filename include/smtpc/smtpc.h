@@ -665,6 +665,13 @@ typedef struct smtpc_body {
 /**
  * \brief Fills \p body to send \p len bytes at \p data (not copied: they must
  *        stay valid until the transaction completes).
+ *
+ * The bytes are scanned when the transaction starts (for the SIZE and BODY
+ * parameters and to refuse a line over 998 octets before MAIL) and encoded
+ * again as they are sent, so changing them in between never puts an
+ * unstuffed line on the wire; but if the change breaks what was checked (a
+ * line over 998 octets, an 8-bit octet in a body sent as 7-bit) the message
+ * is abandoned: the connection is closed before the end-of-data sequence.
  * \param[out] body The body to initialise.
  * \param[in] data The message bytes.
  * \param[in] len Their length.
