@@ -39,7 +39,7 @@ for t in "$CC" "$NM" "$SIZE"; do
     fi
 done
 
-CORE=(session reply ehlo command auth data base64 md5 mem buf error)
+CORE=(session session_opts txn reply ehlo command auth data base64 md5 mem buf error)
 MIME=()
 for f in mime qp base64_stream; do
     [[ -f $src/lib/$f.c ]] && MIME+=("$f")
@@ -150,9 +150,9 @@ verdict() { if (($1 < $2)); then echo "met"; else echo "NOT met"; fi; }
 printf 'check-embedded: core (%s): text %d bytes (%.1f KiB), goal < 16 KiB: %s\n' \
     "${CORE[*]}" "$core" "$(awk -v n="$core" 'BEGIN { print n / 1024 }')" \
     "$(verdict "$core" 16384)"
-proto=$(sum_text session reply ehlo command auth data)
+proto=$(sum_text session session_opts txn reply ehlo command auth data)
 support=$(sum_text base64 md5 mem buf error)
-echo "check-embedded: of which protocol (session reply ehlo command auth data) $proto bytes, support (base64 md5 mem buf error: error.c is mostly smtpc_strerror's strings) $support bytes"
+echo "check-embedded: of which protocol (session session_opts txn reply ehlo command auth data) $proto bytes, support (base64 md5 mem buf error: error.c is mostly smtpc_strerror's strings) $support bytes"
 # With mbedTLS (the usual case where credentials are sent: TLS) md5.c is
 # empty and CRAM-MD5 takes HMAC-MD5 from mbedTLS.
 md5=$(sum_text md5)

@@ -8,7 +8,7 @@
  * order (RFC 2920 3.1: "counting each separate response").  Whenever the
  * transport would block the loop returns SMTPC_ERR_WANT_READ/WANT_WRITE and
  * resumes exactly there on the next call. */
-#include "smtpc_int.h"
+#include "session_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,146 +17,6 @@
 #define IN_CHUNK 16384      /* bytes asked of recv() at once */
 #define OUT_HIGH 65536      /* body bytes encoded before flushing */
 #define BODY_CHUNK 16384    /* bytes asked of a streamed body at once */
-/* RCPT commands per pipelined group.  RFC 2920 3.1 warns that a client
- * which writes a whole group before reading can deadlock once the server's
- * replies fill the window; 128 commands (about 5 KiB out, 3 KiB back) stay
- * far below any socket buffer.  Larger envelopes go in several groups. */
-#define RCPT_GROUP 128
-
-/* What a pending reply answers. */
-typedef enum {
-  EX_GREETING,
-  EX_EHLO,
-  EX_HELO,
-  EX_RSET_CHECK, /* health check before reusing the connection */
-  EX_RSET_TXN,   /* cleans up after a failed transaction */
-  EX_MAIL,
-  EX_RCPT,
-  EX_DATA,
-  EX_DATA_END,
-  EX_STARTTLS,
-  EX_AUTH,       /* AUTH command or a response to a 334 challenge */
-  EX_AUTH_CANCEL,/* "*" sent after a bad challenge (RFC 4954 4) */
-  EX_OP          /* RSET / NOOP / VRFY / QUIT called by the user */
-} ex_kind;
-
-typedef struct {
-  ex_kind kind;
-  smtpc_txn *t;
-  size_t idx;    /* recipient index for EX_RCPT */
-  unsigned seq;  /* identifies the wait for set_timeout */
-} expect;
-
-typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
-
-/* Where the session is.  The opening sequence is PH_GREETING, PH_HELLO,
- * [PH_STARTTLS, PH_HANDSHAKE, PH_HELLO], [PH_AUTH], PH_READY; every change
- * goes through set_phase().  The values are smtpc__phase (smtpc_int.h). */
-typedef smtpc__phase phase;
-
-typedef enum {
-  TP_QUEUED,    /* nothing sent */
-  TP_ENVELOPE,  /* MAIL (and maybe RCPT/DATA) sent */
-  TP_BODY,      /* 354 received, body streaming */
-  TP_END,       /* end-of-data sent, awaiting the final reply */
-  TP_DONE
-} txn_phase;
-
-struct smtpc_txn {
-  smtpc_mem mem;
-  smtpc_session *s;       /* NULL once detached from a freed session */
-  smtpc_txn *next;
-  char *from;
-  char **rcpts;
-  smtpc_reply **rreplies;
-  size_t nrcpt;
-  size_t accepted;
-  size_t answered;        /* RCPT replies received */
-  size_t rcpt_sent;       /* RCPT commands composed */
-  size_t pending;         /* expectations still pointing here */
-  size_t rreply_bytes;    /* memory taken by rreplies */
-  smtpc_step step;
-  uint64_t body_octets;   /* bytes of body written (after encoding) */
-  smtpc_reply *final;
-  char *queue_id;
-  smtpc_body body;
-  size_t body_off;        /* bytes of an in-memory body consumed */
-  int status;
-  txn_phase phase;
-  int mail_ok;
-  int body8;              /* BODY=8BITMIME declared */
-  int reject8;            /* fail on an 8-bit octet (no 8BITMIME declared) */
-  int caller_owned;       /* the caller holds a pointer */
-};
-
-struct smtpc_session {
-  smtpc_mem mem;
-  smtpc_io io;
-  int have_io;
-  int mem_mode;           /* memory mode: the caller moves the bytes */
-  unsigned mem_flags;     /* SMTPC_MEM_* */
-  int mem_secure;         /* memory mode: the upgraded transport is secure */
-  int in_eof;             /* the peer closed its side */
-  int need;               /* memory mode: what the engine waits for */
-  phase ph;
-  phase broke_in;         /* the phase PH_BROKEN was entered from */
-  smtpc__phase_hook phase_hook; /* tests: sees every phase change */
-  void *phase_user;
-  int fatal;              /* sticky error once PH_BROKEN */
-  char *ehlo_name;
-  char *server_name;
-  unsigned timeouts[7];
-  unsigned cur_timeout;
-  unsigned armed_seq;
-  unsigned next_seq;
-  int pipelining;         /* flag: use PIPELINING when offered */
-  int helo_only;
-  smtpc_trace_cb trace;
-  void *trace_user;
-
-  smtpc__reply_parser parser;
-  smtpc__caps caps;
-  smtpc__buf out;
-  smtpc__buf in;
-  smtpc_reply *last;
-  int open_result;        /* result of open(): SMTPC__PENDING until ready
-                             or failed */
-
-  expect *ex;             /* FIFO of pending replies */
-  size_t ex_head, ex_len, ex_cap;
-
-  smtpc_txn *head, *tail; /* incomplete transactions, in order */
-  smtpc_txn *queued;      /* first one whose envelope is not yet sent */
-  size_t blocking;        /* pending replies a new MAIL must wait for */
-  smtpc_txn *body_txn;    /* transaction whose body is streaming */
-  smtpc__dot dot;
-  unsigned char *chunk;   /* read buffer for streamed bodies */
-  size_t chunk_len, chunk_off;
-
-  int used;               /* a run() has completed on this connection */
-  int need_check;         /* send a health-check RSET before the next MAIL */
-  int check_pending;      /* the health check reply has not arrived yet */
-  int need_rset;          /* server holds a failed transaction */
-
-  op_kind op;
-  int op_result;          /* SMTPC__PENDING while the op is in flight */
-  char *op_arg;
-
-  smtpc_tls_policy tls_policy;
-  int starttls_refused;   /* the server did not take STARTTLS */
-  int tls_up;             /* the transport was upgraded after STARTTLS */
-  int allow_plain_auth;
-  smtpc_auth_mech auth_want;
-  smtpc_auth_mech auth_mech; /* in progress */
-  smtpc_auth_mech auth_used; /* succeeded */
-  unsigned auth_step;
-  char *auth_user;
-  char *auth_secret;
-  char *auth_authzid;
-  int can_quit;           /* broken by a reply, connection still in sync */
-  size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
-};
-
 /* ---- small helpers ------------------------------------------------------- */
 
 static void trace(smtpc_session *s, smtpc_trace_dir dir, const char *line,
@@ -297,18 +157,6 @@ static void trace_reply(smtpc_session *s, const smtpc_reply *r) {
 
 /* ---- transactions -------------------------------------------------------- */
 
-/* A transaction is one allocation: the struct, the reply and address
- * pointer arrays, then the addresses themselves (see smtpc_session_queue). */
-static void txn_destroy(smtpc_txn *t) {
-  size_t i;
-  const smtpc_mem *m = &t->mem;
-  for (i = 0; i < t->nrcpt; i++)
-    smtpc__reply_free(m, t->rreplies[i]);
-  smtpc__reply_free(m, t->final);
-  smtpc__free(m, t->queue_id);
-  smtpc__free(m, t);
-}
-
 static void unlink_txn(smtpc_session *s, smtpc_txn *t) {
   smtpc_txn **pp = &s->head, *prev = NULL;
   while (*pp != NULL && *pp != t) {
@@ -341,7 +189,7 @@ static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
   unlink_txn(s, t);
   t->s = NULL;
   if (!t->caller_owned && t->pending == 0)
-    txn_destroy(t);
+    smtpc__txn_destroy(t);
 }
 
 /* Drops an expectation's hold on its transaction (after its reply was
@@ -351,41 +199,7 @@ static void release_txn(smtpc_txn *t) {
     return;
   t->pending--;
   if (t->pending == 0 && t->phase == TP_DONE && !t->caller_owned)
-    txn_destroy(t);
-}
-
-/* Keeps r as the transaction's final reply (a reference, not a copy). */
-static void txn_set_final(smtpc_txn *t, smtpc_reply *r) {
-  smtpc__reply_free(&t->mem, t->final);
-  t->final = smtpc__reply_ref(r);
-}
-
-
-/* Finds a queue id in a final reply: Postfix "queued as ABC", Exim "id=X",
- * Sendmail "XYZ Message accepted", else none. */
-static int extract_queue_id(smtpc_txn *t) {
-  const char *txt = t->final ? t->final->text : "", *p;
-  size_t n;
-  if ((p = strstr(txt, "queued as ")) != NULL)
-    p += 10;
-  else if ((p = strstr(txt, "id=")) != NULL)
-    p += 3;
-  else if ((p = strstr(txt, " Message accepted")) != NULL) {
-    const char *q = p;
-    while (q > txt && q[-1] != ' ' && q[-1] != '\n')
-      q--;
-    n = (size_t)(p - q);
-    if (n == 0)
-      return SMTPC_OK;
-    t->queue_id = smtpc__strndup(&t->mem, q, n);
-    return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
-  } else
-    return SMTPC_OK;
-  n = strcspn(p, " \n;,)");
-  if (n == 0)
-    return SMTPC_OK;
-  t->queue_id = smtpc__strndup(&t->mem, p, n);
-  return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
+    smtpc__txn_destroy(t);
 }
 
 /* The lines of p[0..n), which holds no LF, split at its CRs (each a bare
@@ -813,25 +627,6 @@ static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
   return SMTPC_OK;
 }
 
-/* Keeps the reply to RCPT idx, bounded (see smtpc_txn_rcpt_reply()): a
- * hostile server could otherwise make every recipient cost a 64 KiB reply
- * (twice: raw lines and text). */
-static int keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r) {
-  size_t max = t->rreply_bytes < SMTPC__RCPT_REPLIES_BUDGET
-                   ? SMTPC__RCPT_REPLY_MAX
-                   : SMTPC__RCPT_REPLY_MIN;
-  smtpc_reply *k = smtpc__reply_bounded(&t->mem, r, max);
-  if (k == NULL)
-    return SMTPC_ERR_NOMEM;
-  if (t->rreplies[idx] != NULL) {
-    t->rreply_bytes -= smtpc__reply_size(t->rreplies[idx]);
-    smtpc__reply_free(&t->mem, t->rreplies[idx]);
-  }
-  t->rreplies[idx] = k;
-  t->rreply_bytes += smtpc__reply_size(k);
-  return SMTPC_OK;
-}
-
 static int begin_body(smtpc_session *s, smtpc_txn *t) {
   t->phase = TP_BODY;
   t->step = SMTPC_STEP_BODY;
@@ -850,9 +645,9 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
 static int on_421(smtpc_session *s, const expect *e, smtpc_reply *r) {
   smtpc_txn *t = e->t;
   if (t != NULL && t->phase != TP_DONE) {
-    txn_set_final(t, r);
+    smtpc__txn_set_final(t, r);
     if (e->kind == EX_RCPT && t->rreplies[e->idx] == NULL)
-      (void)keep_rcpt_reply(t, e->idx, r); /* failing anyway */
+      (void)smtpc__txn_keep_rcpt_reply(t, e->idx, r); /* failing anyway */
   }
   return fail_session(s, SMTPC_ERR_SERVICE_CLOSING);
 }
@@ -923,7 +718,7 @@ static int on_mail(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
     t->step = SMTPC_STEP_RCPT;
     return use_pipelining(s) ? SMTPC_OK : send_rcpt_group(s, t);
   }
-  txn_set_final(t, r);
+  smtpc__txn_set_final(t, r);
   return after_txn_failure(s, t, reply_class_error(r->code));
 }
 
@@ -931,7 +726,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx,
                    smtpc_reply *r) {
   int rv;
   /* keep code, enhanced code and a bounded text */
-  if ((rv = keep_rcpt_reply(t, idx, r)) != SMTPC_OK)
+  if ((rv = smtpc__txn_keep_rcpt_reply(t, idx, r)) != SMTPC_OK)
     return fail_session(s, rv);
   t->answered++;
   if (r->code / 100 == 2)
@@ -965,7 +760,7 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
     t->step = SMTPC_STEP_DATA_END;
     return SMTPC_OK;
   }
-  txn_set_final(t, r);
+  smtpc__txn_set_final(t, r);
   return after_txn_failure(s, t,
                            t->accepted == 0 ? SMTPC_ERR_NO_RECIPIENTS
                                             : reply_class_error(r->code));
@@ -973,11 +768,11 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
 
 static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   int rv;
-  txn_set_final(t, r);
+  smtpc__txn_set_final(t, r);
   if (t->accepted == 0) {
     txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
   } else if (r->code / 100 == 2) {
-    if ((rv = extract_queue_id(t)) != SMTPC_OK)
+    if ((rv = smtpc__txn_find_queue_id(t)) != SMTPC_OK)
       return fail_session(s, rv);
     txn_complete(s, t,
                  t->accepted == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
@@ -1395,188 +1190,6 @@ void smtpc_session_free(smtpc_session *s) {
   smtpc__free(&m, s);
 }
 
-int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io) {
-  if (s == NULL || io == NULL || io->version != SMTPC_IO_VERSION ||
-      io->send == NULL || io->recv == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->ph != PH_NEW || s->mem_mode)
-    return SMTPC_ERR_INVALID_STATE;
-  s->io = *io;
-  s->have_io = 1;
-  return SMTPC_OK;
-}
-
-static int set_string(smtpc_session *s, char **dst, const char *v,
-                      int allow_space) {
-  char *d;
-  int rv;
-  if (s == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  if ((rv = smtpc__check_arg(v, allow_space)) != SMTPC_OK)
-    return rv;
-  d = smtpc__strdup(&s->mem, v);
-  if (d == NULL)
-    return SMTPC_ERR_NOMEM;
-  smtpc__free(&s->mem, *dst);
-  *dst = d;
-  return SMTPC_OK;
-}
-
-int smtpc_session_set_ehlo_name(smtpc_session *s, const char *name) {
-  if (name != NULL && smtpc__has_8bit(name, strlen(name)))
-    return SMTPC_ERR_BAD_ARGUMENT; /* a domain or address literal: ASCII */
-  return set_string(s, s ? &s->ehlo_name : NULL, name, 0);
-}
-
-int smtpc_session_set_server_name(smtpc_session *s, const char *host) {
-  return set_string(s, s ? &s->server_name : NULL, host, 0);
-}
-
-int smtpc_session_set_timeout(smtpc_session *s, smtpc_timeout_kind kind,
-                              unsigned timeout_ms) {
-  if (s == NULL || (unsigned)kind > SMTPC_TIMEOUT_OTHER)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  s->timeouts[kind] = timeout_ms;
-  return SMTPC_OK;
-}
-
-int smtpc_session_set_timeout_all(smtpc_session *s, unsigned timeout_ms) {
-  size_t i;
-  if (s == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  for (i = 0; i <= SMTPC_TIMEOUT_OTHER; i++)
-    s->timeouts[i] = timeout_ms;
-  return SMTPC_OK;
-}
-
-unsigned smtpc_session_current_timeout(const smtpc_session *s) {
-  return s ? s->cur_timeout : 0;
-}
-
-int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
-                            size_t value) {
-  if (s == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  switch (which) {
-  case SMTPC_LIMIT_REPLY_LINE:
-    if (value < 64)
-      return SMTPC_ERR_INVALID_ARGUMENT;
-    s->parser.max_line = value;
-    return SMTPC_OK;
-  case SMTPC_LIMIT_REPLY_BYTES:
-    if (value < 64)
-      return SMTPC_ERR_INVALID_ARGUMENT;
-    s->parser.max_bytes = value;
-    return SMTPC_OK;
-  case SMTPC_LIMIT_REPLY_LINES:
-    if (value < 1)
-      return SMTPC_ERR_INVALID_ARGUMENT;
-    s->parser.max_lines = value;
-    return SMTPC_OK;
-  case SMTPC_LIMIT_READ_BUFFER:
-  case SMTPC_LIMIT_WRITE_BUFFER:
-  case SMTPC_LIMIT_BODY_CHUNK:
-    if (value < 64 || value > ((size_t)1 << 30))
-      return SMTPC_ERR_INVALID_ARGUMENT;
-    if (which == SMTPC_LIMIT_READ_BUFFER)
-      s->in_chunk = value;
-    else if (which == SMTPC_LIMIT_WRITE_BUFFER)
-      s->out_high = value;
-    else {
-      if (s->body_txn != NULL)
-        return SMTPC_ERR_INVALID_STATE;
-      smtpc__free(&s->mem, s->chunk); /* reallocated at the new size */
-      s->chunk = NULL;
-      s->body_chunk = value;
-    }
-    return SMTPC_OK;
-  default:
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  }
-}
-
-int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
-  if (s == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  switch (flag) {
-  case SMTPC_FLAG_PIPELINING:
-    s->pipelining = on != 0;
-    return SMTPC_OK;
-  case SMTPC_FLAG_HELO_ONLY:
-    s->helo_only = on != 0;
-    return SMTPC_OK;
-  case SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH:
-    s->allow_plain_auth = on != 0;
-    return SMTPC_OK;
-  default:
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  }
-}
-
-void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
-                             void *user) {
-  if (s == NULL)
-    return;
-  s->trace = cb;
-  s->trace_user = user;
-}
-
-int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_tls_policy policy) {
-  if (s == NULL || (unsigned)policy > SMTPC_TLS_REQUIRED)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->ph != PH_NEW)
-    return SMTPC_ERR_INVALID_STATE;
-  s->tls_policy = policy;
-  return SMTPC_OK;
-}
-
-/* A bearer token is printable ASCII (RFC 6750 2.1 b64token). */
-static int has_control(const char *p) {
-  for (; *p != '\0'; p++)
-    if ((unsigned char)*p < 32 || *p == 127)
-      return 1;
-  return 0;
-}
-
-int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
-                           const char *user, const char *secret,
-                           const char *authzid) {
-  char *u, *p, *z = NULL;
-  if (s == NULL || (unsigned)mech > SMTPC_AUTH_OAUTHBEARER)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  if (s->ph != PH_NEW)
-    return SMTPC_ERR_INVALID_STATE;
-  if (smtpc__check_arg(user, 1) != SMTPC_OK || secret == NULL ||
-      *secret == '\0' ||
-      (authzid != NULL && smtpc__check_arg(authzid, 1) != SMTPC_OK))
-    return SMTPC_ERR_BAD_ARGUMENT;
-  if ((mech == SMTPC_AUTH_XOAUTH2 || mech == SMTPC_AUTH_OAUTHBEARER) &&
-      has_control(secret))
-    return SMTPC_ERR_BAD_ARGUMENT; /* ^A would add SASL fields (RFC 7628) */
-  u = smtpc__strdup(&s->mem, user);
-  p = smtpc__strdup(&s->mem, secret);
-  if (authzid != NULL)
-    z = smtpc__strdup(&s->mem, authzid);
-  if (u == NULL || p == NULL || (authzid != NULL && z == NULL)) {
-    smtpc__free(&s->mem, u);
-    smtpc__free_secret(&s->mem, p);
-    smtpc__free(&s->mem, z);
-    return SMTPC_ERR_NOMEM;
-  }
-  smtpc__free(&s->mem, s->auth_user);
-  smtpc__free_secret(&s->mem, s->auth_secret);
-  smtpc__free(&s->mem, s->auth_authzid);
-  s->auth_user = u;
-  s->auth_secret = p;
-  s->auth_authzid = z;
-  s->auth_want = mech;
-  return SMTPC_OK;
-}
-
-smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s) {
-  return s ? s->auth_used : SMTPC_AUTH_AUTO;
-}
-
 int smtpc_session_is_secure(const smtpc_session *s) {
   return s ? session_secure(s) : 0;
 }
@@ -1598,31 +1211,6 @@ int smtpc_session_open(smtpc_session *s) {
   if (rv != SMTPC_OK)
     return rv;
   return s->open_result;
-}
-
-void smtpc_body_init_memory(smtpc_body *body, const void *data, size_t len) {
-  if (body == NULL)
-    return;
-  memset(body, 0, sizeof(*body));
-  body->version = SMTPC_BODY_VERSION;
-  body->data = data;
-  body->len = len;
-  body->size = (int64_t)len;
-  body->type = SMTPC_BODY_AUTO;
-}
-
-void smtpc_body_init_stream(smtpc_body *body,
-                            smtpc_ssize (*read)(void *ctx, unsigned char *buf,
-                                                size_t len),
-                            void *ctx, int64_t size) {
-  if (body == NULL)
-    return;
-  memset(body, 0, sizeof(*body));
-  body->version = SMTPC_BODY_VERSION;
-  body->read = read;
-  body->ctx = ctx;
-  body->size = size;
-  body->type = SMTPC_BODY_AUTO;
 }
 
 int smtpc_session_queue(smtpc_session *s, const char *from,
@@ -1647,40 +1235,8 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   for (i = 0; i < nrcpts; i++)
     if ((rv = smtpc__check_mailbox(rcpts[i], 0)) != SMTPC_OK)
       return rv;
-  {
-    /* one block: struct | rreplies[n] | rcpts[n] | from | rcpt strings */
-    size_t total = sizeof(*t), len;
-    char *p;
-    if (nrcpts > (SIZE_MAX - total) / (2 * sizeof(void *)))
-      return SMTPC_ERR_INVALID_ARGUMENT;
-    total += nrcpts * 2 * sizeof(void *);
-    for (i = 0; i <= nrcpts; i++) {
-      len = strlen(i == 0 ? from : rcpts[i - 1]) + 1; /* <= 255: checked */
-      if (total > SIZE_MAX - len)
-        return SMTPC_ERR_INVALID_ARGUMENT;
-      total += len;
-    }
-    t = smtpc__malloc(&s->mem, total);
-    if (t == NULL)
-      return SMTPC_ERR_NOMEM;
-    memset(t, 0, sizeof(*t));
-    t->rreplies = (smtpc_reply **)(void *)(t + 1);
-    t->rcpts = (char **)(void *)(t->rreplies + nrcpts);
-    p = (char *)(t->rcpts + nrcpts);
-    for (i = 0; i <= nrcpts; i++) {
-      const char *src = i == 0 ? from : rcpts[i - 1];
-      len = strlen(src) + 1;
-      memcpy(p, src, len);
-      if (i == 0)
-        t->from = p;
-      else {
-        t->rcpts[i - 1] = p;
-        t->rreplies[i - 1] = NULL;
-      }
-      p += len;
-    }
-  }
-  t->mem = s->mem;
+  if ((t = smtpc__txn_new(&s->mem, from, rcpts, nrcpts, &rv)) == NULL)
+    return rv;
   t->status = SMTPC__PENDING;
   t->body = *body;
   t->nrcpt = nrcpts;
@@ -1789,29 +1345,6 @@ void smtpc_session_close(smtpc_session *s) {
     fail_session(s, SMTPC_ERR_EOF);
 }
 
-const smtpc_reply *smtpc_session_last_reply(const smtpc_session *s) {
-  return s ? s->last : NULL;
-}
-
-int smtpc_session_has_ext(const smtpc_session *s, const char *keyword) {
-  if (s == NULL || keyword == NULL)
-    return 0;
-  return smtpc__caps_params(&s->caps, keyword) != NULL;
-}
-
-const char *smtpc_session_ext_params(const smtpc_session *s,
-                                     const char *keyword) {
-  if (s == NULL || keyword == NULL)
-    return NULL;
-  return smtpc__caps_params(&s->caps, keyword);
-}
-
-int64_t smtpc_session_max_size(const smtpc_session *s) {
-  if (s == NULL || !(s->caps.flags & SMTPC__CAP_SIZE))
-    return -1;
-  return s->caps.size;
-}
-
 /* ---- memory mode ----------------------------------------------------------- */
 
 /* Unprocessed input a memory-mode session accepts: more than any reply the
@@ -1898,67 +1431,10 @@ int smtpc_session_starttls_done(smtpc_session *s, int result, int secure) {
 
 /* ---- transaction accessors ----------------------------------------------- */
 
-void smtpc_txn_free(smtpc_txn *t) {
-  if (t == NULL)
-    return;
-  if (t->s != NULL || t->pending > 0) {
-    /* still in the session's hands: it frees it when done with it */
-    t->caller_owned = 0;
-    return;
-  }
-  txn_destroy(t);
-}
-
-int smtpc_txn_status(const smtpc_txn *t) {
-  if (t == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  return t->phase == TP_DONE ? t->status : SMTPC_ERR_INVALID_STATE;
-}
-
-int smtpc_txn_is_complete(const smtpc_txn *t) {
-  return t != NULL && t->phase == TP_DONE;
-}
-
-const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t) {
-  return t ? t->final : NULL;
-}
-
-const char *smtpc_txn_queue_id(const smtpc_txn *t) {
-  return t ? t->queue_id : NULL;
-}
-
-size_t smtpc_txn_rcpt_count(const smtpc_txn *t) { return t ? t->nrcpt : 0; }
-
-smtpc_step smtpc_txn_step(const smtpc_txn *t) {
-  return t ? t->step : SMTPC_STEP_NONE;
-}
-
-size_t smtpc_txn_accepted_count(const smtpc_txn *t) {
-  return t ? t->accepted : 0;
-}
-
-const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i) {
-  if (t == NULL || i >= t->nrcpt)
-    return NULL;
-  return t->rcpts[i];
-}
-
-const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i) {
-  if (t == NULL || i >= t->nrcpt)
-    return NULL;
-  return t->rreplies[i];
-}
-
 /* Where smtpc_session_open() got to, or failed: the one-call API maps it
  * to its stage. */
 smtpc__phase smtpc__session_phase(const smtpc_session *s) {
   return s->ph == PH_BROKEN ? s->broke_in : s->ph;
-}
-
-void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
-                                   void *user) {
-  s->phase_hook = hook;
-  s->phase_user = user;
 }
 
 /* Drops the session's reference to its last reply.  The one-call API calls

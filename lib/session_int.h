@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the session engine shared by session.c (the engine),
+ * txn.c (the transaction object) and session_opts.c (options and
+ * accessors). */
+#ifndef SMTPC_SESSION_INT_H
+#define SMTPC_SESSION_INT_H
+
+#include "smtpc_int.h"
+
+/* RCPT commands per pipelined group.  RFC 2920 3.1 warns that a client
+ * which writes a whole group before reading can deadlock once the server's
+ * replies fill the window; 128 commands (about 5 KiB out, 3 KiB back) stay
+ * far below any socket buffer.  Larger envelopes go in several groups. */
+#define RCPT_GROUP 128
+
+/* What a pending reply answers. */
+typedef enum {
+  EX_GREETING,
+  EX_EHLO,
+  EX_HELO,
+  EX_RSET_CHECK, /* health check before reusing the connection */
+  EX_RSET_TXN,   /* cleans up after a failed transaction */
+  EX_MAIL,
+  EX_RCPT,
+  EX_DATA,
+  EX_DATA_END,
+  EX_STARTTLS,
+  EX_AUTH,       /* AUTH command or a response to a 334 challenge */
+  EX_AUTH_CANCEL,/* "*" sent after a bad challenge (RFC 4954 4) */
+  EX_OP          /* RSET / NOOP / VRFY / QUIT called by the user */
+} ex_kind;
+
+typedef struct {
+  ex_kind kind;
+  smtpc_txn *t;
+  size_t idx;    /* recipient index for EX_RCPT */
+  unsigned seq;  /* identifies the wait for set_timeout */
+} expect;
+
+typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
+
+/* Where the session is.  The opening sequence is PH_GREETING, PH_HELLO,
+ * [PH_STARTTLS, PH_HANDSHAKE, PH_HELLO], [PH_AUTH], PH_READY; every change
+ * goes through set_phase().  The values are smtpc__phase (smtpc_int.h). */
+typedef smtpc__phase phase;
+
+typedef enum {
+  TP_QUEUED,    /* nothing sent */
+  TP_ENVELOPE,  /* MAIL (and maybe RCPT/DATA) sent */
+  TP_BODY,      /* 354 received, body streaming */
+  TP_END,       /* end-of-data sent, awaiting the final reply */
+  TP_DONE
+} txn_phase;
+
+struct smtpc_txn {
+  smtpc_mem mem;
+  smtpc_session *s;       /* NULL once detached from a freed session */
+  smtpc_txn *next;
+  char *from;
+  char **rcpts;
+  smtpc_reply **rreplies;
+  size_t nrcpt;
+  size_t accepted;
+  size_t answered;        /* RCPT replies received */
+  size_t rcpt_sent;       /* RCPT commands composed */
+  size_t pending;         /* expectations still pointing here */
+  size_t rreply_bytes;    /* memory taken by rreplies */
+  smtpc_step step;
+  uint64_t body_octets;   /* bytes of body written (after encoding) */
+  smtpc_reply *final;
+  char *queue_id;
+  smtpc_body body;
+  size_t body_off;        /* bytes of an in-memory body consumed */
+  int status;
+  txn_phase phase;
+  int mail_ok;
+  int body8;              /* BODY=8BITMIME declared */
+  int reject8;            /* fail on an 8-bit octet (no 8BITMIME declared) */
+  int caller_owned;       /* the caller holds a pointer */
+};
+
+struct smtpc_session {
+  smtpc_mem mem;
+  smtpc_io io;
+  int have_io;
+  int mem_mode;           /* memory mode: the caller moves the bytes */
+  unsigned mem_flags;     /* SMTPC_MEM_* */
+  int mem_secure;         /* memory mode: the upgraded transport is secure */
+  int in_eof;             /* the peer closed its side */
+  int need;               /* memory mode: what the engine waits for */
+  phase ph;
+  phase broke_in;         /* the phase PH_BROKEN was entered from */
+  smtpc__phase_hook phase_hook; /* tests: sees every phase change */
+  void *phase_user;
+  int fatal;              /* sticky error once PH_BROKEN */
+  char *ehlo_name;
+  char *server_name;
+  unsigned timeouts[7];
+  unsigned cur_timeout;
+  unsigned armed_seq;
+  unsigned next_seq;
+  int pipelining;         /* flag: use PIPELINING when offered */
+  int helo_only;
+  smtpc_trace_cb trace;
+  void *trace_user;
+
+  smtpc__reply_parser parser;
+  smtpc__caps caps;
+  smtpc__buf out;
+  smtpc__buf in;
+  smtpc_reply *last;
+  int open_result;        /* result of open(): SMTPC__PENDING until ready
+                             or failed */
+
+  expect *ex;             /* FIFO of pending replies */
+  size_t ex_head, ex_len, ex_cap;
+
+  smtpc_txn *head, *tail; /* incomplete transactions, in order */
+  smtpc_txn *queued;      /* first one whose envelope is not yet sent */
+  size_t blocking;        /* pending replies a new MAIL must wait for */
+  smtpc_txn *body_txn;    /* transaction whose body is streaming */
+  smtpc__dot dot;
+  unsigned char *chunk;   /* read buffer for streamed bodies */
+  size_t chunk_len, chunk_off;
+
+  int used;               /* a run() has completed on this connection */
+  int need_check;         /* send a health-check RSET before the next MAIL */
+  int check_pending;      /* the health check reply has not arrived yet */
+  int need_rset;          /* server holds a failed transaction */
+
+  op_kind op;
+  int op_result;          /* SMTPC__PENDING while the op is in flight */
+  char *op_arg;
+
+  smtpc_tls_policy tls_policy;
+  int starttls_refused;   /* the server did not take STARTTLS */
+  int tls_up;             /* the transport was upgraded after STARTTLS */
+  int allow_plain_auth;
+  smtpc_auth_mech auth_want;
+  smtpc_auth_mech auth_mech; /* in progress */
+  smtpc_auth_mech auth_used; /* succeeded */
+  unsigned auth_step;
+  char *auth_user;
+  char *auth_secret;
+  char *auth_authzid;
+  int can_quit;           /* broken by a reply, connection still in sync */
+  size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
+};
+
+/* ---- txn.c ----------------------------------------------------------------- */
+
+/* A new transaction for from and rcpts (checked by the caller), in one
+ * allocation; NULL with *rv set (NOMEM, or INVALID_ARGUMENT on overflow). */
+smtpc_txn *smtpc__txn_new(const smtpc_mem *m, const char *from,
+                          const char *const *rcpts, size_t nrcpts, int *rv);
+void smtpc__txn_destroy(smtpc_txn *t);
+/* Keeps r as the transaction's final reply (a reference, not a copy). */
+void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r);
+/* Sets t->queue_id from the final reply, when it names one. */
+int smtpc__txn_find_queue_id(smtpc_txn *t);
+/* Keeps a bounded copy of the reply to RCPT idx. */
+int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r);
+
+#endif /* SMTPC_SESSION_INT_H */

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/* The transaction object: one message's envelope, the replies it got and
+ * its outcome, readable by the caller after the session has moved on (or
+ * been freed).  The engine (session.c) drives it; this file makes it, keeps
+ * its replies and answers the accessors. */
+#include "session_int.h"
+
+#include <string.h>
+
+/* A transaction is one allocation: the struct, the reply and address
+ * pointer arrays, then the addresses themselves (checked by the caller: each
+ * at most 255 octets).  NULL with *rv set when it cannot be made. */
+smtpc_txn *smtpc__txn_new(const smtpc_mem *m, const char *from,
+                          const char *const *rcpts, size_t nrcpts, int *rv) {
+  size_t total = sizeof(smtpc_txn), len, i;
+  smtpc_txn *t;
+  char *p;
+  *rv = SMTPC_ERR_INVALID_ARGUMENT;
+  if (nrcpts > (SIZE_MAX - total) / (2 * sizeof(void *)))
+    return NULL;
+  total += nrcpts * 2 * sizeof(void *);
+  for (i = 0; i <= nrcpts; i++) {
+    len = strlen(i == 0 ? from : rcpts[i - 1]) + 1;
+    if (total > SIZE_MAX - len)
+      return NULL;
+    total += len;
+  }
+  *rv = SMTPC_ERR_NOMEM;
+  if ((t = smtpc__malloc(m, total)) == NULL)
+    return NULL;
+  memset(t, 0, sizeof(*t));
+  t->mem = *m;
+  t->nrcpt = nrcpts;
+  t->rreplies = (smtpc_reply **)(void *)(t + 1);
+  t->rcpts = (char **)(void *)(t->rreplies + nrcpts);
+  p = (char *)(t->rcpts + nrcpts);
+  for (i = 0; i <= nrcpts; i++) {
+    const char *src = i == 0 ? from : rcpts[i - 1];
+    len = strlen(src) + 1;
+    memcpy(p, src, len);
+    if (i == 0)
+      t->from = p;
+    else {
+      t->rcpts[i - 1] = p;
+      t->rreplies[i - 1] = NULL;
+    }
+    p += len;
+  }
+  *rv = SMTPC_OK;
+  return t;
+}
+
+/* A transaction is one allocation: the struct, the reply and address
+ * pointer arrays, then the addresses themselves (see smtpc_session_queue). */
+void smtpc__txn_destroy(smtpc_txn *t) {
+  size_t i;
+  const smtpc_mem *m = &t->mem;
+  for (i = 0; i < t->nrcpt; i++)
+    smtpc__reply_free(m, t->rreplies[i]);
+  smtpc__reply_free(m, t->final);
+  smtpc__free(m, t->queue_id);
+  smtpc__free(m, t);
+}
+
+/* Keeps r as the transaction's final reply (a reference, not a copy). */
+void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r) {
+  smtpc__reply_free(&t->mem, t->final);
+  t->final = smtpc__reply_ref(r);
+}
+
+/* Finds a queue id in a final reply: Postfix "queued as ABC", Exim "id=X",
+ * Sendmail "XYZ Message accepted", else none. */
+int smtpc__txn_find_queue_id(smtpc_txn *t) {
+  const char *txt = t->final ? t->final->text : "", *p;
+  size_t n;
+  if ((p = strstr(txt, "queued as ")) != NULL)
+    p += 10;
+  else if ((p = strstr(txt, "id=")) != NULL)
+    p += 3;
+  else if ((p = strstr(txt, " Message accepted")) != NULL) {
+    const char *q = p;
+    while (q > txt && q[-1] != ' ' && q[-1] != '\n')
+      q--;
+    n = (size_t)(p - q);
+    if (n == 0)
+      return SMTPC_OK;
+    t->queue_id = smtpc__strndup(&t->mem, q, n);
+    return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
+  } else
+    return SMTPC_OK;
+  n = strcspn(p, " \n;,)");
+  if (n == 0)
+    return SMTPC_OK;
+  t->queue_id = smtpc__strndup(&t->mem, p, n);
+  return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
+}
+
+/* Keeps the reply to RCPT idx, bounded (see smtpc_txn_rcpt_reply()): a
+ * hostile server could otherwise make every recipient cost a 64 KiB reply
+ * (twice: raw lines and text). */
+int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r) {
+  size_t max = t->rreply_bytes < SMTPC__RCPT_REPLIES_BUDGET
+                   ? SMTPC__RCPT_REPLY_MAX
+                   : SMTPC__RCPT_REPLY_MIN;
+  smtpc_reply *k = smtpc__reply_bounded(&t->mem, r, max);
+  if (k == NULL)
+    return SMTPC_ERR_NOMEM;
+  if (t->rreplies[idx] != NULL) {
+    t->rreply_bytes -= smtpc__reply_size(t->rreplies[idx]);
+    smtpc__reply_free(&t->mem, t->rreplies[idx]);
+  }
+  t->rreplies[idx] = k;
+  t->rreply_bytes += smtpc__reply_size(k);
+  return SMTPC_OK;
+}
+
+void smtpc_body_init_memory(smtpc_body *body, const void *data, size_t len) {
+  if (body == NULL)
+    return;
+  memset(body, 0, sizeof(*body));
+  body->version = SMTPC_BODY_VERSION;
+  body->data = data;
+  body->len = len;
+  body->size = (int64_t)len;
+  body->type = SMTPC_BODY_AUTO;
+}
+
+void smtpc_body_init_stream(smtpc_body *body,
+                            smtpc_ssize (*read)(void *ctx, unsigned char *buf,
+                                                size_t len),
+                            void *ctx, int64_t size) {
+  if (body == NULL)
+    return;
+  memset(body, 0, sizeof(*body));
+  body->version = SMTPC_BODY_VERSION;
+  body->read = read;
+  body->ctx = ctx;
+  body->size = size;
+  body->type = SMTPC_BODY_AUTO;
+}
+
+void smtpc_txn_free(smtpc_txn *t) {
+  if (t == NULL)
+    return;
+  if (t->s != NULL || t->pending > 0) {
+    /* still in the session's hands: it frees it when done with it */
+    t->caller_owned = 0;
+    return;
+  }
+  smtpc__txn_destroy(t);
+}
+
+int smtpc_txn_status(const smtpc_txn *t) {
+  if (t == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  return t->phase == TP_DONE ? t->status : SMTPC_ERR_INVALID_STATE;
+}
+
+int smtpc_txn_is_complete(const smtpc_txn *t) {
+  return t != NULL && t->phase == TP_DONE;
+}
+
+const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t) {
+  return t ? t->final : NULL;
+}
+
+const char *smtpc_txn_queue_id(const smtpc_txn *t) {
+  return t ? t->queue_id : NULL;
+}
+
+size_t smtpc_txn_rcpt_count(const smtpc_txn *t) { return t ? t->nrcpt : 0; }
+
+smtpc_step smtpc_txn_step(const smtpc_txn *t) {
+  return t ? t->step : SMTPC_STEP_NONE;
+}
+
+size_t smtpc_txn_accepted_count(const smtpc_txn *t) {
+  return t ? t->accepted : 0;
+}
+
+const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i) {
+  if (t == NULL || i >= t->nrcpt)
+    return NULL;
+  return t->rcpts[i];
+}
+
+const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i) {
+  if (t == NULL || i >= t->nrcpt)
+    return NULL;
+  return t->rreplies[i];
+}
