@@ -1425,6 +1425,40 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
   }
 }
 
+/* The message's own header fields, Date to MIME-Version (the entity
+ * fields of the body follow them). */
+static void hw_message(hw *h) {
+  const smtpc_msg *m = h->m;
+  char date[40];
+  size_t i;
+  fmt_date(date, m->date, m->date_off);
+  hw_field(h, "Date");
+  hw_token(h, " ", 1, date, strlen(date), NULL);
+  hw_end(h);
+  hw_single(h, "From", &m->from);
+  hw_single(h, "Sender", &m->sender);
+  hw_single(h, "Reply-To", &m->reply_to);
+  hw_rcpts(h, m, K_TO, "To");
+  hw_rcpts(h, m, K_CC, "Cc");
+  if (m->subject != NULL) {
+    hw_field(h, "Subject");
+    hw_words(h, m->subject, W_TEXT);
+    hw_end(h);
+  }
+  hw_field(h, "Message-ID");
+  hw_put(h, " <", 2);
+  hw_str(h, m->msgid);
+  hw_put(h, ">", 1);
+  hw_end(h);
+  for (i = 0; i < m->nfields; i++) {
+    hw_field(h, m->fields[i].name);
+    hw_words(h, m->fields[i].value,
+             has_8bit(m->fields[i].value) ? W_TEXT : W_RAW);
+    hw_end(h);
+  }
+  hw_str(h, "MIME-Version: 1.0\r\n");
+}
+
 /* ---- building ------------------------------------------------------------ */
 
 static int close_lit(smtpc_msg *m) {
@@ -1733,7 +1767,6 @@ static int gen_msgid(smtpc_msg *m) {
 }
 
 static int build(smtpc_msg *m, int *any8bit) {
-  char date[40];
   size_t i, natt = 0, ninl = 0;
   int rv, root;
   hw h;
@@ -1759,33 +1792,7 @@ static int build(smtpc_msg *m, int *any8bit) {
     return rv;
   *any8bit = (m->txt.set && m->txt.enc == ENC_8BIT) ||
              (m->html.set && m->html.enc == ENC_8BIT);
-
-  fmt_date(date, m->date, m->date_off);
-  hw_field(&h, "Date");
-  hw_token(&h, " ", 1, date, strlen(date), NULL);
-  hw_end(&h);
-  hw_single(&h, "From", &m->from);
-  hw_single(&h, "Sender", &m->sender);
-  hw_single(&h, "Reply-To", &m->reply_to);
-  hw_rcpts(&h, m, K_TO, "To");
-  hw_rcpts(&h, m, K_CC, "Cc");
-  if (m->subject != NULL) {
-    hw_field(&h, "Subject");
-    hw_words(&h, m->subject, W_TEXT);
-    hw_end(&h);
-  }
-  hw_field(&h, "Message-ID");
-  hw_put(&h, " <", 2);
-  hw_str(&h, m->msgid);
-  hw_put(&h, ">", 1);
-  hw_end(&h);
-  for (i = 0; i < m->nfields; i++) {
-    hw_field(&h, m->fields[i].name);
-    hw_words(&h, m->fields[i].value,
-             has_8bit(m->fields[i].value) ? W_TEXT : W_RAW);
-    hw_end(&h);
-  }
-  hw_str(&h, "MIME-Version: 1.0\r\n");
+  hw_message(&h);
   if (h.rv != SMTPC_OK)
     return h.rv;
   if ((rv = emit(m, &h, root, 1)) != SMTPC_OK)
