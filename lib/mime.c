@@ -259,13 +259,6 @@ static int check_htext(const char *s, int allow_tab) {
   return utf8_valid(p, n) ? SMTPC_OK : SMTPC_ERR_BAD_ARGUMENT;
 }
 
-static int has_8bit(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s >= 0x80)
-      return 1;
-  return 0;
-}
-
 static size_t fmt_uint(char *out, uint64_t v, size_t width) {
   char tmp[24];
   size_t n = 0, i;
@@ -769,7 +762,8 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
     return rv;
   /* an ASCII value is written as given: it must fold under the limit (an
    * 8-bit one is encoded, and encoded words fold anywhere) */
-  if (!has_8bit(value) && longest_folded(n, value) > MAX_LINE)
+  if (!smtpc__has_8bit(value, strlen(value)) &&
+      longest_folded(n, value) > MAX_LINE)
     return SMTPC_ERR_BAD_ARGUMENT;
   f = grow(&m->mem, m->fields, &m->capfields, m->nfields, sizeof(field));
   if (f == NULL)
@@ -1451,9 +1445,9 @@ static void hw_message(hw *h) {
   hw_put(h, ">", 1);
   hw_end(h);
   for (i = 0; i < m->nfields; i++) {
+    const char *v = m->fields[i].value;
     hw_field(h, m->fields[i].name);
-    hw_words(h, m->fields[i].value,
-             has_8bit(m->fields[i].value) ? W_TEXT : W_RAW);
+    hw_words(h, v, smtpc__has_8bit(v, strlen(v)) ? W_TEXT : W_RAW);
     hw_end(h);
   }
   hw_str(h, "MIME-Version: 1.0\r\n");
