@@ -6,6 +6,8 @@
  * section 4.1.2 grammar (ASCII only; SMTPUTF8 is not used yet). */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,19 +15,6 @@
 #define MAX_LOCAL 64
 #define MAX_DOMAIN 255
 #define MAX_PATH 254
-
-static int is_atext(int c) {
-  /* RFC 5322 atext */
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static int is_let_dig(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
-}
 
 /* Domain = sub-domain *("." sub-domain) / address-literal */
 static int check_domain(const char *d, size_t n) {
@@ -49,7 +38,7 @@ static int check_domain(const char *d, size_t n) {
       if (label == 0 || d[i - 1] == '-')
         return 0;
       label = 0;
-    } else if (is_let_dig(c) || (c == '-' && label > 0)) {
+    } else if (smtpc__isalnum(c) || (c == '-' && label > 0)) {
       if (++label > 63)
         return 0;
     } else {
@@ -85,7 +74,7 @@ static int check_local(const char *l, size_t n) {
     if (c == '.') {
       if (i == 0 || i + 1 == n || l[i - 1] == '.')
         return 0;
-    } else if (!is_atext(c)) {
+    } else if (!smtpc__isatext(c)) {
       return 0;
     }
   }

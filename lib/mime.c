@@ -23,6 +23,8 @@
  * quoted-printable instead. */
 #include "mime_int.h"
 
+#include "ascii.h"
+
 #include <string.h>
 
 #define FOLD_AT 78       /* fold header lines beyond this column */
@@ -171,17 +173,6 @@ static void *grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
   *cap = ncap;
   return p;
 }
-
-static int is_alnum(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
-}
-
-static int is_atext(int c) {
-  return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static int is_ws(int c) { return c == ' ' || c == '\t'; }
 
 /* RFC 2045 token character. */
 static int is_tokenc(int c) {
@@ -668,7 +659,7 @@ static int check_dot_atom(const char *s, size_t n) {
     if (s[i] == '.') {
       if (s[i - 1] == '.')
         return 0;
-    } else if (!is_atext((unsigned char)s[i])) {
+    } else if (!smtpc__isatext((unsigned char)s[i])) {
       return 0;
     }
   }
@@ -725,10 +716,10 @@ static size_t longest_folded(size_t namelen, const char *v) {
   size_t i = 0, n = strlen(v), best = 0, first = 1;
   while (i < n) {
     size_t ws = i, w;
-    while (i < n && is_ws((unsigned char)v[i]))
+    while (i < n && smtpc__isws((unsigned char)v[i]))
       i++;
     w = i;
-    while (i < n && !is_ws((unsigned char)v[i]))
+    while (i < n && !smtpc__isws((unsigned char)v[i]))
       i++;
     if (first) {
       best = namelen + 1 + (w == ws ? 1 : w - ws) + (i - w);
@@ -901,14 +892,14 @@ static int check_type(const char *t) {
     return SMTPC_OK;
   /* parameters: must start with ';' after optional white space */
   k = i;
-  while (k < n && is_ws((unsigned char)t[k]))
+  while (k < n && smtpc__isws((unsigned char)t[k]))
     k++;
   if (k == n || t[k] != ';')
     return SMTPC_ERR_BAD_ARGUMENT;
   for (; i < n; i++)
     if (((unsigned char)t[i] < 32 || (unsigned char)t[i] > 126) && t[i] != '\t')
       return SMTPC_ERR_BAD_ARGUMENT;
-  if (is_ws((unsigned char)t[n - 1]) || t[n - 1] == ';')
+  if (smtpc__isws((unsigned char)t[n - 1]) || t[n - 1] == ';')
     return SMTPC_ERR_BAD_ARGUMENT;
   return SMTPC_OK;
 }
@@ -918,7 +909,7 @@ static int check_cid(const char *c) {
   if (n == 0 || n > MAX_CID)
     return SMTPC_ERR_BAD_ARGUMENT;
   for (i = 0; i < n; i++)
-    if (!is_atext((unsigned char)c[i]) && c[i] != '.' && c[i] != '@')
+    if (!smtpc__isatext((unsigned char)c[i]) && c[i] != '.' && c[i] != '@')
       return SMTPC_ERR_BAD_ARGUMENT;
   return SMTPC_OK;
 }
@@ -1113,7 +1104,7 @@ static void hw_token(hw *h, const char *sep, size_t sepn, const void *tok,
 /* Characters a Q encoded-word may carry literally anywhere, including in
  * a phrase (RFC 2047 5(3)). */
 static int q_safe(unsigned char c) {
-  return is_alnum(c) || c == '!' || c == '*' || c == '+' || c == '-' ||
+  return smtpc__isalnum(c) || c == '!' || c == '*' || c == '+' || c == '-' ||
          c == '/';
 }
 
@@ -1123,7 +1114,6 @@ static int q_safe(unsigned char c) {
  * after the last. */
 static void hw_encoded(hw *h, const char *sep, size_t sepn,
                        const unsigned char *s, size_t n, const char *suf) {
-  static const char hexd[] = "0123456789ABCDEF";
   size_t qlen = 0, blen, i = 0, sufn = suf != NULL ? strlen(suf) : 0;
   int useq, first = 1, whole;
   for (i = 0; i < n; i++)
@@ -1162,8 +1152,8 @@ static void hw_encoded(hw *h, const char *sep, size_t sepn,
             w[wl++] = '_';
           } else {
             w[wl++] = '=';
-            w[wl++] = hexd[c >> 4];
-            w[wl++] = hexd[c & 15];
+            w[wl++] = smtpc__hexdigit(c >> 4);
+            w[wl++] = smtpc__hexdigit(c);
           }
         }
       } else if (i + cl - start > maxb && i > start) {
@@ -1193,7 +1183,7 @@ static int needs_ew(const unsigned char *t, size_t n, int mode) {
     return 1;
   for (i = 0; i < n; i++)
     if (t[i] >= 0x80 || (t[i] == '=' && i + 1 < n && t[i + 1] == '?') ||
-        (mode == W_PHRASE && !is_atext(t[i])))
+        (mode == W_PHRASE && !smtpc__isatext(t[i])))
       return 1;
   return 0;
 }
@@ -1216,10 +1206,10 @@ static void hw_words(hw *h, const char *value, int mode) {
     size_t ws = i, ts, te;
     const char *sep;
     size_t sepn;
-    while (i < n && is_ws(v[i]))
+    while (i < n && smtpc__isws(v[i]))
       i++;
     ts = i;
-    while (i < n && !is_ws(v[i]))
+    while (i < n && !smtpc__isws(v[i]))
       i++;
     te = i;
     sep = (const char *)v + ws;
@@ -1234,10 +1224,10 @@ static void hw_words(hw *h, const char *value, int mode) {
       size_t j = i, end = te;
       while (j < n) {
         size_t a = j, b;
-        while (a < n && is_ws(v[a]))
+        while (a < n && smtpc__isws(v[a]))
           a++;
         b = a;
-        while (b < n && !is_ws(v[b]))
+        while (b < n && !smtpc__isws(v[b]))
           b++;
         if (b == a || !needs_ew(v + a, b - a, mode))
           break;
@@ -1269,7 +1259,7 @@ static void hw_phrase(hw *h, const char *name) {
       if (i > 0 && s[i - 1] == ' ')
         spacing = 1;
       wlen = 0;
-    } else if (!is_atext(s[i]) || ++wlen > FOLD_AT - 2) {
+    } else if (!smtpc__isatext(s[i]) || ++wlen > FOLD_AT - 2) {
       atoms = 0;
     }
   }
@@ -1334,7 +1324,7 @@ static void hw_single(hw *h, const char *name, const mbox *b) {
 
 /* RFC 2231 attribute-char, less a few that some readers mishandle. */
 static int pct_safe(unsigned char c) {
-  return is_alnum(c) || (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
+  return smtpc__isalnum(c) || (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
 }
 
 /* A parameter carrying a file name: attr="name" for short printable ASCII,
@@ -1342,7 +1332,6 @@ static int pct_safe(unsigned char c) {
  * long, never inside a character).  suf follows the last piece. */
 static void hw_param_name(hw *h, const char *attr, const char *val,
                           const char *suf) {
-  static const char hexd[] = "0123456789ABCDEF";
   const unsigned char *s = (const unsigned char *)val;
   size_t n = strlen(val), i, an = strlen(attr), plen = 0, esc = 0;
   int ascii = find(s, n, "=?", 2) == SIZE_MAX;
@@ -1405,8 +1394,8 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
             buf[k++] = (char)c;
           } else {
             buf[k++] = '%';
-            buf[k++] = hexd[c >> 4];
-            buf[k++] = hexd[c & 15];
+            buf[k++] = smtpc__hexdigit(c >> 4);
+            buf[k++] = smtpc__hexdigit(c);
           }
         }
         i += cl;
@@ -1563,10 +1552,10 @@ static int emit_part(smtpc_msg *m, hw *h, size_t idx) {
   /* the type as given, folded at its white space */
   while (i < n) {
     size_t ws = i, ts;
-    while (i < n && is_ws((unsigned char)p->type[i]))
+    while (i < n && smtpc__isws((unsigned char)p->type[i]))
       i++;
     ts = i;
-    while (i < n && !is_ws((unsigned char)p->type[i]))
+    while (i < n && !smtpc__isws((unsigned char)p->type[i]))
       i++;
     hw_token(h, ws == ts ? " " : p->type + ws, ws == ts ? 1 : ts - ws,
              p->type + ts, i - ts,

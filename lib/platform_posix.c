@@ -5,6 +5,8 @@
  * event loop.  The resolver-based fallback lives in io_socket.c. */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,8 +29,7 @@ int smtpc__platform_name_ok(const char *name) {
         return 0;
       dot = 1;
       label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (c >= '0' && c <= '9') || c == '-') {
+    } else if (smtpc__isalnum((unsigned char)c) || c == '-') {
       if (++label > 63)
         return 0;
     } else {

@@ -6,6 +6,8 @@
 
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -431,6 +433,43 @@ START_TEST(cmd_nomem) {
 }
 END_TEST
 
+/* ---- lib/ascii.h
+ * ---------------------------------------------------------------- */
+
+/* Every octet against the classes written out from the RFCs. */
+START_TEST(ascii_classes) {
+  static const char atext_extra[] = "!#$%&'*+-/=?^_`{|}~";
+  static const char hexu[] = "0123456789ABCDEF", hexl[] = "0123456789abcdef";
+  int c;
+  for (c = 0; c < 256; c++) {
+    int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    int digit = c >= '0' && c <= '9';
+    int atext = alpha || digit ||
+                (c != 0 && c < 128 && strchr(atext_extra, c) != NULL);
+    const char *h = c != 0 && c < 128 ? strchr(hexu, c) : NULL;
+    const char *hl = c != 0 && c < 128 ? strchr(hexl, c) : NULL;
+    int hexval = h != NULL    ? (int)(h - hexu)
+                 : hl != NULL ? (int)(hl - hexl)
+                              : -1;
+    ck_assert_msg(smtpc__isalpha(c) == alpha, "isalpha(%d)", c);
+    ck_assert_msg(smtpc__isdigit(c) == digit, "isdigit(%d)", c);
+    ck_assert_msg(smtpc__isalnum(c) == (alpha || digit), "isalnum(%d)", c);
+    ck_assert_msg(smtpc__isatext(c) == atext, "isatext(%d)", c);
+    ck_assert_msg(smtpc__isws(c) == (c == ' ' || c == '\t'), "isws(%d)", c);
+    ck_assert_int_eq(smtpc__tolower(c),
+                     (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    ck_assert_int_eq(smtpc__toupper(c),
+                     (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c);
+    ck_assert_msg(smtpc__hexval(c) == hexval, "hexval(%d)", c);
+  }
+  for (c = 0; c < 16; c++) {
+    ck_assert_int_eq(smtpc__hexdigit((unsigned)c), hexu[c]);
+    ck_assert_int_eq(smtpc__hexdigit_lower((unsigned)c), hexl[c]);
+    ck_assert_int_eq(smtpc__hexdigit((unsigned)c + 16), hexu[c]);
+  }
+}
+END_TEST
+
 static Suite *command_suite(void) {
   Suite *s = suite_create("command");
   TCase *tc = tcase_create("compose");
@@ -453,6 +492,7 @@ static Suite *command_suite(void) {
   tcase_add_loop_test(tc, cmd_check_arg_table, 0,
                       (int)(sizeof(arg_cases) / sizeof(arg_cases[0])));
   tcase_add_test(tc, cmd_check_arg_length);
+  tcase_add_test(tc, ascii_classes);
   suite_add_tcase(s, tc);
   return s;
 }
