@@ -32,59 +32,18 @@
 #define MAX_TEXT_LINE 78 /* longer text lines go out quoted-printable */
 #define MAX_NAME 76      /* header field name */
 #define MAX_FILENAME 1024
-#define MAX_CID 250
 #define MAX_TYPE 200
 #define QUOTED_MAX 60 /* longer ASCII names and file names get encoded */
-#define RND_LEN 24    /* random characters in a boundary */
 #define BOUNDARY_TRIES 8
 #define IBUF_SIZE 32832 /* 576 base64 lines of input per source read */
 #define OBUF_SIZE 32768
 #define MAX_SPINS 1000000L /* fill steps per read call */
 
-enum { K_TO, K_CC, K_BCC };
-enum { SRC_MEM, SRC_FILE, SRC_STREAM };
 enum { SEG_LIT, SEG_TEXT, SEG_BIN };
 enum { ENC_7BIT, ENC_8BIT, ENC_QP };
 enum { N_NONE, N_TEXT, N_HTML, N_ALT, N_REL, N_MIXED };
 
-typedef struct mbox {
-  char *name; /* NULL or "" for none */
-  char *addr; /* NULL when unset */
-} mbox;
-
-typedef struct rcpt {
-  mbox mb;
-  int kind;
-} rcpt;
-
-typedef struct field {
-  char *name;
-  char *value;
-} field;
-
-typedef struct part {
-  int src;
-  int is_inline;
-  unsigned char *data; /* SRC_MEM (owned) */
-  size_t len;
-  char *path;             /* SRC_FILE */
-  smtpc_msg_read_cb read; /* SRC_STREAM */
-  void *ctx;
-  int consumed;   /* a reader started this stream */
-  int64_t size;   /* -1 unknown */
-  char *filename; /* NULL for none */
-  char *type;
-  char *cid; /* inline parts */
-} part;
-
-typedef struct text {
-  unsigned char *p;
-  size_t len;
-  int set;
-  int enc; /* chosen by build() */
-} textpart;
-
-typedef struct seg {
+typedef struct smtpc__seg {
   int kind;
   int enc;                  /* SEG_TEXT */
   size_t off, len;          /* SEG_LIT: range of lit; SEG_TEXT: src length */
@@ -96,9 +55,9 @@ typedef struct seg {
  * own, so one message can be queued in several transactions; all read the
  * same program while it lasts (gen).  Readers stay on the message's list
  * until smtpc_msg_free(); their buffers are freed as soon as they finish. */
-typedef struct reader {
+typedef struct smtpc__reader {
   struct smtpc_msg *m;
-  struct reader *next;
+  struct smtpc__reader *next;
   unsigned gen; /* the program generation this body reads */
   int finished; /* returned 0 or an error; the buffers are gone */
   size_t seg;   /* current segment */
@@ -106,7 +65,7 @@ typedef struct reader {
   int started;  /* the current binary segment has been set up */
   int eof;      /* its source has ended */
   int64_t got;  /* bytes read from it */
-  void *file;   /* open file of a SRC_FILE part */
+  void *file;   /* open file of a SMTPC__SRC_FILE part */
   smtpc__qp qp;
   smtpc__crlf crlf;
   smtpc__b64s b64;
@@ -117,49 +76,12 @@ typedef struct reader {
   int err; /* sticky */
 } reader;
 
-struct smtpc_msg {
-  smtpc_mem mem;
-  smtpc_msg_platform plat;
-  int seeded;
-  uint64_t seed;
-  mbox from, sender, reply_to;
-  rcpt *rcpts;
-  size_t nrcpts, caprcpts;
-  char *subject;
-  int have_date;
-  int64_t date;
-  int date_off;
-  char *msgid;
-  field *fields;
-  size_t nfields, capfields;
-  textpart txt, html;
-  part *parts;
-  size_t nparts, capparts;
-  int allow8bit;
-  char rnd[RND_LEN + 1];
-  int have_rnd;
-  /* the program, built by smtpc_msg_body() when stale */
-  smtpc__buf lit;
-  size_t lit_mark;
-  seg *segs;
-  size_t nsegs, capsegs;
-  int stale;    /* changed since the program was built */
-  unsigned gen; /* bumped by every build: older readers are invalid */
-  int64_t size; /* of the program's output, -1 unknown */
-  int any8bit;
-  reader *readers;
-  const char **env;
-  size_t nenv;
-};
-
 /* ---- small helpers ------------------------------------------------------- */
 
 static void touch(smtpc_msg *m) { m->stale = 1; }
 
-/* Returns arr (an array of *cap items of elem bytes, n in use), moved if
- * need be so it holds one more item, or NULL (arr untouched) on failure. */
-static void *grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
-                  size_t elem) {
+void *smtpc__mime_grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
+                       size_t elem) {
   size_t ncap;
   void *p;
   if (n < *cap)
@@ -179,8 +101,8 @@ static int is_tokenc(int c) {
   return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
-static size_t find(const unsigned char *hay, size_t n, const char *needle,
-                   size_t k) {
+size_t smtpc__mime_find(const unsigned char *hay, size_t n, const char *needle,
+                        size_t k) {
   size_t i;
   if (k == 0 || n < k)
     return SIZE_MAX;
@@ -195,9 +117,7 @@ static size_t find(const unsigned char *hay, size_t n, const char *needle,
   return SIZE_MAX;
 }
 
-/* Length of the UTF-8 sequence at s[0..n), or 0 if it is not a valid,
- * shortest-form encoding of a scalar value. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+size_t smtpc__mime_utf8_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   size_t len, i;
   uint32_t v;
@@ -231,7 +151,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 static int utf8_valid(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
-    size_t k = utf8_len(s + i, n - i);
+    size_t k = smtpc__mime_utf8_len(s + i, n - i);
     if (k == 0)
       return 0;
     i += k;
@@ -295,7 +215,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *mo, int *d) {
 }
 
 /* Local seconds of (t, off), or 0 when out of the years 1900..9999. */
-static int local_time(int64_t t, int off, int64_t *lt) {
+int smtpc__mime_local_time(int64_t t, int off, int64_t *lt) {
   int64_t lo = days_from_civil(1900, 1, 1) * 86400;
   int64_t hi = days_from_civil(10000, 1, 1) * 86400;
   if (off < -1439 || off > 1439 || t < lo - 86400 || t > hi + 86400)
@@ -311,7 +231,7 @@ static size_t fmt_date(char *out, int64_t t, int off) {
   int64_t lt = 0, days, secs, y;
   int mo, d, aoff = off < 0 ? -off : off;
   size_t n = 0;
-  (void)local_time(t, off, &lt);
+  (void)smtpc__mime_local_time(t, off, &lt);
   days = floor_div(lt, 86400);
   secs = lt - days * 86400;
   civil_from_days(days, &y, &mo, &d);
@@ -362,14 +282,14 @@ static int get_random(smtpc_msg *m, unsigned char *buf, size_t n) {
 static int new_rnd(smtpc_msg *m) {
   static const char set[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  unsigned char b[RND_LEN];
+  unsigned char b[SMTPC__MIME_RND_LEN];
   size_t i;
   int rv = get_random(m, b, sizeof(b));
   if (rv != SMTPC_OK)
     return rv;
-  for (i = 0; i < RND_LEN; i++)
+  for (i = 0; i < SMTPC__MIME_RND_LEN; i++)
     m->rnd[i] = set[b[i] % 62];
-  m->rnd[RND_LEN] = '\0';
+  m->rnd[SMTPC__MIME_RND_LEN] = '\0';
   m->have_rnd = 1;
   return SMTPC_OK;
 }
@@ -393,13 +313,13 @@ int smtpc_msg_new(smtpc_msg **out, const smtpc_mem *mem) {
   return SMTPC_OK;
 }
 
-static void mbox_free(const smtpc_mem *mem, mbox *b) {
+static void mbox_free(const smtpc_mem *mem, smtpc__mbox *b) {
   smtpc__free(mem, b->name);
   smtpc__free(mem, b->addr);
   b->name = b->addr = NULL;
 }
 
-static void part_free(const smtpc_mem *mem, part *p) {
+static void part_free(const smtpc_mem *mem, smtpc__part *p) {
   smtpc__free(mem, p->data);
   smtpc__free(mem, p->path);
   smtpc__free(mem, p->filename);
@@ -423,11 +343,20 @@ static void reader_finish(reader *r, int err) {
 }
 
 /* Ends every reader that has not finished (with err). */
-static void readers_stop(smtpc_msg *m, int err) {
+void smtpc__mime_readers_stop(smtpc_msg *m, int err) {
   reader *r;
   for (r = m->readers; r != NULL; r = r->next)
     if (!r->finished)
       reader_finish(r, err);
+}
+
+void smtpc__mime_readers_free(smtpc_msg *m) {
+  smtpc__mime_readers_stop(m, SMTPC_ERR_INVALID_STATE);
+  while (m->readers != NULL) {
+    reader *r = m->readers;
+    m->readers = r->next;
+    smtpc__free(&m->mem, r);
+  }
 }
 
 void smtpc_msg_free(smtpc_msg *m) {
@@ -436,12 +365,7 @@ void smtpc_msg_free(smtpc_msg *m) {
   if (m == NULL)
     return;
   mem = &m->mem;
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
-  while (m->readers != NULL) {
-    reader *r = m->readers;
-    m->readers = r->next;
-    smtpc__free(mem, r);
-  }
+  smtpc__mime_readers_free(m);
   mbox_free(mem, &m->from);
   mbox_free(mem, &m->sender);
   mbox_free(mem, &m->reply_to);
@@ -471,7 +395,7 @@ int smtpc_msg_set_platform(smtpc_msg *m, const smtpc_msg_platform *platform) {
       (platform != NULL && platform->version != SMTPC_MSG_PLATFORM_VERSION))
     return SMTPC_ERR_INVALID_ARGUMENT;
   /* open files belong to the hooks that opened them */
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
+  smtpc__mime_readers_stop(m, SMTPC_ERR_INVALID_STATE);
   if (platform == NULL)
     smtpc__mime_platform_default(&m->plat);
   else
@@ -509,7 +433,8 @@ static int check_addr(const char *addr) {
 }
 
 /* Validates and copies (name, addr) into *b, replacing its content. */
-static int mbox_set(smtpc_msg *m, mbox *b, const char *name, const char *addr) {
+static int mbox_set(smtpc_msg *m, smtpc__mbox *b, const char *name,
+                    const char *addr) {
   char *n = NULL, *a;
   int rv;
   if (m == NULL)
@@ -550,13 +475,14 @@ int smtpc_msg_set_reply_to(smtpc_msg *m, const char *name, const char *addr) {
 
 static int add_rcpt(smtpc_msg *m, int kind, const char *name,
                     const char *addr) {
-  rcpt *r;
+  smtpc__rcpt *r;
   int rv;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (kind == K_BCC)
+  if (kind == SMTPC__RCPT_BCC)
     name = NULL; /* never written anywhere */
-  r = grow(&m->mem, m->rcpts, &m->caprcpts, m->nrcpts, sizeof(rcpt));
+  r = smtpc__mime_grow(&m->mem, m->rcpts, &m->caprcpts, m->nrcpts,
+                       sizeof(smtpc__rcpt));
   if (r == NULL)
     return SMTPC_ERR_NOMEM;
   m->rcpts = r;
@@ -570,15 +496,15 @@ static int add_rcpt(smtpc_msg *m, int kind, const char *name,
 }
 
 int smtpc_msg_add_to(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_TO, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_TO, name, addr);
 }
 
 int smtpc_msg_add_cc(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_CC, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_CC, name, addr);
 }
 
 int smtpc_msg_add_bcc(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_BCC, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_BCC, name, addr);
 }
 
 /* local parts byte for byte, domains ignoring ASCII case */
@@ -642,7 +568,7 @@ int smtpc_msg_set_date(smtpc_msg *m, int64_t unix_time, int utc_offset) {
   int64_t lt;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (!local_time(unix_time, utc_offset, &lt))
+  if (!smtpc__mime_local_time(unix_time, utc_offset, &lt))
     return SMTPC_ERR_BAD_ARGUMENT;
   m->have_date = 1;
   m->date = unix_time;
@@ -733,7 +659,7 @@ static size_t longest_folded(size_t namelen, const char *v) {
 
 int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
   size_t i, n;
-  field *f;
+  smtpc__field *f;
   int rv;
   if (m == NULL || name == NULL || value == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -756,7 +682,8 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
   if (!smtpc__has_8bit(value, strlen(value)) &&
       longest_folded(n, value) > MAX_LINE)
     return SMTPC_ERR_BAD_ARGUMENT;
-  f = grow(&m->mem, m->fields, &m->capfields, m->nfields, sizeof(field));
+  f = smtpc__mime_grow(&m->mem, m->fields, &m->capfields, m->nfields,
+                       sizeof(smtpc__field));
   if (f == NULL)
     return SMTPC_ERR_NOMEM;
   m->fields = f;
@@ -775,7 +702,8 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
 
 /* ---- bodies and parts ---------------------------------------------------- */
 
-static int set_text(smtpc_msg *m, textpart *t, const char *s, size_t len) {
+static int set_text(smtpc_msg *m, smtpc__textpart *t, const char *s,
+                    size_t len) {
   unsigned char *p = NULL;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -906,7 +834,7 @@ static int check_type(const char *t) {
 
 static int check_cid(const char *c) {
   size_t i, n = strlen(c);
-  if (n == 0 || n > MAX_CID)
+  if (n == 0 || n > SMTPC__MIME_MAX_CID)
     return SMTPC_ERR_BAD_ARGUMENT;
   for (i = 0; i < n; i++)
     if (!smtpc__isatext((unsigned char)c[i]) && c[i] != '.' && c[i] != '@')
@@ -916,9 +844,9 @@ static int check_cid(const char *c) {
 
 /* Validates the names, copies them into p, appends p (whose source fields
  * the caller filled and which owns p->data / p->path from here on). */
-static int add_part(smtpc_msg *m, part *p, const char *filename,
+static int add_part(smtpc_msg *m, smtpc__part *p, const char *filename,
                     const char *type, const char *cid) {
-  part *np;
+  smtpc__part *np;
   int rv = SMTPC_OK;
   if (filename != NULL && (rv = check_filename(filename)) != SMTPC_OK)
     goto fail;
@@ -940,8 +868,8 @@ static int add_part(smtpc_msg *m, part *p, const char *filename,
   if (cid != NULL && p->is_inline &&
       (p->cid = smtpc__strdup(&m->mem, cid)) == NULL)
     goto fail;
-  if ((np = grow(&m->mem, m->parts, &m->capparts, m->nparts, sizeof(part))) ==
-      NULL)
+  if ((np = smtpc__mime_grow(&m->mem, m->parts, &m->capparts, m->nparts,
+                             sizeof(smtpc__part))) == NULL)
     goto fail;
   m->parts = np;
   m->parts[m->nparts++] = *p;
@@ -954,11 +882,11 @@ fail:
 
 static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
                       const char *filename, const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   if (m == NULL || (data == NULL && len > 0) || len > INT64_MAX)
     return SMTPC_ERR_INVALID_ARGUMENT;
   memset(&p, 0, sizeof(p));
-  p.src = SRC_MEM;
+  p.src = SMTPC__SRC_MEM;
   p.is_inline = is_inline;
   p.len = len;
   p.size = (int64_t)len;
@@ -971,7 +899,7 @@ static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
 
 static int add_file(smtpc_msg *m, int is_inline, const char *path,
                     const char *filename, const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   void *fh = NULL;
   int64_t size = -1;
   int rv;
@@ -991,7 +919,7 @@ static int add_file(smtpc_msg *m, int is_inline, const char *path,
     return rv < 0 ? rv : SMTPC_ERR_IO;
   m->plat.file_close(m->plat.user, fh);
   memset(&p, 0, sizeof(p));
-  p.src = SRC_FILE;
+  p.src = SMTPC__SRC_FILE;
   p.is_inline = is_inline;
   p.size = size < 0 ? -1 : size;
   if ((p.path = smtpc__strdup(&m->mem, path)) == NULL)
@@ -1002,11 +930,11 @@ static int add_file(smtpc_msg *m, int is_inline, const char *path,
 static int add_stream(smtpc_msg *m, int is_inline, smtpc_msg_read_cb read,
                       void *ctx, int64_t size, const char *filename,
                       const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   if (m == NULL || read == NULL || size < -1)
     return SMTPC_ERR_INVALID_ARGUMENT;
   memset(&p, 0, sizeof(p));
-  p.src = SRC_STREAM;
+  p.src = SMTPC__SRC_STREAM;
   p.is_inline = is_inline;
   p.read = read;
   p.ctx = ctx;
@@ -1054,49 +982,42 @@ int smtpc_msg_add_inline_stream(smtpc_msg *m, smtpc_msg_read_cb read, void *ctx,
 
 /* ---- header writer ------------------------------------------------------- */
 
-/* Writes header fields into m->lit, folding before white space so that
- * lines stay within FOLD_AT columns where the tokens allow. */
-typedef struct hw {
-  smtpc_msg *m;
-  size_t col; /* octets on the current line */
-  int tok;    /* a token follows the field name */
-  int rv;     /* sticky error */
-} hw;
-
-static void hw_put(hw *h, const void *p, size_t n) {
+void smtpc__hw_put(smtpc__hw *h, const void *p, size_t n) {
   if (h->rv == SMTPC_OK && n > 0)
     h->rv = smtpc__buf_append(&h->m->lit, &h->m->mem, p, n);
   h->col += n;
 }
 
-static void hw_str(hw *h, const char *s) { hw_put(h, s, strlen(s)); }
-
-static void hw_field(hw *h, const char *name) {
-  h->col = 0;
-  h->tok = 0;
-  hw_str(h, name);
-  hw_put(h, ":", 1);
+void smtpc__hw_str(smtpc__hw *h, const char *s) {
+  smtpc__hw_put(h, s, strlen(s));
 }
 
-static void hw_end(hw *h) {
-  hw_put(h, "\r\n", 2);
+void smtpc__hw_field(smtpc__hw *h, const char *name) {
+  h->col = 0;
+  h->tok = 0;
+  smtpc__hw_str(h, name);
+  smtpc__hw_put(h, ":", 1);
+}
+
+void smtpc__hw_end(smtpc__hw *h) {
+  smtpc__hw_put(h, "\r\n", 2);
   h->col = 0;
 }
 
 /* White space sep, then tok and suf as one unbreakable token.  Folds (CRLF
  * before sep) when the token would pass the fold column and a token already
  * stands on the line; never makes a line of white space only. */
-static void hw_token(hw *h, const char *sep, size_t sepn, const void *tok,
-                     size_t tokn, const char *suf) {
+void smtpc__hw_token(smtpc__hw *h, const char *sep, size_t sepn,
+                     const void *tok, size_t tokn, const char *suf) {
   size_t sufn = suf != NULL ? strlen(suf) : 0;
   if (h->tok && sepn > 0 && tokn + sufn > 0 &&
       h->col + sepn + tokn + sufn > FOLD_AT) {
-    hw_put(h, "\r\n", 2);
+    smtpc__hw_put(h, "\r\n", 2);
     h->col = 0;
   }
-  hw_put(h, sep, sepn);
-  hw_put(h, tok, tokn);
-  hw_put(h, suf, sufn);
+  smtpc__hw_put(h, sep, sepn);
+  smtpc__hw_put(h, tok, tokn);
+  smtpc__hw_put(h, suf, sufn);
   if (tokn + sufn > 0)
     h->tok = 1;
 }
@@ -1112,7 +1033,7 @@ static int q_safe(unsigned char c) {
  * characters, B or Q whichever is shorter overall, never splitting a
  * character; the first word after sep, the others after a space; suf right
  * after the last. */
-static void hw_encoded(hw *h, const char *sep, size_t sepn,
+static void hw_encoded(smtpc__hw *h, const char *sep, size_t sepn,
                        const unsigned char *s, size_t n, const char *suf) {
   size_t qlen = 0, blen, i = 0, sufn = suf != NULL ? strlen(suf) : 0;
   int useq, first = 1, whole;
@@ -1136,7 +1057,7 @@ static void hw_encoded(hw *h, const char *sep, size_t sepn,
     maxb = (limit - 12) / 4 * 3;
     memcpy(w, useq ? "=?UTF-8?Q?" : "=?UTF-8?B?", 10);
     while (i < n) {
-      size_t cl = utf8_len(s + i, n - i), cost = 0, k;
+      size_t cl = smtpc__mime_utf8_len(s + i, n - i), cost = 0, k;
       if (cl == 0)
         cl = 1; /* not reached: input is validated */
       if (useq) {
@@ -1165,8 +1086,8 @@ static void hw_encoded(hw *h, const char *sep, size_t sepn,
       wl += smtpc__b64_encode(s + start, i - start, w + wl);
     w[wl++] = '?';
     w[wl++] = '=';
-    hw_token(h, first ? sep : " ", first ? sepn : 1, w, wl,
-             i == n ? suf : NULL);
+    smtpc__hw_token(h, first ? sep : " ", first ? sepn : 1, w, wl,
+                    i == n ? suf : NULL);
     first = 0;
   }
 }
@@ -1198,7 +1119,7 @@ static int needs_ew(const unsigned char *t, size_t n, int mode) {
  * readable and, for display names, avoids adjacent encoded-words where it
  * can: RFC 2047 6.2 drops the white space between those, and some parsers
  * (Python's email package in phrases) do not. */
-static void hw_words(hw *h, const char *value, int mode) {
+static void hw_words(smtpc__hw *h, const char *value, int mode) {
   const unsigned char *v = (const unsigned char *)value;
   size_t n = strlen(value), i = 0;
   int first = 1;
@@ -1237,7 +1158,7 @@ static void hw_words(hw *h, const char *value, int mode) {
       hw_encoded(h, sep, sepn, v + ts, end - ts, NULL);
       i = end;
     } else {
-      hw_token(h, sep, sepn, v + ts, te - ts, NULL);
+      smtpc__hw_token(h, sep, sepn, v + ts, te - ts, NULL);
     }
   }
 }
@@ -1246,7 +1167,7 @@ static void hw_words(hw *h, const char *value, int mode) {
  * of atoms becomes a quoted string; otherwise atoms and encoded-words
  * (hw_words), or one run of encoded-words when its spacing (leading,
  * trailing or double spaces) could not survive as phrase white space. */
-static void hw_phrase(hw *h, const char *name) {
+static void hw_phrase(smtpc__hw *h, const char *name) {
   const unsigned char *s = (const unsigned char *)name;
   size_t n = strlen(name), i, wlen = 0, esc = 0;
   int atoms = 1, ascii = 1, spacing = n == 0 || s[0] == ' ' || s[n - 1] == ' ';
@@ -1263,7 +1184,7 @@ static void hw_phrase(hw *h, const char *name) {
       atoms = 0;
     }
   }
-  if (find(s, n, "=?", 2) != SIZE_MAX)
+  if (smtpc__mime_find(s, n, "=?", 2) != SIZE_MAX)
     ascii = atoms = 0;
   if (ascii && !spacing && atoms) {
     hw_words(h, name, W_PHRASE);
@@ -1277,7 +1198,7 @@ static void hw_phrase(hw *h, const char *name) {
       q[k++] = (char)s[i];
     }
     q[k++] = '"';
-    hw_token(h, " ", 1, q, k, NULL);
+    smtpc__hw_token(h, " ", 1, q, k, NULL);
   } else if (spacing) {
     hw_encoded(h, " ", 1, s, n, NULL);
   } else {
@@ -1285,7 +1206,7 @@ static void hw_phrase(hw *h, const char *name) {
   }
 }
 
-static void hw_mailbox(hw *h, const mbox *b, int last) {
+static void hw_mailbox(smtpc__hw *h, const smtpc__mbox *b, int last) {
   const char *suf = last ? NULL : ",";
   if (b->name != NULL && b->name[0] != '\0') {
     char a[300];
@@ -1294,32 +1215,33 @@ static void hw_mailbox(hw *h, const mbox *b, int last) {
     a[0] = '<';
     memcpy(a + 1, b->addr, n); /* addresses are at most 254 octets */
     a[n + 1] = '>';
-    hw_token(h, " ", 1, a, n + 2, suf);
+    smtpc__hw_token(h, " ", 1, a, n + 2, suf);
   } else {
-    hw_token(h, " ", 1, b->addr, strlen(b->addr), suf);
+    smtpc__hw_token(h, " ", 1, b->addr, strlen(b->addr), suf);
   }
 }
 
-static void hw_rcpts(hw *h, const smtpc_msg *m, int kind, const char *name) {
+static void hw_rcpts(smtpc__hw *h, const smtpc_msg *m, int kind,
+                     const char *name) {
   size_t i, last = SIZE_MAX;
   for (i = 0; i < m->nrcpts; i++)
     if (m->rcpts[i].kind == kind)
       last = i;
   if (last == SIZE_MAX)
     return;
-  hw_field(h, name);
+  smtpc__hw_field(h, name);
   for (i = 0; i <= last; i++)
     if (m->rcpts[i].kind == kind)
       hw_mailbox(h, &m->rcpts[i].mb, i == last);
-  hw_end(h);
+  smtpc__hw_end(h);
 }
 
-static void hw_single(hw *h, const char *name, const mbox *b) {
+static void hw_single(smtpc__hw *h, const char *name, const smtpc__mbox *b) {
   if (b->addr == NULL)
     return;
-  hw_field(h, name);
+  smtpc__hw_field(h, name);
   hw_mailbox(h, b, 1);
-  hw_end(h);
+  smtpc__hw_end(h);
 }
 
 /* RFC 2231 attribute-char, less a few that some readers mishandle. */
@@ -1330,11 +1252,11 @@ static int pct_safe(unsigned char c) {
 /* A parameter carrying a file name: attr="name" for short printable ASCII,
  * else RFC 2231 attr*=UTF-8''%xx (split into attr*0*, attr*1*, ... when
  * long, never inside a character).  suf follows the last piece. */
-static void hw_param_name(hw *h, const char *attr, const char *val,
+void smtpc__hw_param_name(smtpc__hw *h, const char *attr, const char *val,
                           const char *suf) {
   const unsigned char *s = (const unsigned char *)val;
   size_t n = strlen(val), i, an = strlen(attr), plen = 0, esc = 0;
-  int ascii = find(s, n, "=?", 2) == SIZE_MAX;
+  int ascii = smtpc__mime_find(s, n, "=?", 2) == SIZE_MAX;
   /* attr="..." with at most QUOTED_MAX characters inside, or one piece */
   char buf[8 + 3 + QUOTED_MAX + 32];
   for (i = 0; i < n; i++) {
@@ -1358,7 +1280,7 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
       buf[k++] = (char)s[i];
     }
     buf[k++] = '"';
-    hw_token(h, " ", 1, buf, k, suf);
+    smtpc__hw_token(h, " ", 1, buf, k, suf);
     return;
   }
   {
@@ -1381,7 +1303,7 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
         k += 7;
       }
       while (i < n) {
-        size_t cl = utf8_len(s + i, n - i), cost = 0, j;
+        size_t cl = smtpc__mime_utf8_len(s + i, n - i), cost = 0, j;
         if (cl == 0)
           cl = 1;
         for (j = 0; j < cl; j++)
@@ -1402,7 +1324,7 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
         if (single && k > sizeof(buf) - 16)
           break; /* not reached: single means it all fits */
       }
-      hw_token(h, " ", 1, buf, k, i >= n ? suf : ";");
+      smtpc__hw_token(h, " ", 1, buf, k, i >= n ? suf : ";");
       sec++;
     }
   }
@@ -1410,36 +1332,36 @@ static void hw_param_name(hw *h, const char *attr, const char *val,
 
 /* The message's own header fields, Date to MIME-Version (the entity
  * fields of the body follow them). */
-static void hw_message(hw *h) {
+void smtpc__hw_message(smtpc__hw *h) {
   const smtpc_msg *m = h->m;
   char date[40];
   size_t i;
   fmt_date(date, m->date, m->date_off);
-  hw_field(h, "Date");
-  hw_token(h, " ", 1, date, strlen(date), NULL);
-  hw_end(h);
+  smtpc__hw_field(h, "Date");
+  smtpc__hw_token(h, " ", 1, date, strlen(date), NULL);
+  smtpc__hw_end(h);
   hw_single(h, "From", &m->from);
   hw_single(h, "Sender", &m->sender);
   hw_single(h, "Reply-To", &m->reply_to);
-  hw_rcpts(h, m, K_TO, "To");
-  hw_rcpts(h, m, K_CC, "Cc");
+  hw_rcpts(h, m, SMTPC__RCPT_TO, "To");
+  hw_rcpts(h, m, SMTPC__RCPT_CC, "Cc");
   if (m->subject != NULL) {
-    hw_field(h, "Subject");
+    smtpc__hw_field(h, "Subject");
     hw_words(h, m->subject, W_TEXT);
-    hw_end(h);
+    smtpc__hw_end(h);
   }
-  hw_field(h, "Message-ID");
-  hw_put(h, " <", 2);
-  hw_str(h, m->msgid);
-  hw_put(h, ">", 1);
-  hw_end(h);
+  smtpc__hw_field(h, "Message-ID");
+  smtpc__hw_put(h, " <", 2);
+  smtpc__hw_str(h, m->msgid);
+  smtpc__hw_put(h, ">", 1);
+  smtpc__hw_end(h);
   for (i = 0; i < m->nfields; i++) {
     const char *v = m->fields[i].value;
-    hw_field(h, m->fields[i].name);
+    smtpc__hw_field(h, m->fields[i].name);
     hw_words(h, v, smtpc__has_8bit(v, strlen(v)) ? W_TEXT : W_RAW);
-    hw_end(h);
+    smtpc__hw_end(h);
   }
-  hw_str(h, "MIME-Version: 1.0\r\n");
+  smtpc__hw_str(h, "MIME-Version: 1.0\r\n");
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -1448,7 +1370,7 @@ static int close_lit(smtpc_msg *m) {
   seg *s;
   if (m->lit.len == m->lit_mark)
     return SMTPC_OK;
-  s = grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
+  s = smtpc__mime_grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
   if (s == NULL)
     return SMTPC_ERR_NOMEM;
   m->segs = s;
@@ -1466,7 +1388,7 @@ static int push_seg(smtpc_msg *m, const seg *in) {
   int rv = close_lit(m);
   if (rv != SMTPC_OK)
     return rv;
-  s = grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
+  s = smtpc__mime_grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
   if (s == NULL)
     return SMTPC_ERR_NOMEM;
   m->segs = s;
@@ -1475,7 +1397,7 @@ static int push_seg(smtpc_msg *m, const seg *in) {
 }
 
 /* Chooses 7bit, 8bit or quoted-printable for a text part. */
-static int choose_enc(const textpart *t, int allow8bit) {
+static int choose_enc(const smtpc__textpart *t, int allow8bit) {
   size_t i, line = 0, maxline = 0;
   int has8 = 0, nul = 0;
   for (i = 0; i < t->len; i++) {
@@ -1509,23 +1431,24 @@ static void boundary(const smtpc_msg *m, char kind, char *out) {
   out[1] = '_';
   out[2] = kind;
   out[3] = '_';
-  memcpy(out + 4, m->rnd, RND_LEN + 1);
+  memcpy(out + 4, m->rnd, SMTPC__MIME_RND_LEN + 1);
 }
 
-static int emit(smtpc_msg *m, hw *h, int node, int top);
+static int emit(smtpc_msg *m, smtpc__hw *h, int node, int top);
 
-static int emit_text(smtpc_msg *m, hw *h, const textpart *t, int html,
-                     int top) {
+static int emit_text(smtpc_msg *m, smtpc__hw *h, const smtpc__textpart *t,
+                     int html, int top) {
   seg s;
   int rv;
-  hw_field(h, "Content-Type");
-  hw_token(h, " ", 1, html ? "text/html" : "text/plain", html ? 9 : 10, ";");
-  hw_token(h, " ", 1, "charset=utf-8", 13, NULL);
-  hw_end(h);
-  hw_field(h, "Content-Transfer-Encoding");
-  hw_token(h, " ", 1, enc_name(t->enc), strlen(enc_name(t->enc)), NULL);
-  hw_end(h);
-  hw_end(h);
+  smtpc__hw_field(h, "Content-Type");
+  smtpc__hw_token(h, " ", 1, html ? "text/html" : "text/plain", html ? 9 : 10,
+                  ";");
+  smtpc__hw_token(h, " ", 1, "charset=utf-8", 13, NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_field(h, "Content-Transfer-Encoding");
+  smtpc__hw_token(h, " ", 1, enc_name(t->enc), strlen(enc_name(t->enc)), NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_end(h);
   if (h->rv != SMTPC_OK)
     return h->rv;
   if (t->len > 0) {
@@ -1539,16 +1462,16 @@ static int emit_text(smtpc_msg *m, hw *h, const textpart *t, int html,
     /* a message ends with a line break (the part of a multipart is ended
      * by the CRLF of the next boundary line instead) */
     if (top && t->p[t->len - 1] != '\n' && t->p[t->len - 1] != '\r')
-      hw_end(h);
+      smtpc__hw_end(h);
   }
   return h->rv;
 }
 
-static int emit_part(smtpc_msg *m, hw *h, size_t idx) {
-  const part *p = &m->parts[idx];
+static int emit_part(smtpc_msg *m, smtpc__hw *h, size_t idx) {
+  const smtpc__part *p = &m->parts[idx];
   seg s;
   size_t i = 0, n = strlen(p->type);
-  hw_field(h, "Content-Type");
+  smtpc__hw_field(h, "Content-Type");
   /* the type as given, folded at its white space */
   while (i < n) {
     size_t ws = i, ts;
@@ -1557,35 +1480,36 @@ static int emit_part(smtpc_msg *m, hw *h, size_t idx) {
     ts = i;
     while (i < n && !smtpc__isws((unsigned char)p->type[i]))
       i++;
-    hw_token(h, ws == ts ? " " : p->type + ws, ws == ts ? 1 : ts - ws,
-             p->type + ts, i - ts,
-             (i == n && p->filename != NULL) ? ";" : NULL);
+    smtpc__hw_token(h, ws == ts ? " " : p->type + ws, ws == ts ? 1 : ts - ws,
+                    p->type + ts, i - ts,
+                    (i == n && p->filename != NULL) ? ";" : NULL);
   }
   if (p->filename != NULL)
-    hw_param_name(h, "name", p->filename, NULL);
-  hw_end(h);
-  hw_field(h, "Content-Disposition");
+    smtpc__hw_param_name(h, "name", p->filename, NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_field(h, "Content-Disposition");
   if (p->is_inline)
-    hw_token(h, " ", 1, "inline", 6, p->filename != NULL ? ";" : NULL);
+    smtpc__hw_token(h, " ", 1, "inline", 6, p->filename != NULL ? ";" : NULL);
   else
-    hw_token(h, " ", 1, "attachment", 10, p->filename != NULL ? ";" : NULL);
+    smtpc__hw_token(h, " ", 1, "attachment", 10,
+                    p->filename != NULL ? ";" : NULL);
   if (p->filename != NULL)
-    hw_param_name(h, "filename", p->filename, NULL);
-  hw_end(h);
+    smtpc__hw_param_name(h, "filename", p->filename, NULL);
+  smtpc__hw_end(h);
   if (p->is_inline) {
-    char c[MAX_CID + 2];
+    char c[SMTPC__MIME_MAX_CID + 2];
     size_t k = strlen(p->cid);
     c[0] = '<';
     memcpy(c + 1, p->cid, k);
     c[k + 1] = '>';
-    hw_field(h, "Content-ID");
-    hw_token(h, " ", 1, c, k + 2, NULL);
-    hw_end(h);
+    smtpc__hw_field(h, "Content-ID");
+    smtpc__hw_token(h, " ", 1, c, k + 2, NULL);
+    smtpc__hw_end(h);
   }
-  hw_field(h, "Content-Transfer-Encoding");
-  hw_token(h, " ", 1, "base64", 6, NULL);
-  hw_end(h);
-  hw_end(h);
+  smtpc__hw_field(h, "Content-Transfer-Encoding");
+  smtpc__hw_token(h, " ", 1, "base64", 6, NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_end(h);
   if (h->rv != SMTPC_OK)
     return h->rv;
   memset(&s, 0, sizeof(s));
@@ -1594,15 +1518,15 @@ static int emit_part(smtpc_msg *m, hw *h, size_t idx) {
   return push_seg(m, &s);
 }
 
-static void delim(hw *h, const char *b, int first, int close) {
+static void delim(smtpc__hw *h, const char *b, int first, int close) {
   if (!first)
-    hw_put(h, "\r\n", 2);
-  hw_put(h, "--", 2);
-  hw_str(h, b);
+    smtpc__hw_put(h, "\r\n", 2);
+  smtpc__hw_put(h, "--", 2);
+  smtpc__hw_str(h, b);
   if (close)
-    hw_put(h, "--", 2);
+    smtpc__hw_put(h, "--", 2);
   else
-    hw_put(h, "\r\n", 2);
+    smtpc__hw_put(h, "\r\n", 2);
   h->col = 0;
 }
 
@@ -1616,30 +1540,30 @@ static int core_node(const smtpc_msg *m, int has_inline) {
   return m->txt.set ? N_TEXT : N_NONE;
 }
 
-static int emit_multipart(smtpc_msg *m, hw *h, int node) {
-  char b[RND_LEN + 5];
+static int emit_multipart(smtpc_msg *m, smtpc__hw *h, int node) {
+  char b[SMTPC__MIME_RND_LEN + 5];
   size_t i;
   int rv, first = 1, has_inline = 0, core;
   char kind = node == N_MIXED ? 'm' : node == N_ALT ? 'a' : 'r';
   const char *sub = node == N_MIXED ? "multipart/mixed"
                     : node == N_ALT ? "multipart/alternative"
                                     : "multipart/related";
-  char q[RND_LEN + 16];
+  char q[SMTPC__MIME_RND_LEN + 16];
   size_t k;
   boundary(m, kind, b);
-  hw_field(h, "Content-Type");
-  hw_token(h, " ", 1, sub, strlen(sub), ";");
+  smtpc__hw_field(h, "Content-Type");
+  smtpc__hw_token(h, " ", 1, sub, strlen(sub), ";");
   if (node == N_REL) /* RFC 2387 3.1: the type of the root part */
-    hw_token(h, " ", 1, "type=\"text/html\"", 16, ";");
+    smtpc__hw_token(h, " ", 1, "type=\"text/html\"", 16, ";");
   k = 0;
   memcpy(q, "boundary=\"", 10);
   k = 10;
   memcpy(q + k, b, strlen(b));
   k += strlen(b);
   q[k++] = '"';
-  hw_token(h, " ", 1, q, k, NULL);
-  hw_end(h);
-  hw_end(h);
+  smtpc__hw_token(h, " ", 1, q, k, NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_end(h);
   for (i = 0; i < m->nparts; i++)
     has_inline |= m->parts[i].is_inline;
   switch (node) {
@@ -1685,7 +1609,7 @@ static int emit_multipart(smtpc_msg *m, hw *h, int node) {
   return h->rv;
 }
 
-static int emit(smtpc_msg *m, hw *h, int node, int top) {
+static int emit(smtpc_msg *m, smtpc__hw *h, int node, int top) {
   switch (node) {
   case N_TEXT:
     return emit_text(m, h, &m->txt, 0, top);
@@ -1698,7 +1622,7 @@ static int emit(smtpc_msg *m, hw *h, int node, int top) {
 
 /* Draws boundaries until none occurs in a part sent unencoded. */
 static int pick_boundaries(smtpc_msg *m) {
-  textpart *ts[2];
+  smtpc__textpart *ts[2];
   int tries, rv, k;
   ts[0] = &m->txt;
   ts[1] = &m->html;
@@ -1708,7 +1632,8 @@ static int pick_boundaries(smtpc_msg *m) {
     int clash = 0;
     for (k = 0; k < 2; k++) {
       if (ts[k]->enc == ENC_QP ||
-          find(ts[k]->p, ts[k]->len, m->rnd, RND_LEN) == SIZE_MAX)
+          smtpc__mime_find(ts[k]->p, ts[k]->len, m->rnd, SMTPC__MIME_RND_LEN) ==
+              SIZE_MAX)
         continue;
       clash = 1;
       if (tries >= BOUNDARY_TRIES)
@@ -1752,7 +1677,7 @@ static int gen_msgid(smtpc_msg *m) {
 static int build(smtpc_msg *m, int *any8bit) {
   size_t i, natt = 0, ninl = 0;
   int rv, root;
-  hw h;
+  smtpc__hw h;
   memset(&h, 0, sizeof(h));
   h.m = m;
   smtpc__buf_reset(&m->lit);
@@ -1775,13 +1700,13 @@ static int build(smtpc_msg *m, int *any8bit) {
     return rv;
   *any8bit = (m->txt.set && m->txt.enc == ENC_8BIT) ||
              (m->html.set && m->html.enc == ENC_8BIT);
-  hw_message(&h);
+  smtpc__hw_message(&h);
   if (h.rv != SMTPC_OK)
     return h.rv;
   if ((rv = emit(m, &h, root, 1)) != SMTPC_OK)
     return rv;
   if (root != N_TEXT && root != N_HTML)
-    hw_end(&h); /* after the close delimiter */
+    smtpc__hw_end(&h); /* after the close delimiter */
   if (h.rv != SMTPC_OK)
     return h.rv;
   return close_lit(m);
@@ -1839,7 +1764,7 @@ static int rebuild(smtpc_msg *m) {
   size_t i;
   int rv;
   /* the old program goes away: its readers must stop */
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
+  smtpc__mime_readers_stop(m, SMTPC_ERR_INVALID_STATE);
   m->gen++;
   if (!m->have_date) {
     int64_t now;
@@ -1876,7 +1801,7 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   if (m->from.addr == NULL)
     return SMTPC_ERR_INVALID_STATE;
   for (i = 0; i < m->nparts; i++) {
-    if (m->parts[i].src == SRC_STREAM) {
+    if (m->parts[i].src == SMTPC__SRC_STREAM) {
       if (m->parts[i].consumed)
         return SMTPC_ERR_INVALID_STATE;
       has_stream = 1;
@@ -1901,7 +1826,7 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   }
   /* a stream is read once: only the newest body may read it */
   if (has_stream)
-    readers_stop(m, SMTPC_ERR_INVALID_STATE);
+    smtpc__mime_readers_stop(m, SMTPC_ERR_INVALID_STATE);
   r->gen = m->gen;
   r->seg = (size_t)-1;
   next_seg(r);
@@ -1926,10 +1851,10 @@ fail:
 
 static int fill_bin(reader *r, const seg *s) {
   smtpc_msg *m = r->m;
-  part *p = &m->parts[s->part];
+  smtpc__part *p = &m->parts[s->part];
   const unsigned char *in;
   size_t avail, used;
-  int is_file = p->src == SRC_FILE;
+  int is_file = p->src == SMTPC__SRC_FILE;
   int mismatch = is_file ? SMTPC_ERR_IO : SMTPC_ERR_CALLBACK;
   if (!r->started) {
     r->started = 1;
@@ -1946,11 +1871,11 @@ static int fill_bin(reader *r, const seg *s) {
       }
       if (p->size >= 0 && sz != p->size)
         return SMTPC_ERR_IO;
-    } else if (p->src == SRC_STREAM) {
+    } else if (p->src == SMTPC__SRC_STREAM) {
       p->consumed = 1;
     }
   }
-  if (p->src == SRC_MEM) {
+  if (p->src == SMTPC__SRC_MEM) {
     in = p->data + r->pos;
     avail = p->len - r->pos;
     r->eof = avail == 0;
@@ -1984,7 +1909,7 @@ static int fill_bin(reader *r, const seg *s) {
   }
   if (avail > 0) {
     r->olen = smtpc__b64s_encode(&r->b64, in, avail, &used, r->obuf, OBUF_SIZE);
-    if (p->src == SRC_MEM)
+    if (p->src == SMTPC__SRC_MEM)
       r->pos += used;
     else
       r->ioff += used;
