@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal declarations of the MIME builder (mime.c) and its streaming
- * encoders (qp.c, base64_stream.c, platform_mime_posix.c).
+/* Internal declarations of the MIME builder (mime.c, mime_header.c,
+ * mime_stream.c) and its streaming encoders (qp.c, base64_stream.c,
+ * platform_mime_posix.c).
  *
  * The encoders are push-style and resumable: each call takes some input and
  * writes into the caller's output space, stopping when fewer than
