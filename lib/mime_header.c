@@ -150,6 +150,28 @@ static int q_safe(unsigned char c) {
          c == '/';
 }
 
+/* c as esc ('=' or '%') and two upper-case hex digits.  Returns 3. */
+static size_t put_hex(char *out, char esc, unsigned char c) {
+  out[0] = esc;
+  out[1] = smtpc__hexdigit(c >> 4);
+  out[2] = smtpc__hexdigit(c);
+  return 3;
+}
+
+/* s[0..n) as an RFC 5322 quoted-string ('"' and '\' escaped) at out.
+ * Returns its length: n + 2 + the escapes. */
+static size_t put_quoted(char *out, const unsigned char *s, size_t n) {
+  size_t i, k = 0;
+  out[k++] = '"';
+  for (i = 0; i < n; i++) {
+    if (s[i] == '"' || s[i] == '\\')
+      out[k++] = '\\';
+    out[k++] = (char)s[i];
+  }
+  out[k++] = '"';
+  return k;
+}
+
 /* s[0..n) (valid UTF-8) as RFC 2047 encoded-words of at most 75
  * characters, B or Q whichever is shorter overall, never splitting a
  * character; the first word after sep, the others after a space; suf right
@@ -193,9 +215,7 @@ static void hw_encoded(smtpc__hw *h, const char *sep, size_t sepn,
           } else if (c == ' ') {
             w[wl++] = '_';
           } else {
-            w[wl++] = '=';
-            w[wl++] = smtpc__hexdigit(c >> 4);
-            w[wl++] = smtpc__hexdigit(c);
+            wl += put_hex(w + wl, '=', c);
           }
         }
       } else if (i + cl - start > maxb && i > start) {
@@ -311,15 +331,7 @@ static void hw_phrase(smtpc__hw *h, const char *name) {
     hw_words(h, name, W_PHRASE);
   } else if (ascii && n + esc <= QUOTED_MAX) {
     char q[QUOTED_MAX + 3];
-    size_t k = 0;
-    q[k++] = '"';
-    for (i = 0; i < n; i++) {
-      if (s[i] == '"' || s[i] == '\\')
-        q[k++] = '\\';
-      q[k++] = (char)s[i];
-    }
-    q[k++] = '"';
-    smtpc__hw_token(h, " ", 1, q, k, NULL);
+    smtpc__hw_token(h, " ", 1, q, put_quoted(q, s, n), NULL);
   } else if (spacing) {
     hw_encoded(h, " ", 1, s, n, NULL);
   } else {
@@ -370,84 +382,82 @@ static int pct_safe(unsigned char c) {
   return smtpc__isalnum(c) || (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
 }
 
+/* attr="..." with at most QUOTED_MAX characters inside, or one RFC 2231
+ * piece */
+#define PARAM_MAX (8 + 3 + QUOTED_MAX + 32)
+
+/* attr*=UTF-8''%xx (RFC 2231), split into attr*0*, attr*1*, ... when it
+ * would not fit a line, never inside a character.  suf follows the last
+ * piece. */
+static void hw_param_2231(smtpc__hw *h, const char *attr,
+                          const unsigned char *s, size_t n, const char *suf) {
+  char buf[PARAM_MAX];
+  size_t an = strlen(attr), plen = 0, i;
+  unsigned sec = 0;
+  int single;
+  for (i = 0; i < n; i++)
+    plen += pct_safe(s[i]) ? 1 : 3;
+  /* one piece if " attr*=UTF-8''..." fits a continuation line */
+  single = 1 + an + 10 + plen + 1 <= FOLD_AT;
+  i = 0;
+  while (i < n) { /* file names are not empty */
+    size_t k = an, start = i;
+    memcpy(buf, attr, an);
+    buf[k++] = '*';
+    if (!single) {
+      k += fmt_uint(buf + k, sec, 1);
+      buf[k++] = '*';
+    }
+    buf[k++] = '=';
+    if (sec == 0) {
+      memcpy(buf + k, "UTF-8''", 7);
+      k += 7;
+    }
+    while (i < n) {
+      size_t cl = smtpc__mime_utf8_len(s + i, n - i), cost = 0, j;
+      if (cl == 0)
+        cl = 1;
+      for (j = 0; j < cl; j++)
+        cost += pct_safe(s[i + j]) ? 1 : 3;
+      if (!single && k + cost > FOLD_AT - 4 && i > start)
+        break;
+      for (j = 0; j < cl; j++) {
+        unsigned char c = s[i + j];
+        if (pct_safe(c))
+          buf[k++] = (char)c;
+        else
+          k += put_hex(buf + k, '%', c);
+      }
+      i += cl;
+      if (single && k > sizeof(buf) - 16)
+        break; /* not reached: single means it all fits */
+    }
+    smtpc__hw_token(h, " ", 1, buf, k, i >= n ? suf : ";");
+    sec++;
+  }
+}
+
 /* A parameter carrying a file name: attr="name" for short printable ASCII,
- * else RFC 2231 attr*=UTF-8''%xx (split into attr*0*, attr*1*, ... when
- * long, never inside a character).  suf follows the last piece. */
+ * else RFC 2231 (hw_param_2231).  suf follows the last piece. */
 void smtpc__hw_param_name(smtpc__hw *h, const char *attr, const char *val,
                           const char *suf) {
   const unsigned char *s = (const unsigned char *)val;
-  size_t n = strlen(val), i, an = strlen(attr), plen = 0, esc = 0;
+  size_t n = strlen(val), i, an = strlen(attr), esc = 0;
   int ascii = smtpc__mime_find(s, n, "=?", 2) == SIZE_MAX;
-  /* attr="..." with at most QUOTED_MAX characters inside, or one piece */
-  char buf[8 + 3 + QUOTED_MAX + 32];
   for (i = 0; i < n; i++) {
     if (s[i] < 32 || s[i] > 126)
       ascii = 0;
     if (s[i] == '"' || s[i] == '\\')
       esc++;
-    plen += pct_safe(s[i]) ? 1 : 3;
   }
-  if (n + esc > QUOTED_MAX)
-    ascii = 0;
-  if (ascii) {
-    size_t k = 0;
+  if (ascii && n + esc <= QUOTED_MAX) {
+    char buf[PARAM_MAX];
     memcpy(buf, attr, an);
-    k = an;
-    buf[k++] = '=';
-    buf[k++] = '"';
-    for (i = 0; i < n; i++) {
-      if (s[i] == '"' || s[i] == '\\')
-        buf[k++] = '\\';
-      buf[k++] = (char)s[i];
-    }
-    buf[k++] = '"';
-    smtpc__hw_token(h, " ", 1, buf, k, suf);
-    return;
-  }
-  {
-    /* one piece if " attr*=UTF-8''..." fits a continuation line */
-    int single = 1 + an + 10 + plen + 1 <= FOLD_AT;
-    unsigned sec = 0;
-    i = 0;
-    while (i < n) { /* file names are not empty */
-      size_t k = 0, start = i;
-      memcpy(buf, attr, an);
-      k = an;
-      buf[k++] = '*';
-      if (!single) {
-        k += fmt_uint(buf + k, sec, 1);
-        buf[k++] = '*';
-      }
-      buf[k++] = '=';
-      if (sec == 0) {
-        memcpy(buf + k, "UTF-8''", 7);
-        k += 7;
-      }
-      while (i < n) {
-        size_t cl = smtpc__mime_utf8_len(s + i, n - i), cost = 0, j;
-        if (cl == 0)
-          cl = 1;
-        for (j = 0; j < cl; j++)
-          cost += pct_safe(s[i + j]) ? 1 : 3;
-        if (!single && k + cost > FOLD_AT - 4 && i > start)
-          break;
-        for (j = 0; j < cl; j++) {
-          unsigned char c = s[i + j];
-          if (pct_safe(c)) {
-            buf[k++] = (char)c;
-          } else {
-            buf[k++] = '%';
-            buf[k++] = smtpc__hexdigit(c >> 4);
-            buf[k++] = smtpc__hexdigit(c);
-          }
-        }
-        i += cl;
-        if (single && k > sizeof(buf) - 16)
-          break; /* not reached: single means it all fits */
-      }
-      smtpc__hw_token(h, " ", 1, buf, k, i >= n ? suf : ";");
-      sec++;
-    }
+    buf[an] = '=';
+    smtpc__hw_token(h, " ", 1, buf, an + 1 + put_quoted(buf + an + 1, s, n),
+                    suf);
+  } else {
+    hw_param_2231(h, attr, s, n, suf);
   }
 }
 

@@ -304,30 +304,50 @@ static int core_node(const smtpc_msg *m, int has_inline) {
   return m->txt.set ? N_TEXT : N_NONE;
 }
 
+/* The Content-Type field of a multipart entity with boundary b, and the
+ * blank line that ends the entity's header. */
+static void hw_multipart_head(smtpc__hw *h, int node, const char *b) {
+  const char *sub = node == N_MIXED ? "multipart/mixed"
+                    : node == N_ALT ? "multipart/alternative"
+                                    : "multipart/related";
+  char q[SMTPC__MIME_RND_LEN + 16];
+  size_t bn = strlen(b);
+  smtpc__hw_field(h, "Content-Type");
+  smtpc__hw_token(h, " ", 1, sub, strlen(sub), ";");
+  if (node == N_REL) /* RFC 2387 3.1: the type of the root part */
+    smtpc__hw_token(h, " ", 1, "type=\"text/html\"", 16, ";");
+  memcpy(q, "boundary=\"", 10);
+  memcpy(q + 10, b, bn);
+  q[10 + bn] = '"';
+  smtpc__hw_token(h, " ", 1, q, 11 + bn, NULL);
+  smtpc__hw_end(h);
+  smtpc__hw_end(h);
+}
+
+/* The inline parts (inl 1) or the attachments (inl 0), each after a
+ * delimiter line; *first is set while no delimiter has been written. */
+static int emit_parts(smtpc_msg *m, smtpc__hw *h, const char *b, int inl,
+                      int *first) {
+  size_t i;
+  int rv;
+  for (i = 0; i < m->nparts; i++) {
+    if (m->parts[i].is_inline != inl)
+      continue;
+    delim(h, b, *first, 0);
+    *first = 0;
+    if ((rv = emit_part(m, h, i)) != SMTPC_OK)
+      return rv;
+  }
+  return SMTPC_OK;
+}
+
 static int emit_multipart(smtpc_msg *m, smtpc__hw *h, int node) {
   char b[SMTPC__MIME_RND_LEN + 5];
   size_t i;
   int rv, first = 1, has_inline = 0, core;
   char kind = node == N_MIXED ? 'm' : node == N_ALT ? 'a' : 'r';
-  const char *sub = node == N_MIXED ? "multipart/mixed"
-                    : node == N_ALT ? "multipart/alternative"
-                                    : "multipart/related";
-  char q[SMTPC__MIME_RND_LEN + 16];
-  size_t k;
   boundary(m, kind, b);
-  smtpc__hw_field(h, "Content-Type");
-  smtpc__hw_token(h, " ", 1, sub, strlen(sub), ";");
-  if (node == N_REL) /* RFC 2387 3.1: the type of the root part */
-    smtpc__hw_token(h, " ", 1, "type=\"text/html\"", 16, ";");
-  k = 0;
-  memcpy(q, "boundary=\"", 10);
-  k = 10;
-  memcpy(q + k, b, strlen(b));
-  k += strlen(b);
-  q[k++] = '"';
-  smtpc__hw_token(h, " ", 1, q, k, NULL);
-  smtpc__hw_end(h);
-  smtpc__hw_end(h);
+  hw_multipart_head(h, node, b);
   for (i = 0; i < m->nparts; i++)
     has_inline |= m->parts[i].is_inline;
   switch (node) {
@@ -339,36 +359,25 @@ static int emit_multipart(smtpc_msg *m, smtpc__hw *h, int node) {
       if ((rv = emit(m, h, core, 0)) != SMTPC_OK)
         return rv;
     }
-    for (i = 0; i < m->nparts; i++) {
-      if (m->parts[i].is_inline)
-        continue;
-      delim(h, b, first, 0);
-      first = 0;
-      if ((rv = emit_part(m, h, i)) != SMTPC_OK)
-        return rv;
-    }
+    rv = emit_parts(m, h, b, 0, &first);
     break;
   case N_ALT:
     delim(h, b, 1, 0);
     if ((rv = emit(m, h, N_TEXT, 0)) != SMTPC_OK)
       return rv;
     delim(h, b, 0, 0);
-    if ((rv = emit(m, h, has_inline ? N_REL : N_HTML, 0)) != SMTPC_OK)
-      return rv;
+    rv = emit(m, h, has_inline ? N_REL : N_HTML, 0);
     break;
   default: /* N_REL */
     delim(h, b, 1, 0);
+    first = 0;
     if ((rv = emit(m, h, N_HTML, 0)) != SMTPC_OK)
       return rv;
-    for (i = 0; i < m->nparts; i++) {
-      if (!m->parts[i].is_inline)
-        continue;
-      delim(h, b, 0, 0);
-      if ((rv = emit_part(m, h, i)) != SMTPC_OK)
-        return rv;
-    }
+    rv = emit_parts(m, h, b, 1, &first);
     break;
   }
+  if (rv != SMTPC_OK)
+    return rv;
   delim(h, b, 0, 1);
   return h->rv;
 }
@@ -613,61 +622,77 @@ fail:
 
 /* ---- the reader ---------------------------------------------------------- */
 
+/* Opens the source of a binary segment when the reader first gets to it. */
+static int bin_start(reader *r, smtpc__part *p) {
+  smtpc_msg *m = r->m;
+  r->started = 1;
+  if (p->src == SMTPC__SRC_FILE) {
+    int64_t sz = -1;
+    int rv;
+    if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
+        m->plat.file_close == NULL)
+      return SMTPC_ERR_NOT_SUPPORTED;
+    rv = m->plat.file_open(m->plat.user, p->path, &r->file, &sz);
+    if (rv != SMTPC_OK) {
+      r->file = NULL;
+      return rv < 0 ? rv : SMTPC_ERR_IO;
+    }
+    if (p->size >= 0 && sz != p->size)
+      return SMTPC_ERR_IO;
+  } else if (p->src == SMTPC__SRC_STREAM) {
+    p->consumed = 1;
+  }
+  return SMTPC_OK;
+}
+
+/* Reads the next chunk of a file or stream once the input buffer is used
+ * up, checking the total against the size the part was given. */
+static int bin_refill(reader *r, const smtpc__part *p) {
+  smtpc_msg *m = r->m;
+  int is_file = p->src == SMTPC__SRC_FILE;
+  int mismatch = is_file ? SMTPC_ERR_IO : SMTPC_ERR_CALLBACK;
+  smtpc_ssize n;
+  if (r->ioff != r->ilen || r->eof)
+    return SMTPC_OK;
+  n = is_file ? m->plat.file_read(m->plat.user, r->file, r->ibuf, IBUF_SIZE)
+              : p->read(p->ctx, r->ibuf, IBUF_SIZE);
+  if (n == SMTPC_ERR_WANT_READ)
+    return SMTPC_ERR_WANT_READ;
+  if (n < 0)
+    return is_file                                    ? SMTPC_ERR_IO
+           : (n >= -999 && n != SMTPC_ERR_WANT_WRITE) ? (int)n
+                                                      : SMTPC_ERR_CALLBACK;
+  if (n > IBUF_SIZE)
+    return SMTPC_ERR_CALLBACK;
+  if (n == 0) {
+    r->eof = 1;
+    if (p->size >= 0 && r->got != p->size)
+      return mismatch;
+  } else {
+    r->ilen = (size_t)n;
+    r->ioff = 0;
+    r->got += n;
+    if (p->size >= 0 && r->got > p->size)
+      return mismatch;
+  }
+  return SMTPC_OK;
+}
+
 static int fill_bin(reader *r, const seg *s) {
   smtpc_msg *m = r->m;
   smtpc__part *p = &m->parts[s->part];
   const unsigned char *in;
   size_t avail, used;
-  int is_file = p->src == SMTPC__SRC_FILE;
-  int mismatch = is_file ? SMTPC_ERR_IO : SMTPC_ERR_CALLBACK;
-  if (!r->started) {
-    r->started = 1;
-    if (is_file) {
-      int64_t sz = -1;
-      int rv;
-      if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
-          m->plat.file_close == NULL)
-        return SMTPC_ERR_NOT_SUPPORTED;
-      rv = m->plat.file_open(m->plat.user, p->path, &r->file, &sz);
-      if (rv != SMTPC_OK) {
-        r->file = NULL;
-        return rv < 0 ? rv : SMTPC_ERR_IO;
-      }
-      if (p->size >= 0 && sz != p->size)
-        return SMTPC_ERR_IO;
-    } else if (p->src == SMTPC__SRC_STREAM) {
-      p->consumed = 1;
-    }
-  }
+  int rv;
+  if (!r->started && (rv = bin_start(r, p)) != SMTPC_OK)
+    return rv;
   if (p->src == SMTPC__SRC_MEM) {
     in = p->data + r->pos;
     avail = p->len - r->pos;
     r->eof = avail == 0;
   } else {
-    if (r->ioff == r->ilen && !r->eof) {
-      smtpc_ssize n =
-          is_file ? m->plat.file_read(m->plat.user, r->file, r->ibuf, IBUF_SIZE)
-                  : p->read(p->ctx, r->ibuf, IBUF_SIZE);
-      if (n == SMTPC_ERR_WANT_READ)
-        return SMTPC_ERR_WANT_READ;
-      if (n < 0)
-        return is_file                                    ? SMTPC_ERR_IO
-               : (n >= -999 && n != SMTPC_ERR_WANT_WRITE) ? (int)n
-                                                          : SMTPC_ERR_CALLBACK;
-      if (n > IBUF_SIZE)
-        return SMTPC_ERR_CALLBACK;
-      if (n == 0) {
-        r->eof = 1;
-        if (p->size >= 0 && r->got != p->size)
-          return mismatch;
-      } else {
-        r->ilen = (size_t)n;
-        r->ioff = 0;
-        r->got += n;
-        if (p->size >= 0 && r->got > p->size)
-          return mismatch;
-      }
-    }
+    if ((rv = bin_refill(r, p)) != SMTPC_OK)
+      return rv;
     in = r->ibuf + r->ioff;
     avail = r->ilen - r->ioff;
   }
