@@ -7,46 +7,14 @@
 #include "smtpc_int.h"
 
 #include "ascii.h"
+#include "domain.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* RFC 5321 4.5.3.1: local-part 64, domain 255, path 256 incl. "<>". */
 #define MAX_LOCAL 64
-#define MAX_DOMAIN 255
 #define MAX_PATH 254
-
-/* Domain = sub-domain *("." sub-domain) / address-literal */
-static int check_domain(const char *d, size_t n) {
-  size_t i, label = 0;
-  if (n == 0 || n > MAX_DOMAIN)
-    return 0;
-  if (d[0] == '[') {
-    /* address-literal: "[" printable-without-brackets-or-backslash "]" */
-    if (n < 3 || d[n - 1] != ']')
-      return 0;
-    for (i = 1; i + 1 < n; i++) {
-      unsigned char c = (unsigned char)d[i];
-      if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
-        return 0;
-    }
-    return 1;
-  }
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)d[i];
-    if (c == '.') {
-      if (label == 0 || d[i - 1] == '-')
-        return 0;
-      label = 0;
-    } else if (smtpc__isalnum(c) || (c == '-' && label > 0)) {
-      if (++label > 63)
-        return 0;
-    } else {
-      return 0;
-    }
-  }
-  return label > 0 && d[n - 1] != '-';
-}
 
 /* Local-part = Dot-string / Quoted-string */
 static int check_local(const char *l, size_t n) {
@@ -98,7 +66,8 @@ int smtpc__check_mailbox(const char *addr, int is_from) {
   if (p == NULL)
     return SMTPC_ERR_BAD_ADDRESS;
   at = (size_t)(p - addr);
-  if (!check_local(addr, at) || !check_domain(p + 1, n - at - 1))
+  if (!check_local(addr, at) ||
+      !smtpc__check_domain(p + 1, n - at - 1, SMTPC__DOM_LITERAL))
     return SMTPC_ERR_BAD_ADDRESS;
   return SMTPC_OK;
 }

@@ -19,6 +19,7 @@
 #include "mime_int.h"
 
 #include "ascii.h"
+#include "domain.h"
 
 #include <string.h>
 
@@ -390,22 +391,14 @@ static int check_dot_atom(const char *s, size_t n) {
 /* RFC 5322 3.6.4 msg-id without the angle brackets. */
 static int check_msgid(const char *id) {
   const char *at = strchr(id, '@');
-  size_t n = strlen(id), l, i;
+  size_t n = strlen(id), l;
   if (at == NULL || n > 250)
     return 0;
   l = (size_t)(at - id);
   if (!check_dot_atom(id, l))
     return 0;
-  if (at[1] == '[') {
-    if (n - l < 3 || id[n - 1] != ']')
-      return 0;
-    for (i = l + 2; i + 1 < n; i++) {
-      unsigned char c = (unsigned char)id[i];
-      if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
-        return 0;
-    }
-    return 1;
-  }
+  if (at[1] == '[')
+    return smtpc__check_literal(at + 1, n - l - 1);
   return check_dot_atom(at + 1, n - l - 1);
 }
 

@@ -7,6 +7,7 @@
 #include "smtpc_int.h"
 
 #include "ascii.h"
+#include "domain.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,91 @@ START_TEST(cmd_nomem) {
 }
 END_TEST
 
+/* ---- domain names and literals
+ * ---------------------------------------------------------- */
+
+typedef struct domain_case {
+  const char *d;
+  int rfc5321;  /* flags 0 */
+  int literal;  /* SMTPC__DOM_LITERAL (MAIL/RCPT) */
+  int ehlo;     /* SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN (gethostname) */
+} domain_case;
+
+static const domain_case domain_cases[] = {
+    {"example.org", 1, 1, 1},
+    {"mx-1.example.org", 1, 1, 1},
+    {"localhost", 1, 1, 0},
+    {"LOCALHOST.localdomain", 1, 1, 0},
+    {"localhostx.example", 1, 1, 1},
+    {"host", 1, 1, 0},
+    {"-a.example", 0, 0, 1}, /* hyphen at a label edge: only hostnames */
+    {"a-.example", 0, 0, 1},
+    {"a.example-", 0, 0, 1},
+    {"a..example", 0, 0, 0},
+    {".a.example", 0, 0, 0},
+    {"a.example.", 0, 0, 0},
+    {"a_b.example", 0, 0, 0},
+    {"a b.example", 0, 0, 0},
+    {"", 0, 0, 0},
+    {"[192.0.2.1]", 0, 1, 0},
+    {"[IPv6:2001:db8::1]", 0, 1, 0},
+    {"[]", 0, 0, 0},
+    {"[1.2\\3.4]", 0, 0, 0},
+    {"[1.2.3.4", 0, 0, 0},
+};
+
+START_TEST(domain_flags) {
+  const domain_case *c = &domain_cases[_i];
+  size_t n = strlen(c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n, 0) == c->rfc5321, "%s", c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n, SMTPC__DOM_LITERAL) == c->literal,
+                "%s", c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n,
+                                    SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN) ==
+                    c->ehlo,
+                "%s", c->d);
+  ck_assert_int_eq(smtpc__platform_name_ok(c->d), c->ehlo);
+}
+END_TEST
+
+START_TEST(domain_lengths) {
+  char d[300];
+  /* labels of 63, 63, 63 and 61 octets: 253 in all */
+  memset(d, 'a', sizeof(d));
+  d[63] = d[127] = d[191] = '.';
+  d[253] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 253, 0), 1);
+  ck_assert_int_eq(smtpc__platform_name_ok(d), 1);
+  d[253] = 'a';
+  d[254] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 254, 0), 1);
+  ck_assert_int_eq(smtpc__platform_name_ok(d), 0); /* 253 at most */
+  d[254] = d[255] = 'a';
+  d[256] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 255, 0), 1);
+  ck_assert_int_eq(smtpc__check_domain(d, 256, 0), 0); /* 255 at most */
+  memset(d, 'a', 64);
+  d[64] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 63, 0), 1);
+  ck_assert_int_eq(smtpc__check_domain(d, 64, 0), 0); /* a label of 64 */
+  ck_assert_int_eq(smtpc__platform_name_ok(NULL), 0);
+}
+END_TEST
+
+START_TEST(literal_frame) {
+  ck_assert_int_eq(smtpc__check_literal("[]", 2), 1); /* RFC 5322 allows */
+  ck_assert_int_eq(smtpc__check_literal("[a]", 3), 1);
+  ck_assert_int_eq(smtpc__check_literal("[", 1), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a", 2), 0);
+  ck_assert_int_eq(smtpc__check_literal("a]", 2), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a]b", 4), 0);
+  ck_assert_int_eq(smtpc__check_literal("[[]", 3), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a b]", 5), 0);
+  ck_assert_int_eq(smtpc__check_literal("[\x7f]", 3), 0);
+  ck_assert_int_eq(smtpc__check_literal("[\xc3\xa9]", 4), 0);
+}
+END_TEST
+
 /* ---- lib/ascii.h
  * ---------------------------------------------------------------- */
 
@@ -492,6 +578,10 @@ static Suite *command_suite(void) {
   tcase_add_loop_test(tc, cmd_check_arg_table, 0,
                       (int)(sizeof(arg_cases) / sizeof(arg_cases[0])));
   tcase_add_test(tc, cmd_check_arg_length);
+  tcase_add_loop_test(tc, domain_flags, 0,
+                      (int)(sizeof(domain_cases) / sizeof(domain_cases[0])));
+  tcase_add_test(tc, domain_lengths);
+  tcase_add_test(tc, literal_frame);
   tcase_add_test(tc, ascii_classes);
   suite_add_tcase(s, tc);
   return s;
