@@ -125,14 +125,6 @@ int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
   return append_parts(out, m, parts, lens, n);
 }
 
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    int64_t size, int body8bit) {
-  int rv = smtpc__check_mailbox(from, 1);
-  if (rv != SMTPC_OK)
-    return rv;
-  return smtpc__cmd_mail_unchecked(out, m, from, size, body8bit);
-}
-
 int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
                               const char *to) {
   const char *parts[3];
@@ -141,13 +133,6 @@ int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
   parts[1] = to, lens[1] = strlen(to);
   parts[2] = ">\r\n", lens[2] = 3;
   return append_parts(out, m, parts, lens, 3);
-}
-
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to) {
-  int rv = smtpc__check_mailbox(to, 0);
-  if (rv != SMTPC_OK)
-    return rv;
-  return smtpc__cmd_rcpt_unchecked(out, m, to);
 }
 
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,

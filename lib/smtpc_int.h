@@ -200,12 +200,10 @@ int smtpc__check_mailbox(const char *addr, int is_from);
  * characters (CR, LF, NUL, ...); octets >= 0x80 pass (UTF-8 SASL names). */
 int smtpc__check_arg(const char *arg, int allow_space);
 
-/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n". size < 0: none. */
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    int64_t size, int body8bit);
-/* Appends "RCPT TO:<to>\r\n". */
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
-/* The same for addresses already validated (by smtpc_session_queue). */
+/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n" (size < 0:
+ * none) and "RCPT TO:<to>\r\n".  The addresses are not checked here: the
+ * caller has had them pass smtpc__check_mailbox() (smtpc_session_queue()
+ * checks every address of a transaction when it is queued). */
 int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
                               const char *from, int64_t size, int body8bit);
 int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
