@@ -118,9 +118,6 @@ size_t smtpc__reply_size(const smtpc_reply *r);
  * kept.  NULL when out of memory. */
 smtpc_reply *smtpc__reply_bounded(const smtpc_mem *m, smtpc_reply *r,
                                   size_t max);
-/* A reply synthesised by the library, e.g. for a connection loss. */
-smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
-                               const char *text);
 
 typedef struct smtpc__reply_parser {
   const smtpc_mem *mem;
