@@ -69,6 +69,15 @@ size_t smtpc__mime_find(const unsigned char *hay, size_t n, const char *needle,
   return SIZE_MAX;
 }
 
+size_t smtpc__mime_word(const char *s, size_t n, size_t i, size_t *word) {
+  while (i < n && smtpc__isws((unsigned char)s[i]))
+    i++;
+  *word = i;
+  while (i < n && !smtpc__isws((unsigned char)s[i]))
+    i++;
+  return i;
+}
+
 size_t smtpc__mime_utf8_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   size_t len, i;
@@ -430,11 +439,7 @@ static size_t longest_folded(size_t namelen, const char *v) {
   size_t i = 0, n = strlen(v), best = 0, first = 1;
   while (i < n) {
     size_t ws = i, w;
-    while (i < n && smtpc__isws((unsigned char)v[i]))
-      i++;
-    w = i;
-    while (i < n && !smtpc__isws((unsigned char)v[i]))
-      i++;
+    i = smtpc__mime_word(v, n, i, &w);
     if (first) {
       best = namelen + 1 + (w == ws ? 1 : w - ws) + (i - w);
       first = 0;
@@ -685,6 +690,20 @@ static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
   return add_part(m, &p, filename, type, cid);
 }
 
+int smtpc__mime_file_open(smtpc_msg *m, const char *path, void **fh,
+                          int64_t *size) {
+  int rv;
+  if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
+      m->plat.file_close == NULL)
+    return SMTPC_ERR_NOT_SUPPORTED;
+  rv = m->plat.file_open(m->plat.user, path, fh, size);
+  if (rv != SMTPC_OK) {
+    *fh = NULL;
+    return rv < 0 ? rv : SMTPC_ERR_IO;
+  }
+  return SMTPC_OK;
+}
+
 static int add_file(smtpc_msg *m, int is_inline, const char *path,
                     const char *filename, const char *type, const char *cid) {
   smtpc__part p;
@@ -693,18 +712,14 @@ static int add_file(smtpc_msg *m, int is_inline, const char *path,
   int rv;
   if (m == NULL || path == NULL || path[0] == '\0')
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
-      m->plat.file_close == NULL)
-    return SMTPC_ERR_NOT_SUPPORTED;
   if (filename == NULL) {
     const char *slash = strrchr(path, '/');
     filename = slash != NULL ? slash + 1 : path;
     if (filename[0] == '\0')
       filename = NULL;
   }
-  rv = m->plat.file_open(m->plat.user, path, &fh, &size);
-  if (rv != SMTPC_OK)
-    return rv < 0 ? rv : SMTPC_ERR_IO;
+  if ((rv = smtpc__mime_file_open(m, path, &fh, &size)) != SMTPC_OK)
+    return rv;
   m->plat.file_close(m->plat.user, fh);
   memset(&p, 0, sizeof(p));
   p.src = SMTPC__SRC_FILE;

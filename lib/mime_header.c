@@ -34,16 +34,6 @@ static int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t days_from_civil(int64_t y, int mo, int d) {
-  int64_t era, yoe, doy, doe;
-  y -= mo <= 2;
-  era = floor_div(y, 400);
-  yoe = y - era * 400;
-  doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 static void civil_from_days(int64_t z, int64_t *y, int *mo, int *d) {
   int64_t era, doe, yoe, doy, mp;
   z += 719468;
@@ -59,8 +49,8 @@ static void civil_from_days(int64_t z, int64_t *y, int *mo, int *d) {
 
 /* Local seconds of (t, off), or 0 when out of the years 1900..9999. */
 int smtpc__mime_local_time(int64_t t, int off, int64_t *lt) {
-  int64_t lo = days_from_civil(1900, 1, 1) * 86400;
-  int64_t hi = days_from_civil(10000, 1, 1) * 86400;
+  int64_t lo = smtpc__mime_days_from_civil(1900, 1, 1) * 86400;
+  int64_t hi = smtpc__mime_days_from_civil(10000, 1, 1) * 86400;
   if (off < -1439 || off > 1439 || t < lo - 86400 || t > hi + 86400)
     return 0;
   *lt = t + (int64_t)off * 60;
@@ -268,12 +258,7 @@ static void hw_words(smtpc__hw *h, const char *value, int mode) {
     size_t ws = i, ts, te;
     const char *sep;
     size_t sepn;
-    while (i < n && smtpc__isws(v[i]))
-      i++;
-    ts = i;
-    while (i < n && !smtpc__isws(v[i]))
-      i++;
-    te = i;
+    te = i = smtpc__mime_word(value, n, i, &ts);
     sep = (const char *)v + ws;
     sepn = ts - ws;
     if (first && sepn == 0) {
@@ -285,12 +270,7 @@ static void hw_words(smtpc__hw *h, const char *value, int mode) {
       /* extend over following words that need encoding too */
       size_t j = i, end = te;
       while (j < n) {
-        size_t a = j, b;
-        while (a < n && smtpc__isws(v[a]))
-          a++;
-        b = a;
-        while (b < n && !smtpc__isws(v[b]))
-          b++;
+        size_t a, b = smtpc__mime_word(value, n, j, &a);
         if (b == a || !needs_ew(v + a, b - a, mode))
           break;
         end = b;

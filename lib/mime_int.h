@@ -165,6 +165,16 @@ size_t smtpc__mime_find(const unsigned char *hay, size_t n, const char *needle,
 /* Length of the UTF-8 sequence at s[0..n), or 0 if it is not a valid,
  * shortest-form encoding of a scalar value. */
 size_t smtpc__mime_utf8_len(const unsigned char *s, size_t n);
+/* Skips the white space (SP, HTAB) at s[i] and the word after it, as
+ * header folding sees them.  Returns where the word ends; *word gets where
+ * it starts (the end too when only white space is left). */
+size_t smtpc__mime_word(const char *s, size_t n, size_t i, size_t *word);
+/* Opens path through the platform hooks: SMTPC_OK with *fh and *size
+ * (-1 unknown) set, SMTPC_ERR_NOT_SUPPORTED without file hooks, or the
+ * hook's error (SMTPC_ERR_IO when it is not an smtpc_error); *fh is NULL
+ * then. */
+int smtpc__mime_file_open(smtpc_msg *m, const char *path, void **fh,
+                          int64_t *size);
 
 /* ---- the header writer (mime_header.c) ----------------------------------- */
 
@@ -197,6 +207,19 @@ void smtpc__hw_message(smtpc__hw *h);
 /* Local seconds of (t, off minutes), or 0 when out of the years
  * 1900..9999 (the Date field's range). */
 int smtpc__mime_local_time(int64_t t, int off, int64_t *lt);
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), for the Date field and platform_mime_posix.c's UTC
+ * offset.  Inline: the Date checks call it with constants, which the
+ * compiler folds. */
+static inline int64_t smtpc__mime_days_from_civil(int64_t y, int mo, int d) {
+  int64_t era, yoe, doy, doe;
+  y -= mo <= 2;
+  era = (y >= 0 ? y : y - 399) / 400; /* rounded down */
+  yoe = y - era * 400;
+  doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
 
 /* ---- building and reading the body (mime_stream.c) ---------------------- */
 

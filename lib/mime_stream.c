@@ -239,11 +239,7 @@ static int emit_part(smtpc_msg *m, smtpc__hw *h, size_t idx) {
   /* the type as given, folded at its white space */
   while (i < n) {
     size_t ws = i, ts;
-    while (i < n && smtpc__isws((unsigned char)p->type[i]))
-      i++;
-    ts = i;
-    while (i < n && !smtpc__isws((unsigned char)p->type[i]))
-      i++;
+    i = smtpc__mime_word(p->type, n, i, &ts);
     smtpc__hw_token(h, ws == ts ? " " : p->type + ws, ws == ts ? 1 : ts - ws,
                     p->type + ts, i - ts,
                     (i == n && p->filename != NULL) ? ";" : NULL);
@@ -628,15 +624,9 @@ static int bin_start(reader *r, smtpc__part *p) {
   r->started = 1;
   if (p->src == SMTPC__SRC_FILE) {
     int64_t sz = -1;
-    int rv;
-    if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
-        m->plat.file_close == NULL)
-      return SMTPC_ERR_NOT_SUPPORTED;
-    rv = m->plat.file_open(m->plat.user, p->path, &r->file, &sz);
-    if (rv != SMTPC_OK) {
-      r->file = NULL;
-      return rv < 0 ? rv : SMTPC_ERR_IO;
-    }
+    int rv = smtpc__mime_file_open(m, p->path, &r->file, &sz);
+    if (rv != SMTPC_OK)
+      return rv;
     if (p->size >= 0 && sz != p->size)
       return SMTPC_ERR_IO;
   } else if (p->src == SMTPC__SRC_STREAM) {
