@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* POSIX defaults for the MIME builder's platform hooks (see
  * smtpc_msg_platform in smtpc/mime.h): the clock and the local UTC offset,
- * random bytes from /dev/urandom, and files through stdio.  The core
- * (mime.c) reaches the platform only through these hooks; a bare-metal
- * build replaces this file with one defining
+ * random bytes from /dev/urandom, and files through stdio.  The builder
+ * (mime.c, mime_stream.c) reaches the platform only through these hooks;
+ * a bare-metal build replaces this file with one defining
  * smtpc__mime_platform_default() for its own hooks. */
 #include "mime_int.h"
 
