@@ -41,7 +41,7 @@ done
 
 CORE=(session session_opts txn reply ehlo command auth data base64 md5 mem buf error)
 MIME=()
-for f in mime qp base64_stream; do
+for f in mime mime_header mime_stream qp base64_stream; do
     [[ -f $src/lib/$f.c ]] && MIME+=("$f")
 done
 # error.c takes the version from config.h; a port without autoconf defines it.

@@ -7,6 +7,8 @@
  * every buffer that held a secret. */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <string.h>
 
 void smtpc__wipe(void *p, size_t n) {
@@ -143,7 +145,6 @@ int smtpc__auth_respond(smtpc__buf *out, const smtpc_mem *m,
     return SMTPC_ERR_AUTH_BAD_CHALLENGE;
   case SMTPC_AUTH_CRAM_MD5: {
     /* RFC 2195: user SP hex(HMAC-MD5(password, challenge)) */
-    static const char hex[] = "0123456789abcdef";
     unsigned char mac[16];
     char txt[33];
     int rv;
@@ -155,8 +156,8 @@ int smtpc__auth_respond(smtpc__buf *out, const smtpc_mem *m,
     if (rv != SMTPC_OK)
       return rv;
     for (i = 0; i < 16; i++) {
-      txt[2 * i] = hex[mac[i] >> 4];
-      txt[2 * i + 1] = hex[mac[i] & 15];
+      txt[2 * i] = smtpc__hexdigit_lower(mac[i] >> 4);
+      txt[2 * i + 1] = smtpc__hexdigit_lower(mac[i]);
     }
     txt[32] = '\0';
     smtpc__wipe(mac, sizeof(mac));

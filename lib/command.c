@@ -6,58 +6,15 @@
  * section 4.1.2 grammar (ASCII only; SMTPUTF8 is not used yet). */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+#include "domain.h"
+
 #include <stdio.h>
 #include <string.h>
 
 /* RFC 5321 4.5.3.1: local-part 64, domain 255, path 256 incl. "<>". */
 #define MAX_LOCAL 64
-#define MAX_DOMAIN 255
 #define MAX_PATH 254
-
-static int is_atext(int c) {
-  /* RFC 5322 atext */
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static int is_let_dig(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
-}
-
-/* Domain = sub-domain *("." sub-domain) / address-literal */
-static int check_domain(const char *d, size_t n) {
-  size_t i, label = 0;
-  if (n == 0 || n > MAX_DOMAIN)
-    return 0;
-  if (d[0] == '[') {
-    /* address-literal: "[" printable-without-brackets-or-backslash "]" */
-    if (n < 3 || d[n - 1] != ']')
-      return 0;
-    for (i = 1; i + 1 < n; i++) {
-      unsigned char c = (unsigned char)d[i];
-      if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
-        return 0;
-    }
-    return 1;
-  }
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)d[i];
-    if (c == '.') {
-      if (label == 0 || d[i - 1] == '-')
-        return 0;
-      label = 0;
-    } else if (is_let_dig(c) || (c == '-' && label > 0)) {
-      if (++label > 63)
-        return 0;
-    } else {
-      return 0;
-    }
-  }
-  return label > 0 && d[n - 1] != '-';
-}
 
 /* Local-part = Dot-string / Quoted-string */
 static int check_local(const char *l, size_t n) {
@@ -85,7 +42,7 @@ static int check_local(const char *l, size_t n) {
     if (c == '.') {
       if (i == 0 || i + 1 == n || l[i - 1] == '.')
         return 0;
-    } else if (!is_atext(c)) {
+    } else if (!smtpc__isatext(c)) {
       return 0;
     }
   }
@@ -109,7 +66,8 @@ int smtpc__check_mailbox(const char *addr, int is_from) {
   if (p == NULL)
     return SMTPC_ERR_BAD_ADDRESS;
   at = (size_t)(p - addr);
-  if (!check_local(addr, at) || !check_domain(p + 1, n - at - 1))
+  if (!check_local(addr, at) ||
+      !smtpc__check_domain(p + 1, n - at - 1, SMTPC__DOM_LITERAL))
     return SMTPC_ERR_BAD_ADDRESS;
   return SMTPC_OK;
 }
@@ -167,14 +125,6 @@ int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
   return append_parts(out, m, parts, lens, n);
 }
 
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    int64_t size, int body8bit) {
-  int rv = smtpc__check_mailbox(from, 1);
-  if (rv != SMTPC_OK)
-    return rv;
-  return smtpc__cmd_mail_unchecked(out, m, from, size, body8bit);
-}
-
 int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
                               const char *to) {
   const char *parts[3];
@@ -183,13 +133,6 @@ int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
   parts[1] = to, lens[1] = strlen(to);
   parts[2] = ">\r\n", lens[2] = 3;
   return append_parts(out, m, parts, lens, 3);
-}
-
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to) {
-  int rv = smtpc__check_mailbox(to, 0);
-  if (rv != SMTPC_OK)
-    return rv;
-  return smtpc__cmd_rcpt_unchecked(out, m, to);
 }
 
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,

@@ -12,16 +12,9 @@
  * client from sending mail. */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <string.h>
-
-static int is_alnum(int c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-         (c >= 'a' && c <= 'z');
-}
-
-static char upper(char c) {
-  return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-}
 
 void smtpc__caps_clear(smtpc__caps *c, const smtpc_mem *m) {
   size_t i;
@@ -78,7 +71,7 @@ static int add_auth(smtpc__caps *c, const smtpc_mem *m, const char *s) {
       if (have > 0)
         na[have++] = ' ';
       for (k = 0; k < n; k++)
-        na[have + k] = upper(s[k]);
+        na[have + k] = (char)smtpc__toupper((unsigned char)s[k]);
       na[have + n] = '\0';
     }
     s += n;
@@ -92,7 +85,7 @@ static int64_t parse_size(const char *p) {
   int64_t v = 0;
   if (*p == '\0')
     return 0;
-  for (; *p >= '0' && *p <= '9'; p++) {
+  for (; smtpc__isdigit((unsigned char)*p); p++) {
     if (v > (INT64_MAX - 9) / 10)
       return 0; /* absurdly large: behave as unlimited */
     v = v * 10 + (*p - '0');
@@ -117,7 +110,7 @@ int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
     smtpc__cap *cap;
     int legacy_auth = 0;
     /* ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
-    while (kw[kn] && (is_alnum((unsigned char)kw[kn]) || (kn > 0 && kw[kn] == '-')))
+    while (smtpc__isalnum((unsigned char)kw[kn]) || (kn > 0 && kw[kn] == '-'))
       kn++;
     if (kn == 0)
       continue;
@@ -147,7 +140,7 @@ int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
     }
     c->n++;
     for (k = 0; k < kn; k++)
-      cap->keyword[k] = upper(cap->keyword[k]);
+      cap->keyword[k] = (char)smtpc__toupper(cap->keyword[k]);
     if (strcmp(cap->keyword, "PIPELINING") == 0)
       c->flags |= SMTPC__CAP_PIPELINING;
     else if (strcmp(cap->keyword, "8BITMIME") == 0)

@@ -2,6 +2,8 @@
 /* Allocation through the caller's hooks, and small string helpers. */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,12 +87,11 @@ char *smtpc__strdup(const smtpc_mem *m, const char *s) {
   return smtpc__strndup(m, s, strlen(s));
 }
 
-static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
-
 int smtpc__strncasecmp(const char *a, const char *b, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
-    int ca = lower((unsigned char)a[i]), cb = lower((unsigned char)b[i]);
+    int ca = smtpc__tolower((unsigned char)a[i]);
+    int cb = smtpc__tolower((unsigned char)b[i]);
     if (ca != cb)
       return ca - cb;
     if (ca == 0)

@@ -12,152 +12,28 @@
  * segment's output size is known in advance except that of a stream or
  * pipe of unknown size, so the message size usually is too.
  *
- * Boundaries are "=_" + a kind letter + "_" + 24 random letters and digits,
- * one per multipart kind (mixed, alternative, related), all of one length so
- * none is a prefix of another.  Base64 output never contains '_' and
- * quoted-printable output never has '=' followed by '_' (qp.c), so a
- * boundary cannot occur in an encoded part whatever its content, streamed
- * or not.  The only parts sent unencoded are 7bit/8bit text parts, which are
- * in memory: the random string is checked against them and drawn again on a
- * match; after 8 matches (a seed chosen against us) the part goes out as
- * quoted-printable instead. */
+ * This file holds the message: its setters, its lifecycle and the checks
+ * on what is set.  mime_header.c writes the header fields and
+ * mime_stream.c builds the program and reads it out; mime_int.h has what
+ * the three share. */
 #include "mime_int.h"
+
+#include "ascii.h"
+#include "domain.h"
 
 #include <string.h>
 
-#define FOLD_AT 78       /* fold header lines beyond this column */
 #define MAX_LINE 998     /* RFC 5322 2.1.1 hard limit, without CRLF */
-#define MAX_TEXT_LINE 78 /* longer text lines go out quoted-printable */
 #define MAX_NAME 76      /* header field name */
 #define MAX_FILENAME 1024
-#define MAX_CID 250
 #define MAX_TYPE 200
-#define QUOTED_MAX 60 /* longer ASCII names and file names get encoded */
-#define RND_LEN 24    /* random characters in a boundary */
-#define BOUNDARY_TRIES 8
-#define IBUF_SIZE 32832 /* 576 base64 lines of input per source read */
-#define OBUF_SIZE 32768
-#define MAX_SPINS 1000000L /* fill steps per read call */
-
-enum { K_TO, K_CC, K_BCC };
-enum { SRC_MEM, SRC_FILE, SRC_STREAM };
-enum { SEG_LIT, SEG_TEXT, SEG_BIN };
-enum { ENC_7BIT, ENC_8BIT, ENC_QP };
-enum { N_NONE, N_TEXT, N_HTML, N_ALT, N_REL, N_MIXED };
-
-typedef struct mbox {
-  char *name; /* NULL or "" for none */
-  char *addr; /* NULL when unset */
-} mbox;
-
-typedef struct rcpt {
-  mbox mb;
-  int kind;
-} rcpt;
-
-typedef struct field {
-  char *name;
-  char *value;
-} field;
-
-typedef struct part {
-  int src;
-  int is_inline;
-  unsigned char *data; /* SRC_MEM (owned) */
-  size_t len;
-  char *path;             /* SRC_FILE */
-  smtpc_msg_read_cb read; /* SRC_STREAM */
-  void *ctx;
-  int consumed;   /* a reader started this stream */
-  int64_t size;   /* -1 unknown */
-  char *filename; /* NULL for none */
-  char *type;
-  char *cid; /* inline parts */
-} part;
-
-typedef struct text {
-  unsigned char *p;
-  size_t len;
-  int set;
-  int enc; /* chosen by build() */
-} textpart;
-
-typedef struct seg {
-  int kind;
-  int enc;                  /* SEG_TEXT */
-  size_t off, len;          /* SEG_LIT: range of lit; SEG_TEXT: src length */
-  const unsigned char *src; /* SEG_TEXT */
-  size_t part;              /* SEG_BIN */
-} seg;
-
-/* The state of one body handed out by smtpc_msg_body().  Each body has its
- * own, so one message can be queued in several transactions; all read the
- * same program while it lasts (gen).  Readers stay on the message's list
- * until smtpc_msg_free(); their buffers are freed as soon as they finish. */
-typedef struct reader {
-  struct smtpc_msg *m;
-  struct reader *next;
-  unsigned gen; /* the program generation this body reads */
-  int finished; /* returned 0 or an error; the buffers are gone */
-  size_t seg;   /* current segment */
-  size_t pos;   /* position in a literal, text or memory source */
-  int started;  /* the current binary segment has been set up */
-  int eof;      /* its source has ended */
-  int64_t got;  /* bytes read from it */
-  void *file;   /* open file of a SRC_FILE part */
-  smtpc__qp qp;
-  smtpc__crlf crlf;
-  smtpc__b64s b64;
-  unsigned char *ibuf;
-  size_t ilen, ioff;
-  unsigned char *obuf;
-  size_t olen, ooff;
-  int err; /* sticky */
-} reader;
-
-struct smtpc_msg {
-  smtpc_mem mem;
-  smtpc_msg_platform plat;
-  int seeded;
-  uint64_t seed;
-  mbox from, sender, reply_to;
-  rcpt *rcpts;
-  size_t nrcpts, caprcpts;
-  char *subject;
-  int have_date;
-  int64_t date;
-  int date_off;
-  char *msgid;
-  field *fields;
-  size_t nfields, capfields;
-  textpart txt, html;
-  part *parts;
-  size_t nparts, capparts;
-  int allow8bit;
-  char rnd[RND_LEN + 1];
-  int have_rnd;
-  /* the program, built by smtpc_msg_body() when stale */
-  smtpc__buf lit;
-  size_t lit_mark;
-  seg *segs;
-  size_t nsegs, capsegs;
-  int stale;    /* changed since the program was built */
-  unsigned gen; /* bumped by every build: older readers are invalid */
-  int64_t size; /* of the program's output, -1 unknown */
-  int any8bit;
-  reader *readers;
-  const char **env;
-  size_t nenv;
-};
 
 /* ---- small helpers ------------------------------------------------------- */
 
 static void touch(smtpc_msg *m) { m->stale = 1; }
 
-/* Returns arr (an array of *cap items of elem bytes, n in use), moved if
- * need be so it holds one more item, or NULL (arr untouched) on failure. */
-static void *grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
-                  size_t elem) {
+void *smtpc__mime_grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
+                       size_t elem) {
   size_t ncap;
   void *p;
   if (n < *cap)
@@ -172,24 +48,13 @@ static void *grow(const smtpc_mem *mem, void *arr, size_t *cap, size_t n,
   return p;
 }
 
-static int is_alnum(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
-}
-
-static int is_atext(int c) {
-  return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static int is_ws(int c) { return c == ' ' || c == '\t'; }
-
 /* RFC 2045 token character. */
 static int is_tokenc(int c) {
   return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
-static size_t find(const unsigned char *hay, size_t n, const char *needle,
-                   size_t k) {
+size_t smtpc__mime_find(const unsigned char *hay, size_t n, const char *needle,
+                        size_t k) {
   size_t i;
   if (k == 0 || n < k)
     return SIZE_MAX;
@@ -204,9 +69,16 @@ static size_t find(const unsigned char *hay, size_t n, const char *needle,
   return SIZE_MAX;
 }
 
-/* Length of the UTF-8 sequence at s[0..n), or 0 if it is not a valid,
- * shortest-form encoding of a scalar value. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+size_t smtpc__mime_word(const char *s, size_t n, size_t i, size_t *word) {
+  while (i < n && smtpc__isws((unsigned char)s[i]))
+    i++;
+  *word = i;
+  while (i < n && !smtpc__isws((unsigned char)s[i]))
+    i++;
+  return i;
+}
+
+size_t smtpc__mime_utf8_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   size_t len, i;
   uint32_t v;
@@ -240,7 +112,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 static int utf8_valid(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
-    size_t k = utf8_len(s + i, n - i);
+    size_t k = smtpc__mime_utf8_len(s + i, n - i);
     if (k == 0)
       return 0;
     i += k;
@@ -257,137 +129,6 @@ static int check_htext(const char *s, int allow_tab) {
     if ((p[i] < 32 && !(allow_tab && p[i] == '\t')) || p[i] == 127)
       return SMTPC_ERR_BAD_ARGUMENT;
   return utf8_valid(p, n) ? SMTPC_OK : SMTPC_ERR_BAD_ARGUMENT;
-}
-
-static int has_8bit(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s >= 0x80)
-      return 1;
-  return 0;
-}
-
-static size_t fmt_uint(char *out, uint64_t v, size_t width) {
-  char tmp[24];
-  size_t n = 0, i;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v > 0 && n < sizeof(tmp));
-  while (n < width && n < sizeof(tmp))
-    tmp[n++] = '0';
-  for (i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  return n;
-}
-
-/* ---- dates (RFC 5322 3.3) ------------------------------------------------ */
-
-static int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t days_from_civil(int64_t y, int mo, int d) {
-  int64_t era, yoe, doy, doe;
-  y -= mo <= 2;
-  era = floor_div(y, 400);
-  yoe = y - era * 400;
-  doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *mo, int *d) {
-  int64_t era, doe, yoe, doy, mp;
-  z += 719468;
-  era = floor_div(z, 146097);
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *mo = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*mo <= 2);
-}
-
-/* Local seconds of (t, off), or 0 when out of the years 1900..9999. */
-static int local_time(int64_t t, int off, int64_t *lt) {
-  int64_t lo = days_from_civil(1900, 1, 1) * 86400;
-  int64_t hi = days_from_civil(10000, 1, 1) * 86400;
-  if (off < -1439 || off > 1439 || t < lo - 86400 || t > hi + 86400)
-    return 0;
-  *lt = t + (int64_t)off * 60;
-  return *lt >= lo && *lt < hi;
-}
-
-/* "Thu, 01 Jan 1970 00:00:00 +0000"; out needs 32 bytes. */
-static size_t fmt_date(char *out, int64_t t, int off) {
-  static const char wdays[] = "SunMonTueWedThuFriSat";
-  static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  int64_t lt = 0, days, secs, y;
-  int mo, d, aoff = off < 0 ? -off : off;
-  size_t n = 0;
-  (void)local_time(t, off, &lt);
-  days = floor_div(lt, 86400);
-  secs = lt - days * 86400;
-  civil_from_days(days, &y, &mo, &d);
-  memcpy(out, wdays + ((days % 7 + 11) % 7) * 3, 3);
-  n = 3;
-  out[n++] = ',';
-  out[n++] = ' ';
-  n += fmt_uint(out + n, (uint64_t)d, 2);
-  out[n++] = ' ';
-  memcpy(out + n, months + (mo - 1) * 3, 3);
-  n += 3;
-  out[n++] = ' ';
-  n += fmt_uint(out + n, (uint64_t)y, 4);
-  out[n++] = ' ';
-  n += fmt_uint(out + n, (uint64_t)(secs / 3600), 2);
-  out[n++] = ':';
-  n += fmt_uint(out + n, (uint64_t)(secs / 60 % 60), 2);
-  out[n++] = ':';
-  n += fmt_uint(out + n, (uint64_t)(secs % 60), 2);
-  out[n++] = ' ';
-  out[n++] = off < 0 ? '-' : '+';
-  n += fmt_uint(out + n, (uint64_t)(aoff / 60 * 100 + aoff % 60), 4);
-  out[n] = '\0';
-  return n;
-}
-
-/* ---- randomness ---------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static int get_random(smtpc_msg *m, unsigned char *buf, size_t n) {
-  size_t i;
-  if (m->seeded) {
-    for (i = 0; i < n; i++)
-      buf[i] = (unsigned char)(splitmix64(&m->seed) >> 56);
-    return SMTPC_OK;
-  }
-  if (m->plat.random == NULL)
-    return SMTPC_ERR_NOT_SUPPORTED;
-  return m->plat.random(m->plat.user, buf, n);
-}
-
-static int new_rnd(smtpc_msg *m) {
-  static const char set[] =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  unsigned char b[RND_LEN];
-  size_t i;
-  int rv = get_random(m, b, sizeof(b));
-  if (rv != SMTPC_OK)
-    return rv;
-  for (i = 0; i < RND_LEN; i++)
-    m->rnd[i] = set[b[i] % 62];
-  m->rnd[RND_LEN] = '\0';
-  m->have_rnd = 1;
-  return SMTPC_OK;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -409,41 +150,18 @@ int smtpc_msg_new(smtpc_msg **out, const smtpc_mem *mem) {
   return SMTPC_OK;
 }
 
-static void mbox_free(const smtpc_mem *mem, mbox *b) {
+static void mbox_free(const smtpc_mem *mem, smtpc__mbox *b) {
   smtpc__free(mem, b->name);
   smtpc__free(mem, b->addr);
   b->name = b->addr = NULL;
 }
 
-static void part_free(const smtpc_mem *mem, part *p) {
+static void part_free(const smtpc_mem *mem, smtpc__part *p) {
   smtpc__free(mem, p->data);
   smtpc__free(mem, p->path);
   smtpc__free(mem, p->filename);
   smtpc__free(mem, p->type);
   smtpc__free(mem, p->cid);
-}
-
-/* Ends a reader: closes its file, frees its buffers, makes err sticky. */
-static void reader_finish(reader *r, int err) {
-  smtpc_msg *m = r->m;
-  if (r->file != NULL && m->plat.file_close != NULL)
-    m->plat.file_close(m->plat.user, r->file);
-  r->file = NULL;
-  smtpc__free(&m->mem, r->ibuf);
-  smtpc__free(&m->mem, r->obuf);
-  r->ibuf = r->obuf = NULL;
-  r->olen = r->ooff = 0;
-  r->finished = 1;
-  if (r->err == SMTPC_OK)
-    r->err = err;
-}
-
-/* Ends every reader that has not finished (with err). */
-static void readers_stop(smtpc_msg *m, int err) {
-  reader *r;
-  for (r = m->readers; r != NULL; r = r->next)
-    if (!r->finished)
-      reader_finish(r, err);
 }
 
 void smtpc_msg_free(smtpc_msg *m) {
@@ -452,12 +170,7 @@ void smtpc_msg_free(smtpc_msg *m) {
   if (m == NULL)
     return;
   mem = &m->mem;
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
-  while (m->readers != NULL) {
-    reader *r = m->readers;
-    m->readers = r->next;
-    smtpc__free(mem, r);
-  }
+  smtpc__mime_readers_free(m);
   mbox_free(mem, &m->from);
   mbox_free(mem, &m->sender);
   mbox_free(mem, &m->reply_to);
@@ -487,7 +200,7 @@ int smtpc_msg_set_platform(smtpc_msg *m, const smtpc_msg_platform *platform) {
       (platform != NULL && platform->version != SMTPC_MSG_PLATFORM_VERSION))
     return SMTPC_ERR_INVALID_ARGUMENT;
   /* open files belong to the hooks that opened them */
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
+  smtpc__mime_readers_stop(m, SMTPC_ERR_INVALID_STATE);
   if (platform == NULL)
     smtpc__mime_platform_default(&m->plat);
   else
@@ -525,7 +238,8 @@ static int check_addr(const char *addr) {
 }
 
 /* Validates and copies (name, addr) into *b, replacing its content. */
-static int mbox_set(smtpc_msg *m, mbox *b, const char *name, const char *addr) {
+static int mbox_set(smtpc_msg *m, smtpc__mbox *b, const char *name,
+                    const char *addr) {
   char *n = NULL, *a;
   int rv;
   if (m == NULL)
@@ -566,13 +280,14 @@ int smtpc_msg_set_reply_to(smtpc_msg *m, const char *name, const char *addr) {
 
 static int add_rcpt(smtpc_msg *m, int kind, const char *name,
                     const char *addr) {
-  rcpt *r;
+  smtpc__rcpt *r;
   int rv;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (kind == K_BCC)
+  if (kind == SMTPC__RCPT_BCC)
     name = NULL; /* never written anywhere */
-  r = grow(&m->mem, m->rcpts, &m->caprcpts, m->nrcpts, sizeof(rcpt));
+  r = smtpc__mime_grow(&m->mem, m->rcpts, &m->caprcpts, m->nrcpts,
+                       sizeof(smtpc__rcpt));
   if (r == NULL)
     return SMTPC_ERR_NOMEM;
   m->rcpts = r;
@@ -586,15 +301,15 @@ static int add_rcpt(smtpc_msg *m, int kind, const char *name,
 }
 
 int smtpc_msg_add_to(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_TO, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_TO, name, addr);
 }
 
 int smtpc_msg_add_cc(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_CC, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_CC, name, addr);
 }
 
 int smtpc_msg_add_bcc(smtpc_msg *m, const char *name, const char *addr) {
-  return add_rcpt(m, K_BCC, name, addr);
+  return add_rcpt(m, SMTPC__RCPT_BCC, name, addr);
 }
 
 /* local parts byte for byte, domains ignoring ASCII case */
@@ -658,7 +373,7 @@ int smtpc_msg_set_date(smtpc_msg *m, int64_t unix_time, int utc_offset) {
   int64_t lt;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (!local_time(unix_time, utc_offset, &lt))
+  if (!smtpc__mime_local_time(unix_time, utc_offset, &lt))
     return SMTPC_ERR_BAD_ARGUMENT;
   m->have_date = 1;
   m->date = unix_time;
@@ -675,7 +390,7 @@ static int check_dot_atom(const char *s, size_t n) {
     if (s[i] == '.') {
       if (s[i - 1] == '.')
         return 0;
-    } else if (!is_atext((unsigned char)s[i])) {
+    } else if (!smtpc__isatext((unsigned char)s[i])) {
       return 0;
     }
   }
@@ -685,22 +400,14 @@ static int check_dot_atom(const char *s, size_t n) {
 /* RFC 5322 3.6.4 msg-id without the angle brackets. */
 static int check_msgid(const char *id) {
   const char *at = strchr(id, '@');
-  size_t n = strlen(id), l, i;
+  size_t n = strlen(id), l;
   if (at == NULL || n > 250)
     return 0;
   l = (size_t)(at - id);
   if (!check_dot_atom(id, l))
     return 0;
-  if (at[1] == '[') {
-    if (n - l < 3 || id[n - 1] != ']')
-      return 0;
-    for (i = l + 2; i + 1 < n; i++) {
-      unsigned char c = (unsigned char)id[i];
-      if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
-        return 0;
-    }
-    return 1;
-  }
+  if (at[1] == '[')
+    return smtpc__check_literal(at + 1, n - l - 1);
   return check_dot_atom(at + 1, n - l - 1);
 }
 
@@ -732,11 +439,7 @@ static size_t longest_folded(size_t namelen, const char *v) {
   size_t i = 0, n = strlen(v), best = 0, first = 1;
   while (i < n) {
     size_t ws = i, w;
-    while (i < n && is_ws((unsigned char)v[i]))
-      i++;
-    w = i;
-    while (i < n && !is_ws((unsigned char)v[i]))
-      i++;
+    i = smtpc__mime_word(v, n, i, &w);
     if (first) {
       best = namelen + 1 + (w == ws ? 1 : w - ws) + (i - w);
       first = 0;
@@ -749,7 +452,7 @@ static size_t longest_folded(size_t namelen, const char *v) {
 
 int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
   size_t i, n;
-  field *f;
+  smtpc__field *f;
   int rv;
   if (m == NULL || name == NULL || value == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -769,9 +472,11 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
     return rv;
   /* an ASCII value is written as given: it must fold under the limit (an
    * 8-bit one is encoded, and encoded words fold anywhere) */
-  if (!has_8bit(value) && longest_folded(n, value) > MAX_LINE)
+  if (!smtpc__has_8bit(value, strlen(value)) &&
+      longest_folded(n, value) > MAX_LINE)
     return SMTPC_ERR_BAD_ARGUMENT;
-  f = grow(&m->mem, m->fields, &m->capfields, m->nfields, sizeof(field));
+  f = smtpc__mime_grow(&m->mem, m->fields, &m->capfields, m->nfields,
+                       sizeof(smtpc__field));
   if (f == NULL)
     return SMTPC_ERR_NOMEM;
   m->fields = f;
@@ -790,7 +495,8 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
 
 /* ---- bodies and parts ---------------------------------------------------- */
 
-static int set_text(smtpc_msg *m, textpart *t, const char *s, size_t len) {
+static int set_text(smtpc_msg *m, smtpc__textpart *t, const char *s,
+                    size_t len) {
   unsigned char *p = NULL;
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -907,33 +613,33 @@ static int check_type(const char *t) {
     return SMTPC_OK;
   /* parameters: must start with ';' after optional white space */
   k = i;
-  while (k < n && is_ws((unsigned char)t[k]))
+  while (k < n && smtpc__isws((unsigned char)t[k]))
     k++;
   if (k == n || t[k] != ';')
     return SMTPC_ERR_BAD_ARGUMENT;
   for (; i < n; i++)
     if (((unsigned char)t[i] < 32 || (unsigned char)t[i] > 126) && t[i] != '\t')
       return SMTPC_ERR_BAD_ARGUMENT;
-  if (is_ws((unsigned char)t[n - 1]) || t[n - 1] == ';')
+  if (smtpc__isws((unsigned char)t[n - 1]) || t[n - 1] == ';')
     return SMTPC_ERR_BAD_ARGUMENT;
   return SMTPC_OK;
 }
 
 static int check_cid(const char *c) {
   size_t i, n = strlen(c);
-  if (n == 0 || n > MAX_CID)
+  if (n == 0 || n > SMTPC__MIME_MAX_CID)
     return SMTPC_ERR_BAD_ARGUMENT;
   for (i = 0; i < n; i++)
-    if (!is_atext((unsigned char)c[i]) && c[i] != '.' && c[i] != '@')
+    if (!smtpc__isatext((unsigned char)c[i]) && c[i] != '.' && c[i] != '@')
       return SMTPC_ERR_BAD_ARGUMENT;
   return SMTPC_OK;
 }
 
 /* Validates the names, copies them into p, appends p (whose source fields
  * the caller filled and which owns p->data / p->path from here on). */
-static int add_part(smtpc_msg *m, part *p, const char *filename,
+static int add_part(smtpc_msg *m, smtpc__part *p, const char *filename,
                     const char *type, const char *cid) {
-  part *np;
+  smtpc__part *np;
   int rv = SMTPC_OK;
   if (filename != NULL && (rv = check_filename(filename)) != SMTPC_OK)
     goto fail;
@@ -955,8 +661,8 @@ static int add_part(smtpc_msg *m, part *p, const char *filename,
   if (cid != NULL && p->is_inline &&
       (p->cid = smtpc__strdup(&m->mem, cid)) == NULL)
     goto fail;
-  if ((np = grow(&m->mem, m->parts, &m->capparts, m->nparts, sizeof(part))) ==
-      NULL)
+  if ((np = smtpc__mime_grow(&m->mem, m->parts, &m->capparts, m->nparts,
+                             sizeof(smtpc__part))) == NULL)
     goto fail;
   m->parts = np;
   m->parts[m->nparts++] = *p;
@@ -969,11 +675,11 @@ fail:
 
 static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
                       const char *filename, const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   if (m == NULL || (data == NULL && len > 0) || len > INT64_MAX)
     return SMTPC_ERR_INVALID_ARGUMENT;
   memset(&p, 0, sizeof(p));
-  p.src = SRC_MEM;
+  p.src = SMTPC__SRC_MEM;
   p.is_inline = is_inline;
   p.len = len;
   p.size = (int64_t)len;
@@ -984,29 +690,39 @@ static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
   return add_part(m, &p, filename, type, cid);
 }
 
+int smtpc__mime_file_open(smtpc_msg *m, const char *path, void **fh,
+                          int64_t *size) {
+  int rv;
+  if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
+      m->plat.file_close == NULL)
+    return SMTPC_ERR_NOT_SUPPORTED;
+  rv = m->plat.file_open(m->plat.user, path, fh, size);
+  if (rv != SMTPC_OK) {
+    *fh = NULL;
+    return rv < 0 ? rv : SMTPC_ERR_IO;
+  }
+  return SMTPC_OK;
+}
+
 static int add_file(smtpc_msg *m, int is_inline, const char *path,
                     const char *filename, const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   void *fh = NULL;
   int64_t size = -1;
   int rv;
   if (m == NULL || path == NULL || path[0] == '\0')
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
-      m->plat.file_close == NULL)
-    return SMTPC_ERR_NOT_SUPPORTED;
   if (filename == NULL) {
     const char *slash = strrchr(path, '/');
     filename = slash != NULL ? slash + 1 : path;
     if (filename[0] == '\0')
       filename = NULL;
   }
-  rv = m->plat.file_open(m->plat.user, path, &fh, &size);
-  if (rv != SMTPC_OK)
-    return rv < 0 ? rv : SMTPC_ERR_IO;
+  if ((rv = smtpc__mime_file_open(m, path, &fh, &size)) != SMTPC_OK)
+    return rv;
   m->plat.file_close(m->plat.user, fh);
   memset(&p, 0, sizeof(p));
-  p.src = SRC_FILE;
+  p.src = SMTPC__SRC_FILE;
   p.is_inline = is_inline;
   p.size = size < 0 ? -1 : size;
   if ((p.path = smtpc__strdup(&m->mem, path)) == NULL)
@@ -1017,11 +733,11 @@ static int add_file(smtpc_msg *m, int is_inline, const char *path,
 static int add_stream(smtpc_msg *m, int is_inline, smtpc_msg_read_cb read,
                       void *ctx, int64_t size, const char *filename,
                       const char *type, const char *cid) {
-  part p;
+  smtpc__part p;
   if (m == NULL || read == NULL || size < -1)
     return SMTPC_ERR_INVALID_ARGUMENT;
   memset(&p, 0, sizeof(p));
-  p.src = SRC_STREAM;
+  p.src = SMTPC__SRC_STREAM;
   p.is_inline = is_inline;
   p.read = read;
   p.ctx = ctx;
@@ -1065,1035 +781,4 @@ int smtpc_msg_add_inline_stream(smtpc_msg *m, smtpc_msg_read_cb read, void *ctx,
                                 const char *content_type,
                                 const char *content_id) {
   return add_stream(m, 1, read, ctx, size, filename, content_type, content_id);
-}
-
-/* ---- header writer ------------------------------------------------------- */
-
-/* Writes header fields into m->lit, folding before white space so that
- * lines stay within FOLD_AT columns where the tokens allow. */
-typedef struct hw {
-  smtpc_msg *m;
-  size_t col; /* octets on the current line */
-  int tok;    /* a token follows the field name */
-  int rv;     /* sticky error */
-} hw;
-
-static void hw_put(hw *h, const void *p, size_t n) {
-  if (h->rv == SMTPC_OK && n > 0)
-    h->rv = smtpc__buf_append(&h->m->lit, &h->m->mem, p, n);
-  h->col += n;
-}
-
-static void hw_str(hw *h, const char *s) { hw_put(h, s, strlen(s)); }
-
-static void hw_field(hw *h, const char *name) {
-  h->col = 0;
-  h->tok = 0;
-  hw_str(h, name);
-  hw_put(h, ":", 1);
-}
-
-static void hw_end(hw *h) {
-  hw_put(h, "\r\n", 2);
-  h->col = 0;
-}
-
-/* White space sep, then tok and suf as one unbreakable token.  Folds (CRLF
- * before sep) when the token would pass the fold column and a token already
- * stands on the line; never makes a line of white space only. */
-static void hw_token(hw *h, const char *sep, size_t sepn, const void *tok,
-                     size_t tokn, const char *suf) {
-  size_t sufn = suf != NULL ? strlen(suf) : 0;
-  if (h->tok && sepn > 0 && tokn + sufn > 0 &&
-      h->col + sepn + tokn + sufn > FOLD_AT) {
-    hw_put(h, "\r\n", 2);
-    h->col = 0;
-  }
-  hw_put(h, sep, sepn);
-  hw_put(h, tok, tokn);
-  hw_put(h, suf, sufn);
-  if (tokn + sufn > 0)
-    h->tok = 1;
-}
-
-/* Characters a Q encoded-word may carry literally anywhere, including in
- * a phrase (RFC 2047 5(3)). */
-static int q_safe(unsigned char c) {
-  return is_alnum(c) || c == '!' || c == '*' || c == '+' || c == '-' ||
-         c == '/';
-}
-
-/* s[0..n) (valid UTF-8) as RFC 2047 encoded-words of at most 75
- * characters, B or Q whichever is shorter overall, never splitting a
- * character; the first word after sep, the others after a space; suf right
- * after the last. */
-static void hw_encoded(hw *h, const char *sep, size_t sepn,
-                       const unsigned char *s, size_t n, const char *suf) {
-  static const char hexd[] = "0123456789ABCDEF";
-  size_t qlen = 0, blen, i = 0, sufn = suf != NULL ? strlen(suf) : 0;
-  int useq, first = 1, whole;
-  for (i = 0; i < n; i++)
-    qlen += (q_safe(s[i]) || s[i] == ' ') ? 1 : 3;
-  blen = (n + 2) / 3 * 4;
-  useq = qlen <= blen;
-  /* text that fits one word stays one word (folded to the next line if
-   * need be): fewer adjacent encoded-words for decoders to get wrong */
-  whole = 12 + (useq ? qlen : blen) + sufn <= 75;
-  i = 0;
-  while (i < n) {
-    char w[96];
-    size_t wl = 10, start = i, limit = 75, maxb, used;
-    size_t wsn = first ? sepn : 1;
-    /* fill the current line when a useful word fits there, else the word
-     * goes (whole) to a continuation line */
-    used = h->col + wsn + sufn;
-    if (!whole && used + 24 <= FOLD_AT && FOLD_AT - used < limit)
-      limit = FOLD_AT - used;
-    maxb = (limit - 12) / 4 * 3;
-    memcpy(w, useq ? "=?UTF-8?Q?" : "=?UTF-8?B?", 10);
-    while (i < n) {
-      size_t cl = utf8_len(s + i, n - i), cost = 0, k;
-      if (cl == 0)
-        cl = 1; /* not reached: input is validated */
-      if (useq) {
-        for (k = 0; k < cl; k++)
-          cost += (q_safe(s[i + k]) || s[i + k] == ' ') ? 1 : 3;
-        if (wl + cost + 2 > limit && i > start)
-          break;
-        for (k = 0; k < cl; k++) {
-          unsigned char c = s[i + k];
-          if (q_safe(c)) {
-            w[wl++] = (char)c;
-          } else if (c == ' ') {
-            w[wl++] = '_';
-          } else {
-            w[wl++] = '=';
-            w[wl++] = hexd[c >> 4];
-            w[wl++] = hexd[c & 15];
-          }
-        }
-      } else if (i + cl - start > maxb && i > start) {
-        break;
-      }
-      i += cl;
-    }
-    if (!useq)
-      wl += smtpc__b64_encode(s + start, i - start, w + wl);
-    w[wl++] = '?';
-    w[wl++] = '=';
-    hw_token(h, first ? sep : " ", first ? sepn : 1, w, wl,
-             i == n ? suf : NULL);
-    first = 0;
-  }
-}
-
-enum { W_RAW, W_TEXT, W_PHRASE };
-
-/* A token that must be encoded: 8-bit, "=?" (a decoder could take it for
- * an encoded-word), too long to fold, or (in a phrase) not an atom. */
-static int needs_ew(const unsigned char *t, size_t n, int mode) {
-  size_t i;
-  if (mode == W_RAW)
-    return 0;
-  if (n > FOLD_AT - 1)
-    return 1;
-  for (i = 0; i < n; i++)
-    if (t[i] >= 0x80 || (t[i] == '=' && i + 1 < n && t[i + 1] == '?') ||
-        (mode == W_PHRASE && !is_atext(t[i])))
-      return 1;
-  return 0;
-}
-
-/* Words separated by white space, folded at that white space: the text of
- * an unstructured field (RFC 5322 3.2.5; W_RAW writes it as given, W_TEXT
- * encodes what needs it) or a phrase (W_PHRASE: words that are not atoms
- * get encoded).  Consecutive words that need encoding become encoded-words
- * together with the white space between them; the white space around such
- * a run stays literal, since decoders keep white space between an
- * encoded-word and plain text.  Encoding word by word keeps ASCII words
- * readable and, for display names, avoids adjacent encoded-words where it
- * can: RFC 2047 6.2 drops the white space between those, and some parsers
- * (Python's email package in phrases) do not. */
-static void hw_words(hw *h, const char *value, int mode) {
-  const unsigned char *v = (const unsigned char *)value;
-  size_t n = strlen(value), i = 0;
-  int first = 1;
-  while (i < n) {
-    size_t ws = i, ts, te;
-    const char *sep;
-    size_t sepn;
-    while (i < n && is_ws(v[i]))
-      i++;
-    ts = i;
-    while (i < n && !is_ws(v[i]))
-      i++;
-    te = i;
-    sep = (const char *)v + ws;
-    sepn = ts - ws;
-    if (first && sepn == 0) {
-      sep = " ";
-      sepn = 1;
-    }
-    first = 0;
-    if (te > ts && needs_ew(v + ts, te - ts, mode)) {
-      /* extend over following words that need encoding too */
-      size_t j = i, end = te;
-      while (j < n) {
-        size_t a = j, b;
-        while (a < n && is_ws(v[a]))
-          a++;
-        b = a;
-        while (b < n && !is_ws(v[b]))
-          b++;
-        if (b == a || !needs_ew(v + a, b - a, mode))
-          break;
-        end = b;
-        j = b;
-      }
-      hw_encoded(h, sep, sepn, v + ts, end - ts, NULL);
-      i = end;
-    } else {
-      hw_token(h, sep, sepn, v + ts, te - ts, NULL);
-    }
-  }
-}
-
-/* A display name (RFC 5322 phrase): a short ASCII name that is not a run
- * of atoms becomes a quoted string; otherwise atoms and encoded-words
- * (hw_words), or one run of encoded-words when its spacing (leading,
- * trailing or double spaces) could not survive as phrase white space. */
-static void hw_phrase(hw *h, const char *name) {
-  const unsigned char *s = (const unsigned char *)name;
-  size_t n = strlen(name), i, wlen = 0, esc = 0;
-  int atoms = 1, ascii = 1, spacing = n == 0 || s[0] == ' ' || s[n - 1] == ' ';
-  for (i = 0; i < n; i++) {
-    if (s[i] >= 0x80)
-      ascii = 0;
-    if (s[i] == '"' || s[i] == '\\')
-      esc++;
-    if (s[i] == ' ') {
-      if (i > 0 && s[i - 1] == ' ')
-        spacing = 1;
-      wlen = 0;
-    } else if (!is_atext(s[i]) || ++wlen > FOLD_AT - 2) {
-      atoms = 0;
-    }
-  }
-  if (find(s, n, "=?", 2) != SIZE_MAX)
-    ascii = atoms = 0;
-  if (ascii && !spacing && atoms) {
-    hw_words(h, name, W_PHRASE);
-  } else if (ascii && n + esc <= QUOTED_MAX) {
-    char q[QUOTED_MAX + 3];
-    size_t k = 0;
-    q[k++] = '"';
-    for (i = 0; i < n; i++) {
-      if (s[i] == '"' || s[i] == '\\')
-        q[k++] = '\\';
-      q[k++] = (char)s[i];
-    }
-    q[k++] = '"';
-    hw_token(h, " ", 1, q, k, NULL);
-  } else if (spacing) {
-    hw_encoded(h, " ", 1, s, n, NULL);
-  } else {
-    hw_words(h, name, W_PHRASE);
-  }
-}
-
-static void hw_mailbox(hw *h, const mbox *b, int last) {
-  const char *suf = last ? NULL : ",";
-  if (b->name != NULL && b->name[0] != '\0') {
-    char a[300];
-    size_t n = strlen(b->addr);
-    hw_phrase(h, b->name);
-    a[0] = '<';
-    memcpy(a + 1, b->addr, n); /* addresses are at most 254 octets */
-    a[n + 1] = '>';
-    hw_token(h, " ", 1, a, n + 2, suf);
-  } else {
-    hw_token(h, " ", 1, b->addr, strlen(b->addr), suf);
-  }
-}
-
-static void hw_rcpts(hw *h, const smtpc_msg *m, int kind, const char *name) {
-  size_t i, last = SIZE_MAX;
-  for (i = 0; i < m->nrcpts; i++)
-    if (m->rcpts[i].kind == kind)
-      last = i;
-  if (last == SIZE_MAX)
-    return;
-  hw_field(h, name);
-  for (i = 0; i <= last; i++)
-    if (m->rcpts[i].kind == kind)
-      hw_mailbox(h, &m->rcpts[i].mb, i == last);
-  hw_end(h);
-}
-
-static void hw_single(hw *h, const char *name, const mbox *b) {
-  if (b->addr == NULL)
-    return;
-  hw_field(h, name);
-  hw_mailbox(h, b, 1);
-  hw_end(h);
-}
-
-/* RFC 2231 attribute-char, less a few that some readers mishandle. */
-static int pct_safe(unsigned char c) {
-  return is_alnum(c) || (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
-}
-
-/* A parameter carrying a file name: attr="name" for short printable ASCII,
- * else RFC 2231 attr*=UTF-8''%xx (split into attr*0*, attr*1*, ... when
- * long, never inside a character).  suf follows the last piece. */
-static void hw_param_name(hw *h, const char *attr, const char *val,
-                          const char *suf) {
-  static const char hexd[] = "0123456789ABCDEF";
-  const unsigned char *s = (const unsigned char *)val;
-  size_t n = strlen(val), i, an = strlen(attr), plen = 0, esc = 0;
-  int ascii = find(s, n, "=?", 2) == SIZE_MAX;
-  /* attr="..." with at most QUOTED_MAX characters inside, or one piece */
-  char buf[8 + 3 + QUOTED_MAX + 32];
-  for (i = 0; i < n; i++) {
-    if (s[i] < 32 || s[i] > 126)
-      ascii = 0;
-    if (s[i] == '"' || s[i] == '\\')
-      esc++;
-    plen += pct_safe(s[i]) ? 1 : 3;
-  }
-  if (n + esc > QUOTED_MAX)
-    ascii = 0;
-  if (ascii) {
-    size_t k = 0;
-    memcpy(buf, attr, an);
-    k = an;
-    buf[k++] = '=';
-    buf[k++] = '"';
-    for (i = 0; i < n; i++) {
-      if (s[i] == '"' || s[i] == '\\')
-        buf[k++] = '\\';
-      buf[k++] = (char)s[i];
-    }
-    buf[k++] = '"';
-    hw_token(h, " ", 1, buf, k, suf);
-    return;
-  }
-  {
-    /* one piece if " attr*=UTF-8''..." fits a continuation line */
-    int single = 1 + an + 10 + plen + 1 <= FOLD_AT;
-    unsigned sec = 0;
-    i = 0;
-    while (i < n) { /* file names are not empty */
-      size_t k = 0, start = i;
-      memcpy(buf, attr, an);
-      k = an;
-      buf[k++] = '*';
-      if (!single) {
-        k += fmt_uint(buf + k, sec, 1);
-        buf[k++] = '*';
-      }
-      buf[k++] = '=';
-      if (sec == 0) {
-        memcpy(buf + k, "UTF-8''", 7);
-        k += 7;
-      }
-      while (i < n) {
-        size_t cl = utf8_len(s + i, n - i), cost = 0, j;
-        if (cl == 0)
-          cl = 1;
-        for (j = 0; j < cl; j++)
-          cost += pct_safe(s[i + j]) ? 1 : 3;
-        if (!single && k + cost > FOLD_AT - 4 && i > start)
-          break;
-        for (j = 0; j < cl; j++) {
-          unsigned char c = s[i + j];
-          if (pct_safe(c)) {
-            buf[k++] = (char)c;
-          } else {
-            buf[k++] = '%';
-            buf[k++] = hexd[c >> 4];
-            buf[k++] = hexd[c & 15];
-          }
-        }
-        i += cl;
-        if (single && k > sizeof(buf) - 16)
-          break; /* not reached: single means it all fits */
-      }
-      hw_token(h, " ", 1, buf, k, i >= n ? suf : ";");
-      sec++;
-    }
-  }
-}
-
-/* ---- building ------------------------------------------------------------ */
-
-static int close_lit(smtpc_msg *m) {
-  seg *s;
-  if (m->lit.len == m->lit_mark)
-    return SMTPC_OK;
-  s = grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
-  if (s == NULL)
-    return SMTPC_ERR_NOMEM;
-  m->segs = s;
-  s = &m->segs[m->nsegs++];
-  memset(s, 0, sizeof(*s));
-  s->kind = SEG_LIT;
-  s->off = m->lit_mark;
-  s->len = m->lit.len - m->lit_mark;
-  m->lit_mark = m->lit.len;
-  return SMTPC_OK;
-}
-
-static int push_seg(smtpc_msg *m, const seg *in) {
-  seg *s;
-  int rv = close_lit(m);
-  if (rv != SMTPC_OK)
-    return rv;
-  s = grow(&m->mem, m->segs, &m->capsegs, m->nsegs, sizeof(seg));
-  if (s == NULL)
-    return SMTPC_ERR_NOMEM;
-  m->segs = s;
-  m->segs[m->nsegs++] = *in;
-  return SMTPC_OK;
-}
-
-/* Chooses 7bit, 8bit or quoted-printable for a text part. */
-static int choose_enc(const textpart *t, int allow8bit) {
-  size_t i, line = 0, maxline = 0;
-  int has8 = 0, nul = 0;
-  for (i = 0; i < t->len; i++) {
-    unsigned char c = t->p[i];
-    if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < t->len && t->p[i + 1] == '\n')
-        i++;
-      line = 0;
-      continue;
-    }
-    if (++line > maxline)
-      maxline = line;
-    if (c >= 0x80)
-      has8 = 1;
-    else if (c == 0)
-      nul = 1;
-  }
-  if (nul || maxline > MAX_TEXT_LINE)
-    return ENC_QP;
-  if (has8)
-    return allow8bit ? ENC_8BIT : ENC_QP;
-  return ENC_7BIT;
-}
-
-static const char *enc_name(int enc) {
-  return enc == ENC_QP ? "quoted-printable" : enc == ENC_8BIT ? "8bit" : "7bit";
-}
-
-static void boundary(const smtpc_msg *m, char kind, char *out) {
-  out[0] = '=';
-  out[1] = '_';
-  out[2] = kind;
-  out[3] = '_';
-  memcpy(out + 4, m->rnd, RND_LEN + 1);
-}
-
-static int emit(smtpc_msg *m, hw *h, int node, int top);
-
-static int emit_text(smtpc_msg *m, hw *h, const textpart *t, int html,
-                     int top) {
-  seg s;
-  int rv;
-  hw_field(h, "Content-Type");
-  hw_token(h, " ", 1, html ? "text/html" : "text/plain", html ? 9 : 10, ";");
-  hw_token(h, " ", 1, "charset=utf-8", 13, NULL);
-  hw_end(h);
-  hw_field(h, "Content-Transfer-Encoding");
-  hw_token(h, " ", 1, enc_name(t->enc), strlen(enc_name(t->enc)), NULL);
-  hw_end(h);
-  hw_end(h);
-  if (h->rv != SMTPC_OK)
-    return h->rv;
-  if (t->len > 0) {
-    memset(&s, 0, sizeof(s));
-    s.kind = SEG_TEXT;
-    s.enc = t->enc;
-    s.src = t->p;
-    s.len = t->len;
-    if ((rv = push_seg(m, &s)) != SMTPC_OK)
-      return rv;
-    /* a message ends with a line break (the part of a multipart is ended
-     * by the CRLF of the next boundary line instead) */
-    if (top && t->p[t->len - 1] != '\n' && t->p[t->len - 1] != '\r')
-      hw_end(h);
-  }
-  return h->rv;
-}
-
-static int emit_part(smtpc_msg *m, hw *h, size_t idx) {
-  const part *p = &m->parts[idx];
-  seg s;
-  size_t i = 0, n = strlen(p->type);
-  hw_field(h, "Content-Type");
-  /* the type as given, folded at its white space */
-  while (i < n) {
-    size_t ws = i, ts;
-    while (i < n && is_ws((unsigned char)p->type[i]))
-      i++;
-    ts = i;
-    while (i < n && !is_ws((unsigned char)p->type[i]))
-      i++;
-    hw_token(h, ws == ts ? " " : p->type + ws, ws == ts ? 1 : ts - ws,
-             p->type + ts, i - ts,
-             (i == n && p->filename != NULL) ? ";" : NULL);
-  }
-  if (p->filename != NULL)
-    hw_param_name(h, "name", p->filename, NULL);
-  hw_end(h);
-  hw_field(h, "Content-Disposition");
-  if (p->is_inline)
-    hw_token(h, " ", 1, "inline", 6, p->filename != NULL ? ";" : NULL);
-  else
-    hw_token(h, " ", 1, "attachment", 10, p->filename != NULL ? ";" : NULL);
-  if (p->filename != NULL)
-    hw_param_name(h, "filename", p->filename, NULL);
-  hw_end(h);
-  if (p->is_inline) {
-    char c[MAX_CID + 2];
-    size_t k = strlen(p->cid);
-    c[0] = '<';
-    memcpy(c + 1, p->cid, k);
-    c[k + 1] = '>';
-    hw_field(h, "Content-ID");
-    hw_token(h, " ", 1, c, k + 2, NULL);
-    hw_end(h);
-  }
-  hw_field(h, "Content-Transfer-Encoding");
-  hw_token(h, " ", 1, "base64", 6, NULL);
-  hw_end(h);
-  hw_end(h);
-  if (h->rv != SMTPC_OK)
-    return h->rv;
-  memset(&s, 0, sizeof(s));
-  s.kind = SEG_BIN;
-  s.part = idx;
-  return push_seg(m, &s);
-}
-
-static void delim(hw *h, const char *b, int first, int close) {
-  if (!first)
-    hw_put(h, "\r\n", 2);
-  hw_put(h, "--", 2);
-  hw_str(h, b);
-  if (close)
-    hw_put(h, "--", 2);
-  else
-    hw_put(h, "\r\n", 2);
-  h->col = 0;
-}
-
-/* The entity for the text/HTML bodies (N_NONE when there is none). */
-static int core_node(const smtpc_msg *m, int has_inline) {
-  int html = m->html.set ? (has_inline ? N_REL : N_HTML) : N_NONE;
-  if (m->txt.set && m->html.set)
-    return N_ALT;
-  if (m->html.set)
-    return html;
-  return m->txt.set ? N_TEXT : N_NONE;
-}
-
-static int emit_multipart(smtpc_msg *m, hw *h, int node) {
-  char b[RND_LEN + 5];
-  size_t i;
-  int rv, first = 1, has_inline = 0, core;
-  char kind = node == N_MIXED ? 'm' : node == N_ALT ? 'a' : 'r';
-  const char *sub = node == N_MIXED ? "multipart/mixed"
-                    : node == N_ALT ? "multipart/alternative"
-                                    : "multipart/related";
-  char q[RND_LEN + 16];
-  size_t k;
-  boundary(m, kind, b);
-  hw_field(h, "Content-Type");
-  hw_token(h, " ", 1, sub, strlen(sub), ";");
-  if (node == N_REL) /* RFC 2387 3.1: the type of the root part */
-    hw_token(h, " ", 1, "type=\"text/html\"", 16, ";");
-  k = 0;
-  memcpy(q, "boundary=\"", 10);
-  k = 10;
-  memcpy(q + k, b, strlen(b));
-  k += strlen(b);
-  q[k++] = '"';
-  hw_token(h, " ", 1, q, k, NULL);
-  hw_end(h);
-  hw_end(h);
-  for (i = 0; i < m->nparts; i++)
-    has_inline |= m->parts[i].is_inline;
-  switch (node) {
-  case N_MIXED:
-    core = core_node(m, has_inline);
-    if (core != N_NONE) {
-      delim(h, b, first, 0);
-      first = 0;
-      if ((rv = emit(m, h, core, 0)) != SMTPC_OK)
-        return rv;
-    }
-    for (i = 0; i < m->nparts; i++) {
-      if (m->parts[i].is_inline)
-        continue;
-      delim(h, b, first, 0);
-      first = 0;
-      if ((rv = emit_part(m, h, i)) != SMTPC_OK)
-        return rv;
-    }
-    break;
-  case N_ALT:
-    delim(h, b, 1, 0);
-    if ((rv = emit(m, h, N_TEXT, 0)) != SMTPC_OK)
-      return rv;
-    delim(h, b, 0, 0);
-    if ((rv = emit(m, h, has_inline ? N_REL : N_HTML, 0)) != SMTPC_OK)
-      return rv;
-    break;
-  default: /* N_REL */
-    delim(h, b, 1, 0);
-    if ((rv = emit(m, h, N_HTML, 0)) != SMTPC_OK)
-      return rv;
-    for (i = 0; i < m->nparts; i++) {
-      if (!m->parts[i].is_inline)
-        continue;
-      delim(h, b, 0, 0);
-      if ((rv = emit_part(m, h, i)) != SMTPC_OK)
-        return rv;
-    }
-    break;
-  }
-  delim(h, b, 0, 1);
-  return h->rv;
-}
-
-static int emit(smtpc_msg *m, hw *h, int node, int top) {
-  switch (node) {
-  case N_TEXT:
-    return emit_text(m, h, &m->txt, 0, top);
-  case N_HTML:
-    return emit_text(m, h, &m->html, 1, top);
-  default:
-    return emit_multipart(m, h, node);
-  }
-}
-
-/* Draws boundaries until none occurs in a part sent unencoded. */
-static int pick_boundaries(smtpc_msg *m) {
-  textpart *ts[2];
-  int tries, rv, k;
-  ts[0] = &m->txt;
-  ts[1] = &m->html;
-  if (!m->have_rnd && (rv = new_rnd(m)) != SMTPC_OK)
-    return rv;
-  for (tries = 0;; tries++) {
-    int clash = 0;
-    for (k = 0; k < 2; k++) {
-      if (ts[k]->enc == ENC_QP ||
-          find(ts[k]->p, ts[k]->len, m->rnd, RND_LEN) == SIZE_MAX)
-        continue;
-      clash = 1;
-      if (tries >= BOUNDARY_TRIES)
-        ts[k]->enc = ENC_QP; /* cannot contain "=_" */
-    }
-    if (!clash || tries >= BOUNDARY_TRIES)
-      return SMTPC_OK;
-    if ((rv = new_rnd(m)) != SMTPC_OK)
-      return rv;
-  }
-}
-
-static int gen_msgid(smtpc_msg *m) {
-  static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-  unsigned char r[16];
-  const char *dom = strrchr(m->from.addr, '@') + 1;
-  size_t dn = strlen(dom), i, k = 0;
-  uint32_t acc = 0;
-  unsigned bits = 0;
-  char *id;
-  int rv = get_random(m, r, sizeof(r));
-  if (rv != SMTPC_OK)
-    return rv;
-  if ((id = smtpc__malloc(&m->mem, 27 + dn + 1)) == NULL)
-    return SMTPC_ERR_NOMEM;
-  for (i = 0; i < sizeof(r); i++) {
-    acc = acc << 8 | r[i];
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      id[k++] = b32[acc >> bits & 31];
-    }
-  }
-  id[k++] = b32[acc << (5 - bits) & 31];
-  id[k++] = '@';
-  memcpy(id + k, dom, dn + 1);
-  m->msgid = id;
-  return SMTPC_OK;
-}
-
-static int build(smtpc_msg *m, int *any8bit) {
-  char date[40];
-  size_t i, natt = 0, ninl = 0;
-  int rv, root;
-  hw h;
-  memset(&h, 0, sizeof(h));
-  h.m = m;
-  smtpc__buf_reset(&m->lit);
-  m->lit_mark = 0;
-  m->nsegs = 0;
-  for (i = 0; i < m->nparts; i++) {
-    if (m->parts[i].is_inline)
-      ninl++;
-    else
-      natt++;
-  }
-  m->txt.enc = choose_enc(&m->txt, m->allow8bit);
-  m->html.enc = choose_enc(&m->html, m->allow8bit);
-  root = core_node(m, ninl > 0);
-  if (natt > 0)
-    root = N_MIXED;
-  else if (root == N_NONE)
-    root = N_TEXT; /* an empty text/plain body */
-  if (root != N_TEXT && root != N_HTML && (rv = pick_boundaries(m)) != SMTPC_OK)
-    return rv;
-  *any8bit = (m->txt.set && m->txt.enc == ENC_8BIT) ||
-             (m->html.set && m->html.enc == ENC_8BIT);
-
-  fmt_date(date, m->date, m->date_off);
-  hw_field(&h, "Date");
-  hw_token(&h, " ", 1, date, strlen(date), NULL);
-  hw_end(&h);
-  hw_single(&h, "From", &m->from);
-  hw_single(&h, "Sender", &m->sender);
-  hw_single(&h, "Reply-To", &m->reply_to);
-  hw_rcpts(&h, m, K_TO, "To");
-  hw_rcpts(&h, m, K_CC, "Cc");
-  if (m->subject != NULL) {
-    hw_field(&h, "Subject");
-    hw_words(&h, m->subject, W_TEXT);
-    hw_end(&h);
-  }
-  hw_field(&h, "Message-ID");
-  hw_put(&h, " <", 2);
-  hw_str(&h, m->msgid);
-  hw_put(&h, ">", 1);
-  hw_end(&h);
-  for (i = 0; i < m->nfields; i++) {
-    hw_field(&h, m->fields[i].name);
-    hw_words(&h, m->fields[i].value,
-             has_8bit(m->fields[i].value) ? W_TEXT : W_RAW);
-    hw_end(&h);
-  }
-  hw_str(&h, "MIME-Version: 1.0\r\n");
-  if (h.rv != SMTPC_OK)
-    return h.rv;
-  if ((rv = emit(m, &h, root, 1)) != SMTPC_OK)
-    return rv;
-  if (root != N_TEXT && root != N_HTML)
-    hw_end(&h); /* after the close delimiter */
-  if (h.rv != SMTPC_OK)
-    return h.rv;
-  return close_lit(m);
-}
-
-/* Output size of one segment, or -1 when unknown. */
-static int64_t seg_size(const smtpc_msg *m, const seg *s) {
-  if (s->kind == SEG_LIT)
-    return (int64_t)s->len;
-  if (s->kind == SEG_BIN)
-    return smtpc__b64s_size(m->parts[s->part].size);
-  if (s->enc == ENC_QP) {
-    unsigned char tmp[512];
-    smtpc__qp q;
-    size_t pos = 0;
-    int64_t n = 0;
-    smtpc__qp_init(&q);
-    while (pos < s->len) {
-      size_t used;
-      n += (int64_t)smtpc__qp_encode(&q, s->src + pos, s->len - pos, &used, tmp,
-                                     sizeof(tmp));
-      pos += used;
-    }
-    return n + (int64_t)smtpc__qp_finish(&q, tmp);
-  } else {
-    size_t i;
-    int64_t n = 0;
-    for (i = 0; i < s->len; i++) {
-      if (s->src[i] == '\r' && i + 1 < s->len && s->src[i + 1] == '\n')
-        i++;
-      n += (s->src[i] == '\r' || s->src[i] == '\n') ? 2 : 1;
-    }
-    return n;
-  }
-}
-
-static smtpc_ssize msg_read(void *ctx, unsigned char *buf, size_t len);
-
-static void next_seg(reader *r) {
-  r->seg++;
-  r->pos = 0;
-  r->started = 0;
-  r->eof = 0;
-  r->got = 0;
-  r->ilen = r->ioff = 0;
-  smtpc__qp_init(&r->qp);
-  smtpc__crlf_init(&r->crlf);
-  smtpc__b64s_init(&r->b64);
-}
-
-/* Builds the program: date and Message-ID fixed, boundaries drawn, headers
- * written, sizes summed. */
-static int rebuild(smtpc_msg *m) {
-  int64_t size = 0;
-  size_t i;
-  int rv;
-  /* the old program goes away: its readers must stop */
-  readers_stop(m, SMTPC_ERR_INVALID_STATE);
-  m->gen++;
-  if (!m->have_date) {
-    int64_t now;
-    int off;
-    if (m->plat.now == NULL)
-      return SMTPC_ERR_NOT_SUPPORTED;
-    if ((rv = m->plat.now(m->plat.user, &now, &off)) != SMTPC_OK)
-      return rv;
-    if ((rv = smtpc_msg_set_date(m, now, off)) != SMTPC_OK)
-      return rv;
-  }
-  if (m->msgid == NULL && (rv = gen_msgid(m)) != SMTPC_OK)
-    return rv;
-  if ((rv = build(m, &m->any8bit)) != SMTPC_OK)
-    return rv;
-  for (i = 0; i < m->nsegs; i++) {
-    int64_t k = seg_size(m, &m->segs[i]);
-    if (k < 0 || size < 0 || k > INT64_MAX - size)
-      size = -1;
-    else
-      size += k;
-  }
-  m->size = size;
-  m->stale = 0;
-  return SMTPC_OK;
-}
-
-int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
-  size_t i;
-  reader *r;
-  int rv, has_inline = 0, has_stream = 0;
-  if (m == NULL || body == NULL)
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  if (m->from.addr == NULL)
-    return SMTPC_ERR_INVALID_STATE;
-  for (i = 0; i < m->nparts; i++) {
-    if (m->parts[i].src == SRC_STREAM) {
-      if (m->parts[i].consumed)
-        return SMTPC_ERR_INVALID_STATE;
-      has_stream = 1;
-    }
-    has_inline |= m->parts[i].is_inline;
-  }
-  if (has_inline && !m->html.set)
-    return SMTPC_ERR_INVALID_STATE;
-  r = smtpc__calloc(&m->mem, 1, sizeof(*r));
-  if (r == NULL)
-    return SMTPC_ERR_NOMEM;
-  r->m = m;
-  r->ibuf = smtpc__malloc(&m->mem, IBUF_SIZE);
-  r->obuf = smtpc__malloc(&m->mem, OBUF_SIZE);
-  if (r->ibuf == NULL || r->obuf == NULL) {
-    rv = SMTPC_ERR_NOMEM;
-    goto fail;
-  }
-  if (m->stale && (rv = rebuild(m)) != SMTPC_OK) {
-    m->stale = 1;
-    goto fail;
-  }
-  /* a stream is read once: only the newest body may read it */
-  if (has_stream)
-    readers_stop(m, SMTPC_ERR_INVALID_STATE);
-  r->gen = m->gen;
-  r->seg = (size_t)-1;
-  next_seg(r);
-  r->next = m->readers;
-  m->readers = r;
-  body->version = SMTPC_BODY_VERSION;
-  body->read = msg_read;
-  body->ctx = r;
-  body->data = NULL;
-  body->len = 0;
-  body->size = m->size;
-  body->type = m->any8bit ? SMTPC_BODY_8BITMIME : SMTPC_BODY_7BIT;
-  return SMTPC_OK;
-fail:
-  smtpc__free(&m->mem, r->ibuf);
-  smtpc__free(&m->mem, r->obuf);
-  smtpc__free(&m->mem, r);
-  return rv;
-}
-
-/* ---- the reader ---------------------------------------------------------- */
-
-static int fill_bin(reader *r, const seg *s) {
-  smtpc_msg *m = r->m;
-  part *p = &m->parts[s->part];
-  const unsigned char *in;
-  size_t avail, used;
-  int is_file = p->src == SRC_FILE;
-  int mismatch = is_file ? SMTPC_ERR_IO : SMTPC_ERR_CALLBACK;
-  if (!r->started) {
-    r->started = 1;
-    if (is_file) {
-      int64_t sz = -1;
-      int rv;
-      if (m->plat.file_open == NULL || m->plat.file_read == NULL ||
-          m->plat.file_close == NULL)
-        return SMTPC_ERR_NOT_SUPPORTED;
-      rv = m->plat.file_open(m->plat.user, p->path, &r->file, &sz);
-      if (rv != SMTPC_OK) {
-        r->file = NULL;
-        return rv < 0 ? rv : SMTPC_ERR_IO;
-      }
-      if (p->size >= 0 && sz != p->size)
-        return SMTPC_ERR_IO;
-    } else if (p->src == SRC_STREAM) {
-      p->consumed = 1;
-    }
-  }
-  if (p->src == SRC_MEM) {
-    in = p->data + r->pos;
-    avail = p->len - r->pos;
-    r->eof = avail == 0;
-  } else {
-    if (r->ioff == r->ilen && !r->eof) {
-      smtpc_ssize n =
-          is_file ? m->plat.file_read(m->plat.user, r->file, r->ibuf, IBUF_SIZE)
-                  : p->read(p->ctx, r->ibuf, IBUF_SIZE);
-      if (n == SMTPC_ERR_WANT_READ)
-        return SMTPC_ERR_WANT_READ;
-      if (n < 0)
-        return is_file                                    ? SMTPC_ERR_IO
-               : (n >= -999 && n != SMTPC_ERR_WANT_WRITE) ? (int)n
-                                                          : SMTPC_ERR_CALLBACK;
-      if (n > IBUF_SIZE)
-        return SMTPC_ERR_CALLBACK;
-      if (n == 0) {
-        r->eof = 1;
-        if (p->size >= 0 && r->got != p->size)
-          return mismatch;
-      } else {
-        r->ilen = (size_t)n;
-        r->ioff = 0;
-        r->got += n;
-        if (p->size >= 0 && r->got > p->size)
-          return mismatch;
-      }
-    }
-    in = r->ibuf + r->ioff;
-    avail = r->ilen - r->ioff;
-  }
-  if (avail > 0) {
-    r->olen = smtpc__b64s_encode(&r->b64, in, avail, &used, r->obuf, OBUF_SIZE);
-    if (p->src == SRC_MEM)
-      r->pos += used;
-    else
-      r->ioff += used;
-  } else if (r->eof) {
-    r->olen = smtpc__b64s_finish(&r->b64, r->obuf);
-    if (r->file != NULL)
-      m->plat.file_close(m->plat.user, r->file);
-    r->file = NULL;
-    next_seg(r);
-  }
-  return SMTPC_OK;
-}
-
-/* Refills the (empty) output buffer from the current segment, or moves to
- * the next one. */
-static int fill(reader *r) {
-  smtpc_msg *m = r->m;
-  const seg *s = &m->segs[r->seg];
-  size_t n, used;
-  r->olen = r->ooff = 0;
-  switch (s->kind) {
-  case SEG_LIT:
-    n = s->len - r->pos;
-    if (n > OBUF_SIZE)
-      n = OBUF_SIZE;
-    memcpy(r->obuf, m->lit.data + s->off + r->pos, n);
-    r->olen = n;
-    r->pos += n;
-    if (r->pos == s->len)
-      next_seg(r);
-    return SMTPC_OK;
-  case SEG_TEXT:
-    if (r->pos < s->len) {
-      if (s->enc == ENC_QP)
-        r->olen = smtpc__qp_encode(&r->qp, s->src + r->pos, s->len - r->pos,
-                                   &used, r->obuf, OBUF_SIZE);
-      else
-        r->olen = smtpc__crlf_encode(&r->crlf, s->src + r->pos, s->len - r->pos,
-                                     &used, r->obuf, OBUF_SIZE);
-      r->pos += used;
-    } else {
-      if (s->enc == ENC_QP)
-        r->olen = smtpc__qp_finish(&r->qp, r->obuf);
-      next_seg(r);
-    }
-    return SMTPC_OK;
-  default:
-    return fill_bin(r, s);
-  }
-}
-
-/* The smtpc_body read callback; ctx is the body's reader. */
-static smtpc_ssize msg_read(void *ctx, unsigned char *buf, size_t len) {
-  reader *r = ctx;
-  smtpc_msg *m;
-  size_t done = 0;
-  long spins = 0;
-  if (r == NULL || (buf == NULL && len > 0))
-    return SMTPC_ERR_INVALID_ARGUMENT;
-  m = r->m;
-  if (!r->finished && (m->stale || r->gen != m->gen))
-    reader_finish(r, SMTPC_ERR_INVALID_STATE); /* the message changed */
-  if (r->finished)
-    return r->err; /* SMTPC_OK (0) after the end */
-  if (len > (size_t)PTRDIFF_MAX)
-    len = (size_t)PTRDIFF_MAX;
-  while (done < len) {
-    int rv;
-    if (r->ooff < r->olen) {
-      size_t n = r->olen - r->ooff;
-      if (n > len - done)
-        n = len - done;
-      memcpy(buf + done, r->obuf + r->ooff, n);
-      r->ooff += n;
-      done += n;
-      continue;
-    }
-    if (r->seg >= m->nsegs) {
-      if (done == 0)
-        reader_finish(r, SMTPC_OK); /* the end: free the buffers now */
-      break;
-    }
-    if (++spins > MAX_SPINS) {
-      if (done > 0)
-        break;
-      /* not reached: every step makes progress */
-      reader_finish(r, SMTPC_ERR_INTERNAL);
-      return r->err;
-    }
-    rv = fill(r);
-    if (rv == SMTPC_ERR_WANT_READ) {
-      if (done > 0)
-        break;
-      return rv;
-    }
-    if (rv != SMTPC_OK) {
-      reader_finish(r, rv);
-      return rv;
-    }
-  }
-  return (smtpc_ssize)done;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* POSIX defaults for the MIME builder's platform hooks (see
  * smtpc_msg_platform in smtpc/mime.h): the clock and the local UTC offset,
- * random bytes from /dev/urandom, and files through stdio.  The core
- * (mime.c) reaches the platform only through these hooks; a bare-metal
- * build replaces this file with one defining
+ * random bytes from /dev/urandom, and files through stdio.  The builder
+ * (mime.c, mime_stream.c) reaches the platform only through these hooks;
+ * a bare-metal build replaces this file with one defining
  * smtpc__mime_platform_default() for its own hooks. */
 #include "mime_int.h"
 
@@ -13,21 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  int64_t era, yoe, doy, doe;
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 static int64_t tm_minutes(const struct tm *t) {
-  return days_from_civil((int64_t)t->tm_year + 1900, t->tm_mon + 1,
-                         t->tm_mday) *
+  return smtpc__mime_days_from_civil((int64_t)t->tm_year + 1900, t->tm_mon + 1,
+                                     t->tm_mday) *
              1440 +
          t->tm_hour * 60 + t->tm_min;
 }

@@ -5,38 +5,19 @@
  * event loop.  The resolver-based fallback lives in io_socket.c. */
 #include "smtpc_int.h"
 
+#include "domain.h"
+
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 /* 1 if name is a dotted host name fit for EHLO: letters, digits, '-' and
- * '.', no empty label, at least one dot, and not "localhost" or
- * "localhost.<anything>". */
+ * '.', no empty label (so no trailing dot: a root label has no place in
+ * EHLO), at least one dot, and not "localhost" or "localhost.<anything>". */
 int smtpc__platform_name_ok(const char *name) {
-  size_t i, label = 0;
-  int dot = 0;
-  if (name == NULL || name[0] == '\0' || name[0] == '.')
-    return 0;
-  if (smtpc__strncasecmp(name, "localhost", 9) == 0 &&
-      (name[9] == '\0' || name[9] == '.'))
-    return 0;
-  for (i = 0; name[i] != '\0'; i++) {
-    char c = name[i];
-    if (c == '.') {
-      if (label == 0)
-        return 0;
-      dot = 1;
-      label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (c >= '0' && c <= '9') || c == '-') {
-      if (++label > 63)
-        return 0;
-    } else {
-      return 0;
-    }
-  }
-  /* label > 0 also rejects a trailing dot (a root label has no place in EHLO). */
-  return dot && label > 0 && i <= 253;
+  return name != NULL &&
+         smtpc__check_domain(name, strlen(name),
+                             SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN);
 }
 
 int smtpc__platform_fqdn(char *buf, size_t len) {

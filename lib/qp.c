@@ -14,9 +14,9 @@
  * on: its boundaries start with "=_" and so cannot occur in the output. */
 #include "mime_int.h"
 
-#include <string.h>
+#include "ascii.h"
 
-static const char hex[] = "0123456789ABCDEF";
+#include <string.h>
 
 void smtpc__qp_init(smtpc__qp *q) { memset(q, 0, sizeof(*q)); }
 
@@ -39,8 +39,8 @@ static size_t put_tok(smtpc__qp *q, unsigned char *o, const unsigned char *tok,
 static size_t put_enc(smtpc__qp *q, unsigned char *o, unsigned char c) {
   unsigned char t[3];
   t[0] = '=';
-  t[1] = (unsigned char)hex[c >> 4];
-  t[2] = (unsigned char)hex[c & 15];
+  t[1] = (unsigned char)smtpc__hexdigit(c >> 4);
+  t[2] = (unsigned char)smtpc__hexdigit(c);
   return put_tok(q, o, t, 3);
 }
 

@@ -11,6 +11,8 @@
  * server cannot make the client allocate without limit. */
 #include "smtpc_int.h"
 
+#include "ascii.h"
+
 #include <string.h>
 
 void smtpc__reply_free(const smtpc_mem *m, smtpc_reply *r) {
@@ -53,8 +55,6 @@ int smtpc__reply_parser_busy(const smtpc__reply_parser *p) {
   return p->nlines > 0 || p->line.len > 0;
 }
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-
 /* Length of an RFC 3463 status code "c.sss.ddd" at s (up to n bytes) whose
  * class digit equals want_class, or 0. */
 static size_t enhanced_len(const char *s, size_t n, int want_class) {
@@ -64,7 +64,7 @@ static size_t enhanced_len(const char *s, size_t n, int want_class) {
   i = 2;
   for (k = 0; k < 2; k++) {
     digits = 0;
-    while (i < n && is_digit((unsigned char)s[i]) && digits < 3) {
+    while (i < n && smtpc__isdigit((unsigned char)s[i]) && digits < 3) {
       i++;
       digits++;
     }
@@ -89,7 +89,7 @@ static int finish_line(smtpc__reply_parser *p, const char *l, size_t n) {
   int code, last;
   size_t off;
   if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
-      !is_digit((unsigned char)l[2]))
+      !smtpc__isdigit((unsigned char)l[2]))
     return SMTPC_ERR_PROTOCOL;
   code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
   if (n == 3 || l[3] == ' ')
@@ -353,30 +353,6 @@ smtpc_reply *smtpc__reply_bounded(const smtpc_mem *m, smtpc_reply *r,
   }
   c->text[textlen] = '\0';
   return c;
-}
-
-smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
-                               const char *text) {
-  smtpc__reply_parser p;
-  smtpc_reply *r = NULL;
-  char line[512];
-  size_t consumed, n = strlen(text);
-  int rv;
-  if (n > sizeof(line) - 8 || code < 200 || code > 599)
-    return NULL;
-  line[0] = (char)('0' + code / 100);
-  line[1] = (char)('0' + code / 10 % 10);
-  line[2] = (char)('0' + code % 10);
-  line[3] = ' ';
-  memcpy(line + 4, text, n);
-  memcpy(line + 4 + n, "\r\n", 2);
-  smtpc__reply_parser_init(&p, m);
-  rv = smtpc__reply_parser_feed(&p, (const unsigned char *)line, n + 6,
-                                &consumed);
-  if (rv == 1)
-    (void)smtpc__reply_parser_take(&p, &r);
-  smtpc__reply_parser_free(&p);
-  return r;
 }
 
 /* ---- public accessors ---------------------------------------------------- */

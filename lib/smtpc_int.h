@@ -118,9 +118,6 @@ size_t smtpc__reply_size(const smtpc_reply *r);
  * kept.  NULL when out of memory. */
 smtpc_reply *smtpc__reply_bounded(const smtpc_mem *m, smtpc_reply *r,
                                   size_t max);
-/* A reply synthesised by the library, e.g. for a connection loss. */
-smtpc_reply *smtpc__reply_make(const smtpc_mem *m, int code,
-                               const char *text);
 
 typedef struct smtpc__reply_parser {
   const smtpc_mem *mem;
@@ -200,12 +197,10 @@ int smtpc__check_mailbox(const char *addr, int is_from);
  * characters (CR, LF, NUL, ...); octets >= 0x80 pass (UTF-8 SASL names). */
 int smtpc__check_arg(const char *arg, int allow_space);
 
-/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n". size < 0: none. */
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    int64_t size, int body8bit);
-/* Appends "RCPT TO:<to>\r\n". */
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
-/* The same for addresses already validated (by smtpc_session_queue). */
+/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n" (size < 0:
+ * none) and "RCPT TO:<to>\r\n".  The addresses are not checked here: the
+ * caller has had them pass smtpc__check_mailbox() (smtpc_session_queue()
+ * checks every address of a transaction when it is queued). */
 int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
                               const char *from, int64_t size, int body8bit);
 int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,

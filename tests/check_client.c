@@ -346,7 +346,7 @@ START_TEST(test_retry_table) {
   if (w->code != 0) {
     char text[64];
     snprintf(text, sizeof(text), "%d.0.0 from the table", w->code / 100);
-    r = smtpc__reply_make(&a.mem, w->code, text);
+    r = tu_reply_make(&a.mem, w->code, text);
     ck_assert_ptr_nonnull(r);
   }
   got = smtpc_retry_classify(w->status, w->step, r);

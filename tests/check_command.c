@@ -6,6 +6,9 @@
 
 #include "smtpc_int.h"
 
+#include "ascii.h"
+#include "domain.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,8 +71,9 @@ START_TEST(cmd_mail_table) {
   tu_alloc_init(&a, 0);
   buf_start(&b, &a.mem);
   ck_assert_int_eq(smtpc__check_mailbox(c->from, 1), SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, c->from, c->size, c->body8bit),
-                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc__cmd_mail_unchecked(&b, &a.mem, c->from, c->size, c->body8bit),
+      SMTPC_OK);
   buf_expect(&b, c->want);
   smtpc__buf_free(&b, &a.mem);
   TU_ASSERT_NO_LEAKS(&a);
@@ -97,7 +101,7 @@ START_TEST(cmd_rcpt_table) {
   tu_alloc_init(&a, 0);
   buf_start(&b, &a.mem);
   ck_assert_int_eq(smtpc__check_mailbox(c->to, 0), SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, c->to), SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, c->to), SMTPC_OK);
   buf_expect(&b, c->want);
   smtpc__buf_free(&b, &a.mem);
   TU_ASSERT_NO_LEAKS(&a);
@@ -109,9 +113,12 @@ START_TEST(cmd_pipelined_sequence) {
   smtpc__buf b;
   tu_alloc_init(&a, 0);
   memset(&b, 0, sizeof(b));
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, "a@b.example", 42, 0), SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "c@d.example"), SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "e@f.example"), SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_mail_unchecked(&b, &a.mem, "a@b.example", 42, 0),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, "c@d.example"),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, "e@f.example"),
+                   SMTPC_OK);
   ck_assert_int_eq(smtpc__cmd_simple(&b, &a.mem, "DATA", NULL), SMTPC_OK);
   TU_ASSERT_BYTES_STR(smtpc__buf_head(&b), smtpc__buf_avail(&b),
                       "MAIL FROM:<a@b.example> SIZE=42\r\n"
@@ -219,23 +226,15 @@ static char *long_address(int which, int over) {
   return (char *)b.p;
 }
 
+/* smtpc_session_queue() refuses what smtpc__check_mailbox() refuses, so no
+ * MAIL or RCPT command is ever composed from it. */
 static void expect_rejected(const char *addr, const char *what) {
-  tu_alloc a;
-  smtpc__buf b;
   int is_from;
-  tu_alloc_init(&a, 0);
   for (is_from = 0; is_from <= 1; is_from++) {
     ck_assert_msg(smtpc__check_mailbox(addr, is_from) == SMTPC_ERR_BAD_ADDRESS,
                   "%s \"%s\" accepted (is_from %d)", what,
                   tu_escape(addr, strlen(addr)), is_from);
   }
-  buf_start(&b, &a.mem);
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, addr, 100, 1),
-                   SMTPC_ERR_BAD_ADDRESS);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, addr), SMTPC_ERR_BAD_ADDRESS);
-  buf_expect(&b, ""); /* nothing appended */
-  smtpc__buf_free(&b, &a.mem);
-  TU_ASSERT_NO_LEAKS(&a);
 }
 
 START_TEST(cmd_bad_address_table) {
@@ -255,7 +254,7 @@ START_TEST(cmd_length_limits) {
     ck_assert_int_eq(smtpc__check_mailbox(ok, 0), SMTPC_OK);
     tu_alloc_init(&a, 0);
     memset(&b, 0, sizeof(b));
-    ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, ok), SMTPC_OK);
+    ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, ok), SMTPC_OK);
     tu_bytes_append_str(&want, "RCPT TO:<");
     tu_bytes_append_str(&want, ok);
     tu_bytes_append_str(&want, ">\r\n");
@@ -271,8 +270,6 @@ START_TEST(cmd_length_limits) {
 END_TEST
 
 START_TEST(cmd_null_and_special_paths) {
-  tu_alloc a;
-  smtpc__buf b;
   ck_assert_int_eq(smtpc__check_mailbox(NULL, 0), SMTPC_ERR_BAD_ADDRESS);
   ck_assert_int_eq(smtpc__check_mailbox(NULL, 1), SMTPC_ERR_BAD_ADDRESS);
   /* "" is the null reverse-path: MAIL only */
@@ -285,17 +282,6 @@ START_TEST(cmd_null_and_special_paths) {
                    SMTPC_ERR_BAD_ADDRESS);
   ck_assert_int_eq(smtpc__check_mailbox("postmasters", 0),
                    SMTPC_ERR_BAD_ADDRESS);
-  tu_alloc_init(&a, 0);
-  buf_start(&b, &a.mem);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, ""), SMTPC_ERR_BAD_ADDRESS);
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, "postmaster", -1, 0),
-                   SMTPC_ERR_BAD_ADDRESS);
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, NULL, -1, 0),
-                   SMTPC_ERR_BAD_ADDRESS);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, NULL), SMTPC_ERR_BAD_ADDRESS);
-  buf_expect(&b, "");
-  smtpc__buf_free(&b, &a.mem);
-  TU_ASSERT_NO_LEAKS(&a);
 }
 END_TEST
 
@@ -413,8 +399,9 @@ static int cmd_scenario(tu_alloc *a, void *arg) {
   smtpc__buf b;
   int rv;
   memset(&b, 0, sizeof(b));
-  if ((rv = smtpc__cmd_mail(&b, &a->mem, from, 1000, 1)) == SMTPC_OK &&
-      (rv = smtpc__cmd_rcpt(&b, &a->mem, from)) == SMTPC_OK &&
+  if ((rv = smtpc__cmd_mail_unchecked(&b, &a->mem, from, 1000, 1)) ==
+          SMTPC_OK &&
+      (rv = smtpc__cmd_rcpt_unchecked(&b, &a->mem, from)) == SMTPC_OK &&
       (rv = smtpc__cmd_simple(&b, &a->mem, "DATA", NULL)) == SMTPC_OK)
     ck_assert_uint_eq(smtpc__buf_avail(&b),
                       2 * strlen(from) + strlen("MAIL FROM:<> SIZE=1000 "
@@ -428,6 +415,128 @@ START_TEST(cmd_nomem) {
   char *addr = long_address(LONG_PATH, 0); /* makes the buffer grow */
   ck_assert_int_ge(tu_alloc_sweep(cmd_scenario, addr, 50), 2);
   free(addr);
+}
+END_TEST
+
+/* ---- domain names and literals
+ * ---------------------------------------------------------- */
+
+typedef struct domain_case {
+  const char *d;
+  int rfc5321;  /* flags 0 */
+  int literal;  /* SMTPC__DOM_LITERAL (MAIL/RCPT) */
+  int ehlo;     /* SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN (gethostname) */
+} domain_case;
+
+static const domain_case domain_cases[] = {
+    {"example.org", 1, 1, 1},
+    {"mx-1.example.org", 1, 1, 1},
+    {"localhost", 1, 1, 0},
+    {"LOCALHOST.localdomain", 1, 1, 0},
+    {"localhostx.example", 1, 1, 1},
+    {"host", 1, 1, 0},
+    {"-a.example", 0, 0, 1}, /* hyphen at a label edge: only hostnames */
+    {"a-.example", 0, 0, 1},
+    {"a.example-", 0, 0, 1},
+    {"a..example", 0, 0, 0},
+    {".a.example", 0, 0, 0},
+    {"a.example.", 0, 0, 0},
+    {"a_b.example", 0, 0, 0},
+    {"a b.example", 0, 0, 0},
+    {"", 0, 0, 0},
+    {"[192.0.2.1]", 0, 1, 0},
+    {"[IPv6:2001:db8::1]", 0, 1, 0},
+    {"[]", 0, 0, 0},
+    {"[1.2\\3.4]", 0, 0, 0},
+    {"[1.2.3.4", 0, 0, 0},
+};
+
+START_TEST(domain_flags) {
+  const domain_case *c = &domain_cases[_i];
+  size_t n = strlen(c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n, 0) == c->rfc5321, "%s", c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n, SMTPC__DOM_LITERAL) == c->literal,
+                "%s", c->d);
+  ck_assert_msg(smtpc__check_domain(c->d, n,
+                                    SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN) ==
+                    c->ehlo,
+                "%s", c->d);
+  ck_assert_int_eq(smtpc__platform_name_ok(c->d), c->ehlo);
+}
+END_TEST
+
+START_TEST(domain_lengths) {
+  char d[300];
+  /* labels of 63, 63, 63 and 61 octets: 253 in all */
+  memset(d, 'a', sizeof(d));
+  d[63] = d[127] = d[191] = '.';
+  d[253] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 253, 0), 1);
+  ck_assert_int_eq(smtpc__platform_name_ok(d), 1);
+  d[253] = 'a';
+  d[254] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 254, 0), 1);
+  ck_assert_int_eq(smtpc__platform_name_ok(d), 0); /* 253 at most */
+  d[254] = d[255] = 'a';
+  d[256] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 255, 0), 1);
+  ck_assert_int_eq(smtpc__check_domain(d, 256, 0), 0); /* 255 at most */
+  memset(d, 'a', 64);
+  d[64] = '\0';
+  ck_assert_int_eq(smtpc__check_domain(d, 63, 0), 1);
+  ck_assert_int_eq(smtpc__check_domain(d, 64, 0), 0); /* a label of 64 */
+  ck_assert_int_eq(smtpc__platform_name_ok(NULL), 0);
+}
+END_TEST
+
+START_TEST(literal_frame) {
+  ck_assert_int_eq(smtpc__check_literal("[]", 2), 1); /* RFC 5322 allows */
+  ck_assert_int_eq(smtpc__check_literal("[a]", 3), 1);
+  ck_assert_int_eq(smtpc__check_literal("[", 1), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a", 2), 0);
+  ck_assert_int_eq(smtpc__check_literal("a]", 2), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a]b", 4), 0);
+  ck_assert_int_eq(smtpc__check_literal("[[]", 3), 0);
+  ck_assert_int_eq(smtpc__check_literal("[a b]", 5), 0);
+  ck_assert_int_eq(smtpc__check_literal("[\x7f]", 3), 0);
+  ck_assert_int_eq(smtpc__check_literal("[\xc3\xa9]", 4), 0);
+}
+END_TEST
+
+/* ---- lib/ascii.h
+ * ---------------------------------------------------------------- */
+
+/* Every octet against the classes written out from the RFCs. */
+START_TEST(ascii_classes) {
+  static const char atext_extra[] = "!#$%&'*+-/=?^_`{|}~";
+  static const char hexu[] = "0123456789ABCDEF", hexl[] = "0123456789abcdef";
+  int c;
+  for (c = 0; c < 256; c++) {
+    int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    int digit = c >= '0' && c <= '9';
+    int atext = alpha || digit ||
+                (c != 0 && c < 128 && strchr(atext_extra, c) != NULL);
+    const char *h = c != 0 && c < 128 ? strchr(hexu, c) : NULL;
+    const char *hl = c != 0 && c < 128 ? strchr(hexl, c) : NULL;
+    int hexval = h != NULL    ? (int)(h - hexu)
+                 : hl != NULL ? (int)(hl - hexl)
+                              : -1;
+    ck_assert_msg(smtpc__isalpha(c) == alpha, "isalpha(%d)", c);
+    ck_assert_msg(smtpc__isdigit(c) == digit, "isdigit(%d)", c);
+    ck_assert_msg(smtpc__isalnum(c) == (alpha || digit), "isalnum(%d)", c);
+    ck_assert_msg(smtpc__isatext(c) == atext, "isatext(%d)", c);
+    ck_assert_msg(smtpc__isws(c) == (c == ' ' || c == '\t'), "isws(%d)", c);
+    ck_assert_int_eq(smtpc__tolower(c),
+                     (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    ck_assert_int_eq(smtpc__toupper(c),
+                     (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c);
+    ck_assert_msg(smtpc__hexval(c) == hexval, "hexval(%d)", c);
+  }
+  for (c = 0; c < 16; c++) {
+    ck_assert_int_eq(smtpc__hexdigit((unsigned)c), hexu[c]);
+    ck_assert_int_eq(smtpc__hexdigit_lower((unsigned)c), hexl[c]);
+    ck_assert_int_eq(smtpc__hexdigit((unsigned)c + 16), hexu[c]);
+  }
 }
 END_TEST
 
@@ -453,6 +562,11 @@ static Suite *command_suite(void) {
   tcase_add_loop_test(tc, cmd_check_arg_table, 0,
                       (int)(sizeof(arg_cases) / sizeof(arg_cases[0])));
   tcase_add_test(tc, cmd_check_arg_length);
+  tcase_add_loop_test(tc, domain_flags, 0,
+                      (int)(sizeof(domain_cases) / sizeof(domain_cases[0])));
+  tcase_add_test(tc, domain_lengths);
+  tcase_add_test(tc, literal_frame);
+  tcase_add_test(tc, ascii_classes);
   suite_add_tcase(s, tc);
   return s;
 }

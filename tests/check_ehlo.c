@@ -348,7 +348,7 @@ START_TEST(ehlo_zeroed_struct) {
   smtpc_reply *r;
   smtpc__mem_init(&m, NULL);
   memset(&c, 0, sizeof(c));
-  r = smtpc__reply_make(&m, 250, "mx.example");
+  r = tu_reply_make(&m, 250, "mx.example");
   ck_assert_int_eq(smtpc__caps_parse(&c, &m, r), SMTPC_OK);
   ck_assert_uint_eq(c.flags, 0);
   ck_assert_int_eq(c.size, -1);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the MIME builder (lib/mime.c) and its streaming encoders
- * (lib/qp.c, lib/base64_stream.c).
+/* Unit tests for the MIME builder (lib/mime.c, lib/mime_header.c,
+ * lib/mime_stream.c) and its streaming encoders (lib/qp.c,
+ * lib/base64_stream.c).
  *
  *   golden      byte-exact messages for each structure (fixed date, seed)
  *   qp / b64    encoder edge cases, a reference model, and invariance under

@@ -768,12 +768,13 @@ START_TEST(reply_accessors_null) {
 }
 END_TEST
 
+/* tu_reply_make() (testutil.c), with which other suites make replies. */
 START_TEST(reply_make_basic) {
   tu_alloc a;
   smtpc_reply *r;
   char text[600];
   tu_alloc_init(&a, 0);
-  r = smtpc__reply_make(&a.mem, 421, "connection lost");
+  r = tu_reply_make(&a.mem, 421, "connection lost");
   ck_assert_ptr_nonnull(r);
   ck_assert_int_eq(smtpc_reply_code(r), 421);
   ck_assert_str_eq(smtpc_reply_enhanced(r), "");
@@ -783,34 +784,34 @@ START_TEST(reply_make_basic) {
   ck_assert_ptr_null(smtpc_reply_line(r, 1));
   smtpc__reply_free(&a.mem, r);
 
-  r = smtpc__reply_make(&a.mem, 250, "");
+  r = tu_reply_make(&a.mem, 250, "");
   ck_assert_ptr_nonnull(r);
   ck_assert_str_eq(smtpc_reply_text(r), "");
   ck_assert_str_eq(smtpc_reply_line(r, 0), "250 ");
   smtpc__reply_free(&a.mem, r);
 
-  r = smtpc__reply_make(&a.mem, 554, "5.7.1 no");
+  r = tu_reply_make(&a.mem, 554, "5.7.1 no");
   ck_assert_ptr_nonnull(r);
   ck_assert_str_eq(smtpc_reply_enhanced(r), ""); /* not parsed */
   ck_assert_str_eq(smtpc_reply_text(r), "5.7.1 no");
   smtpc__reply_free(&a.mem, r);
 
   /* codes outside 200..599 or not valid SMTP codes */
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, 199, "x"));
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, 600, "x"));
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, 0, "x"));
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, -250, "x"));
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, 260, "x"));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, 199, "x"));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, 600, "x"));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, 0, "x"));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, -250, "x"));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, 260, "x"));
   /* the text limit: 504 octets fit, 505 do not */
   memset(text, 'x', sizeof(text));
   text[504] = '\0';
-  r = smtpc__reply_make(&a.mem, 250, text);
+  r = tu_reply_make(&a.mem, 250, text);
   ck_assert_ptr_nonnull(r);
   ck_assert_uint_eq(strlen(smtpc_reply_text(r)), 504);
   smtpc__reply_free(&a.mem, r);
   text[504] = 'x';
   text[505] = '\0';
-  ck_assert_ptr_null(smtpc__reply_make(&a.mem, 250, text));
+  ck_assert_ptr_null(tu_reply_make(&a.mem, 250, text));
   TU_ASSERT_NO_LEAKS(&a);
 }
 END_TEST
@@ -916,7 +917,7 @@ START_TEST(reply_bounded_copy) {
 END_TEST
 
 static int make_scenario(tu_alloc *a, void *arg) {
-  smtpc_reply *r = smtpc__reply_make(&a->mem, 451, "try later");
+  smtpc_reply *r = tu_reply_make(&a->mem, 451, "try later");
   (void)arg;
   if (r == NULL)
     return SMTPC_ERR_NOMEM;

@@ -266,6 +266,32 @@ long tu_alloc_sweep(tu_scenario fn, void *arg, long max_runs) {
   return failing;
 }
 
+/* ---- replies ---------------------------------------------------------------
+ */
+
+smtpc_reply *tu_reply_make(const smtpc_mem *m, int code, const char *text) {
+  smtpc__reply_parser p;
+  smtpc_reply *r = NULL;
+  char line[512];
+  size_t consumed, n = strlen(text);
+  int rv;
+  if (n > sizeof(line) - 8 || code < 200 || code > 599)
+    return NULL;
+  line[0] = (char)('0' + code / 100);
+  line[1] = (char)('0' + code / 10 % 10);
+  line[2] = (char)('0' + code % 10);
+  line[3] = ' ';
+  memcpy(line + 4, text, n);
+  memcpy(line + 4 + n, "\r\n", 2);
+  smtpc__reply_parser_init(&p, m);
+  rv = smtpc__reply_parser_feed(&p, (const unsigned char *)line, n + 6,
+                                &consumed);
+  if (rv == 1)
+    (void)smtpc__reply_parser_take(&p, &r);
+  smtpc__reply_parser_free(&p);
+  return r;
+}
+
 /* ---- scripted transport -----------------------------------------------------
  */
 

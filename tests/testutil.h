@@ -126,6 +126,16 @@ typedef int (*tu_scenario)(tu_alloc *a, void *arg);
  * needed.  Returns the number of runs in which an allocation was refused. */
 long tu_alloc_sweep(tu_scenario fn, void *arg, long max_runs);
 
+/* ---- replies ---------------------------------------------------------------
+ */
+
+/* A one-line reply "code text" made by the library's own parser (so shaped
+ * exactly like a received one; enhanced codes are not parsed), for tests
+ * that need a reply without a dialogue.  NULL when code is not 200..599,
+ * text is longer than 504 octets, or memory runs out.  Free it with
+ * smtpc__reply_free(). */
+smtpc_reply *tu_reply_make(const smtpc_mem *m, int code, const char *text);
+
 /* ---- scripted transport -----------------------------------------------------
  */
 
