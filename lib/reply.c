@@ -116,6 +116,42 @@ static int finish_line(smtpc__reply_parser *p, const char *l, size_t n) {
   return last;
 }
 
+/* The first fault in the seg bytes at in (a line's next piece, followed by
+ * an LF when has_nl), given linelen bytes of the line already held: 0 or
+ * the error, chosen by position so that the result does not depend on how
+ * the stream was split.  At the same byte, the reply size beats a bad byte
+ * (NUL, stray CR), which beats the line length. */
+static int earliest_fault(const smtpc__reply_parser *p,
+                          const unsigned char *in, size_t seg, int has_nl,
+                          size_t linelen, int pending_cr) {
+  int trailing_cr = seg > 0 && in[seg - 1] == '\r', rv = 0;
+  size_t at = SIZE_MAX, lim, content;
+  if (seg + (has_nl ? 1u : 0u) > p->max_bytes - p->total) {
+    at = p->max_bytes - p->total;
+    rv = SMTPC_ERR_REPLY_TOO_LARGE;
+  }
+  if (seg > 0) {
+    const unsigned char *cr = memchr(in, '\r', seg);
+    const unsigned char *nul = memchr(in, '\0', seg);
+    size_t bad = SIZE_MAX;
+    if (cr != NULL && cr != in + seg - 1)
+      bad = (size_t)(cr - in);
+    if (nul != NULL && (size_t)(nul - in) < bad)
+      bad = (size_t)(nul - in);
+    if (bad < at) {
+      at = bad;
+      rv = SMTPC_ERR_PROTOCOL;
+    }
+  }
+  /* the limit includes CRLF; linelen holds no CR here except a pending
+   * one, which only an LF (seg == 0) can follow */
+  lim = p->max_line > 2 ? p->max_line - 2 : 0;
+  content = linelen - (pending_cr ? 1u : 0u);
+  if (content + seg - (trailing_cr ? 1u : 0u) > lim && lim - content < at)
+    rv = SMTPC_ERR_REPLY_LINE_TOO_LONG;
+  return rv;
+}
+
 int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
                              size_t len, size_t *consumed) {
   size_t i = 0;
@@ -128,50 +164,20 @@ int smtpc__reply_parser_feed(smtpc__reply_parser *p, const unsigned char *in,
   while (i < len) {
     const unsigned char *nl = memchr(in + i, '\n', len - i);
     size_t end = nl ? (size_t)(nl - in) : len;
-    size_t seg = end - i, content;
+    size_t seg = end - i;
     size_t linelen = smtpc__buf_avail(&p->line);
     int pending_cr =
         linelen > 0 && smtpc__buf_head(&p->line)[linelen - 1] == '\r';
     int trailing_cr;
-    size_t at, lim;
     /* A CR must be followed by LF (RFC 5321 4.2): a CR that ended the
      * previous chunk and is not followed by LF is the earliest fault. */
     if (pending_cr && seg > 0) {
       rv = SMTPC_ERR_PROTOCOL;
       goto fail;
     }
-    /* Otherwise the fault at the earliest byte wins, so the error does not
-     * depend on how the stream was split.  At the same byte, the reply size
-     * beats a bad byte (NUL, stray CR), which beats the line length. */
+    /* Otherwise the fault at the earliest byte wins (earliest_fault). */
     trailing_cr = seg > 0 && in[end - 1] == '\r';
-    rv = 0;
-    at = SIZE_MAX;
-    if (seg + (nl ? 1u : 0u) > p->max_bytes - p->total) {
-      at = p->max_bytes - p->total;
-      rv = SMTPC_ERR_REPLY_TOO_LARGE;
-    }
-    if (seg > 0) {
-      const unsigned char *cr = memchr(in + i, '\r', seg);
-      const unsigned char *nul = memchr(in + i, '\0', seg);
-      size_t bad = SIZE_MAX;
-      if (cr != NULL && cr != in + end - 1)
-        bad = (size_t)(cr - (in + i));
-      if (nul != NULL && (size_t)(nul - (in + i)) < bad)
-        bad = (size_t)(nul - (in + i));
-      if (bad < at) {
-        at = bad;
-        rv = SMTPC_ERR_PROTOCOL;
-      }
-    }
-    /* the limit includes CRLF; linelen holds no CR here except a pending
-     * one, which only an LF (seg == 0) can follow */
-    lim = p->max_line > 2 ? p->max_line - 2 : 0;
-    content = linelen - (pending_cr ? 1u : 0u);
-    if (content + seg - (trailing_cr ? 1u : 0u) > lim &&
-        lim - content < at) {
-      at = lim - content;
-      rv = SMTPC_ERR_REPLY_LINE_TOO_LONG;
-    }
+    rv = earliest_fault(p, in + i, seg, nl != NULL, linelen, pending_cr);
     if (rv != 0)
       goto fail;
     if (nl != NULL && linelen == 0) {
