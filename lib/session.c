@@ -899,55 +899,66 @@ static int abort_body(smtpc_session *s, int err) {
 /* Encodes body bytes into the output buffer until it holds OUT_HIGH bytes
  * or the body ends.  Returns OK, WANT_READ (body source not ready) or an
  * error. */
+/* Points *src at the next body bytes (*len of them; 0 at the end of the
+ * body).  Returns OK, WANT_READ (a streamed source is not ready) or an
+ * error (the body is abandoned). */
+static int next_body_bytes(smtpc_session *s, smtpc_txn *t,
+                           const unsigned char **src, size_t *len) {
+  if (t->body.read == NULL) {
+    *src = (const unsigned char *)t->body.data + t->body_off;
+    *len = t->body.len - t->body_off;
+    return SMTPC_OK;
+  }
+  if (s->chunk_off == s->chunk_len) {
+    smtpc_ssize n;
+    if (s->chunk == NULL &&
+        (s->chunk = smtpc__malloc(&s->mem, s->body_chunk)) == NULL)
+      return fail_session(s, SMTPC_ERR_NOMEM);
+    n = t->body.read(t->body.ctx, s->chunk, s->body_chunk);
+    if (n == SMTPC_ERR_WANT_READ)
+      return SMTPC_ERR_WANT_READ;
+    if (n < 0 || (size_t)n > s->body_chunk)
+      return abort_body(s, SMTPC_ERR_BODY_READ);
+    s->chunk_len = (size_t)n;
+    s->chunk_off = 0;
+  }
+  *src = s->chunk + s->chunk_off;
+  *len = s->chunk_len - s->chunk_off;
+  return SMTPC_OK;
+}
+
+/* The end of the body: a line end if needed, then "." CRLF. */
+static int end_body(smtpc_session *s, smtpc_txn *t) {
+  unsigned char fin[5];
+  size_t n = smtpc__dot_finish(&s->dot, fin);
+  int rv;
+  if ((rv = smtpc__buf_append(&s->out, &s->mem, fin, n)) != SMTPC_OK ||
+      (rv = push_expect(s, EX_DATA_END, t, 0)) != SMTPC_OK)
+    return fail_session(s, rv);
+  if (s->trace != NULL) {
+    char note[64];
+    int k = snprintf(note, sizeof(note), "(%llu octets of message body)",
+                     (unsigned long long)t->body_octets);
+    trace(s, SMTPC_TRACE_INFO, note, k > 0 ? (size_t)k : 0);
+  }
+  trace(s, SMTPC_TRACE_OUT, ".", 1);
+  t->phase = TP_END;
+  t->step = SMTPC_STEP_DATA_END;
+  s->body_txn = NULL;
+  return SMTPC_OK;
+}
+
 static int pump_body(smtpc_session *s) {
   smtpc_txn *t = s->body_txn;
   int rv;
   while (smtpc__buf_avail(&s->out) < s->out_high) {
-    const unsigned char *src;
-    size_t srclen, used = 0;
+    const unsigned char *src = NULL;
+    size_t srclen = 0, used = 0;
     smtpc_ssize w;
-    if (t->body.read == NULL) {
-      src = (const unsigned char *)t->body.data + t->body_off;
-      srclen = t->body.len - t->body_off;
-    } else {
-      if (s->chunk_off == s->chunk_len) {
-        smtpc_ssize n;
-        if (s->chunk == NULL &&
-            (s->chunk = smtpc__malloc(&s->mem, s->body_chunk)) == NULL)
-          return fail_session(s, SMTPC_ERR_NOMEM);
-        n = t->body.read(t->body.ctx, s->chunk, s->body_chunk);
-        if (n == SMTPC_ERR_WANT_READ)
-          return SMTPC_ERR_WANT_READ;
-        if (n < 0 || (size_t)n > s->body_chunk)
-          return abort_body(s, SMTPC_ERR_BODY_READ);
-        s->chunk_len = (size_t)n;
-        s->chunk_off = 0;
-        if (n == 0)
-          srclen = 0;
-      }
-      src = s->chunk + s->chunk_off;
-      srclen = s->chunk_len - s->chunk_off;
-    }
-    if (srclen == 0) {
-      /* end of body: line end if needed, then "." CRLF */
-      unsigned char fin[5];
-      size_t n = smtpc__dot_finish(&s->dot, fin);
-      if ((rv = smtpc__buf_append(&s->out, &s->mem, fin, n)) != SMTPC_OK)
-        return fail_session(s, rv);
-      if ((rv = push_expect(s, EX_DATA_END, t, 0)) != SMTPC_OK)
-        return fail_session(s, rv);
-      if (s->trace != NULL) {
-        char note[64];
-        int k = snprintf(note, sizeof(note), "(%llu octets of message body)",
-                         (unsigned long long)t->body_octets);
-        trace(s, SMTPC_TRACE_INFO, note, k > 0 ? (size_t)k : 0);
-      }
-      trace(s, SMTPC_TRACE_OUT, ".", 1);
-      t->phase = TP_END;
-      t->step = SMTPC_STEP_DATA_END;
-      s->body_txn = NULL;
-      return SMTPC_OK;
-    }
+    if ((rv = next_body_bytes(s, t, &src, &srclen)) != SMTPC_OK)
+      return rv;
+    if (srclen == 0)
+      return end_body(s, t);
     if ((rv = smtpc__buf_reserve(&s->out, &s->mem, s->out_high)) != SMTPC_OK)
       return fail_session(s, rv);
     /* always encoded: a memory body may have changed since scan_body() */
