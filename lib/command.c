@@ -106,7 +106,7 @@ static int append_parts(smtpc__buf *out, const smtpc_mem *m,
   return SMTPC_OK;
 }
 
-int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m,
                               const char *from, int64_t size, int body8bit) {
   char num[32];
   const char *parts[5];
@@ -125,7 +125,7 @@ int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
   return append_parts(out, m, parts, lens, n);
 }
 
-int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m,
                               const char *to) {
   const char *parts[3];
   size_t lens[3];

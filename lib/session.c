@@ -110,10 +110,10 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
   int rv;
   if (kind == EX_MAIL)
     /* addresses were validated by smtpc_session_queue() */
-    rv = smtpc__cmd_mail_unchecked(&s->out, &s->mem, t->from, t->body.size,
+    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size,
                                    t->body8);
   else if (kind == EX_RCPT)
-    rv = smtpc__cmd_rcpt_unchecked(&s->out, &s->mem, t->rcpts[idx]);
+    rv = smtpc__cmd_rcpt(&s->out, &s->mem, t->rcpts[idx]);
   else
     rv = smtpc__cmd_simple(&s->out, &s->mem, verb, arg);
   if (rv != SMTPC_OK) {

@@ -201,9 +201,9 @@ int smtpc__check_arg(const char *arg, int allow_space);
  * none) and "RCPT TO:<to>\r\n".  The addresses are not checked here: the
  * caller has had them pass smtpc__check_mailbox() (smtpc_session_queue()
  * checks every address of a transaction when it is queued). */
-int smtpc__cmd_mail_unchecked(smtpc__buf *out, const smtpc_mem *m,
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m,
                               const char *from, int64_t size, int body8bit);
-int smtpc__cmd_rcpt_unchecked(smtpc__buf *out, const smtpc_mem *m,
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m,
                               const char *to);
 /* Appends "VERB[ arg]\r\n" (arg may be NULL). */
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,

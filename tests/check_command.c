@@ -72,7 +72,7 @@ START_TEST(cmd_mail_table) {
   buf_start(&b, &a.mem);
   ck_assert_int_eq(smtpc__check_mailbox(c->from, 1), SMTPC_OK);
   ck_assert_int_eq(
-      smtpc__cmd_mail_unchecked(&b, &a.mem, c->from, c->size, c->body8bit),
+      smtpc__cmd_mail(&b, &a.mem, c->from, c->size, c->body8bit),
       SMTPC_OK);
   buf_expect(&b, c->want);
   smtpc__buf_free(&b, &a.mem);
@@ -101,7 +101,7 @@ START_TEST(cmd_rcpt_table) {
   tu_alloc_init(&a, 0);
   buf_start(&b, &a.mem);
   ck_assert_int_eq(smtpc__check_mailbox(c->to, 0), SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, c->to), SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, c->to), SMTPC_OK);
   buf_expect(&b, c->want);
   smtpc__buf_free(&b, &a.mem);
   TU_ASSERT_NO_LEAKS(&a);
@@ -113,11 +113,11 @@ START_TEST(cmd_pipelined_sequence) {
   smtpc__buf b;
   tu_alloc_init(&a, 0);
   memset(&b, 0, sizeof(b));
-  ck_assert_int_eq(smtpc__cmd_mail_unchecked(&b, &a.mem, "a@b.example", 42, 0),
+  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, "a@b.example", 42, 0),
                    SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, "c@d.example"),
+  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "c@d.example"),
                    SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, "e@f.example"),
+  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "e@f.example"),
                    SMTPC_OK);
   ck_assert_int_eq(smtpc__cmd_simple(&b, &a.mem, "DATA", NULL), SMTPC_OK);
   TU_ASSERT_BYTES_STR(smtpc__buf_head(&b), smtpc__buf_avail(&b),
@@ -254,7 +254,7 @@ START_TEST(cmd_length_limits) {
     ck_assert_int_eq(smtpc__check_mailbox(ok, 0), SMTPC_OK);
     tu_alloc_init(&a, 0);
     memset(&b, 0, sizeof(b));
-    ck_assert_int_eq(smtpc__cmd_rcpt_unchecked(&b, &a.mem, ok), SMTPC_OK);
+    ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, ok), SMTPC_OK);
     tu_bytes_append_str(&want, "RCPT TO:<");
     tu_bytes_append_str(&want, ok);
     tu_bytes_append_str(&want, ">\r\n");
@@ -399,9 +399,9 @@ static int cmd_scenario(tu_alloc *a, void *arg) {
   smtpc__buf b;
   int rv;
   memset(&b, 0, sizeof(b));
-  if ((rv = smtpc__cmd_mail_unchecked(&b, &a->mem, from, 1000, 1)) ==
+  if ((rv = smtpc__cmd_mail(&b, &a->mem, from, 1000, 1)) ==
           SMTPC_OK &&
-      (rv = smtpc__cmd_rcpt_unchecked(&b, &a->mem, from)) == SMTPC_OK &&
+      (rv = smtpc__cmd_rcpt(&b, &a->mem, from)) == SMTPC_OK &&
       (rv = smtpc__cmd_simple(&b, &a->mem, "DATA", NULL)) == SMTPC_OK)
     ck_assert_uint_eq(smtpc__buf_avail(&b),
                       2 * strlen(from) + strlen("MAIL FROM:<> SIZE=1000 "
