@@ -144,7 +144,7 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
              ? add_part(m, &mail->attachments[i], r)
              : SMTPC_ERR_INVALID_ARGUMENT;
   if (rc != SMTPC_OK) {
-    if (r->status == SMTPC_ERR_INTERNAL) /* not described yet */
+    if (!r->described) /* a helper above may have said why already */
       smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
                         smtpc_strerror(rc));
     smtpc_msg_free(m);
