@@ -47,6 +47,7 @@
 #include "smtpc_int.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -27,11 +27,15 @@
  * Every structure here may be zero-initialised; zero means the documented
  * default.  Fields may be added at the end in later versions (the
  * `reserved` members keep the size); always initialise with `{0}`.
+ *
+ * Included by smtpc.h; needs base.h, session.h and tls.h.
  */
 #ifndef SMTPC_CLIENT_H
 #define SMTPC_CLIENT_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
+#include <smtpc/session.h>
+#include <smtpc/tls.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -190,9 +194,6 @@ typedef enum smtpc_retry {
    *  deliver it twice; the library never does so on its own. */
   SMTPC_RETRY_UNKNOWN = 3
 } smtpc_retry;
-
-/** \brief The detailed outcome of a one-call operation or a pool send. */
-typedef struct smtpc_result smtpc_result;
 
 /**
  * \brief Sends one message built from \p mail: connect, EHLO, STARTTLS,
@@ -379,9 +380,6 @@ SMTPC_API const char *smtpc_stage_name(smtpc_stage stage);
 SMTPC_API const char *smtpc_retry_name(smtpc_retry retry);
 
 /* ---- connection pool ----------------------------------------------------- */
-
-/** \brief A pool of connections to one server, see smtpc_pool_new(). */
-typedef struct smtpc_pool smtpc_pool;
 
 /** \brief Pool settings; zero means the default. */
 typedef struct smtpc_pool_options {

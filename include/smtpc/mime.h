@@ -4,10 +4,10 @@
  * \brief The MIME builder: RFC 5322 / MIME messages, streamed in constant
  *        memory.
  *
- * Included by smtpc.h.  The builder is independent of the session: it turns
- * a few calls into an ::smtpc_body whose read callback produces the whole
- * message (headers and body) chunk by chunk, so a 1 GiB file attachment is
- * sent with a few kilobytes of buffers.
+ * Included by smtpc.h; needs only base.h.  The builder is independent of
+ * the session: it turns a few calls into an ::smtpc_body whose read
+ * callback produces the whole message (headers and body) chunk by chunk,
+ * so a 1 GiB file attachment is sent with a few kilobytes of buffers.
  *
  * \code
  * // s: an open smtpc_session
@@ -48,7 +48,7 @@
 #ifndef SMTPC_MIME_H
 #define SMTPC_MIME_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,9 +56,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** \brief Opaque message under construction. */
-typedef struct smtpc_msg smtpc_msg;
 
 /**
  * \brief Reads attachment bytes: the same contract as smtpc_body::read.

@@ -11,6 +11,8 @@
  * - implicit TLS (RFC 8314, port 465): the handshake runs before the first
  *   byte, on the first send or recv.
  *
+ * Included by smtpc.h; needs only base.h.
+ *
  * Verification is on by default: the server certificate must chain to a
  * trusted CA (the system bundle, or smtpc_tls_set_cafile() /
  * smtpc_tls_set_capath()) and match the host name given to
@@ -26,18 +28,11 @@
 #ifndef SMTPC_TLS_H
 #define SMTPC_TLS_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** \brief Opaque TLS configuration and connection. */
-typedef struct smtpc_tls smtpc_tls;
-
-/** \brief Opaque store of TLS sessions for resumption, see
- *         smtpc_tls_cache_new(). */
-typedef struct smtpc_tls_cache smtpc_tls_cache;
 
 /** \brief TLS modes, see smtpc_tls_new(). */
 typedef enum smtpc_tls_mode {
