@@ -118,8 +118,8 @@ typedef enum smtpc_error {
 /**
  * \brief Describes an error code in one English sentence fragment.
  *
- * A library compiled with `-DSMTPC_NO_ERROR_STRINGS` (for small targets:
- * about 2 KiB less code) returns one text per class of error instead.
+ * A library compiled with `-DSMTPC_NO_ERROR_STRINGS` (for small targets)
+ * returns one text per class of error instead.
  * \param[in] err An ::smtpc_error value (any integer is accepted).
  * \return A static string; never NULL.
  */

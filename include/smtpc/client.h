@@ -401,7 +401,7 @@ typedef struct smtpc_pool_options {
   void *reserved[4];
 } smtpc_pool_options;
 
-/** \brief Pool counters, see smtpc_pool_stats(). */
+/** \brief Pool counters, see smtpc_pool_stats_get(). */
 typedef struct smtpc_pool_stats {
   uint64_t connects;  /**< Connections opened (successfully) so far. */
   uint64_t messages;  /**< Transactions sent (retries included). */

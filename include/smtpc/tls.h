@@ -189,10 +189,8 @@ SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
  * to the server(s); after each successful handshake the session (with the
  * server's ticket, RFC 5077, or session ID, RFC 5246) is kept, and the next
  * handshake offers it.  If the server resumes it, the handshake skips the
- * key exchange and the certificate (bench/tls_setup: a STARTTLS + AUTH
- * session set-up against Postfix takes 1.1 M instructions instead of 19 M
- * with mbedTLS 2.28); if not, a full handshake runs and is verified as
- * always.
+ * key exchange and the certificate, most of the cost of setting up a
+ * connection; if not, a full handshake runs and is verified as always.
  *
  * Security: a session is offered only to a handshake with the same server
  * name, the same trust settings (the CA files and directories and client
