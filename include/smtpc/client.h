@@ -134,7 +134,7 @@ typedef struct smtpc_attachment {
   const char *content_id;
 } smtpc_attachment;
 
-/** \brief A simple message for smtpc_send() and smtpc_pool_send_mail(). */
+/** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
   /** Sender: "addr@example.org" or "Display Name <addr@example.org>"
    *  (required). */
@@ -418,10 +418,11 @@ typedef struct smtpc_pool_stats {
  * \brief Creates a pool.  Connections are opened on demand.
  *
  * With threads (see smtpc_pool_threadsafe()) any number of threads may call
- * smtpc_pool_send() at once; at most \p max_connections of them send while
- * the others wait.  A message is retried once on a fresh connection when
- * its connection was found closed or answered 421 before the end of data
- * was sent (so the server cannot have accepted it); it is never sent twice.
+ * smtpc_pool_send() and smtpc_pool_send_msg() at once; at most
+ * \p max_connections of them send while the others wait.  A message is
+ * retried once on a fresh connection when its connection was found closed
+ * or answered 421 before the end of data was sent (so the server cannot
+ * have accepted it); it is never sent twice.
  * \param[out] out Receives the pool.
  * \param[in] cfg The server (copied).
  * \param[in] opt Settings, or NULL for the defaults.
@@ -434,33 +435,34 @@ SMTPC_API int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
                              const smtpc_pool_options *opt);
 
 /**
- * \brief Sends a message on a pooled connection.
+ * \brief Sends a message built from \p mail (as smtpc_send()) on a pooled
+ *        connection.
  *
  * Blocks until a connection is free (or one may be opened) and the rate
  * limit allows, then sends.
  * \param[in] p The pool.
- * \param[in] msg The message, as for smtpc_send_msg(); used by one thread
- *            at a time.
+ * \param[in] mail The message.
  * \param[in] wait_ms Longest wait for a connection and rate slot; 0 does
  *            not wait.  After that ::SMTPC_ERR_TIMEOUT at
  *            ::SMTPC_STAGE_POOL (nothing was sent).
  * \param[out] result As for smtpc_send().
  * \return As smtpc_send().
  */
-SMTPC_API int smtpc_pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
-                              smtpc_result **result);
+SMTPC_API int smtpc_pool_send(smtpc_pool *p, const smtpc_mail *mail,
+                              unsigned wait_ms, smtpc_result **result);
 
 /**
- * \brief Builds a message from \p mail (as smtpc_send()) and sends it with
- *        smtpc_pool_send().
+ * \brief Sends a message made with the MIME builder on a pooled
+ *        connection, as smtpc_pool_send().
  * \param[in] p The pool.
- * \param[in] mail The message.
+ * \param[in] msg The message, as for smtpc_send_msg(); used by one thread
+ *            at a time.
  * \param[in] wait_ms As for smtpc_pool_send().
  * \param[out] result As for smtpc_send().
  * \return As smtpc_send().
  */
-SMTPC_API int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
-                                   unsigned wait_ms, smtpc_result **result);
+SMTPC_API int smtpc_pool_send_msg(smtpc_pool *p, smtpc_msg *msg,
+                                  unsigned wait_ms, smtpc_result **result);
 
 /**
  * \brief Closes, now, the idle connections that have been idle for
