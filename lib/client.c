@@ -5,6 +5,7 @@
  * turns their error codes into one line of the result (result.c) that says
  * which step failed and why, so that an application can log it and decide
  * whether to retry. */
+#define SMTPC__PUBLIC_TLS_POLICY /* see the end of smtpc_int.h */
 #include "client_int.h"
 
 #include <stdarg.h>
@@ -116,10 +117,7 @@ static int conn_tls(smtpc__conn *c, const smtpc_client_config *cfg,
                     const smtpc_mem *mem, const smtpc_io *lower, smtpc_io *io,
                     smtpc_result *r) {
   const char *what = "TLS set-up";
-  int rc = smtpc_tls_new(&c->tls, mem,
-                         cfg->security == SMTPC_SECURITY_IMPLICIT
-                             ? SMTPC_TLS_MODE_IMPLICIT
-                             : SMTPC_TLS_MODE_STARTTLS);
+  int rc = smtpc_tls_new(&c->tls, mem, cfg->security);
   if (rc == SMTPC_OK)
     rc = smtpc_tls_set_hostname(c->tls, cfg->tls_name ? cfg->tls_name
                                                       : cfg->host);
@@ -152,16 +150,11 @@ static int conn_session(smtpc__conn *c, const smtpc_client_config *cfg,
                         const smtpc_mem *mem, const smtpc_io *io,
                         smtpc_result *r) {
   char ehlo[256];
-  smtpc_tls_policy pol = SMTPC_TLS_REQUIRED;
   int rc;
-  if (cfg->security == SMTPC_SECURITY_NONE)
-    pol = SMTPC_TLS_NONE;
-  else if (cfg->security == SMTPC_SECURITY_OPPORTUNISTIC)
-    pol = SMTPC_TLS_OPPORTUNISTIC;
   if ((rc = smtpc_session_new(&c->s, mem)) != SMTPC_OK ||
       (rc = smtpc_session_set_io(c->s, io)) != SMTPC_OK ||
       (rc = smtpc_session_set_server_name(c->s, cfg->host)) != SMTPC_OK ||
-      (rc = smtpc_session_set_tls_policy(c->s, pol)) != SMTPC_OK) {
+      (rc = smtpc_session_set_tls_policy(c->s, cfg->security)) != SMTPC_OK) {
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "session: %s",
                       smtpc_strerror(rc));
     return rc;

@@ -300,4 +300,27 @@ int64_t smtpc__mono_ms(void);
 smtpc_stage smtpc__session_open_stage(const smtpc_session *s);
 void smtpc__session_drop_last(smtpc_session *s);
 
+/* ---- transitional: the session's copy of the security setting ------------
+ * smtpc_session_set_tls_policy() takes the public smtpc_security.  Until
+ * session.c stores that itself, the engine keeps the three values it has
+ * always used and its definition of the setter is renamed by the macros
+ * below to smtpc__session_set_tls_policy(); lib/security.c defines the
+ * public function on top of it.  Every file that calls the public setter
+ * (or uses smtpc_security values with it) defines SMTPC__PUBLIC_TLS_POLICY
+ * before including this header.  Remove this block, lib/security.c and
+ * those defines together with the session.c change. */
+typedef enum smtpc__tls_policy {
+  SMTPC__TLS_NONE = 0,          /* never STARTTLS (the session's default) */
+  SMTPC__TLS_OPPORTUNISTIC = 1, /* STARTTLS when offered */
+  SMTPC__TLS_REQUIRED = 2       /* TLS or nothing */
+} smtpc__tls_policy;
+int smtpc__session_set_tls_policy(smtpc_session *s, smtpc__tls_policy policy);
+#ifndef SMTPC__PUBLIC_TLS_POLICY
+#define smtpc_tls_policy smtpc__tls_policy
+#define SMTPC_TLS_NONE SMTPC__TLS_NONE
+#define SMTPC_TLS_OPPORTUNISTIC SMTPC__TLS_OPPORTUNISTIC
+#define SMTPC_TLS_REQUIRED SMTPC__TLS_REQUIRED
+#define smtpc_session_set_tls_policy smtpc__session_set_tls_policy
+#endif
+
 #endif /* SMTPC_INT_H */

@@ -4,6 +4,8 @@
  * not (the script simply ends: any further client byte is a mismatch). */
 #include "testutil.h"
 
+/* the public smtpc_session_set_tls_policy() (see the end of smtpc_int.h) */
+#define SMTPC__PUBLIC_TLS_POLICY
 #include "smtpc_int.h"
 
 #include <check.h>
@@ -74,7 +76,7 @@ static const char *trace_str(fixture *f) {
 START_TEST(test_starttls_required_then_auth) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
-  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED),
+  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS),
                    SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass",
                                           NULL),
@@ -112,7 +114,7 @@ END_TEST
 START_TEST(test_required_not_offered) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass", NULL);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
@@ -130,7 +132,7 @@ END_TEST
 START_TEST(test_required_refused) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -147,7 +149,7 @@ START_TEST(test_required_transport_without_tls) {
   fixture f;
   fx_init(&f, NULL);
   ts_set_has_starttls(f.t, 0);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -156,12 +158,44 @@ START_TEST(test_required_transport_without_tls) {
 }
 END_TEST
 
+/* The session reads the one security setting: IMPLICIT demands TLS like
+ * STARTTLS (a transport that is not secure from the start gets STARTTLS or
+ * nothing); NONE, like a session that was never told, never sends
+ * STARTTLS, even when offered. */
+START_TEST(test_security_implicit_and_none) {
+  int variant;
+  for (variant = 0; variant < 3; variant++) {
+    fixture f;
+    fx_init(&f, NULL);
+    if (variant == 0)
+      ts_set_has_starttls(f.t, 0);
+    if (variant == 0)
+      ck_assert_int_eq(
+          smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_IMPLICIT),
+          SMTPC_OK);
+    else if (variant == 1)
+      ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_NONE),
+                       SMTPC_OK);
+    ts_server(f.t, GREETING);
+    ts_client(f.t, EHLO_CMD);
+    ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
+    if (variant == 0) {
+      ck_assert_int_eq(fx_open(&f), SMTPC_ERR_STARTTLS_UNAVAILABLE);
+    } else {
+      ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+      ck_assert_int_eq(smtpc_session_is_secure(f.s), 0);
+    }
+    fx_fini(&f);
+  }
+}
+END_TEST
+
 START_TEST(test_opportunistic_falls_back) {
   int variant;
   for (variant = 0; variant < 2; variant++) {
     fixture f;
     fx_init(&f, NULL);
-    smtpc_session_set_tls_policy(f.s, SMTPC_TLS_OPPORTUNISTIC);
+    smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_OPPORTUNISTIC);
     ts_server(f.t, GREETING);
     ts_client(f.t, EHLO_CMD);
     if (variant == 0) {
@@ -193,7 +227,7 @@ START_TEST(test_starttls_injection) {
   fixture f;
   ts_mode whole = {0, 0, _i};
   fx_init(&f, &whole);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -211,7 +245,7 @@ START_TEST(test_starttls_handshake_fails) {
   for (k = 0; k < 2; k++) {
     fixture f;
     fx_init(&f, NULL);
-    smtpc_session_set_tls_policy(f.s, SMTPC_TLS_OPPORTUNISTIC);
+    smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_OPPORTUNISTIC);
     smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass", NULL);
     ts_server(f.t, GREETING);
     ts_client(f.t, EHLO_CMD);
@@ -524,7 +558,7 @@ START_TEST(test_auth_bad_arguments) {
   ck_assert_int_eq(smtpc_session_set_auth(f.s, (smtpc_auth_mech)9, "u", "p",
                                           NULL),
                    SMTPC_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, (smtpc_tls_policy)7),
+  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, (smtpc_security)7),
                    SMTPC_ERR_INVALID_ARGUMENT);
   tu_bytes_free(&f.trace);
   smtpc_session_free(f.s);
@@ -785,6 +819,7 @@ static Suite *auth_suite(void) {
   tcase_add_loop_test(tc, test_required_not_offered, 0, n);
   tcase_add_loop_test(tc, test_required_refused, 0, n);
   tcase_add_test(tc, test_required_transport_without_tls);
+  tcase_add_test(tc, test_security_implicit_and_none);
   tcase_add_test(tc, test_opportunistic_falls_back);
   tcase_add_loop_test(tc, test_starttls_injection, 0, 2);
   tcase_add_test(tc, test_starttls_handshake_fails);

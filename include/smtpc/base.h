@@ -2,8 +2,8 @@
 /**
  * \file base.h
  * \brief What every part of libsmtpc shares: the export macro, the error
- *        codes, the allocator, the transport and body interfaces and
- *        the opaque object types.
+ *        codes, the allocator, the transport and body interfaces, the
+ *        security setting and the opaque object types.
  *
  * Every other public header includes this one and nothing above its own
  * layer, so each header compiles on its own; most programs include the
@@ -183,8 +183,8 @@ typedef struct smtpc_io {
   /**
    * Returns 1 when the connection is encrypted and the server verified
    * (after a STARTTLS handshake, or from the start with implicit TLS).
-   * Optional: NULL means never.  The session's TLS policy and its refusal
-   * to send credentials in clear rely on it.
+   * Optional: NULL means never.  The session's security setting and its
+   * refusal to send credentials in clear rely on it.
    */
   int (*is_secure)(void *ctx);
 } smtpc_io;
@@ -249,6 +249,45 @@ SMTPC_API void smtpc_body_init_stream(smtpc_body *body,
                                                           unsigned char *buf,
                                                           size_t len),
                                       void *ctx, int64_t size);
+
+/**
+ * \brief How a connection is secured: one setting for the one-call API
+ *        (smtpc_client_config::security), the session
+ *        (smtpc_session_set_tls_policy()) and the TLS adapter
+ *        (smtpc_tls_new()).
+ *
+ * Zero, the value of a zero-initialised configuration, is the safe choice:
+ * STARTTLS required.  Each layer takes what concerns it.  The TLS adapter
+ * starts its handshake at the first byte (::SMTPC_SECURITY_IMPLICIT) or
+ * when the session sends STARTTLS (::SMTPC_SECURITY_STARTTLS,
+ * ::SMTPC_SECURITY_OPPORTUNISTIC).  The session requires an encrypted,
+ * verified connection (::SMTPC_SECURITY_STARTTLS,
+ * ::SMTPC_SECURITY_IMPLICIT), tries STARTTLS and accepts clear text
+ * (::SMTPC_SECURITY_OPPORTUNISTIC), or never sends STARTTLS
+ * (::SMTPC_SECURITY_NONE).
+ */
+typedef enum smtpc_security {
+  /** STARTTLS (RFC 3207) is required; the default of the one-call API.  A
+   *  server that does not offer it, or refuses it, is an error
+   *  (::SMTPC_ERR_STARTTLS_UNAVAILABLE), never a silent fall-back to clear
+   *  text: without an encrypted, verified connection no MAIL, RCPT, AUTH
+   *  or body byte is sent. */
+  SMTPC_SECURITY_STARTTLS = 0,
+  /** TLS from the first byte, port 465 (RFC 8314).  The session requires
+   *  an encrypted, verified connection as with ::SMTPC_SECURITY_STARTTLS;
+   *  an implicit-TLS transport satisfies it from the start (see
+   *  smtpc_io::is_secure). */
+  SMTPC_SECURITY_IMPLICIT = 1,
+  /** STARTTLS when offered, else clear text; also clear text when the
+   *  server refuses STARTTLS with a reply (a failed handshake still ends
+   *  the session).  Credentials are still never sent in clear unless
+   *  allowed (::SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
+   *  smtpc_client_config::allow_plaintext_auth). */
+  SMTPC_SECURITY_OPPORTUNISTIC = 2,
+  /** Clear text only: STARTTLS is never sent.  The default of a session
+   *  made with smtpc_session_new(). */
+  SMTPC_SECURITY_NONE = 3
+} smtpc_security;
 
 /** \brief Opaque SMTP session: one connection, many transactions
  *         (session.h). */

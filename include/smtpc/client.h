@@ -44,21 +44,6 @@
 extern "C" {
 #endif
 
-/** \brief How the connection is secured. */
-typedef enum smtpc_security {
-  /** STARTTLS is required (RFC 3207); the default.  A server that does not
-   *  offer it is an error (::SMTPC_ERR_STARTTLS_UNAVAILABLE), never a
-   *  silent fall-back to clear text. */
-  SMTPC_SECURITY_STARTTLS = 0,
-  /** TLS from the first byte, port 465 (RFC 8314). */
-  SMTPC_SECURITY_IMPLICIT = 1,
-  /** STARTTLS when offered, else clear text.  Credentials are still never
-   *  sent in clear unless ::smtpc_client_config::allow_plaintext_auth. */
-  SMTPC_SECURITY_OPPORTUNISTIC = 2,
-  /** Clear text only. */
-  SMTPC_SECURITY_NONE = 3
-} smtpc_security;
-
 /**
  * \brief Where and how to connect, for smtpc_send(), smtpc_verify() and
  *        smtpc_pool_new().
@@ -71,7 +56,9 @@ typedef struct smtpc_client_config {
   /** Port number or service name; NULL: "465" with
    *  ::SMTPC_SECURITY_IMPLICIT, "587" when \ref user is set, else "25". */
   const char *port;
-  /** TLS mode; default ::SMTPC_SECURITY_STARTTLS. */
+  /** How the connection is secured; default (0)
+   *  ::SMTPC_SECURITY_STARTTLS.  Credentials are never sent in clear
+   *  unless \ref allow_plaintext_auth is set. */
   smtpc_security security;
   /** PEM file of trusted CA certificates; NULL: the system's bundle. */
   const char *ca_file;

@@ -80,20 +80,6 @@ typedef enum smtpc_flag {
   SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH = 2
 } smtpc_flag;
 
-/** \brief STARTTLS policy, see smtpc_session_set_tls_policy(). */
-typedef enum smtpc_tls_policy {
-  /** Never send STARTTLS. */
-  SMTPC_TLS_NONE = 0,
-  /** STARTTLS when offered; continue in clear when it is not offered or
-   *  refused with a reply (a failed handshake still ends the session). */
-  SMTPC_TLS_OPPORTUNISTIC = 1,
-  /** TLS or nothing: without an encrypted, verified connection no MAIL,
-   *  RCPT, AUTH or body byte is sent and smtpc_session_open() fails with
-   *  ::SMTPC_ERR_STARTTLS_UNAVAILABLE.  Satisfied from the start by an
-   *  implicit-TLS transport (see smtpc_io::is_secure). */
-  SMTPC_TLS_REQUIRED = 2
-} smtpc_tls_policy;
-
 /** \brief SASL mechanisms, see smtpc_session_set_auth(). */
 typedef enum smtpc_auth_mech {
   /** Choose the strongest mechanism both sides support. */
@@ -223,15 +209,26 @@ SMTPC_API void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
                                        void *user);
 
 /**
- * \brief Sets the STARTTLS policy (default ::SMTPC_TLS_NONE).
+ * \brief Sets what the session demands of the connection's security
+ *        (default ::SMTPC_SECURITY_NONE: never STARTTLS).
+ *
+ * ::SMTPC_SECURITY_STARTTLS and ::SMTPC_SECURITY_IMPLICIT mean TLS or
+ * nothing: without an encrypted, verified connection no MAIL, RCPT, AUTH or
+ * body byte is sent and smtpc_session_open() fails with
+ * ::SMTPC_ERR_STARTTLS_UNAVAILABLE; a connection that is secure from the
+ * start (an implicit-TLS transport, see smtpc_io::is_secure) satisfies
+ * them, else the session sends STARTTLS.  ::SMTPC_SECURITY_OPPORTUNISTIC
+ * sends STARTTLS when offered and goes on in clear when it is not offered
+ * or is refused with a reply (a failed handshake still ends the session).
+ * Pass the transport's TLS adapter the same value (smtpc_tls_new()).
  * \param[in] s The session, before smtpc_session_open().
- * \param[in] policy The policy.
+ * \param[in] security The setting.
  * \retval SMTPC_OK Success.
- * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown policy.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown setting.
  * \retval SMTPC_ERR_INVALID_STATE The session is already open.
  */
 SMTPC_API int smtpc_session_set_tls_policy(smtpc_session *s,
-                                           smtpc_tls_policy policy);
+                                           smtpc_security security);
 
 /**
  * \brief Sets credentials: smtpc_session_open() authenticates after EHLO

@@ -6,7 +6,7 @@
  *
  * It includes every public header, each of which also compiles on its own:
  * - base.h: error codes, allocator, transport and body interfaces, the
- *   opaque types;
+ *   security setting, the opaque types;
  * - session.h: the SMTP session, its transactions and replies;
  * - socket.h: the built-in TCP transport;
  * - tls.h: the mbedTLS adapter;
