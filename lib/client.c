@@ -247,6 +247,12 @@ int smtpc__conn_open(smtpc__conn *c, const smtpc_client_config *cfg,
   smtpc_io sockio, io;
   int rc;
   memset(c, 0, sizeof(*c));
+  if ((unsigned)cfg->version > SMTPC_CLIENT_CONFIG_VERSION) {
+    smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+                      "configuration version %d is newer than this library",
+                      cfg->version);
+    return r->status;
+  }
   if (cfg->host == NULL || cfg->host[0] == '\0') {
     smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
                       "no server host configured");

@@ -156,6 +156,10 @@ int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
     *out = NULL;
   if (out == NULL || cfg == NULL || cfg->host == NULL || *cfg->host == '\0')
     return SMTPC_ERR_INVALID_ARGUMENT;
+  /* a caller built with newer headers than this library */
+  if ((unsigned)cfg->version > SMTPC_CLIENT_CONFIG_VERSION ||
+      (opt != NULL && (unsigned)opt->version > SMTPC_POOL_OPTIONS_VERSION))
+    return SMTPC_ERR_INVALID_ARGUMENT;
   p = smtpc__new_object(&m, cfg->mem, sizeof(*p), &rc);
   if (p == NULL)
     return rc;

@@ -534,6 +534,23 @@ START_TEST(test_setup_refused) {
   smtpc_result_free(R);
   R = NULL;
 
+  /* structures that claim a layout newer than the library's */
+  m = mail_from("s@client.test");
+  m.version = SMTPC_MAIL_VERSION + 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "version");
+  smtpc_result_free(R);
+  R = NULL;
+  m = mail_from("s@client.test");
+  cfg.version = SMTPC_CLIENT_CONFIG_VERSION + 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "version");
+  smtpc_result_free(R);
+  R = NULL;
+  cfg.version = 0;
+
   /* the result pointer is optional */
   m = mail_from("s@client.test");
   m.subject = "a\rb";
@@ -1538,6 +1555,17 @@ START_TEST(test_pool_setup_errors) {
   cfg.host = NULL;
   ck_assert_int_eq(smtpc_pool_new(&p, &cfg, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   cfg = cfg_for("ok+poolsetup");
+  cfg.version = SMTPC_CLIENT_CONFIG_VERSION + 1;
+  ck_assert_int_eq(smtpc_pool_new(&p, &cfg, NULL), SMTPC_ERR_INVALID_ARGUMENT);
+  cfg.version = 0;
+  {
+    smtpc_pool_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.version = SMTPC_POOL_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(smtpc_pool_new(&p, &cfg, &opt),
+                     SMTPC_ERR_INVALID_ARGUMENT);
+  }
+  ck_assert_ptr_null(p);
   ck_assert_int_eq(smtpc_pool_new(&POOL, &cfg, NULL), SMTPC_OK);
   rv = smtpc_pool_send_msg(POOL, NULL, 1000, &R);
   EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,

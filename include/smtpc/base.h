@@ -8,6 +8,18 @@
  * Every other public header includes this one and nothing above its own
  * layer, so each header compiles on its own; most programs include the
  * umbrella header smtpc.h instead.
+ *
+ * **Extending public structures.**  A structure that the caller fills in
+ * and that may gain members later starts with `int version`.  Version 0 is
+ * the layout of libsmtpc 0.1, so a zero-initialised structure (`= {0}`) is
+ * always valid; each such structure has a `SMTPC_<NAME>_VERSION` macro
+ * naming the layout of the headers in use.  A later release that adds
+ * members at the end raises that number, reads the new members only from a
+ * structure that declares the new version, and keeps accepting every older
+ * one.  A structure that claims a version newer than the library knows is
+ * refused with ::SMTPC_ERR_INVALID_ARGUMENT.  The functions that fill in
+ * such a structure for the caller (smtpc_socket_io(), smtpc_tls_wrap(),
+ * smtpc_body_init_memory(), smtpc_msg_body()) write the version-0 layout.
  */
 #ifndef SMTPC_BASE_H
 #define SMTPC_BASE_H
@@ -148,8 +160,8 @@ typedef struct smtpc_mem {
   void (*free)(void *user, void *ptr);
 } smtpc_mem;
 
-/** \brief Current version of ::smtpc_io; store it in smtpc_io::version. */
-#define SMTPC_IO_VERSION 1
+/** \brief Layout version of ::smtpc_io in these headers (0: the first). */
+#define SMTPC_IO_VERSION 0
 
 /**
  * \brief Transport callbacks.
@@ -160,7 +172,9 @@ typedef struct smtpc_mem {
  * a would-block code must be called again later with the same arguments.
  */
 typedef struct smtpc_io {
-  int version; /**< Must be ::SMTPC_IO_VERSION. */
+  /** ::SMTPC_IO_VERSION, or 0 for the first layout (see "Extending
+   *  public structures" in base.h). */
+  int version;
   void *ctx;   /**< Passed as the first argument to every callback. */
   /** Writes up to \p len bytes. Required. */
   smtpc_ssize (*send)(void *ctx, const unsigned char *buf, size_t len);
@@ -189,8 +203,8 @@ typedef struct smtpc_io {
   int (*is_secure)(void *ctx);
 } smtpc_io;
 
-/** \brief Current version of ::smtpc_body; store it in smtpc_body::version. */
-#define SMTPC_BODY_VERSION 1
+/** \brief Layout version of ::smtpc_body in these headers (0: the first). */
+#define SMTPC_BODY_VERSION 0
 
 /** \brief What the caller knows about the body's octets. */
 typedef enum smtpc_body_type {
@@ -211,7 +225,9 @@ typedef enum smtpc_body_type {
  * (smtpc_msg_body()).
  */
 typedef struct smtpc_body {
-  int version; /**< Must be ::SMTPC_BODY_VERSION. */
+  /** ::SMTPC_BODY_VERSION, or 0 for the first layout (see "Extending
+   *  public structures" in base.h). */
+  int version;
   /**
    * Reads up to \p len bytes into \p buf: returns the count, 0 at the end,
    * ::SMTPC_ERR_WANT_READ to be called again later, or a negative error

@@ -25,8 +25,10 @@
  * smtpc_result_free(res);
  * \endcode
  * Every structure here may be zero-initialised; zero means the documented
- * default.  Fields may be added at the end in later versions (the
- * `reserved` members keep the size); always initialise with `{0}`.
+ * default.  The structures the caller fills in start with a `version`
+ * member; 0 is the first layout, the one of these headers, and later
+ * versions only add members at the end (see "Extending public structures"
+ * in base.h).  Always initialise with `{0}`.
  *
  * Included by smtpc.h; needs base.h, session.h and tls.h.
  */
@@ -44,6 +46,10 @@
 extern "C" {
 #endif
 
+/** \brief Layout version of ::smtpc_client_config in these headers (0: the
+ *         first). */
+#define SMTPC_CLIENT_CONFIG_VERSION 0
+
 /**
  * \brief Where and how to connect, for smtpc_send(), smtpc_verify() and
  *        smtpc_pool_new().
@@ -51,6 +57,8 @@ extern "C" {
  * Strings are read during the call (smtpc_pool_new() copies them).
  */
 typedef struct smtpc_client_config {
+  /** ::SMTPC_CLIENT_CONFIG_VERSION, or 0 for the first layout. */
+  int version;
   /** Server host name or address literal (required). */
   const char *host;
   /** Port number or service name; NULL: "465" with
@@ -101,8 +109,6 @@ typedef struct smtpc_client_config {
    *  connections skip the full handshake.  A pool given NULL makes its
    *  own. */
   smtpc_tls_cache *tls_cache;
-  /** Keep zero. */
-  void *reserved[3];
 } smtpc_client_config;
 
 /** \brief A file or bytes to attach to an ::smtpc_mail. */
@@ -121,8 +127,13 @@ typedef struct smtpc_attachment {
   const char *content_id;
 } smtpc_attachment;
 
+/** \brief Layout version of ::smtpc_mail in these headers (0: the first). */
+#define SMTPC_MAIL_VERSION 0
+
 /** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
+  /** ::SMTPC_MAIL_VERSION, or 0 for the first layout. */
+  int version;
   /** Sender: "addr@example.org" or "Display Name <addr@example.org>"
    *  (required). */
   const char *from;
@@ -145,8 +156,6 @@ typedef struct smtpc_mail {
   const smtpc_attachment *attachments;
   /** Number of \ref attachments. */
   size_t nattachments;
-  /** Keep zero. */
-  void *reserved[4];
 } smtpc_mail;
 
 /** \brief Where a one-call operation stopped, see smtpc_result_stage(). */
@@ -368,8 +377,14 @@ SMTPC_API const char *smtpc_retry_name(smtpc_retry retry);
 
 /* ---- connection pool ----------------------------------------------------- */
 
+/** \brief Layout version of ::smtpc_pool_options in these headers (0: the
+ *         first). */
+#define SMTPC_POOL_OPTIONS_VERSION 0
+
 /** \brief Pool settings; zero means the default. */
 typedef struct smtpc_pool_options {
+  /** ::SMTPC_POOL_OPTIONS_VERSION, or 0 for the first layout. */
+  int version;
   /** Most connections open at once; 0: 3. */
   unsigned max_connections;
   /** Messages per connection before it is closed with QUIT; 0: 100. */
@@ -384,8 +399,6 @@ typedef struct smtpc_pool_options {
   unsigned check_after_ms;
   /** Most messages started per second over the whole pool; 0: no limit. */
   unsigned rate_limit;
-  /** Keep zero. */
-  void *reserved[4];
 } smtpc_pool_options;
 
 /** \brief Pool counters, see smtpc_pool_stats_get(). */
@@ -414,7 +427,8 @@ typedef struct smtpc_pool_stats {
  * \param[in] cfg The server (copied).
  * \param[in] opt Settings, or NULL for the defaults.
  * \retval SMTPC_OK Created.
- * \retval SMTPC_ERR_INVALID_ARGUMENT \p out or \p cfg is NULL, or no host.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out or \p cfg is NULL, no host, or
+ *         \p cfg or \p opt has a version newer than the library.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  * \retval SMTPC_ERR_INTERNAL Thread primitives could not be created.
  */

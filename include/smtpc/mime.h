@@ -68,8 +68,9 @@ extern "C" {
 typedef smtpc_ssize (*smtpc_msg_read_cb)(void *ctx, unsigned char *buf,
                                          size_t len);
 
-/** \brief Current version of ::smtpc_msg_platform. */
-#define SMTPC_MSG_PLATFORM_VERSION 1
+/** \brief Layout version of ::smtpc_msg_platform in these headers (0: the
+ *         first). */
+#define SMTPC_MSG_PLATFORM_VERSION 0
 
 /**
  * \brief What the builder needs from the platform: the time, random bytes
@@ -81,7 +82,9 @@ typedef smtpc_ssize (*smtpc_msg_read_cb)(void *ctx, unsigned char *buf,
  * it fail with ::SMTPC_ERR_NOT_SUPPORTED.
  */
 typedef struct smtpc_msg_platform {
-  int version; /**< Must be ::SMTPC_MSG_PLATFORM_VERSION. */
+  /** ::SMTPC_MSG_PLATFORM_VERSION, or 0 for the first layout (see
+   *  "Extending public structures" in base.h). */
+  int version;
   void *user;  /**< Passed as the first argument to every hook. */
   /**
    * Stores the current time in seconds since 1970-01-01 UTC in \p now and
