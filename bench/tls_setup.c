@@ -48,7 +48,7 @@ static int one_session(const char *host, const char *port, const char *cafile,
 
   if ((rc = smtpc_socket_new(&sock, NULL)) == SMTPC_OK &&
       (rc = smtpc_socket_connect(sock, host, port, TIMEOUT_MS)) == SMTPC_OK &&
-      (rc = smtpc_tls_new(&tls, NULL, SMTPC_TLS_MODE_STARTTLS)) == SMTPC_OK &&
+      (rc = smtpc_tls_new(&tls, NULL, SMTPC_SECURITY_STARTTLS)) == SMTPC_OK &&
       (rc = smtpc_tls_set_hostname(tls, host)) == SMTPC_OK &&
       (rc = smtpc_tls_set_cafile(tls, cafile)) == SMTPC_OK &&
       (cache == NULL || (rc = smtpc_tls_set_cache(tls, cache)) == SMTPC_OK)) {
@@ -58,7 +58,7 @@ static int one_session(const char *host, const char *port, const char *cafile,
         (rc = smtpc_session_set_io(s, &io)) == SMTPC_OK &&
         (rc = smtpc_session_set_ehlo_name(s, "bench.local")) == SMTPC_OK &&
         (rc = smtpc_session_set_timeout_all(s, TIMEOUT_MS)) == SMTPC_OK &&
-        (rc = smtpc_session_set_tls_policy(s, SMTPC_TLS_REQUIRED)) ==
+        (rc = smtpc_session_set_tls_policy(s, SMTPC_SECURITY_STARTTLS)) ==
             SMTPC_OK &&
         (rc = smtpc_session_set_auth(s, SMTPC_AUTH_PLAIN, user, pass, NULL)) ==
             SMTPC_OK)

@@ -1197,6 +1197,14 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
   return rc != SMTPC_OK ? rc : qrc;
 }
 
+/* --tls as the library's security setting (client, session and TLS). */
+static smtpc_security tls_security(const opts *o) {
+  return o->tls == TLS_IMPLICIT   ? SMTPC_SECURITY_IMPLICIT
+         : o->tls == TLS_STARTTLS ? SMTPC_SECURITY_STARTTLS
+         : o->tls == TLS_TRY      ? SMTPC_SECURITY_OPPORTUNISTIC
+                                  : SMTPC_SECURITY_NONE;
+}
+
 /* --verify: smtpc_verify() with the connection options. */
 static int verify(const opts *o, const char *secret) {
   smtpc_client_config cfg;
@@ -1207,10 +1215,7 @@ static int verify(const opts *o, const char *secret) {
   memset(&tr, 0, sizeof tr);
   cfg.host = o->host;
   cfg.port = o->port;
-  cfg.security = o->tls == TLS_IMPLICIT ? SMTPC_SECURITY_IMPLICIT
-                 : o->tls == TLS_STARTTLS ? SMTPC_SECURITY_STARTTLS
-                 : o->tls == TLS_TRY      ? SMTPC_SECURITY_OPPORTUNISTIC
-                                          : SMTPC_SECURITY_NONE;
+  cfg.security = tls_security(o);
   cfg.ca_file = o->cafile;
   cfg.ca_path = o->capath;
   cfg.client_cert = o->cert;
@@ -1320,9 +1325,7 @@ int main(int argc, char **argv) {
   io = sockio;
   if (o.tls != TLS_NONE) {
     const char *what = "TLS set-up";
-    rc = smtpc_tls_new(&tls, NULL, o.tls == TLS_IMPLICIT
-                                       ? SMTPC_TLS_MODE_IMPLICIT
-                                       : SMTPC_TLS_MODE_STARTTLS);
+    rc = smtpc_tls_new(&tls, NULL, tls_security(&o));
     if (rc == SMTPC_OK)
       rc = smtpc_tls_set_hostname(tls, o.host);
     if (rc == SMTPC_OK && o.cafile != NULL)
@@ -1347,10 +1350,7 @@ int main(int argc, char **argv) {
   if ((rc = smtpc_session_new(&s, NULL)) != SMTPC_OK ||
       (rc = smtpc_session_set_io(s, &io)) != SMTPC_OK ||
       (rc = smtpc_session_set_server_name(s, o.host)) != SMTPC_OK ||
-      (rc = smtpc_session_set_tls_policy(
-           s, o.tls == TLS_TRY    ? SMTPC_TLS_OPPORTUNISTIC
-              : o.tls == TLS_NONE ? SMTPC_TLS_NONE
-                                  : SMTPC_TLS_REQUIRED)) != SMTPC_OK ||
+      (rc = smtpc_session_set_tls_policy(s, tls_security(&o))) != SMTPC_OK ||
       (o.user != NULL &&
        (rc = smtpc_session_set_auth(
             s, o.auth ? (smtpc_auth_mech)auth_mech(o.auth) : SMTPC_AUTH_AUTO,

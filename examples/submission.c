@@ -18,6 +18,8 @@ int main(int argc, char **argv) {
   const char *user = getenv("SMTP_USER"), *pass = getenv("SMTP_PASS");
   const char *cafile = getenv("SMTP_CAFILE"), *from;
   const char *const *rcpts;
+  /* one setting for the TLS layer and the session: STARTTLS, required */
+  const smtpc_security sec = SMTPC_SECURITY_STARTTLS;
   smtpc_socket *sock = NULL;
   smtpc_tls *tls = NULL;
   smtpc_session *s = NULL;
@@ -37,7 +39,7 @@ int main(int argc, char **argv) {
     port = "587";
   if ((rc = smtpc_socket_new(&sock, NULL)) != SMTPC_OK ||
       (rc = smtpc_socket_connect(sock, host, port, 30000)) != SMTPC_OK ||
-      (rc = smtpc_tls_new(&tls, NULL, SMTPC_TLS_MODE_STARTTLS)) != SMTPC_OK ||
+      (rc = smtpc_tls_new(&tls, NULL, sec)) != SMTPC_OK ||
       (rc = smtpc_tls_set_hostname(tls, host)) != SMTPC_OK ||
       (cafile && (rc = smtpc_tls_set_cafile(tls, cafile)) != SMTPC_OK))
     goto out;
@@ -45,7 +47,7 @@ int main(int argc, char **argv) {
   if ((rc = smtpc_tls_wrap(tls, &plain, &io)) != SMTPC_OK || /* TLS on top */
       (rc = smtpc_session_new(&s, NULL)) != SMTPC_OK ||
       (rc = smtpc_session_set_io(s, &io)) != SMTPC_OK ||
-      (rc = smtpc_session_set_tls_policy(s, SMTPC_TLS_REQUIRED)) != SMTPC_OK ||
+      (rc = smtpc_session_set_tls_policy(s, sec)) != SMTPC_OK ||
       (rc = smtpc_session_set_auth(s, SMTPC_AUTH_AUTO, user, pass, NULL)) !=
           SMTPC_OK ||
       (rc = smtpc_session_open(s)) != SMTPC_OK) /* EHLO STARTTLS EHLO AUTH */

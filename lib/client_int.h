@@ -1,20 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals shared by the one-call API (client.c) and the pool (pool.c). */
+/* Internals shared by the one-call API (client.c, client_mail.c) and the
+ * pool (pool.c).  Dependencies run one way: pool.c uses client.c's
+ * connections, both build messages with client_mail.c, and all three fill
+ * in the result object (result.c, result_int.h). */
 #ifndef SMTPC_CLIENT_INT_H
 #define SMTPC_CLIENT_INT_H
 
-#include "smtpc_int.h"
-
-struct smtpc_result {
-  smtpc_mem mem;
-  int status;
-  smtpc_stage stage;
-  smtpc_tls_verify verify;
-  unsigned attempts;
-  smtpc_reply *reply; /* a reference, or NULL */
-  smtpc_txn *txn;     /* owned, or NULL */
-  char message[400];
-};
+#include "result_int.h"
 
 /* One connection: the socket, the TLS layer over it and the session. */
 typedef struct smtpc__conn {
@@ -30,17 +22,6 @@ typedef struct smtpc__conn {
   struct smtpc__conn *next;
 } smtpc__conn;
 
-smtpc_result *smtpc__result_new(const smtpc_mem *mem);
-/* Sets status, stage and the message (printf-style). */
-void smtpc__result_set(smtpc_result *r, int status, smtpc_stage stage,
-                       const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-/* Hands the result to the caller or frees it; returns its status. */
-int smtpc__result_finish(smtpc_result *r, smtpc_result **out);
-
 /* Opens c (connect, TLS, greeting, EHLO, STARTTLS, AUTH); on failure
  * records why in r, frees what was made and returns the error. */
 int smtpc__conn_open(smtpc__conn *c, const smtpc_client_config *cfg,
@@ -52,7 +33,7 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r);
  * everything and zeroes c. */
 void smtpc__conn_close(smtpc__conn *c, int quit);
 
-/* Builds a message from a smtpc_mail. */
+/* Builds a message from a smtpc_mail; on failure records why in r. */
 int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
                       smtpc_msg **out, smtpc_result *r);
 

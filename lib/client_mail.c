@@ -110,8 +110,15 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
                       smtpc_msg **out, smtpc_result *r) {
   smtpc_msg *m = NULL;
   size_t i;
-  int rc = smtpc_msg_new(&m, mem);
+  int rc;
   *out = NULL;
+  if ((unsigned)mail->version > SMTPC_MAIL_VERSION) {
+    smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+                      "mail: version %d is newer than this library",
+                      mail->version);
+    return r->status;
+  }
+  rc = smtpc_msg_new(&m, mem);
   if (rc != SMTPC_OK) {
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
                       smtpc_strerror(rc));
@@ -144,7 +151,7 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
              ? add_part(m, &mail->attachments[i], r)
              : SMTPC_ERR_INVALID_ARGUMENT;
   if (rc != SMTPC_OK) {
-    if (r->status == SMTPC_ERR_INTERNAL) /* not described yet */
+    if (!r->described) /* a helper above may have said why already */
       smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
                         smtpc_strerror(rc));
     smtpc_msg_free(m);

@@ -56,6 +56,7 @@
 #include "smtpc_int.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -175,7 +176,7 @@ enum tls_state {
 
 struct smtpc_tls {
   smtpc_mem mem;
-  smtpc_tls_mode mode;
+  int implicit;      /* SMTPC_SECURITY_IMPLICIT: handshake at the start */
   enum tls_state state;
   int fail_code;     /* returned again by every call in ST_FAILED */
   int skip_verify;   /* smtpc_tls_insecure_skip_verify() */
@@ -494,7 +495,8 @@ static int os_entropy(void *ctx, unsigned char *out, size_t len) {
 }
 #endif
 
-int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
+int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem,
+                  smtpc_security security) {
   static const unsigned char pers[] = "libsmtpc tls";
   smtpc_mem m;
   smtpc_tls *t;
@@ -503,13 +505,15 @@ int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
   if (out == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (mode != SMTPC_TLS_MODE_STARTTLS && mode != SMTPC_TLS_MODE_IMPLICIT)
-    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (security != SMTPC_SECURITY_STARTTLS &&
+      security != SMTPC_SECURITY_IMPLICIT &&
+      security != SMTPC_SECURITY_OPPORTUNISTIC)
+    return SMTPC_ERR_INVALID_ARGUMENT; /* NONE: nothing to wrap */
   t = smtpc__new_object(&m, mem, sizeof *t, &rc);
   if (t == NULL)
     return rc;
   t->mem = m;
-  t->mode = mode;
+  t->implicit = security == SMTPC_SECURITY_IMPLICIT;
   t->state = ST_NEW;
 #ifndef SMTPC__TLS_OS_ENTROPY
   mbedtls_entropy_init(&t->entropy);
@@ -1457,7 +1461,7 @@ static smtpc_ssize io_recv(void *ctx, unsigned char *buf, size_t len) {
 static int io_starttls(void *ctx, const char *servername) {
   smtpc_tls *t = ctx;
   int rc;
-  if (t->mode != SMTPC_TLS_MODE_STARTTLS)
+  if (t->implicit)
     return SMTPC_ERR_INVALID_STATE; /* implicit TLS: no second layer */
   switch (t->state) {
   case ST_CLEAR:
@@ -1644,7 +1648,7 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
 
   t->lower = *lower;
-  t->state = t->mode == SMTPC_TLS_MODE_IMPLICIT ? ST_HANDSHAKE : ST_CLEAR;
+  t->state = t->implicit ? ST_HANDSHAKE : ST_CLEAR;
   memset(out, 0, sizeof *out);
   out->version = SMTPC_IO_VERSION;
   out->ctx = t;

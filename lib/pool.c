@@ -156,6 +156,10 @@ int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
     *out = NULL;
   if (out == NULL || cfg == NULL || cfg->host == NULL || *cfg->host == '\0')
     return SMTPC_ERR_INVALID_ARGUMENT;
+  /* a caller built with newer headers than this library */
+  if ((unsigned)cfg->version > SMTPC_CLIENT_CONFIG_VERSION ||
+      (opt != NULL && (unsigned)opt->version > SMTPC_POOL_OPTIONS_VERSION))
+    return SMTPC_ERR_INVALID_ARGUMENT;
   p = smtpc__new_object(&m, cfg->mem, sizeof(*p), &rc);
   if (p == NULL)
     return rc;
@@ -435,23 +439,8 @@ static void pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
   }
 }
 
-int smtpc_pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
+int smtpc_pool_send(smtpc_pool *p, const smtpc_mail *mail, unsigned wait_ms,
                     smtpc_result **out) {
-  smtpc_result *r = smtpc__result_new(p != NULL ? &p->mem : NULL);
-  if (out != NULL)
-    *out = NULL;
-  if (r == NULL)
-    return SMTPC_ERR_NOMEM;
-  if (p == NULL || msg == NULL)
-    smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
-                      "smtpc_pool_send: NULL argument");
-  else
-    pool_send(p, msg, wait_ms, r);
-  return smtpc__result_finish(r, out);
-}
-
-int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
-                         unsigned wait_ms, smtpc_result **out) {
   smtpc_result *r = smtpc__result_new(p != NULL ? &p->mem : NULL);
   smtpc_msg *msg = NULL;
   if (out != NULL)
@@ -460,10 +449,25 @@ int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
     return SMTPC_ERR_NOMEM;
   if (p == NULL || mail == NULL)
     smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
-                      "smtpc_pool_send_mail: NULL argument");
+                      "smtpc_pool_send: NULL argument");
   else if (smtpc__mail_build(mail, &p->mem, &msg, r) == SMTPC_OK)
     pool_send(p, msg, wait_ms, r);
   smtpc_msg_free(msg);
+  return smtpc__result_finish(r, out);
+}
+
+int smtpc_pool_send_msg(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
+                        smtpc_result **out) {
+  smtpc_result *r = smtpc__result_new(p != NULL ? &p->mem : NULL);
+  if (out != NULL)
+    *out = NULL;
+  if (r == NULL)
+    return SMTPC_ERR_NOMEM;
+  if (p == NULL || msg == NULL)
+    smtpc__result_set(r, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+                      "smtpc_pool_send_msg: NULL argument");
+  else
+    pool_send(p, msg, wait_ms, r);
   return smtpc__result_finish(r, out);
 }
 

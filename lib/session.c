@@ -522,10 +522,17 @@ static int start_auth(smtpc_session *s) {
   return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
 }
 
+/* TLS or nothing: STARTTLS required, or implicit TLS (secure from the
+ * start). */
+static int tls_required(const smtpc_session *s) {
+  return s->security == SMTPC_SECURITY_STARTTLS ||
+         s->security == SMTPC_SECURITY_IMPLICIT;
+}
+
 /* Once the connection is as secure as it will get: the TLS policy, then
  * AUTH or ready. */
 static int after_security(smtpc_session *s) {
-  if (s->tls_policy == SMTPC_TLS_REQUIRED && !session_secure(s))
+  if (tls_required(s) && !session_secure(s))
     /* RFC 3207 4.1 / RFC 8314: never fall back to clear text */
     return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
   if (s->auth_user != NULL)
@@ -538,7 +545,7 @@ static int after_security(smtpc_session *s) {
  * the EHLO that follows a handshake), else on to the policy and AUTH. */
 static int after_hello(smtpc_session *s) {
   int rv;
-  if (!session_secure(s) && !s->tls_up && s->tls_policy != SMTPC_TLS_NONE &&
+  if (!session_secure(s) && !s->tls_up && s->security != SMTPC_SECURITY_NONE &&
       (s->caps.flags & SMTPC__CAP_STARTTLS) && can_starttls(s)) {
     if ((rv = send_cmd(s, "STARTTLS", NULL, EX_STARTTLS, NULL, 0)) == SMTPC_OK)
       set_phase(s, PH_STARTTLS);
@@ -688,7 +695,7 @@ static int on_starttls(smtpc_session *s, const smtpc_reply *r) {
     return SMTPC_OK;
   }
   s->starttls_refused = 1;
-  if (s->tls_policy == SMTPC_TLS_REQUIRED)
+  if (tls_required(s))
     return fail_sync(s, SMTPC_ERR_STARTTLS_UNAVAILABLE);
   return after_security(s); /* opportunistic: go on in clear */
 }
@@ -1165,6 +1172,7 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;
   s->ph = PH_NEW;
+  s->security = SMTPC_SECURITY_NONE; /* zero would be STARTTLS required */
   s->open_result = SMTPC__PENDING;
   s->op_result = SMTPC_OK;
   smtpc__reply_parser_init(&s->parser, &s->mem);

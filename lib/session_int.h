@@ -132,7 +132,7 @@ struct smtpc_session {
   int op_result;          /* SMTPC__PENDING while the op is in flight */
   char *op_arg;
 
-  smtpc_tls_policy tls_policy;
+  smtpc_security security; /* smtpc_session_set_tls_policy() */
   int starttls_refused;   /* the server did not take STARTTLS */
   int tls_up;             /* the transport was upgraded after STARTTLS */
   int allow_plain_auth;

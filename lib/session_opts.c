@@ -132,12 +132,12 @@ void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
   s->trace_user = user;
 }
 
-int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_tls_policy policy) {
-  if (s == NULL || (unsigned)policy > SMTPC_TLS_REQUIRED)
+int smtpc_session_set_tls_policy(smtpc_session *s, smtpc_security security) {
+  if (s == NULL || (unsigned)security > SMTPC_SECURITY_NONE)
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (s->ph != PH_NEW)
     return SMTPC_ERR_INVALID_STATE;
-  s->tls_policy = policy;
+  s->security = security;
   return SMTPC_OK;
 }
 

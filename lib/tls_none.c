@@ -3,9 +3,10 @@
  * every call reports "not built with TLS". */
 #include "smtpc_int.h"
 
-int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem, smtpc_tls_mode mode) {
+int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem,
+                  smtpc_security security) {
   (void)mem;
-  (void)mode;
+  (void)security;
   if (out != NULL)
     *out = NULL;
   return SMTPC_ERR_NOT_SUPPORTED;

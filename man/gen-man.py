@@ -45,7 +45,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-HEADERS = ["smtpc.h", "socket.h", "tls.h", "mime.h", "client.h"]  # documentation order
+HEADERS = ["base.h", "session.h", "socket.h", "tls.h", "mime.h", "client.h",
+           "smtpc.h"]  # documentation order
 FALLBACK_DATE = "2026-11-23"  # used while NEWS names no release date
 
 SECTION_ORDER = [

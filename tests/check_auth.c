@@ -83,7 +83,7 @@ START_TEST(test_starttls_required_then_auth) {
   tu_bytes phases = {0};
   fx_init(&f, &ts_modes[_i]);
   smtpc__session_set_phase_hook(f.s, on_phase, &phases);
-  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED),
+  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS),
                    SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass",
                                           NULL),
@@ -125,7 +125,7 @@ END_TEST
 START_TEST(test_required_not_offered) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass", NULL);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
@@ -143,7 +143,7 @@ END_TEST
 START_TEST(test_required_refused) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -160,7 +160,7 @@ START_TEST(test_required_transport_without_tls) {
   fixture f;
   fx_init(&f, NULL);
   ts_set_has_starttls(f.t, 0);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -169,12 +169,44 @@ START_TEST(test_required_transport_without_tls) {
 }
 END_TEST
 
+/* The session reads the one security setting: IMPLICIT demands TLS like
+ * STARTTLS (a transport that is not secure from the start gets STARTTLS or
+ * nothing); NONE, like a session that was never told, never sends
+ * STARTTLS, even when offered. */
+START_TEST(test_security_implicit_and_none) {
+  int variant;
+  for (variant = 0; variant < 3; variant++) {
+    fixture f;
+    fx_init(&f, NULL);
+    if (variant == 0)
+      ts_set_has_starttls(f.t, 0);
+    if (variant == 0)
+      ck_assert_int_eq(
+          smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_IMPLICIT),
+          SMTPC_OK);
+    else if (variant == 1)
+      ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_NONE),
+                       SMTPC_OK);
+    ts_server(f.t, GREETING);
+    ts_client(f.t, EHLO_CMD);
+    ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
+    if (variant == 0) {
+      ck_assert_int_eq(fx_open(&f), SMTPC_ERR_STARTTLS_UNAVAILABLE);
+    } else {
+      ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+      ck_assert_int_eq(smtpc_session_is_secure(f.s), 0);
+    }
+    fx_fini(&f);
+  }
+}
+END_TEST
+
 START_TEST(test_opportunistic_falls_back) {
   int variant;
   for (variant = 0; variant < 2; variant++) {
     fixture f;
     fx_init(&f, NULL);
-    smtpc_session_set_tls_policy(f.s, SMTPC_TLS_OPPORTUNISTIC);
+    smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_OPPORTUNISTIC);
     ts_server(f.t, GREETING);
     ts_client(f.t, EHLO_CMD);
     if (variant == 0) {
@@ -206,7 +238,7 @@ START_TEST(test_starttls_injection) {
   fixture f;
   ts_mode whole = {0, 0, _i, 0};
   fx_init(&f, &whole);
-  smtpc_session_set_tls_policy(f.s, SMTPC_TLS_REQUIRED);
+  smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 STARTTLS\r\n");
@@ -224,7 +256,7 @@ START_TEST(test_starttls_handshake_fails) {
   for (k = 0; k < 2; k++) {
     fixture f;
     fx_init(&f, NULL);
-    smtpc_session_set_tls_policy(f.s, SMTPC_TLS_OPPORTUNISTIC);
+    smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_OPPORTUNISTIC);
     smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass", NULL);
     ts_server(f.t, GREETING);
     ts_client(f.t, EHLO_CMD);
@@ -537,7 +569,7 @@ START_TEST(test_auth_bad_arguments) {
   ck_assert_int_eq(smtpc_session_set_auth(f.s, (smtpc_auth_mech)9, "u", "p",
                                           NULL),
                    SMTPC_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, (smtpc_tls_policy)7),
+  ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, (smtpc_security)7),
                    SMTPC_ERR_INVALID_ARGUMENT);
   tu_bytes_free(&f.trace);
   smtpc_session_free(f.s);
@@ -798,6 +830,7 @@ static Suite *auth_suite(void) {
   tcase_add_loop_test(tc, test_required_not_offered, 0, n);
   tcase_add_loop_test(tc, test_required_refused, 0, n);
   tcase_add_test(tc, test_required_transport_without_tls);
+  tcase_add_test(tc, test_security_implicit_and_none);
   tcase_add_test(tc, test_opportunistic_falls_back);
   tcase_add_loop_test(tc, test_starttls_injection, 0, 2);
   tcase_add_test(tc, test_starttls_handshake_fails);

@@ -534,6 +534,23 @@ START_TEST(test_setup_refused) {
   smtpc_result_free(R);
   R = NULL;
 
+  /* structures that claim a layout newer than the library's */
+  m = mail_from("s@client.test");
+  m.version = SMTPC_MAIL_VERSION + 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "version");
+  smtpc_result_free(R);
+  R = NULL;
+  m = mail_from("s@client.test");
+  cfg.version = SMTPC_CLIENT_CONFIG_VERSION + 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "version");
+  smtpc_result_free(R);
+  R = NULL;
+  cfg.version = 0;
+
   /* the result pointer is optional */
   m = mail_from("s@client.test");
   m.subject = "a\rb";
@@ -946,7 +963,7 @@ static smtpc_pool *pool_for(const char *spec, unsigned max, unsigned rate,
 static int pool_send_from(smtpc_pool *p, const char *from, unsigned wait_ms,
                           smtpc_result **res) {
   smtpc_mail m = mail_from(from);
-  return smtpc_pool_send_mail(p, &m, wait_ms, res);
+  return smtpc_pool_send(p, &m, wait_ms, res);
 }
 
 static smtpc_pool_stats stats_of(smtpc_pool *p) {
@@ -1538,9 +1555,25 @@ START_TEST(test_pool_setup_errors) {
   cfg.host = NULL;
   ck_assert_int_eq(smtpc_pool_new(&p, &cfg, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   cfg = cfg_for("ok+poolsetup");
+  cfg.version = SMTPC_CLIENT_CONFIG_VERSION + 1;
+  ck_assert_int_eq(smtpc_pool_new(&p, &cfg, NULL), SMTPC_ERR_INVALID_ARGUMENT);
+  cfg.version = 0;
+  {
+    smtpc_pool_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.version = SMTPC_POOL_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(smtpc_pool_new(&p, &cfg, &opt),
+                     SMTPC_ERR_INVALID_ARGUMENT);
+  }
+  ck_assert_ptr_null(p);
   ck_assert_int_eq(smtpc_pool_new(&POOL, &cfg, NULL), SMTPC_OK);
+  rv = smtpc_pool_send_msg(POOL, NULL, 1000, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "smtpc_pool_send_msg");
+  smtpc_result_free(R);
+  R = NULL;
   m.subject = "x\ny";
-  rv = smtpc_pool_send_mail(POOL, &m, 1000, &R);
+  rv = smtpc_pool_send(POOL, &m, 1000, &R);
   EXPECT(rv, R, SMTPC_ERR_BAD_ARGUMENT, SMTPC_STAGE_SETUP,
          SMTPC_RETRY_PERMANENT, NULL);
   ck_assert_uint_eq(smtpc_result_attempts(R), 0);

@@ -74,7 +74,7 @@ START_TEST(none_not_supported) {
   smtpc_tls *t = (smtpc_tls *)1;
   smtpc_io io, out;
   memset(&io, 0, sizeof io);
-  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_TLS_MODE_STARTTLS),
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_STARTTLS),
                    SMTPC_ERR_NOT_SUPPORTED);
   ck_assert_ptr_eq(t, NULL);
   ck_assert_int_eq(smtpc_tls_set_hostname(NULL, "x"), SMTPC_ERR_NOT_SUPPORTED);
@@ -548,7 +548,7 @@ typedef struct pair {
 
 /* A client in mode (CA ca.pem unless cafile is given; "" for none) and,
  * when cert is non-NULL, a server presenting cert/key.  Not wrapped yet. */
-static pair *pair_new(smtpc_tls_mode mode, const char *cafile,
+static pair *pair_new(smtpc_security mode, const char *cafile,
                       const char *cert, const char *key, unsigned srv_flags,
                       int variant) {
   pair *p = calloc(1, sizeof *p);
@@ -733,7 +733,7 @@ static void assert_contains(const char *hay, const char *needle) {
 /* ---- STARTTLS and implicit TLS ------------------------------------------- */
 
 START_TEST(starttls_ok) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      _i);
   unsigned char *big;
   size_t i;
@@ -776,7 +776,7 @@ START_TEST(starttls_ok) {
 END_TEST
 
 START_TEST(implicit_ok) {
-  pair *p = pair_new(SMTPC_TLS_MODE_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
                      _i);
   unsigned char buf[64];
   size_t got = 0;
@@ -819,7 +819,7 @@ END_TEST
 
 /* Implicit mode started by a send instead of a recv. */
 START_TEST(implicit_send_first) {
-  pair *p = pair_new(SMTPC_TLS_MODE_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
                      0);
   ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "localhost"), SMTPC_OK);
   pair_wrap(p);
@@ -831,7 +831,7 @@ START_TEST(implicit_send_first) {
 END_TEST
 
 START_TEST(implicit_without_hostname) {
-  pair *p = pair_new(SMTPC_TLS_MODE_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
                      0);
   unsigned char b[8];
   pair_wrap(p);
@@ -847,7 +847,7 @@ END_TEST
 /* ---- verification -------------------------------------------------------- */
 
 START_TEST(wrong_hostname) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "mx.example.org"),
@@ -862,7 +862,7 @@ END_TEST
 
 /* smtpc_tls_set_hostname() wins over the name the session passes. */
 START_TEST(configured_hostname_wins) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "localhost."), SMTPC_OK);
   pair_wrap(p);
@@ -870,7 +870,7 @@ START_TEST(configured_hostname_wins) {
   ck_assert_str_eq(p->srv.sni, "localhost"); /* trailing dot dropped */
   pair_free(p);
 
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "mx.example.org"),
                    SMTPC_OK);
   pair_wrap(p);
@@ -882,7 +882,7 @@ START_TEST(configured_hostname_wins) {
 END_TEST
 
 START_TEST(no_hostname) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   pair_wrap(p);
   ck_assert_int_eq(p->io.starttls(p->io.ctx, NULL), SMTPC_ERR_CERTIFICATE);
@@ -902,7 +902,7 @@ START_TEST(ip_hostname) {
                                       "::ffff:127.0.0.1"};
   size_t i;
   for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-    pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+    pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                        0);
     pair_wrap(p);
     ck_assert_msg(do_starttls(p, ok[i]) == SMTPC_OK, "%s: %s", ok[i],
@@ -911,7 +911,7 @@ START_TEST(ip_hostname) {
     pair_free(p);
   }
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+    pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                        0);
     pair_wrap(p);
     ck_assert_int_eq(failing_starttls(p, bad[i]), SMTPC_ERR_CERTIFICATE);
@@ -932,7 +932,7 @@ END_TEST
 
 /* The message lists a few names of the certificate, not all. */
 START_TEST(many_names) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "many.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "many.pem", "srv.key", 0,
                      0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
@@ -947,7 +947,7 @@ END_TEST
  * (mbedTLS flags MBEDTLS_X509_BADCERT_CN_MISMATCH, and only that, give
  * SMTPC_TLS_VERIFY_HOSTNAME); returns the pair for more checks. */
 static pair *name_refused(const char *cert, const char *name) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, cert, "srv.key", 0, 0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, cert, "srv.key", 0, 0);
   int rc;
   pair_wrap(p);
   rc = do_starttls(p, name);
@@ -975,12 +975,12 @@ START_TEST(cn_not_used) {
                    "certificate is for localhost, not 127.0.0.1");
   pair_free(p);
 
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "iponly.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "iponly.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "127.0.0.1"), SMTPC_OK);
   pair_free(p);
   /* verification off: no name check either */
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "nosan.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, "", "nosan.pem", "srv.key", 0, 0);
   smtpc_tls_insecure_skip_verify(p->tls, 1);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
@@ -1007,7 +1007,7 @@ START_TEST(wildcards) {
   for (i = 0; i < sizeof v / sizeof v[0]; i++) {
     pair *p;
     if (v[i].ok) {
-      p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, v[i].cert, "srv.key", 0, 0);
+      p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, v[i].cert, "srv.key", 0, 0);
       pair_wrap(p);
       ck_assert_msg(do_starttls(p, v[i].name) == SMTPC_OK, "%s for %s: %s",
                     v[i].san, v[i].name, smtpc_tls_last_error(p->tls));
@@ -1026,7 +1026,7 @@ END_TEST
 
 START_TEST(self_signed) {
   pair *p =
-      pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "ss.pem", "ss.key", 0, _i);
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "ss.pem", "ss.key", 0, _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls),
@@ -1039,7 +1039,7 @@ START_TEST(self_signed) {
 END_TEST
 
 START_TEST(unknown_ca) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv_other.pem",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv_other.pem",
                      "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
@@ -1053,7 +1053,7 @@ START_TEST(unknown_ca) {
 END_TEST
 
 START_TEST(expired) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "expired.pem", "srv.key",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "expired.pem", "srv.key",
                      0, _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
@@ -1068,7 +1068,7 @@ END_TEST
 /* The system bundle is loaded when no CA is configured, and does not trust
  * the test CA. */
 START_TEST(system_bundle) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "srv.pem", "srv.key", 0, 0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, "", "srv.pem", "srv.key", 0, 0);
   int rc = smtpc_tls_wrap(p->tls, &p->lower, &p->io);
   if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) != 0) {
     ck_assert_int_eq(rc, SMTPC_ERR_CERTIFICATE);
@@ -1084,7 +1084,7 @@ START_TEST(system_bundle) {
 END_TEST
 
 START_TEST(insecure_skip_verify) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "ss.pem", "ss.key", 0, _i);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, "", "ss.pem", "ss.key", 0, _i);
   smtpc_tls_insecure_skip_verify(p->tls, 1);
   pair_wrap(p);
   /* self-signed, and not even the right name */
@@ -1095,7 +1095,7 @@ START_TEST(insecure_skip_verify) {
   pair_free(p);
 
   /* no name at all is fine too */
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "ss.pem", "ss.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, "", "ss.pem", "ss.key", 0, 0);
   smtpc_tls_insecure_skip_verify(p->tls, 1);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, NULL), SMTPC_OK);
@@ -1107,7 +1107,7 @@ END_TEST
 START_TEST(ca_files) {
   smtpc_tls *t;
   pair *p;
-  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_TLS_MODE_STARTTLS), SMTPC_OK);
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_STARTTLS), SMTPC_OK);
   ck_assert_int_eq(smtpc_tls_set_cafile(t, path("missing.pem")),
                    SMTPC_ERR_CERTIFICATE);
   assert_contains(smtpc_tls_last_error(t), "missing.pem");
@@ -1124,7 +1124,7 @@ START_TEST(ca_files) {
   smtpc_tls_free(t);
 
   /* a CA directory works like a file */
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, "", "srv.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, "", "srv.pem", "srv.key", 0, 0);
   ck_assert_int_eq(smtpc_tls_set_capath(p->tls, path("cadir")), SMTPC_OK);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
@@ -1135,7 +1135,7 @@ END_TEST
 /* ---- client certificates --------------------------------------------------- */
 
 START_TEST(client_cert) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
                      SRV_REQUIRE_CLIENT_CERT, _i);
   const mbedtls_x509_crt *peer;
   char dn[128];
@@ -1155,7 +1155,7 @@ START_TEST(client_cert) {
 END_TEST
 
 START_TEST(client_cert_missing) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
                      SRV_REQUIRE_CLIENT_CERT, 0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_TLS);
@@ -1168,7 +1168,7 @@ END_TEST
 
 START_TEST(client_cert_bad) {
   smtpc_tls *t;
-  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_TLS_MODE_STARTTLS), SMTPC_OK);
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_STARTTLS), SMTPC_OK);
   ck_assert_int_eq(
       smtpc_tls_set_client_cert(t, path("cli.pem"), path("srv.key")),
       SMTPC_ERR_CERTIFICATE);
@@ -1194,7 +1194,7 @@ END_TEST
 
 START_TEST(tls11_refused) {
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_1)
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
                      SRV_TLS11_ONLY, 0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_TLS);
@@ -1243,7 +1243,7 @@ START_TEST(cipher_suites) {
     pair *p;
     if (mbedtls_ssl_ciphersuite_from_id(v[i].suite) == NULL)
       continue; /* not in this mbedTLS build */
-    p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL,
+    p = pair_new(SMTPC_SECURITY_STARTTLS, NULL,
                  v[i].rsa ? "rsa.pem" : "srv.pem",
                  v[i].rsa ? "rsa.key" : "srv.key", SRV_TLS12_MAX, 0);
     server_only_suite(&p->srv, v[i].suite);
@@ -1271,7 +1271,7 @@ END_TEST
  * wrapper reads exactly what the caller asks for, never ahead, so the
  * session can see them and abort (RFC 3207 section 5 / DESIGN.md). */
 START_TEST(clear_bytes_not_consumed) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   static const char in[] = "220 go ahead\r\nINJECTED";
   unsigned char b[64];
@@ -1295,7 +1295,7 @@ START_TEST(clear_bytes_not_consumed) {
 
   /* Had the caller not read them, the handshake would not skip them: they
    * are parsed as a (bad) TLS record and the handshake fails. */
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ring_put(&p->s2c, (const unsigned char *)"INJECTED", 8);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_TLS);
@@ -1304,7 +1304,7 @@ START_TEST(clear_bytes_not_consumed) {
 END_TEST
 
 START_TEST(eof_during_handshake) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   int rc;
   pair_wrap(p);
@@ -1319,7 +1319,7 @@ END_TEST
 
 /* Transport errors come back unchanged (a timeout stays a timeout). */
 START_TEST(lower_error_passthrough) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   unsigned char b[8];
   pair_wrap(p);
@@ -1330,7 +1330,7 @@ START_TEST(lower_error_passthrough) {
   pair_free(p);
 
   /* after the handshake too */
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
   p->low.fail = SMTPC_ERR_IO;
@@ -1342,7 +1342,7 @@ START_TEST(lower_error_passthrough) {
 END_TEST
 
 START_TEST(set_timeout_and_close) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   unsigned char b[16];
   int r = 0;
@@ -1374,7 +1374,7 @@ END_TEST
 /* close_notify from the server reads as end of stream, and so does a plain
  * transport EOF. */
 START_TEST(peer_close) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      _i);
   unsigned char b[16];
   smtpc_ssize r = SMTPC_ERR_WANT_READ;
@@ -1391,7 +1391,7 @@ START_TEST(peer_close) {
   ck_assert_int_eq((int)r, 0);
   pair_free(p);
 
-  p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0, _i);
+  p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, _i);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
   p->s2c.closed = 1;
@@ -1412,7 +1412,7 @@ END_TEST
  * sent: see flush_pending() in io_mbedtls.c). */
 START_TEST(non_data_record) {
 #if defined(MBEDTLS_SSL_RENEGOTIATION) && MBEDTLS_VERSION_NUMBER < 0x03000000
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key",
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
                      SRV_RENEGOTIATION, _i);
   unsigned char b[32];
   smtpc_ssize r = SMTPC_ERR_WANT_READ;
@@ -1440,7 +1440,7 @@ END_TEST
 
 /* One object, several connections. */
 START_TEST(rewrap) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
@@ -1476,11 +1476,20 @@ START_TEST(api_misuse) {
   smtpc_io lower, out;
   size_t i;
 
-  ck_assert_int_eq(smtpc_tls_new(NULL, NULL, SMTPC_TLS_MODE_STARTTLS),
+  ck_assert_int_eq(smtpc_tls_new(NULL, NULL, SMTPC_SECURITY_STARTTLS),
                    SMTPC_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(smtpc_tls_new(&t, NULL, (smtpc_tls_mode)7),
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, (smtpc_security)7),
                    SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_ptr_eq(t, NULL);
+  t = (smtpc_tls *)1;
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_NONE),
+                   SMTPC_ERR_INVALID_ARGUMENT); /* nothing to wrap */
+  ck_assert_ptr_eq(t, NULL);
+  /* opportunistic STARTTLS wraps like STARTTLS: the session decides */
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_OPPORTUNISTIC),
+                   SMTPC_OK);
+  smtpc_tls_free(t);
+  t = NULL;
   smtpc_tls_free(NULL);
   ck_assert_int_eq(smtpc_tls_verify_result(NULL), SMTPC_TLS_VERIFY_OK);
   ck_assert_str_eq(smtpc_tls_last_error(NULL), "");
@@ -1488,7 +1497,7 @@ START_TEST(api_misuse) {
   ck_assert_int_eq(smtpc_tls_is_active(NULL), 0);
   smtpc_tls_insecure_skip_verify(NULL, 1);
 
-  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_TLS_MODE_STARTTLS), SMTPC_OK);
+  ck_assert_int_eq(smtpc_tls_new(&t, NULL, SMTPC_SECURITY_STARTTLS), SMTPC_OK);
   ck_assert_str_eq(smtpc_tls_last_error(t), "");
   ck_assert_int_eq(smtpc_tls_is_active(t), 0);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -1523,7 +1532,7 @@ END_TEST
 
 /* Optional lower callbacks may be missing. */
 START_TEST(minimal_lower) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, NULL, "srv.pem", "srv.key", 0,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
                      0);
   p->lower.set_timeout = NULL;
   p->lower.close = NULL;
@@ -1591,7 +1600,7 @@ START_TEST(alloc_failures) {
     p->lower.recv = mock_recv;
     server_init(&p->srv, &p->c2s, &p->s2c, "srv.pem", "srv.key", 0);
     p->have_srv = 1;
-    rc = smtpc_tls_new(&p->tls, &mem, SMTPC_TLS_MODE_STARTTLS);
+    rc = smtpc_tls_new(&p->tls, &mem, SMTPC_SECURITY_STARTTLS);
     if (rc == SMTPC_OK)
       rc = smtpc_tls_set_hostname(p->tls, "localhost");
     if (rc == SMTPC_OK)
@@ -1669,7 +1678,7 @@ typedef struct conn_case {
  * through r (or not, r NULL); on success a few bytes each way.  Returns
  * starttls's result. */
 static int cached_conn(smtpc_tls_cache *cache, resumer *r, conn_case *cc) {
-  pair *p = pair_new(SMTPC_TLS_MODE_STARTTLS, cc->cafile,
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, cc->cafile,
                      cc->cert ? cc->cert : "srv.pem",
                      cc->key ? cc->key : "srv.key", cc->srv_flags, cc->variant);
   int rc;

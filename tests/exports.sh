@@ -5,6 +5,11 @@
 # 1. Every defined dynamic symbol of lib/.libs/libsmtpc.so is named smtpc_*
 #    and is code or data (nm types T, D, B, R).
 # 2. Every function declared with SMTPC_API in include/smtpc/*.h is exported.
+# 3. The exported names are exactly those of lib/libsmtpc.sym, the committed
+#    list of the ABI (sorted, one name a line; also the libtool
+#    -export-symbols list): any name added or removed shows as a diff, so
+#    every change to the ABI is a deliberate edit of that file.
+# 4. lib/libsmtpc.sym names exactly the SMTPC_API functions of the headers.
 # Skips (77) only when no shared library was built (static-only build).
 # make check exports top_srcdir and top_builddir.
 set -euo pipefail
@@ -71,12 +76,44 @@ else
     echo "ok: all $ndecl SMTPC_API functions of include/smtpc/*.h are exported"
 fi
 
-# Exported but not declared: not an error (the rule is the prefix), but
-# worth seeing.
+# Exported but not declared: not an error here (the rule is the prefix;
+# check 4 compares the headers with the list), but worth seeing.
 extra=$(comm -13 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported"))
 if [[ -n $extra ]]; then
     echo "note: exported but not declared with SMTPC_API in a public header:"
     printf '%s\n' "$extra" | indent
+fi
+
+# 3 and 4: the committed list.
+symfile=$top_srcdir/lib/libsmtpc.sym
+if [[ ! -f $symfile ]]; then
+    echo "FAIL: $symfile is missing"
+    exit 1
+fi
+listed=$(grep -v '^$' "$symfile")
+if [[ $listed != "$(LC_ALL=C sort -u <<<"$listed")" ]]; then
+    echo "FAIL: lib/libsmtpc.sym is not sorted (LC_ALL=C sort -u) or has duplicates"
+    fail=1
+fi
+nlisted=$(grep -c . <<<"$listed" || true)
+d=$(diff -u --label lib/libsmtpc.sym --label "nm -D $so" \
+    <(LC_ALL=C sort -u <<<"$listed") <(LC_ALL=C sort -u <<<"$exported")) || true
+if [[ -n $d ]]; then
+    echo "FAIL: the exported symbols differ from lib/libsmtpc.sym (+ exported, not listed; - listed, not exported):"
+    printf '%s\n' "$d" | indent
+    echo "  A deliberate ABI change edits lib/libsmtpc.sym (and bumps -version-info at release)."
+    fail=1
+else
+    echo "ok: the $nlisted exported symbols are exactly lib/libsmtpc.sym"
+fi
+d=$(diff -u --label lib/libsmtpc.sym --label "SMTPC_API in include/smtpc/*.h" \
+    <(LC_ALL=C sort -u <<<"$listed") <(LC_ALL=C sort -u <<<"$declared")) || true
+if [[ -n $d ]]; then
+    echo "FAIL: lib/libsmtpc.sym differs from the SMTPC_API declarations (+ declared, not listed; - listed, not declared):"
+    printf '%s\n' "$d" | indent
+    fail=1
+else
+    echo "ok: lib/libsmtpc.sym names exactly the SMTPC_API functions"
 fi
 
 exit "$fail"

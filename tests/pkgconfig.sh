@@ -145,7 +145,7 @@ int main(void) {
     return 2;
   if (smtpc_session_new(&s, NULL) != SMTPC_OK)
     return 3;
-  rc = smtpc_tls_new(&tls, NULL, SMTPC_TLS_MODE_STARTTLS);
+  rc = smtpc_tls_new(&tls, NULL, SMTPC_SECURITY_STARTTLS);
   if (rc == SMTPC_OK)
     rc = smtpc_tls_set_hostname(tls, "mail.example.net");
   printf("libsmtpc %s; message %zu bytes; tls: %s\n", smtpc_version(), len,

@@ -23,7 +23,7 @@
  *   POOL_TLS                  none (default), starttls or implicit
  *   POOL_CAFILE               CA file for TLS
  *   POOL_TIMEOUT_MS           reply deadline (default 30000)
- *   POOL_WAIT_MS              smtpc_pool_send() wait (default 120000)
+ *   POOL_WAIT_MS              smtpc_pool_send_msg() wait (default 120000)
  *   POOL_MAX_MESSAGES         messages per connection (pool default 100)
  *   POOL_CHECK_AFTER_MS, POOL_IDLE_TIMEOUT_MS, POOL_RATE   pool options
  *   POOL_PAUSE_EVERY, POOL_PAUSE_MS   each thread sleeps PAUSE_MS after
@@ -134,7 +134,7 @@ static int send_one(worker *w, unsigned long i, smtpc_result **res) {
     smtpc_msg_free(m);
     return rv;
   }
-  rv = smtpc_pool_send(sh->pool, m, (unsigned)sh->wait_ms, res);
+  rv = smtpc_pool_send_msg(sh->pool, m, (unsigned)sh->wait_ms, res);
   pthread_mutex_lock(&sh->mu);
   quiet = sh->quiet || sh->failed >= 20; /* the first 20 tell enough */
   pthread_mutex_unlock(&sh->mu);

@@ -25,13 +25,19 @@
  * smtpc_result_free(res);
  * \endcode
  * Every structure here may be zero-initialised; zero means the documented
- * default.  Fields may be added at the end in later versions (the
- * `reserved` members keep the size); always initialise with `{0}`.
+ * default.  The structures the caller fills in start with a `version`
+ * member; 0 is the first layout, the one of these headers, and later
+ * versions only add members at the end (see "Extending public structures"
+ * in base.h).  Always initialise with `{0}`.
+ *
+ * Included by smtpc.h; needs base.h, session.h and tls.h.
  */
 #ifndef SMTPC_CLIENT_H
 #define SMTPC_CLIENT_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
+#include <smtpc/session.h>
+#include <smtpc/tls.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,20 +46,9 @@
 extern "C" {
 #endif
 
-/** \brief How the connection is secured. */
-typedef enum smtpc_security {
-  /** STARTTLS is required (RFC 3207); the default.  A server that does not
-   *  offer it is an error (::SMTPC_ERR_STARTTLS_UNAVAILABLE), never a
-   *  silent fall-back to clear text. */
-  SMTPC_SECURITY_STARTTLS = 0,
-  /** TLS from the first byte, port 465 (RFC 8314). */
-  SMTPC_SECURITY_IMPLICIT = 1,
-  /** STARTTLS when offered, else clear text.  Credentials are still never
-   *  sent in clear unless ::smtpc_client_config::allow_plaintext_auth. */
-  SMTPC_SECURITY_OPPORTUNISTIC = 2,
-  /** Clear text only. */
-  SMTPC_SECURITY_NONE = 3
-} smtpc_security;
+/** \brief Layout version of ::smtpc_client_config in these headers (0: the
+ *         first). */
+#define SMTPC_CLIENT_CONFIG_VERSION 0
 
 /**
  * \brief Where and how to connect, for smtpc_send(), smtpc_verify() and
@@ -62,12 +57,16 @@ typedef enum smtpc_security {
  * Strings are read during the call (smtpc_pool_new() copies them).
  */
 typedef struct smtpc_client_config {
+  /** ::SMTPC_CLIENT_CONFIG_VERSION, or 0 for the first layout. */
+  int version;
   /** Server host name or address literal (required). */
   const char *host;
   /** Port number or service name; NULL: "465" with
    *  ::SMTPC_SECURITY_IMPLICIT, "587" when \ref user is set, else "25". */
   const char *port;
-  /** TLS mode; default ::SMTPC_SECURITY_STARTTLS. */
+  /** How the connection is secured; default (0)
+   *  ::SMTPC_SECURITY_STARTTLS.  Credentials are never sent in clear
+   *  unless \ref allow_plaintext_auth is set. */
   smtpc_security security;
   /** PEM file of trusted CA certificates; NULL: the system's bundle. */
   const char *ca_file;
@@ -110,8 +109,6 @@ typedef struct smtpc_client_config {
    *  connections skip the full handshake.  A pool given NULL makes its
    *  own. */
   smtpc_tls_cache *tls_cache;
-  /** Keep zero. */
-  void *reserved[3];
 } smtpc_client_config;
 
 /** \brief A file or bytes to attach to an ::smtpc_mail. */
@@ -130,8 +127,13 @@ typedef struct smtpc_attachment {
   const char *content_id;
 } smtpc_attachment;
 
-/** \brief A simple message for smtpc_send() and smtpc_pool_send_mail(). */
+/** \brief Layout version of ::smtpc_mail in these headers (0: the first). */
+#define SMTPC_MAIL_VERSION 0
+
+/** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
+  /** ::SMTPC_MAIL_VERSION, or 0 for the first layout. */
+  int version;
   /** Sender: "addr@example.org" or "Display Name <addr@example.org>"
    *  (required). */
   const char *from;
@@ -154,8 +156,6 @@ typedef struct smtpc_mail {
   const smtpc_attachment *attachments;
   /** Number of \ref attachments. */
   size_t nattachments;
-  /** Keep zero. */
-  void *reserved[4];
 } smtpc_mail;
 
 /** \brief Where a one-call operation stopped, see smtpc_result_stage(). */
@@ -190,9 +190,6 @@ typedef enum smtpc_retry {
    *  deliver it twice; the library never does so on its own. */
   SMTPC_RETRY_UNKNOWN = 3
 } smtpc_retry;
-
-/** \brief The detailed outcome of a one-call operation or a pool send. */
-typedef struct smtpc_result smtpc_result;
 
 /**
  * \brief Sends one message built from \p mail: connect, EHLO, STARTTLS,
@@ -380,11 +377,14 @@ SMTPC_API const char *smtpc_retry_name(smtpc_retry retry);
 
 /* ---- connection pool ----------------------------------------------------- */
 
-/** \brief A pool of connections to one server, see smtpc_pool_new(). */
-typedef struct smtpc_pool smtpc_pool;
+/** \brief Layout version of ::smtpc_pool_options in these headers (0: the
+ *         first). */
+#define SMTPC_POOL_OPTIONS_VERSION 0
 
 /** \brief Pool settings; zero means the default. */
 typedef struct smtpc_pool_options {
+  /** ::SMTPC_POOL_OPTIONS_VERSION, or 0 for the first layout. */
+  int version;
   /** Most connections open at once; 0: 3. */
   unsigned max_connections;
   /** Messages per connection before it is closed with QUIT; 0: 100. */
@@ -399,11 +399,9 @@ typedef struct smtpc_pool_options {
   unsigned check_after_ms;
   /** Most messages started per second over the whole pool; 0: no limit. */
   unsigned rate_limit;
-  /** Keep zero. */
-  void *reserved[4];
 } smtpc_pool_options;
 
-/** \brief Pool counters, see smtpc_pool_stats(). */
+/** \brief Pool counters, see smtpc_pool_stats_get(). */
 typedef struct smtpc_pool_stats {
   uint64_t connects;  /**< Connections opened (successfully) so far. */
   uint64_t messages;  /**< Transactions sent (retries included). */
@@ -420,15 +418,17 @@ typedef struct smtpc_pool_stats {
  * \brief Creates a pool.  Connections are opened on demand.
  *
  * With threads (see smtpc_pool_threadsafe()) any number of threads may call
- * smtpc_pool_send() at once; at most \p max_connections of them send while
- * the others wait.  A message is retried once on a fresh connection when
- * its connection was found closed or answered 421 before the end of data
- * was sent (so the server cannot have accepted it); it is never sent twice.
+ * smtpc_pool_send() and smtpc_pool_send_msg() at once; at most
+ * \p max_connections of them send while the others wait.  A message is
+ * retried once on a fresh connection when its connection was found closed
+ * or answered 421 before the end of data was sent (so the server cannot
+ * have accepted it); it is never sent twice.
  * \param[out] out Receives the pool.
  * \param[in] cfg The server (copied).
  * \param[in] opt Settings, or NULL for the defaults.
  * \retval SMTPC_OK Created.
- * \retval SMTPC_ERR_INVALID_ARGUMENT \p out or \p cfg is NULL, or no host.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out or \p cfg is NULL, no host, or
+ *         \p cfg or \p opt has a version newer than the library.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  * \retval SMTPC_ERR_INTERNAL Thread primitives could not be created.
  */
@@ -436,33 +436,34 @@ SMTPC_API int smtpc_pool_new(smtpc_pool **out, const smtpc_client_config *cfg,
                              const smtpc_pool_options *opt);
 
 /**
- * \brief Sends a message on a pooled connection.
+ * \brief Sends a message built from \p mail (as smtpc_send()) on a pooled
+ *        connection.
  *
  * Blocks until a connection is free (or one may be opened) and the rate
  * limit allows, then sends.
  * \param[in] p The pool.
- * \param[in] msg The message, as for smtpc_send_msg(); used by one thread
- *            at a time.
+ * \param[in] mail The message.
  * \param[in] wait_ms Longest wait for a connection and rate slot; 0 does
  *            not wait.  After that ::SMTPC_ERR_TIMEOUT at
  *            ::SMTPC_STAGE_POOL (nothing was sent).
  * \param[out] result As for smtpc_send().
  * \return As smtpc_send().
  */
-SMTPC_API int smtpc_pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,
-                              smtpc_result **result);
+SMTPC_API int smtpc_pool_send(smtpc_pool *p, const smtpc_mail *mail,
+                              unsigned wait_ms, smtpc_result **result);
 
 /**
- * \brief Builds a message from \p mail (as smtpc_send()) and sends it with
- *        smtpc_pool_send().
+ * \brief Sends a message made with the MIME builder on a pooled
+ *        connection, as smtpc_pool_send().
  * \param[in] p The pool.
- * \param[in] mail The message.
+ * \param[in] msg The message, as for smtpc_send_msg(); used by one thread
+ *            at a time.
  * \param[in] wait_ms As for smtpc_pool_send().
  * \param[out] result As for smtpc_send().
  * \return As smtpc_send().
  */
-SMTPC_API int smtpc_pool_send_mail(smtpc_pool *p, const smtpc_mail *mail,
-                                   unsigned wait_ms, smtpc_result **result);
+SMTPC_API int smtpc_pool_send_msg(smtpc_pool *p, smtpc_msg *msg,
+                                  unsigned wait_ms, smtpc_result **result);
 
 /**
  * \brief Closes, now, the idle connections that have been idle for

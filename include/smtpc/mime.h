@@ -4,10 +4,10 @@
  * \brief The MIME builder: RFC 5322 / MIME messages, streamed in constant
  *        memory.
  *
- * Included by smtpc.h.  The builder is independent of the session: it turns
- * a few calls into an ::smtpc_body whose read callback produces the whole
- * message (headers and body) chunk by chunk, so a 1 GiB file attachment is
- * sent with a few kilobytes of buffers.
+ * Included by smtpc.h; needs only base.h.  The builder is independent of
+ * the session: it turns a few calls into an ::smtpc_body whose read
+ * callback produces the whole message (headers and body) chunk by chunk,
+ * so a 1 GiB file attachment is sent with a few kilobytes of buffers.
  *
  * \code
  * // s: an open smtpc_session
@@ -48,7 +48,7 @@
 #ifndef SMTPC_MIME_H
 #define SMTPC_MIME_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,9 +56,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** \brief Opaque message under construction. */
-typedef struct smtpc_msg smtpc_msg;
 
 /**
  * \brief Reads attachment bytes: the same contract as smtpc_body::read.
@@ -71,8 +68,9 @@ typedef struct smtpc_msg smtpc_msg;
 typedef smtpc_ssize (*smtpc_msg_read_cb)(void *ctx, unsigned char *buf,
                                          size_t len);
 
-/** \brief Current version of ::smtpc_msg_platform. */
-#define SMTPC_MSG_PLATFORM_VERSION 1
+/** \brief Layout version of ::smtpc_msg_platform in these headers (0: the
+ *         first). */
+#define SMTPC_MSG_PLATFORM_VERSION 0
 
 /**
  * \brief What the builder needs from the platform: the time, random bytes
@@ -84,7 +82,9 @@ typedef smtpc_ssize (*smtpc_msg_read_cb)(void *ctx, unsigned char *buf,
  * it fail with ::SMTPC_ERR_NOT_SUPPORTED.
  */
 typedef struct smtpc_msg_platform {
-  int version; /**< Must be ::SMTPC_MSG_PLATFORM_VERSION. */
+  /** ::SMTPC_MSG_PLATFORM_VERSION, or 0 for the first layout (see
+   *  "Extending public structures" in base.h). */
+  int version;
   void *user;  /**< Passed as the first argument to every hook. */
   /**
    * Stores the current time in seconds since 1970-01-01 UTC in \p now and

@@ -3,22 +3,23 @@
  * \file socket.h
  * \brief The built-in plain TCP transport (POSIX sockets, IPv4 and IPv6).
  *
- * Included by smtpc.h.  The transport resolves the host with getaddrinfo(),
- * tries each address in turn with a connect timeout, and uses non-blocking
- * sockets.  In blocking mode (the default) send and recv wait with poll()
- * until the deadline armed by smtpc_io::set_timeout; in non-blocking mode
- * they return ::SMTPC_ERR_WANT_READ / ::SMTPC_ERR_WANT_WRITE and the caller
- * polls smtpc_socket_fd().
+ * Included by smtpc.h; needs only base.h.  The transport resolves the host
+ * with getaddrinfo(), tries each address in turn with a connect timeout,
+ * and uses non-blocking sockets.  In blocking mode (the default) send and
+ * recv wait with poll() until the deadline armed by smtpc_io::set_timeout;
+ * in non-blocking mode they return ::SMTPC_ERR_WANT_READ /
+ * ::SMTPC_ERR_WANT_WRITE and the caller polls smtpc_socket_fd().
  */
 #ifndef SMTPC_SOCKET_H
 #define SMTPC_SOCKET_H
 
+#include <smtpc/base.h>
+
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** \brief Opaque TCP connection. */
-typedef struct smtpc_socket smtpc_socket;
 
 /**
  * \brief Creates an unconnected socket transport.

@@ -5,11 +5,13 @@
  *
  * An ::smtpc_tls object wraps a lower transport (the socket transport or the
  * caller's own) and hands out an ::smtpc_io whose bytes are encrypted.  Two
- * modes:
+ * ways, chosen by the ::smtpc_security value given to smtpc_tls_new():
  * - STARTTLS (RFC 3207): the wrapper passes bytes through in the clear until
  *   the session calls smtpc_io::starttls, which runs the handshake;
  * - implicit TLS (RFC 8314, port 465): the handshake runs before the first
  *   byte, on the first send or recv.
+ *
+ * Included by smtpc.h; needs only base.h.
  *
  * Verification is on by default: the server certificate must chain to a
  * trusted CA (the system bundle, or smtpc_tls_set_cafile() /
@@ -34,24 +36,11 @@
 #ifndef SMTPC_TLS_H
 #define SMTPC_TLS_H
 
-#include <smtpc/smtpc.h>
+#include <smtpc/base.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** \brief Opaque TLS configuration and connection. */
-typedef struct smtpc_tls smtpc_tls;
-
-/** \brief Opaque store of TLS sessions for resumption, see
- *         smtpc_tls_cache_new(). */
-typedef struct smtpc_tls_cache smtpc_tls_cache;
-
-/** \brief TLS modes, see smtpc_tls_new(). */
-typedef enum smtpc_tls_mode {
-  SMTPC_TLS_MODE_STARTTLS = 0, /**< Clear until smtpc_io::starttls. */
-  SMTPC_TLS_MODE_IMPLICIT = 1  /**< TLS from the first byte (port 465). */
-} smtpc_tls_mode;
 
 /** \brief Why the server certificate was not trusted. */
 typedef enum smtpc_tls_verify {
@@ -66,16 +55,23 @@ typedef enum smtpc_tls_verify {
 
 /**
  * \brief Creates a TLS wrapper.
+ *
+ * \p security is the value the session gets too
+ * (smtpc_session_set_tls_policy()); the wrapper takes from it only when
+ * the handshake runs: at the first byte for ::SMTPC_SECURITY_IMPLICIT,
+ * when the session sends STARTTLS (smtpc_io::starttls) for
+ * ::SMTPC_SECURITY_STARTTLS and ::SMTPC_SECURITY_OPPORTUNISTIC.
  * \param[out] out Receives the object.
  * \param[in] mem Allocator hooks (copied) or NULL.
- * \param[in] mode STARTTLS or implicit TLS.
+ * \param[in] security How the connection is secured.
  * \retval SMTPC_OK Success.
- * \retval SMTPC_ERR_INVALID_ARGUMENT \p out is NULL or \p mode unknown.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p out is NULL, or \p security is
+ *         ::SMTPC_SECURITY_NONE or unknown.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  * \retval SMTPC_ERR_NOT_SUPPORTED The library was built without mbedTLS.
  */
 SMTPC_API int smtpc_tls_new(smtpc_tls **out, const smtpc_mem *mem,
-                            smtpc_tls_mode mode);
+                            smtpc_security security);
 
 /**
  * \brief Frees the wrapper (does not close the lower transport).
@@ -149,7 +145,7 @@ SMTPC_API int smtpc_tls_set_client_cert(smtpc_tls *tls, const char *certfile,
  * \brief DANGEROUS: accepts any server certificate for any name.  Anyone on
  *        the path can then impersonate the server and read the mail and the
  *        password (the connection still counts as secure for
- *        ::SMTPC_TLS_REQUIRED and for AUTH: the caller chose this).  For
+ *        ::SMTPC_SECURITY_STARTTLS and for AUTH: the caller chose this).  For
  *        tests only.
  * \param[in] tls The object.
  * \param[in] yes Non-zero to disable verification.
@@ -223,10 +219,8 @@ SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
  * to the server(s); after each successful handshake the session (with the
  * server's ticket, RFC 5077, or session ID, RFC 5246) is kept, and the next
  * handshake offers it.  If the server resumes it, the handshake skips the
- * key exchange and the certificate (bench/tls_setup: a STARTTLS + AUTH
- * session set-up against Postfix takes 1.1 M instructions instead of 19 M
- * with mbedTLS 2.28); if not, a full handshake runs and is verified as
- * always.
+ * key exchange and the certificate, most of the cost of setting up a
+ * connection; if not, a full handshake runs and is verified as always.
  *
  * Security: a session is offered only to a handshake with the same server
  * name, the same trust settings (the CA files and directories and client

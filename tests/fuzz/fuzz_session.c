@@ -216,7 +216,7 @@ static smtpc_ssize h_send(void *ctx, const unsigned char *buf, size_t len) {
 
 static int h_starttls(void *ctx, const char *servername) {
   harness *h = ctx;
-  if (h->policy == SMTPC_TLS_NONE)
+  if (h->policy == SMTPC_SECURITY_NONE)
     FAIL("starttls() called with TLS policy none");
   if (h->tls_up)
     FAIL("starttls() called twice");
@@ -378,7 +378,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
               2 ||
           tail != ')')
         continue; /* some other note */
-      if (policy == SMTPC_TLS_REQUIRED && !e->secure)
+      if (policy == SMTPC_SECURITY_STARTTLS && !e->secure)
         FAIL("message body sent in clear with TLS required");
       bodies++;
       for (b = 0; b < ntxn; b++)
@@ -413,7 +413,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         FAIL("\"%s\" is the first command after the TLS handshake", e->text);
       after_tls = 0;
     }
-    if (policy == SMTPC_TLS_REQUIRED && !e->secure &&
+    if (policy == SMTPC_SECURITY_STARTTLS && !e->secure &&
         (starts(e->text, "MAIL") || starts(e->text, "RCPT") ||
          starts(e->text, "DATA") || starts(e->text, "AUTH") ||
          strcmp(e->text, ".") == 0 || strcmp(e->text, "<redacted>") == 0))
@@ -556,9 +556,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const smtpc_auth_mech mechs[4] = {SMTPC_AUTH_AUTO, SMTPC_AUTH_PLAIN,
                                            SMTPC_AUTH_LOGIN,
                                            SMTPC_AUTH_CRAM_MD5};
-  static const smtpc_tls_policy policies[4] = {
-      SMTPC_TLS_OPPORTUNISTIC, SMTPC_TLS_REQUIRED, SMTPC_TLS_NONE,
-      SMTPC_TLS_OPPORTUNISTIC};
+  static const smtpc_security policies[4] = {
+      SMTPC_SECURITY_OPPORTUNISTIC, SMTPC_SECURITY_STARTTLS,
+      SMTPC_SECURITY_NONE, SMTPC_SECURITY_OPPORTUNISTIC};
   harness h;
   smtpc_session *s = NULL;
   smtpc_io io;
@@ -600,7 +600,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (smtpc_session_set_io(s, &io) != SMTPC_OK ||
       smtpc_session_set_ehlo_name(s, EHLO_NAME) != SMTPC_OK ||
       smtpc_session_set_server_name(s, SERVER_NAME) != SMTPC_OK ||
-      smtpc_session_set_tls_policy(s, (smtpc_tls_policy)policy) != SMTPC_OK ||
+      smtpc_session_set_tls_policy(s, (smtpc_security)policy) != SMTPC_OK ||
       smtpc_session_set_flag(s, SMTPC_FLAG_PIPELINING, !(o0 & 0x10)) ||
       smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
                              allow_plain) ||

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file base.h
+ * \brief What every part of libsmtpc shares: the export macro, the error
+ *        codes, the allocator, the transport and body interfaces, the
+ *        security setting and the opaque object types.
+ *
+ * Every other public header includes this one and nothing above its own
+ * layer, so each header compiles on its own; most programs include the
+ * umbrella header smtpc.h instead.
+ *
+ * **Extending public structures.**  A structure that the caller fills in
+ * and that may gain members later starts with `int version`.  Version 0 is
+ * the layout of libsmtpc 0.1, so a zero-initialised structure (`= {0}`) is
+ * always valid; each such structure has a `SMTPC_<NAME>_VERSION` macro
+ * naming the layout of the headers in use.  A later release that adds
+ * members at the end raises that number, reads the new members only from a
+ * structure that declares the new version, and keeps accepting every older
+ * one.  A structure that claims a version newer than the library knows is
+ * refused with ::SMTPC_ERR_INVALID_ARGUMENT.  The functions that fill in
+ * such a structure for the caller (smtpc_socket_io(), smtpc_tls_wrap(),
+ * smtpc_body_init_memory(), smtpc_msg_body()) write the version-0 layout.
+ */
+#ifndef SMTPC_BASE_H
+#define SMTPC_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** \brief Marks a declaration as part of the public, exported ABI. */
+#if defined(_WIN32) && defined(SMTPC_BUILDING)
+#define SMTPC_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define SMTPC_API
+#elif defined(SMTPC_BUILDING) && defined(__GNUC__)
+#define SMTPC_API __attribute__((visibility("default")))
+#else
+#define SMTPC_API
+#endif
+
+/** \brief Signed size type used by the I/O callbacks (never `ssize_t`). */
+typedef ptrdiff_t smtpc_ssize;
+
+/**
+ * \brief Error codes.
+ *
+ * Every fallible function returns ::SMTPC_OK (zero) or one of these negative
+ * codes.  The codes are grouped in ranges: would-block (-1, -2), usage
+ * (-100s), protocol (-200s), transport (-300s) and fatal (-900s).  After a
+ * fatal error the only permitted call on the session is smtpc_session_free().
+ */
+typedef enum smtpc_error {
+  SMTPC_OK = 0, /**< Success. */
+  /** The transport has no data yet: call again when it is readable. */
+  SMTPC_ERR_WANT_READ = -1,
+  /** The transport cannot take data yet: call again when it is writable. */
+  SMTPC_ERR_WANT_WRITE = -2,
+
+  SMTPC_ERR_INVALID_ARGUMENT = -100, /**< NULL or out-of-range argument. */
+  /** The call is not allowed in the session's current state. */
+  SMTPC_ERR_INVALID_STATE = -101,
+  /** A mailbox is malformed or contains CR, LF, NUL or a space. */
+  SMTPC_ERR_BAD_ADDRESS = -102,
+  /** A command argument (EHLO name, VRFY string) contains CR, LF or NUL. */
+  SMTPC_ERR_BAD_ARGUMENT = -103,
+  /** The body has 8-bit bytes and the server does not offer 8BITMIME. */
+  SMTPC_ERR_8BIT_UNSUPPORTED = -104,
+  /** The declared message size exceeds the server's SIZE limit. */
+  SMTPC_ERR_MESSAGE_TOO_BIG = -105,
+  /** The body read callback reported an error; the message was not sent. */
+  SMTPC_ERR_BODY_READ = -106,
+  /** A body line exceeded the 998-octet limit of RFC 5321 section 4.5.3.1.6. */
+  SMTPC_ERR_BODY_LINE_TOO_LONG = -107,
+  /** The feature was not compiled into this build. */
+  SMTPC_ERR_NOT_SUPPORTED = -108,
+
+  /** A server reply is syntactically invalid (bad code, separator, NUL), or
+   *  out of sequence: a 354 to the DATA of a transaction already refused. */
+  SMTPC_ERR_PROTOCOL = -200,
+  /** A reply line is longer than the configured limit. */
+  SMTPC_ERR_REPLY_LINE_TOO_LONG = -201,
+  /** A multi-line reply exceeds the configured byte or line-count limit. */
+  SMTPC_ERR_REPLY_TOO_LARGE = -202,
+  /** The server answered 4xx (transient); the reply is kept. */
+  SMTPC_ERR_REPLY_TEMPORARY = -203,
+  /** The server answered 5xx (permanent); the reply is kept. */
+  SMTPC_ERR_REPLY_PERMANENT = -204,
+  /** The server sent 421 or closed an idle connection: reconnect. */
+  SMTPC_ERR_SERVICE_CLOSING = -205,
+  /** The greeting was 554: the server refuses this client. */
+  SMTPC_ERR_GREETING_REFUSED = -206,
+  /** Every recipient of the transaction was rejected. */
+  SMTPC_ERR_NO_RECIPIENTS = -207,
+  /** Some recipients were accepted and some rejected (partial success). */
+  SMTPC_ERR_PARTIAL = -208,
+  /** The server sent bytes the client did not ask for (e.g. after STARTTLS). */
+  SMTPC_ERR_UNEXPECTED_DATA = -209,
+  /** The server does not offer a required extension. */
+  SMTPC_ERR_EXTENSION_UNSUPPORTED = -210,
+  /** STARTTLS is required by policy but not available or refused. */
+  SMTPC_ERR_STARTTLS_UNAVAILABLE = -211,
+  /** Authentication failed; see smtpc_session_last_reply(). */
+  SMTPC_ERR_AUTH_FAILED = -212,
+  /** Credentials would travel unencrypted and the caller did not allow it
+   *  (::SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH). */
+  SMTPC_ERR_AUTH_INSECURE = -213,
+  /** No AUTH mechanism both sides support (or the named one is not
+   *  offered). */
+  SMTPC_ERR_AUTH_UNSUPPORTED = -214,
+  /** A 334 challenge was not valid base64 or was too long. */
+  SMTPC_ERR_AUTH_BAD_CHALLENGE = -215,
+
+  SMTPC_ERR_IO = -300,      /**< The transport failed (errno-level error). */
+  SMTPC_ERR_EOF = -301,     /**< The server closed the connection. */
+  SMTPC_ERR_TIMEOUT = -302, /**< A per-command deadline passed. */
+  SMTPC_ERR_RESOLVE = -303, /**< The host name could not be resolved. */
+  SMTPC_ERR_CONNECT = -304, /**< No address of the host accepted a connection. */
+  SMTPC_ERR_TLS = -305,     /**< TLS handshake or record failure. */
+  SMTPC_ERR_CERTIFICATE = -306, /**< The server certificate was not trusted. */
+
+  SMTPC_ERR_NOMEM = -900,    /**< Out of memory (fatal). */
+  SMTPC_ERR_CALLBACK = -901, /**< A callback broke its contract (fatal). */
+  SMTPC_ERR_INTERNAL = -902  /**< Internal invariant violated (fatal). */
+} smtpc_error;
+
+/**
+ * \brief Describes an error code in one English sentence fragment.
+ *
+ * A library compiled with `-DSMTPC_NO_ERROR_STRINGS` (for small targets)
+ * returns one text per class of error instead.
+ * \param[in] err An ::smtpc_error value (any integer is accepted).
+ * \return A static string; never NULL.
+ */
+SMTPC_API const char *smtpc_strerror(int err);
+
+/**
+ * \brief Tells whether an error is fatal for the session.
+ * \param[in] err An ::smtpc_error value.
+ * \return 1 for the fatal tier (-900s) and for transport or protocol errors
+ *         that leave the connection unusable, 0 otherwise.
+ */
+SMTPC_API int smtpc_error_is_fatal(int err);
+
+/**
+ * \brief Allocator hooks.  All memory of a session is obtained through these.
+ *
+ * Pass NULL wherever an allocator is accepted to use the C library.
+ */
+typedef struct smtpc_mem {
+  void *user; /**< Passed as the first argument to every hook. */
+  /** Allocates \p size bytes, or returns NULL. */
+  void *(*malloc)(void *user, size_t size);
+  /** Resizes \p ptr to \p size bytes, or returns NULL (keeping \p ptr). */
+  void *(*realloc)(void *user, void *ptr, size_t size);
+  /** Frees \p ptr (which may be NULL). */
+  void (*free)(void *user, void *ptr);
+} smtpc_mem;
+
+/** \brief Layout version of ::smtpc_io in these headers (0: the first). */
+#define SMTPC_IO_VERSION 0
+
+/**
+ * \brief Transport callbacks.
+ *
+ * \p send and \p recv return the number of bytes moved, ::SMTPC_ERR_WANT_READ
+ * or ::SMTPC_ERR_WANT_WRITE when they would block, or another negative
+ * ::smtpc_error.  \p recv returns 0 at end of stream.  A callback that returns
+ * a would-block code must be called again later with the same arguments.
+ */
+typedef struct smtpc_io {
+  /** ::SMTPC_IO_VERSION, or 0 for the first layout (see "Extending
+   *  public structures" in base.h). */
+  int version;
+  void *ctx;   /**< Passed as the first argument to every callback. */
+  /** Writes up to \p len bytes. Required. */
+  smtpc_ssize (*send)(void *ctx, const unsigned char *buf, size_t len);
+  /** Reads up to \p len bytes; 0 means the peer closed. Required. */
+  smtpc_ssize (*recv)(void *ctx, unsigned char *buf, size_t len);
+  /**
+   * Upgrades the connection to TLS for \p servername; may return a
+   * would-block code and is then called again.  Optional (NULL = no TLS).
+   */
+  int (*starttls)(void *ctx, const char *servername);
+  /**
+   * Arms a deadline of \p timeout_ms milliseconds for the wait that starts
+   * now (a whole reply, not one read).  The transport makes \p recv and
+   * \p send fail with ::SMTPC_ERR_TIMEOUT once it passes.  0 disarms.
+   * Optional.
+   */
+  void (*set_timeout)(void *ctx, unsigned timeout_ms);
+  /** Closes the transport. Optional; called by smtpc_session_close(). */
+  void (*close)(void *ctx);
+  /**
+   * Returns 1 when the connection is encrypted and the server verified
+   * (after a STARTTLS handshake, or from the start with implicit TLS).
+   * Optional: NULL means never.  The session's security setting and its
+   * refusal to send credentials in clear rely on it.
+   */
+  int (*is_secure)(void *ctx);
+} smtpc_io;
+
+/** \brief Layout version of ::smtpc_body in these headers (0: the first). */
+#define SMTPC_BODY_VERSION 0
+
+/** \brief What the caller knows about the body's octets. */
+typedef enum smtpc_body_type {
+  /** Unknown: scanned when in memory; a stream is declared 8BITMIME when
+   *  the server offers it and checked for 8-bit bytes otherwise. */
+  SMTPC_BODY_AUTO = 0,
+  SMTPC_BODY_7BIT = 1,     /**< Only 7-bit bytes (checked while sending). */
+  SMTPC_BODY_8BITMIME = 2  /**< May hold 8-bit bytes: needs 8BITMIME. */
+} smtpc_body_type;
+
+/**
+ * \brief A message body source: an RFC 5322 message, streamed.
+ *
+ * Bare CR and bare LF are sent as CRLF and lines starting with "." are
+ * stuffed, so any byte sequence is safe.  The body must not contain the
+ * end-of-data dot line; the library appends it.  The session reads it
+ * (smtpc_session_queue()); the MIME builder produces one
+ * (smtpc_msg_body()).
+ */
+typedef struct smtpc_body {
+  /** ::SMTPC_BODY_VERSION, or 0 for the first layout (see "Extending
+   *  public structures" in base.h). */
+  int version;
+  /**
+   * Reads up to \p len bytes into \p buf: returns the count, 0 at the end,
+   * ::SMTPC_ERR_WANT_READ to be called again later, or a negative error
+   * (the message is then abandoned: the connection is closed before the
+   * end-of-data sequence so the server cannot accept a partial message).
+   * NULL when \p data is used.
+   */
+  smtpc_ssize (*read)(void *ctx, unsigned char *buf, size_t len);
+  void *ctx;                 /**< Passed to \p read. */
+  const void *data;          /**< In-memory body (when \p read is NULL). */
+  size_t len;                /**< Length of \p data. */
+  int64_t size;              /**< Size in octets if known, else -1. */
+  smtpc_body_type type;      /**< 7-bit or 8-bit content. */
+} smtpc_body;
+
+/**
+ * \brief Fills \p body to send \p len bytes at \p data (not copied: they must
+ *        stay valid until the transaction completes).
+ *
+ * The bytes are scanned when the transaction starts (for the SIZE and BODY
+ * parameters and to refuse a line over 998 octets before MAIL) and encoded
+ * again as they are sent, so changing them in between never puts an
+ * unstuffed line on the wire; but if the change breaks what was checked (a
+ * line over 998 octets, an 8-bit octet in a body sent as 7-bit) the message
+ * is abandoned: the connection is closed before the end-of-data sequence.
+ * \param[out] body The body to initialise.
+ * \param[in] data The message bytes.
+ * \param[in] len Their length.
+ */
+SMTPC_API void smtpc_body_init_memory(smtpc_body *body, const void *data,
+                                      size_t len);
+
+/**
+ * \brief Fills \p body to stream through \p read.
+ * \param[out] body The body to initialise.
+ * \param[in] read The read callback.
+ * \param[in] ctx Passed to \p read.
+ * \param[in] size The size in octets, or -1 when unknown.
+ */
+SMTPC_API void smtpc_body_init_stream(smtpc_body *body,
+                                      smtpc_ssize (*read)(void *ctx,
+                                                          unsigned char *buf,
+                                                          size_t len),
+                                      void *ctx, int64_t size);
+
+/**
+ * \brief How a connection is secured: one setting for the one-call API
+ *        (smtpc_client_config::security), the session
+ *        (smtpc_session_set_tls_policy()) and the TLS adapter
+ *        (smtpc_tls_new()).
+ *
+ * Zero, the value of a zero-initialised configuration, is the safe choice:
+ * STARTTLS required.  Each layer takes what concerns it.  The TLS adapter
+ * starts its handshake at the first byte (::SMTPC_SECURITY_IMPLICIT) or
+ * when the session sends STARTTLS (::SMTPC_SECURITY_STARTTLS,
+ * ::SMTPC_SECURITY_OPPORTUNISTIC).  The session requires an encrypted,
+ * verified connection (::SMTPC_SECURITY_STARTTLS,
+ * ::SMTPC_SECURITY_IMPLICIT), tries STARTTLS and accepts clear text
+ * (::SMTPC_SECURITY_OPPORTUNISTIC), or never sends STARTTLS
+ * (::SMTPC_SECURITY_NONE).
+ */
+typedef enum smtpc_security {
+  /** STARTTLS (RFC 3207) is required; the default of the one-call API.  A
+   *  server that does not offer it, or refuses it, is an error
+   *  (::SMTPC_ERR_STARTTLS_UNAVAILABLE), never a silent fall-back to clear
+   *  text: without an encrypted, verified connection no MAIL, RCPT, AUTH
+   *  or body byte is sent. */
+  SMTPC_SECURITY_STARTTLS = 0,
+  /** TLS from the first byte, port 465 (RFC 8314).  The session requires
+   *  an encrypted, verified connection as with ::SMTPC_SECURITY_STARTTLS;
+   *  an implicit-TLS transport satisfies it from the start (see
+   *  smtpc_io::is_secure). */
+  SMTPC_SECURITY_IMPLICIT = 1,
+  /** STARTTLS when offered, else clear text; also clear text when the
+   *  server refuses STARTTLS with a reply (a failed handshake still ends
+   *  the session).  Credentials are still never sent in clear unless
+   *  allowed (::SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
+   *  smtpc_client_config::allow_plaintext_auth). */
+  SMTPC_SECURITY_OPPORTUNISTIC = 2,
+  /** Clear text only: STARTTLS is never sent.  The default of a session
+   *  made with smtpc_session_new(). */
+  SMTPC_SECURITY_NONE = 3
+} smtpc_security;
+
+/** \brief Opaque SMTP session: one connection, many transactions
+ *         (session.h). */
+typedef struct smtpc_session smtpc_session;
+/** \brief Opaque server reply: code, enhanced code, text lines
+ *         (session.h). */
+typedef struct smtpc_reply smtpc_reply;
+/** \brief Opaque mail transaction: envelope, body and results
+ *         (session.h). */
+typedef struct smtpc_txn smtpc_txn;
+/** \brief Opaque TCP connection (socket.h). */
+typedef struct smtpc_socket smtpc_socket;
+/** \brief Opaque TLS configuration and connection (tls.h). */
+typedef struct smtpc_tls smtpc_tls;
+/** \brief Opaque store of TLS sessions for resumption, see
+ *         smtpc_tls_cache_new() (tls.h). */
+typedef struct smtpc_tls_cache smtpc_tls_cache;
+/** \brief Opaque message under construction (mime.h). */
+typedef struct smtpc_msg smtpc_msg;
+/** \brief The detailed outcome of a one-call operation or a pool send
+ *         (client.h). */
+typedef struct smtpc_result smtpc_result;
+/** \brief A pool of connections to one server, see smtpc_pool_new()
+ *         (client.h). */
+typedef struct smtpc_pool smtpc_pool;
+
+/**
+ * \brief The library version as a string, e.g. "0.1.0".
+ * \return A static string.
+ */
+SMTPC_API const char *smtpc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTPC_BASE_H */
