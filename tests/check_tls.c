@@ -25,6 +25,7 @@
 #include <smtpc/smtpc.h>
 
 #include "smtpc_int.h"
+#include "tls_host.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -66,6 +67,158 @@ START_TEST(hmac_md5_vectors) {
 }
 END_TEST
 
+/* ---- server names (lib/tls_host.c, no mbedTLS) --------------------------- */
+
+/* The C library's allocator as an smtpc_mem. */
+static smtpc_mem libc_mem(void) {
+  smtpc_mem m;
+  ck_assert_int_eq(smtpc__mem_init(&m, NULL), SMTPC_OK);
+  return m;
+}
+
+/* What a handshake verifies: DNS names and address literals, normalised;
+ * anything else refused. */
+START_TEST(host_peer_names) {
+  static const struct {
+    const char *in, *name;
+    size_t ip_len;
+    const char *ip; /* ip_len bytes */
+  } ok[] = {
+      {"mx.example.org", "mx.example.org", 0, NULL},
+      {"mx.example.org.", "mx.example.org", 0, NULL},
+      {"MX.Example.ORG", "MX.Example.ORG", 0, NULL},
+      {"under_score.example", "under_score.example", 0, NULL},
+      {"01.2.3.4", "01.2.3.4", 0, NULL}, /* no address: a (numeric) name */
+      {"127.0.0.1", "127.0.0.1", 4, "\x7f\0\0\x01"},
+      {"[127.0.0.1]", "127.0.0.1", 4, "\x7f\0\0\x01"},
+      {"::1", "::1", 16, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"},
+      {"[IPv6:::1]", "::1", 16, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"},
+      {"1::", "1::", 16, "\0\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0"},
+      {"2001:DB8::a:1", "2001:DB8::a:1", 16,
+       "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\x0a\0\x01"},
+      {"::ffff:1.2.3.4", "::ffff:1.2.3.4", 16,
+       "\0\0\0\0\0\0\0\0\0\0\xff\xff\x01\x02\x03\x04"},
+      {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", 16,
+       "\0\x01\0\x02\0\x03\0\x04\0\x05\0\x06\0\x07\0\x08"}};
+  static const char *const bad[] = {
+      "",          "a b",       "host\n",      "[]",       "[notip]",
+      "bad:name",  "a/b",       "*.example",   "[1.2.3.4", "1:2:3",
+      "[IPv6:1.2.3.4]", ".",    ":1::",        "1:::2",    "1::2::3",
+      "1:2:3:4:5:6:7:8:9",      "1:2:3:4:5:6:7::8", "[mx.example.org]",
+      "12345::1",  "1:",        "\x80.example"};
+  smtpc_mem m = libc_mem();
+  smtpc__tls_peer p;
+  size_t i;
+  memset(&p, 0, sizeof p);
+  for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    ck_assert_msg(smtpc__tls_peer_set(&p, &m, ok[i].in) == SMTPC_OK,
+                  "\"%s\" refused", ok[i].in);
+    ck_assert_str_eq(p.name, ok[i].name);
+    ck_assert_uint_eq(p.ip_len, ok[i].ip_len);
+    if (ok[i].ip_len != 0)
+      ck_assert_msg(memcmp(p.ip, ok[i].ip, ok[i].ip_len) == 0, "%s: address",
+                    ok[i].in);
+  }
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ck_assert_msg(smtpc__tls_peer_set(&p, &m, bad[i]) ==
+                      SMTPC_ERR_BAD_ARGUMENT,
+                  "\"%s\" accepted", bad[i]);
+    ck_assert_ptr_eq(p.name, NULL); /* a failure leaves it empty */
+    ck_assert_uint_eq(p.ip_len, 0);
+  }
+  smtpc__tls_peer_clear(&p, &m);
+}
+END_TEST
+
+/* RFC 9525: dNSName entries for names (wildcard only as the whole first
+ * label, standing for exactly one label, with two labels after it),
+ * iPAddress entries for addresses, nothing else counts. */
+START_TEST(host_san_rules) {
+  static const struct {
+    const char *peer;
+    int tag;
+    const char *id;
+    size_t len; /* 0: strlen(id) */
+    int match;
+  } v[] = {
+      {"mx.example.test", SMTPC__SAN_DNS, "mx.example.test", 0, 1},
+      {"MX.example.TEST", SMTPC__SAN_DNS, "mx.EXAMPLE.test", 0, 1},
+      {"mx.example.test", SMTPC__SAN_DNS, "mx.example.test.", 0, 0},
+      {"mx.example.test", SMTPC__SAN_DNS, "mx.example", 0, 0},
+      {"a.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 1},
+      {"example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
+      {"a.b.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
+      {"example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
+      {"a.example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
+      {"f.example.test", SMTPC__SAN_DNS, "f*.example.test", 0, 0},
+      {"a.example.test", SMTPC__SAN_DNS, "*.example..test", 0, 0},
+      {"a.example.test", SMTPC__SAN_DNS, "*", 0, 0},
+      {"mx.example.test", SMTPC__SAN_IP, "mx.example.test", 0, 0},
+      {"127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 1},
+      {"[127.0.0.1]", SMTPC__SAN_IP, "\x7f\0\0\x02", 4, 0},
+      {"127.0.0.1", SMTPC__SAN_DNS, "127.0.0.1", 0, 0},
+      {"::ffff:127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 0},
+      {"::1", SMTPC__SAN_IP,
+       "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16, 1},
+      {"mx.example.test", 0x81 /* rfc822Name */, "mx.example.test", 0, 0}};
+  smtpc_mem m = libc_mem();
+  smtpc__tls_peer p;
+  size_t i;
+  memset(&p, 0, sizeof p);
+  for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+    size_t n = v[i].len != 0 ? v[i].len : strlen(v[i].id);
+    ck_assert_int_eq(smtpc__tls_peer_set(&p, &m, v[i].peer), SMTPC_OK);
+    ck_assert_msg(smtpc__tls_san_names_peer(&p, v[i].tag,
+                                            (const unsigned char *)v[i].id,
+                                            n) == v[i].match,
+                  "%s against entry %zu: expected %d", v[i].peer, i,
+                  v[i].match);
+  }
+  smtpc__tls_peer_clear(&p, &m);
+  /* no name (verification off): nothing matches */
+  ck_assert_int_eq(smtpc__tls_san_names_peer(&p, SMTPC__SAN_DNS,
+                                             (const unsigned char *)"x", 1),
+                   0);
+}
+END_TEST
+
+/* The names error messages show: three at most, addresses formatted,
+ * untrusted bytes made printable, the CN only when there is nothing else. */
+START_TEST(host_names_shown) {
+  static const unsigned char ip4[4] = {192, 0, 2, 1};
+  static const unsigned char ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                        0,    0,    0,    0,    0, 0, 0, 1};
+  smtpc__tls_names n;
+  char buf[48];
+  smtpc__tls_names_init(&n);
+  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"a.example",
+                       9);
+  smtpc__tls_names_end(&n, (const unsigned char *)"cn", 2);
+  ck_assert_str_eq(n.text, "a.example");
+
+  smtpc__tls_names_init(&n);
+  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"a\n b",
+                       4);
+  smtpc__tls_names_add(&n, 0x81, (const unsigned char *)"x@y", 3);
+  smtpc__tls_names_add(&n, SMTPC__SAN_IP, ip4, 4);
+  smtpc__tls_names_add(&n, SMTPC__SAN_IP, ip6, 16);
+  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"d", 1);
+  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"e", 1);
+  smtpc__tls_names_end(&n, NULL, 0);
+  ck_assert_str_eq(n.text, "a??b (or 192.0.2.1, 2001:db8:0:0:0:0:0:1 and 2 "
+                           "more)");
+
+  smtpc__tls_names_init(&n);
+  smtpc__tls_names_end(&n, (const unsigned char *)"mx\x01", 3);
+  ck_assert_str_eq(n.text, "mx?");
+  smtpc__tls_names_init(&n);
+  smtpc__tls_names_end(&n, NULL, 0);
+  ck_assert_str_eq(n.text, "no name");
+  smtpc__tls_format_ip(buf, sizeof buf, ip4, 3);
+  ck_assert_str_eq(buf, "(bad address)");
+}
+END_TEST
+
 #ifndef SMTPC_HAVE_MBEDTLS
 
 /* ---- built without mbedTLS: every call says so --------------------------- */
@@ -99,6 +252,9 @@ int main(void) {
   int failed;
   tcase_add_test(tc, hmac_md5_vectors);
   tcase_add_test(tc, none_not_supported);
+  tcase_add_test(tc, host_peer_names);
+  tcase_add_test(tc, host_san_rules);
+  tcase_add_test(tc, host_names_shown);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
@@ -1919,6 +2075,9 @@ static Suite *tls_suite(void) {
   TCase *tc = tcase_create("mbedtls");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, hmac_md5_vectors);
+  tcase_add_test(tc, host_peer_names);
+  tcase_add_test(tc, host_san_rules);
+  tcase_add_test(tc, host_names_shown);
   tcase_add_loop_test(tc, starttls_ok, 0, NVARIANTS);
   tcase_add_loop_test(tc, implicit_ok, 0, NVARIANTS);
   tcase_add_test(tc, implicit_send_first);
