@@ -35,6 +35,16 @@
  * also records what the messages of smtpc_tls_last_error() need, so no peer
  * certificate has to be kept after the handshake.
  *
+ * Resumption (smtpc_tls_cache): a handshake that offered a cached session
+ * was resumed exactly when the server did not authenticate with its
+ * certificate, that is when the verify callback never ran.  (mbedTLS has no
+ * public "resumed" call; with insecure_skip_verify the handshake runs with
+ * MBEDTLS_SSL_VERIFY_OPTIONAL instead of NONE so that the callback still
+ * sees every certificate, and its verdict is ignored.)  TLS 1.2 sessions
+ * are stored when the handshake ends; TLS 1.3 tickets arrive after it, so
+ * those sessions are stored whenever mbedTLS reports a ticket, in the
+ * handshake or in any later read or write.
+ *
  * Cipher suites: only ephemeral ECDH with an AEAD cipher (see suites_wanted),
  * whatever the mbedTLS build would offer by default.
  *
@@ -113,7 +123,7 @@ enum tls_state {
 };
 
 /* What one connection (one smtpc_tls_wrap()) knows.  Zero is the state of
- * a fresh wrap: reset by wiping it (after freeing peer.name). */
+ * a fresh wrap: reset with one memset (after freeing peer.name). */
 typedef struct tls_conn {
   enum tls_state state;
   int fail_code;     /* returned again by every call in ST_FAILED */
@@ -121,11 +131,11 @@ typedef struct tls_conn {
   int lower_err;     /* smtpc error the lower transport returned, or 0 */
   int out_pending;   /* a read left a record (an alert) partly sent */
   int offered;       /* this handshake offered a cached session */
-  int resumed;       /* ... and the server resumed it */
+  int cert_seen;     /* the verify callback ran: a full handshake */
+  int resumed;       /* offered, and the server resumed it */
   unsigned long lower_in; /* bytes received from the lower transport */
   smtpc_io lower;
   smtpc__tls_peer peer; /* the name this handshake verifies */
-  unsigned char offered_master[48]; /* the offered session's secret */
 
   /* Filled by the verify callback, for error messages. */
   smtpc__tls_names leaf; /* names in the server certificate */
@@ -230,7 +240,6 @@ void smtpc_tls_free(smtpc_tls *tls) {
   smtpc__tls_rng_free(&tls->rng);
   smtpc__free(&tls->mem, tls->hostname);
   smtpc__tls_peer_clear(&tls->c.peer, &tls->mem);
-  smtpc__wipe(tls->c.offered_master, sizeof tls->c.offered_master);
   m = tls->mem;
   smtpc__free(&m, tls);
 }
@@ -428,12 +437,14 @@ static int leaf_names(smtpc_tls *t, const mbedtls_x509_crt *crt,
 }
 
 /* Called by mbedTLS for each certificate of the chain, the top first and
- * the server's own (depth 0) last; may add flags. */
+ * the server's own (depth 0) last; may add flags.  Runs only when the
+ * server sent its certificate: never in a resumed handshake. */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
                      uint32_t *flags) {
   smtpc_tls *t = ctx;
   tls_conn *c = &t->c;
   int dns_seen;
+  c->cert_seen = 1;
   if (*flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) {
     c->time_depth = depth;
     c->time_flags = *flags;
@@ -579,6 +590,10 @@ static void cache_store(smtpc_tls *t) {
   smtpc__tls_cache_store(t->cache, &k, &t->ssl);
 }
 
+/* mbedTLS reported a TLS 1.3 ticket (handshake, read or write): the
+ * session can be exported with it now. */
+static void ticket_arrived(smtpc_tls *t) { cache_store(t); }
+
 /* ---- handshake ------------------------------------------------------------ */
 
 /* Sets this handshake's server name: the configured one, else the one the
@@ -616,8 +631,7 @@ static int begin_handshake(smtpc_tls *t, const char *servername) {
   }
   t->c.host_applied = 1;
   k = cache_key(t);
-  t->c.offered =
-      smtpc__tls_cache_offer(t->cache, &k, &t->ssl, t->c.offered_master);
+  t->c.offered = smtpc__tls_cache_offer(t->cache, &k, &t->ssl);
   return SMTPC_OK;
 }
 
@@ -628,16 +642,15 @@ static int handshake_done(smtpc_tls *t) {
   c->state = ST_ACTIVE;
   c->verify = SMTPC_TLS_VERIFY_OK;
   c->err[0] = '\0';
-  /* Resumed: the server took the offered session, so the master secret
-   * is the offered one (a full handshake makes a fresh random one). */
-  c->resumed = c->offered && memcmp(c->offered_master,
-                                    smtpc__tls_current_master(&t->ssl),
-                                    sizeof c->offered_master) == 0;
-  smtpc__wipe(c->offered_master, sizeof c->offered_master);
+  /* A server that resumes the offered session does not authenticate again:
+   * no certificate, so the verify callback never ran (see the top). */
+  c->resumed = c->offered && !c->cert_seen;
   (void)snprintf(c->desc, sizeof c->desc, "%s %s%s",
                  mbedtls_ssl_get_version(&t->ssl),
                  suite != NULL ? suite : "?", c->resumed ? " (resumed)" : "");
-  cache_store(t);
+  /* TLS 1.3: the session has no ticket yet (ticket_arrived() stores it). */
+  if (!smtpc__tls_is_tls13(&t->ssl))
+    cache_store(t);
   return SMTPC_OK;
 }
 
@@ -648,7 +661,6 @@ static int handshake_failed(smtpc_tls *t, int ret) {
     smtpc__tls_cache_key k = cache_key(t);
     smtpc__tls_cache_drop(t->cache, &k);
   }
-  smtpc__wipe(t->c.offered_master, sizeof t->c.offered_master);
   flags = mbedtls_ssl_get_verify_result(&t->ssl);
   if (!t->skip_verify && t->c.lower_err == 0 && flags != 0 &&
       flags != UINT32_MAX)
@@ -668,8 +680,9 @@ static int handshake(smtpc_tls *t) {
   for (i = 0; i < SMTPC__TLS_RETRIES; i++) {
     t->c.lower_err = 0;
     ret = mbedtls_ssl_handshake(&t->ssl);
-    if (!SMTPC__TLS_IS_TICKET(ret)) /* 3.x, TLS 1.3: a ticket; go on */
+    if (!SMTPC__TLS_IS_TICKET(ret))
       break;
+    ticket_arrived(t);
   }
   if (ret == 0)
     return handshake_done(t);
@@ -766,6 +779,7 @@ static smtpc_ssize tls_write(smtpc_tls *t, const unsigned char *buf,
     ret = mbedtls_ssl_write(&t->ssl, buf, len);
     if (!SMTPC__TLS_IS_TICKET(ret))
       break;
+    ticket_arrived(t);
     ret = 0;
   }
   if (ret > 0)
@@ -799,8 +813,10 @@ static smtpc_ssize read_once(smtpc_tls *t, unsigned char *buf, size_t len) {
     /* End of stream, with or without close_notify: SMTP replies are
      * self-delimiting, so a truncated reply is seen by the parser. */
     return 0;
-  if (SMTPC__TLS_IS_TICKET(ret))
+  if (SMTPC__TLS_IS_TICKET(ret)) {
+    ticket_arrived(t);
     return READ_AGAIN;
+  }
   if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
     /* The call may have consumed a record without application data (a
      * warning alert, a HelloRequest that was refused): if it made
@@ -947,7 +963,7 @@ static void conn_reset(smtpc_tls *t) {
   mbedtls_ssl_init(&t->ssl);
   mbedtls_ssl_config_init(&t->conf);
   smtpc__tls_peer_clear(&t->c.peer, &t->mem);
-  smtpc__wipe(&t->c, sizeof t->c); /* offered_master */
+  memset(&t->c, 0, sizeof t->c);
 }
 
 /* The client configuration and context for one connection. */
@@ -965,8 +981,10 @@ static int setup_ssl(smtpc_tls *t) {
     return SMTPC_ERR_TLS;
   }
   mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
+  /* OPTIONAL when not verifying: the callback still sees the certificate
+   * (see the top of this file), and its verdict does not count. */
   mbedtls_ssl_conf_authmode(&t->conf, t->skip_verify
-                                          ? MBEDTLS_SSL_VERIFY_NONE
+                                          ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                           : MBEDTLS_SSL_VERIFY_REQUIRED);
   if (t->have_ca)
     mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);

@@ -124,8 +124,7 @@ static cache_entry *victim(smtpc_tls_cache *c) {
 }
 
 int smtpc__tls_cache_offer(smtpc_tls_cache *c, const smtpc__tls_cache_key *k,
-                           mbedtls_ssl_context *ssl,
-                           unsigned char master[48]) {
+                           mbedtls_ssl_context *ssl) {
   cache_entry *e;
   int offered = 0;
   if (c == NULL || k->host == NULL)
@@ -135,7 +134,6 @@ int smtpc__tls_cache_offer(smtpc_tls_cache *c, const smtpc__tls_cache_key *k,
   /* mbedtls_ssl_set_session() copies the session into the handshake. */
   if (e != NULL && mbedtls_ssl_set_session(ssl, &e->sess) == 0) {
     offered = 1;
-    memcpy(master, smtpc__tls_session_master(&e->sess), 48);
     e->used = ++c->clock;
   }
   cache_unlock(c);

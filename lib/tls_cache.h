@@ -16,11 +16,10 @@ typedef struct smtpc__tls_cache_key {
   int skip_verify;               /* smtpc_tls_insecure_skip_verify() */
 } smtpc__tls_cache_key;
 
-/* Before a handshake: gives ssl the session filed under k, if any, and
- * copies its master secret to master.  1 if one was offered. */
+/* Before a handshake: gives ssl the session filed under k, if any.
+ * 1 if one was offered. */
 int smtpc__tls_cache_offer(smtpc_tls_cache *c, const smtpc__tls_cache_key *k,
-                           mbedtls_ssl_context *ssl,
-                           unsigned char master[48]);
+                           mbedtls_ssl_context *ssl);
 /* Files ssl's current session under k (replacing the one there).  Best
  * effort: a failure only means the next handshake is a full one. */
 void smtpc__tls_cache_store(smtpc_tls_cache *c, const smtpc__tls_cache_key *k,

@@ -144,6 +144,15 @@ static const mbedtls_ecp_group_id curves[] = {
     MBEDTLS_ECP_DP_NONE};
 #endif
 
+void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
+#ifdef SMTPC__MBEDTLS_4
+  (void)conf; /* PSA's generator */
+  (void)rng;
+#else
+  mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &rng->drbg);
+#endif
+}
+
 void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
   /* TLS 1.2 is the minimum (RFC 8314 section 4.1, RFC 8996). */
 #if MBEDTLS_VERSION_NUMBER >= 0x03020000
@@ -155,30 +164,17 @@ void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
   mbedtls_ssl_conf_curves(conf, curves);
 #endif
-#ifdef SMTPC__MBEDTLS_4
-  (void)rng; /* PSA's generator */
-#else
-  mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &rng->drbg);
+  smtpc__tls_conf_rng(conf, rng);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    MBEDTLS_VERSION_NUMBER >= 0x03060100 && !defined(SMTPC__MBEDTLS_4)
+  /* 3.6.1 and later drop TLS 1.3 tickets unless told to hand them over
+   * (as MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET); 4.x always does. */
+  mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+      conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
 #endif
 }
 
 /* ---- results and texts --------------------------------------------------------- */
-
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-#define SMTPC__MBED_PRIV(f) MBEDTLS_PRIVATE(f)
-#else
-#define SMTPC__MBED_PRIV(f) f
-#endif
-
-const unsigned char *smtpc__tls_session_master(const mbedtls_ssl_session *s) {
-  return s->SMTPC__MBED_PRIV(master);
-}
-
-const unsigned char *smtpc__tls_current_master(const mbedtls_ssl_context *ssl) {
-  static const unsigned char none[48] = {0};
-  const mbedtls_ssl_session *s = ssl->SMTPC__MBED_PRIV(session);
-  return s != NULL ? smtpc__tls_session_master(s) : none;
-}
 
 int smtpc__tls_is_version_error(int ret) {
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000

@@ -10,6 +10,8 @@
  *   PSA         psa_crypto_init() first: 4.x always, 3.x with PSA (TLS 1.3),
  *               2.28 when built with MBEDTLS_USE_PSA_CRYPTO;
  *   protocol    the minimum-version and group calls changed names;
+ *   tickets     3.6.1 to 3.6.x drop TLS 1.3 tickets unless asked to signal
+ *               them (4.x always signals);
  *   HMAC-MD5    from mbedTLS up to 3.x when it has MD5; 4.x has no usable
  *               one (PSA's HMAC refuses the empty key an empty password
  *               gives), so md5.c's own is used.
@@ -105,14 +107,12 @@ int smtpc__tls_parse_keyfile(mbedtls_pk_context *key, const char *path,
 int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
                           const mbedtls_pk_context *prv, smtpc__tls_rng *rng);
 
+/* Gives conf the RNG (nothing to do with 4.x). */
+void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 /* A client configuration's version-dependent part: the RNG, TLS 1.2 as the
- * minimum and (2.x) the key exchange curves. */
+ * minimum, (2.x) the key exchange curves and, where mbedTLS needs to be
+ * asked, TLS 1.3 tickets signalled. */
 void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
-
-/* The master secret (48 bytes) of a session, and of the context's current
- * session (struct fields that 3.x made private). */
-const unsigned char *smtpc__tls_session_master(const mbedtls_ssl_session *s);
-const unsigned char *smtpc__tls_current_master(const mbedtls_ssl_context *ssl);
 
 /* 1 if ret says the server offered no TLS version we accept. */
 int smtpc__tls_is_version_error(int ret);
