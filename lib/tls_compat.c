@@ -107,42 +107,87 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
 
 /* ---- the client configuration ------------------------------------------------ */
 
-#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
-/* Key exchange curves, most preferred first.  mbedTLS 2.x offers them in
- * its internal order, secp521r1 first, and servers commonly follow the
- * client's order (OpenSSL does unless told to prefer its own, e.g. Postfix
- * by default): every handshake then paid two P-521 multiplications, ~90 %
- * of a STARTTLS + AUTH session's instructions (bench/RESULTS.md).  This is
- * mbedTLS 3.x's default list, where x25519 and P-256 come first; the
- * weaker or rarely used curves of 2.x's list (192/224 bit, secp256k1) are
- * left out, as 3.x does. */
-static const mbedtls_ecp_group_id curves[] = {
-#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
-    MBEDTLS_ECP_DP_CURVE25519,
+/* Which of X25519 and P-256 is offered first (the other second).  Servers
+ * commonly take the client's first choice (OpenSSL does unless told to
+ * prefer its own, e.g. Postfix by default), and a TLS 1.3 client sends a
+ * key share for its first group only, so the first group is what every
+ * handshake pays for.  Both are safe (RFC 8446 9.1: secp256r1 MUST, X25519
+ * SHOULD; RFC 9325).  Measured per version (bench/tls_setup, STARTTLS +
+ * AUTH set-up against Postfix, instructions per session; bench/RESULTS.md
+ * section 6): 2.28 (TLS 1.2) X25519 18.8 M, P-256 19.8 M; 3.6.6 (TLS 1.3)
+ * X25519 20.5 M, P-256 16.0 M; 4.0.0 (TLS 1.3) X25519 26.2 M, P-256
+ * 18.8 M.  So X25519 first with 2.x, and wherever mbedTLS has Everest
+ * (HACL* X25519); P-256 first from 3.0 on (its generic X25519 is the
+ * slower one there; a P-256 driver such as p256-m only widens the gap). */
+#ifndef SMTPC__TLS_X25519_FIRST
+#if defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED) ||                          \
+    MBEDTLS_VERSION_NUMBER < 0x03000000
+#define SMTPC__TLS_X25519_FIRST 1
+#else
+#define SMTPC__TLS_X25519_FIRST 0
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP256R1,
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP384R1,
+
+#if MBEDTLS_VERSION_NUMBER < 0x03010000
+/* 2.x and 3.0: curves by mbedTLS's ids.  2.x would otherwise offer its
+ * internal order, secp521r1 first: every handshake then paid two P-521
+ * multiplications, ~90 % of a STARTTLS + AUTH session's instructions. */
+#define SMTPC__GROUP(ecp, iana) ecp
+#define SMTPC__GROUP_NONE MBEDTLS_ECP_DP_NONE
+typedef mbedtls_ecp_group_id smtpc__group;
+#else
+/* 3.1 and later: IANA group ids; 4.x describes what it has in PSA terms. */
+#define SMTPC__GROUP(ecp, iana) iana
+#define SMTPC__GROUP_NONE 0
+typedef uint16_t smtpc__group;
 #endif
-#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED)
-    MBEDTLS_ECP_DP_CURVE448,
+
+/* The groups offered: X25519 and P-256 (in the order above), then P-384,
+ * X448, P-521 and the Brainpool curves (TLS 1.2), as far as the build has
+ * them.  No finite-field groups: only ECDHE suites are offered. */
+static const smtpc__group groups[] = {
+#if SMTPC__TLS_X25519_FIRST &&                                               \
+    (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) ||                            \
+     defined(PSA_WANT_ECC_MONTGOMERY_255))
+    SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_SSL_IANA_TLS_GROUP_X25519),
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP521R1,
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) ||                              \
+    defined(PSA_WANT_ECC_SECP_R1_256)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_SECP256R1,
+                 MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED)
-    MBEDTLS_ECP_DP_BP256R1,
+#if !SMTPC__TLS_X25519_FIRST &&                                              \
+    (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) ||                            \
+     defined(PSA_WANT_ECC_MONTGOMERY_255))
+    SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_SSL_IANA_TLS_GROUP_X25519),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED)
-    MBEDTLS_ECP_DP_BP384R1,
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED) ||                              \
+    defined(PSA_WANT_ECC_SECP_R1_384)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_SECP384R1,
+                 MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED)
-    MBEDTLS_ECP_DP_BP512R1,
+#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED) ||                               \
+    defined(PSA_WANT_ECC_MONTGOMERY_448)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE448, MBEDTLS_SSL_IANA_TLS_GROUP_X448),
 #endif
-    MBEDTLS_ECP_DP_NONE};
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED) ||                              \
+    defined(PSA_WANT_ECC_SECP_R1_521)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_SECP521R1,
+                 MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1),
 #endif
+#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED) ||                                \
+    defined(PSA_WANT_ECC_BRAINPOOL_P_R1_256)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_BP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP256R1),
+#endif
+#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED) ||                                \
+    defined(PSA_WANT_ECC_BRAINPOOL_P_R1_384)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_BP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP384R1),
+#endif
+#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED) ||                                \
+    defined(PSA_WANT_ECC_BRAINPOOL_P_R1_512)
+    SMTPC__GROUP(MBEDTLS_ECP_DP_BP512R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP512R1),
+#endif
+    SMTPC__GROUP_NONE};
 
 void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
 #ifdef SMTPC__MBEDTLS_4
@@ -161,8 +206,10 @@ void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
   mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                MBEDTLS_SSL_MINOR_VERSION_3);
 #endif /* 3.0 and 3.1 have nothing below TLS 1.2 */
-#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
-  mbedtls_ssl_conf_curves(conf, curves);
+#if MBEDTLS_VERSION_NUMBER < 0x03010000
+  mbedtls_ssl_conf_curves(conf, groups);
+#else
+  mbedtls_ssl_conf_groups(conf, groups);
 #endif
   smtpc__tls_conf_rng(conf, rng);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \

@@ -110,8 +110,8 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
 /* Gives conf the RNG (nothing to do with 4.x). */
 void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 /* A client configuration's version-dependent part: the RNG, TLS 1.2 as the
- * minimum, (2.x) the key exchange curves and, where mbedTLS needs to be
- * asked, TLS 1.3 tickets signalled. */
+ * minimum, the key exchange groups (cheapest safe first, see tls_compat.c)
+ * and, where mbedTLS needs to be asked, TLS 1.3 tickets signalled. */
 void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 
 /* 1 if ret says the server offered no TLS version we accept. */
