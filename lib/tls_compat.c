@@ -118,7 +118,8 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
  * X25519 20.5 M, P-256 16.0 M; 4.0.0 (TLS 1.3) X25519 26.2 M, P-256
  * 18.8 M.  So X25519 first with 2.x, and wherever mbedTLS has Everest
  * (HACL* X25519); P-256 first from 3.0 on (its generic X25519 is the
- * slower one there; a P-256 driver such as p256-m only widens the gap). */
+ * slower one there).  A P-256-only build (e.g. with the p256-m driver) has
+ * no choice to make. */
 #ifndef SMTPC__TLS_X25519_FIRST
 #if defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED) ||                          \
     MBEDTLS_VERSION_NUMBER < 0x03000000
