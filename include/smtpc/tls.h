@@ -38,7 +38,11 @@
  * library calls psa_crypto_init() itself (in smtpc_tls_new()) and CRAM-MD5
  * uses libsmtpc's own MD5.  The key exchange group offered first is the
  * cheaper one of X25519 and P-256 for the version (X25519 with 2.x or
- * Everest, P-256 from 3.0 on).
+ * Everest, P-256 from 3.0 on).  Threads: 3.x and 4.x keep PSA crypto's
+ * state per process, so using TLS from several threads at once (::smtpc_pool
+ * with threads, a shared ::smtpc_tls_cache) needs an mbedTLS built with
+ * MBEDTLS_THREADING_C and MBEDTLS_THREADING_PTHREAD (Debian's are; 4.x's
+ * default configuration is not, and configure warns).
  *
  * <b>RAM.</b> The heap one TLS connection takes (the ::smtpc_tls with the
  * mbedTLS contexts in it, everything mbedTLS allocates, one parsed CA
@@ -276,7 +280,8 @@ SMTPC_API const char *smtpc_tls_description(const smtpc_tls *tls);
  * it.  The cache keeps the most recently used sessions of up to 8 servers;
  * their secrets are wiped when they are replaced or freed.
  *
- * Thread-safe (with threads, see smtpc_pool_threadsafe()): one cache may
+ * Thread-safe (with threads, see smtpc_pool_threadsafe(), and with
+ * mbedTLS 3.x/4.x built with MBEDTLS_THREADING_C, see above): one cache may
  * serve any number of ::smtpc_tls objects in any threads.  It must outlive
  * them.  ::smtpc_pool makes its own.
  * \param[out] out Receives the cache.
