@@ -682,6 +682,18 @@ class Bench:
                         b = self.inclusive(os.path.join(self.work, "cg.tls.smtpc.%d.out" % n2), True)
                         per = {k: (b.get(k, 0) - a.get(k, 0)) / (n2 - n1) for k in set(a) | set(b)}
                         self.detail["tls_self_smtpc"] = sorted(per.items(), key=lambda kv: -kv[1])[:15]
+            # heap of one TLS session (bench/tls_heap): full and resumed
+            heap = os.path.join(os.path.dirname(self.a.smtpc), "tls_heap")
+            if os.path.exists(heap):
+                for mode in ("full", "resume"):
+                    r, _, _ = self.run([heap, "127.0.0.1", pf["PFX_PORT"], pf["PFX_CAFILE"],
+                                        pf["PFX_USER"]] + (["resume"] if mode == "resume" else []),
+                                       timeout=120)
+                    try:
+                        out = r.stdout.decode(errors="replace")
+                        self.detail["tls_heap_" + mode] = json.loads(out.strip().splitlines()[-1])
+                    except (AttributeError, IndexError, ValueError):
+                        self.notes.append("bench/tls_heap %s failed" % mode)
             # what each side negotiated, from Postfix's log
             try:
                 log_ = open(os.path.join(pfx, "maillog"), errors="replace").read()
@@ -1044,6 +1056,21 @@ class Bench:
             w("|---|---:|")
             for f, v in rows:
                 w("| %s | %s |" % (f, "{:,.0f}".format(v)))
+            w("")
+        if self.detail.get("tls_heap_full"):
+            w("#### Heap of one TLS session (bench/tls_heap): bytes, from just before "
+              "smtpc_tls_new(); the SMTP session's own heap apart")
+            w("")
+            w("| | after smtpc_tls_new | + CA file | after wrap | handshake peak | idle "
+              "| peak while idle traffic | cache entry |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for mode in ("full", "resume"):
+                h = self.detail.get("tls_heap_" + mode)
+                if h:
+                    w("| %s | %s |" % ({"full": "full handshake", "resume": "resumed (2nd session)"}[mode],
+                                       " | ".join("{:,}".format(h[k]) for k in (
+                                           "tls_new", "cafile", "wrapped", "handshake_peak", "steady",
+                                           "steady_peak", "cache"))))
             w("")
         neg = self.detail.get("tls_negotiated")
         if neg:

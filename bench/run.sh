@@ -52,7 +52,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-for prog in smtpc-bench heap_per_session tls_setup many_sessions mime_bench; do
+for prog in smtpc-bench heap_per_session tls_setup tls_heap many_sessions mime_bench; do
     if [[ ! -x $build/bench/$prog ]]; then
         make -C "$build" "bench/$prog" >/dev/null
     fi

@@ -1,11 +1,31 @@
 /* SPDX-License-Identifier: MIT */
-/* MD5 (RFC 1321) and HMAC-MD5 (RFC 2104) for CRAM-MD5 (RFC 2195), used when
- * the library is built without mbedTLS (with it, io_mbedtls.c provides
- * smtpc__hmac_md5 from mbedTLS).  MD5 is broken for collisions; CRAM-MD5
- * only needs it as a keyed MAC, and only because servers still offer it. */
+/* HMAC-MD5 (RFC 2104) for CRAM-MD5 (RFC 2195): from mbedTLS up to 3.x when
+ * it has MD5 (tls_compat.h), else from the MD5 (RFC 1321) here: builds
+ * without TLS, and mbedTLS 4.x, whose PSA HMAC refuses the empty key that
+ * an empty password gives.  MD5 is broken for collisions; CRAM-MD5 only
+ * needs it as a keyed MAC, and only because servers still offer it. */
 #include "smtpc_int.h"
 
-#ifndef SMTPC_HAVE_MBEDTLS
+#ifdef SMTPC_HAVE_MBEDTLS
+#include "tls_compat.h"
+#endif
+
+#ifdef SMTPC__TLS_HMAC_MD5
+
+int smtpc__hmac_md5(const unsigned char *key, size_t klen,
+                    const unsigned char *msg, size_t mlen,
+                    unsigned char out[16]) {
+  /* NULL when this mbedTLS was built without MD5 (possible in 3.x). */
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
+  if (md == NULL)
+    return SMTPC_ERR_NOT_SUPPORTED;
+  /* mbedtls_md_hmac() zeroises its padded-key context when done. */
+  if (mbedtls_md_hmac(md, key, klen, msg, mlen, out) != 0)
+    return SMTPC_ERR_INTERNAL;
+  return SMTPC_OK;
+}
+
+#else
 
 #include <string.h>
 
@@ -143,7 +163,4 @@ int smtpc__hmac_md5(const unsigned char *key, size_t klen,
   return SMTPC_OK;
 }
 
-#else
-/* ISO C forbids an empty translation unit. */
-typedef int smtpc__md5_unused;
 #endif

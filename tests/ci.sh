@@ -15,9 +15,14 @@
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
 #   6. the tarball built with ThreadSanitizer: check_client, interop_client.sh
 #      (8 threads x 200 messages through the pool to Postfix)
-#   7. the tarball built --without-mbedtls --disable-threads: the core suites
+#   7. the tarball built against mbedTLS 3.6 LTS (Debian 13's packages,
+#      fetched with apt into a private prefix; the system keeps Debian 12's
+#      2.28): check_tls, the TLS and pool interop tests against Postfix,
+#      check_client, check_faults, tls_headers.sh (the TLS matrix: every
+#      step before this one runs on 2.28)
+#   8. the tarball built --without-mbedtls --disable-threads: the core suites
 #      and check_client (the single-threaded pool, TLS configurations refused)
-#   8. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
+#   9. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
 #      harnesses replay their corpora, then fuzz 30 s each)
 # Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
 set -euo pipefail
@@ -210,6 +215,52 @@ unset TSAN_OPTIONS
 count test-suite.log
 cd "$top"
 rm -rf "$ts_dir"
+end
+
+# fetch_mbedtls36 DIR: Debian 13's mbedTLS 3.6 packages, downloaded with apt
+# from the archive this machine already uses (its first deb822 "URIs:", else
+# its first "deb" line; suite trixie) into a private apt state under DIR,
+# unpacked into DIR/root (nothing is installed).  Prints the prefix (usr).
+fetch_mbedtls36() {
+    local d=$1 uri
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    [[ -n $uri ]] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    [[ -n $uri ]] || { echo "ci: no apt source found on this machine" >&2; return 1; }
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs"
+    echo "deb $uri trixie main" >"$d/sources.list"
+    local A=(-o Dir::Etc::sourcelist="$d/sources.list" -o Dir::Etc::sourceparts=-
+        -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache"
+        -o APT::Sandbox::User=root)
+    apt-get "${A[@]}" -q update >"$d/apt.log" 2>&1 &&
+        (cd "$d/debs" && apt-get "${A[@]}" -q download libmbedtls-dev \
+            libmbedtls21 libmbedx509-7 libmbedcrypto16 >>"$d/apt.log" 2>&1) ||
+        { cat "$d/apt.log" >&2; return 1; }
+    local f
+    for f in "$d"/debs/*.deb; do dpkg -x "$f" "$d/root"; done
+    echo "$d/root/usr"
+}
+
+begin "mbedTLS 3.6 LTS (Debian 13's packages, private prefix): the tarball's TLS suites"
+m36_dir=$(mktemp -d /tmp/ci-mbedtls36.XXXXXX)
+m36=$(fetch_mbedtls36 "$m36_dir/apt")
+m36_lib=$(dirname "$(find "$m36/lib" -name 'libmbedtls.so' | head -n 1)")
+m36_ver=$(sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' "$m36/include/mbedtls/build_info.h")
+[[ $m36_ver == 3.6.* ]] || { echo "ci: expected mbedTLS 3.6, got '$m36_ver'" >&2; exit 1; }
+echo "ci: mbedTLS $m36_ver in $m36 (libraries in $m36_lib)"
+tar -xzf "$tarball" -C "$m36_dir"
+cd "$m36_dir/$pkg-$ver"
+# no pkg-config: Debian's .pc files say prefix=/usr
+./configure --enable-werror MBEDTLS_CFLAGS="-I$m36/include" \
+    MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto" \
+    LDFLAGS="-L$m36_lib -Wl,-rpath,$m36_lib" >/dev/null
+make -j"$JOBS" >/dev/null
+make -j"$JOBS" check TESTS="tests/check_tls tests/tls_headers.sh tests/interop_tls.sh tests/interop_client.sh tests/check_client tests/check_faults" ||
+    { cat test-suite.log; exit 1; }
+grep -q "$m36_lib" <(ldd tests/check_tls) ||
+    { echo "ci: check_tls is not linked with $m36_lib" >&2; exit 1; }
+count test-suite.log
+cd "$top"
+rm -rf "$m36_dir"
 end
 
 begin "build --without-mbedtls --disable-threads, the TLS API says so, core suites pass"

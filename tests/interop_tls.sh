@@ -15,6 +15,10 @@
 #     without STARTTLS offered: 78, no MAIL/AUTH (with and without --user);
 #     no --cafile (system bundle does not know the test CA), STARTTLS and
 #     implicit: 76, and Postfix's log of that connection shows no MAIL
+#   - TLS session resumption (tests/client_send: smtpc_verify x3 sharing a
+#     smtpc_tls_cache, STARTTLS and implicit): the connections the client
+#     calls resumed are exactly those Postfix logged as "Reusing old
+#     session" (smtpd_tls_loglevel = 2); without a cache, none
 #   Where a failure must keep commands off the wire, both the client's
 #   --trace and Postfix's "disconnect from ... ehlo=1 mail=1 ..." statistics
 #   are checked.
@@ -501,6 +505,66 @@ done
 have=$(nfiles)
 ((have == expected_files))
 check $? "Maildir holds exactly $expected_files files (nothing from the failed runs)"
+
+# ------------------------------------------------- resumption, as Postfix sees it
+# tests/client_send --verify --repeat 3: three smtpc_verify() calls sharing
+# one smtpc_tls_cache.  What the client calls "(resumed)" must be what
+# Postfix did: with smtpd_tls_loglevel = 2 it logs "Reusing old session"
+# for each connection that resumed (TLS 1.2 and 1.3 tickets alike).  Without
+# a cache (separate processes) neither side may claim a resumption.
+echo "# Postfix: TLS session resumption, client's and server's view"
+SEND=$top_builddir/tests/client_send
+# postfix_tls_log WHAT: the count of maillog lines containing WHAT.
+postfix_tls_log() {
+    grep -cF -- "$1" "$pfx/maillog" || true
+}
+# wait_established N: until Postfix logged N TLS connections (5 s at most;
+# its log is written by postlogd, a little after the fact).
+wait_established() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        (($(postfix_tls_log 'TLS connection established') >= $1)) && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# resumption_run NAME N EXPECT ARGS...: runs client_send ARGS (N sessions),
+# then checks that all N verified, EXPECT were claimed resumed, and Postfix
+# logged as many reuses.
+resumption_run() {
+    local name=$1 want=$2 expect=$3 e0 r0 out claimed reused n
+    shift 3
+    e0=$(postfix_tls_log 'TLS connection established')
+    r0=$(postfix_tls_log 'Reusing old session')
+    out=$(timeout -k 2 "$SMTPC_TIMEOUT" "$SEND" --verify --host 127.0.0.1 \
+        --cafile "$CA_PFX" --user "$PFX_USER" --password-env SMTPC_TEST_PASS \
+        --auth plain "$@" 2>&1)
+    n=$(grep -c '^status=OK ' <<<"$out" || true)
+    claimed=$(grep -c ' (resumed), ' <<<"$out" || true)
+    wait_established $((e0 + n)) || echo "# Postfix did not log $n connections in time"
+    reused=$(($(postfix_tls_log 'Reusing old session') - r0))
+    [[ $n == "$want" && $claimed == "$expect" && $reused == "$expect" ]]
+    check $? "$name: the client says $claimed of $n resumed, Postfix reused $reused ($(tr '\n' '|' <<<"$out"))"
+}
+if [[ ! -x $SEND ]]; then
+    not_ok "resumption: $SEND is not built"
+else
+    CA_PFX=$PFX_CAFILE
+    postconf -c "$pfx/etc" -e smtpd_tls_loglevel=2 &&
+        touch -d '1 minute ago' "$pfx/etc/main.cf"
+    reloads=$(postfix_tls_log 'postfix/master')
+    postfix -c "$pfx/etc" reload </dev/null >/dev/null 2>&1
+    for ((i = 0; i < 100; i++)); do
+        (($(postfix_tls_log 'postfix/master') > reloads)) && break
+        sleep 0.05
+    done
+    sleep 0.2 # smtpd processes started before the reload finish first
+    resumption_run "STARTTLS, one cache, 3 sessions" 3 2 --repeat 3 --port "$P" --tls starttls
+    resumption_run "implicit TLS, one cache, 3 sessions" 3 2 --repeat 3 --port "$S" --tls implicit
+    for i in 1 2; do
+        resumption_run "STARTTLS, no cache (process $i)" 1 0 --port "$P" --tls starttls
+    done
+fi
 
 # ============================================================ fake server checks
 # start_fake NAME MODE [CERT KEY]: sets fake_port, fake_pid; log in
