@@ -37,7 +37,7 @@
 typedef struct {
   unsigned char *p; /* user pointer, NULL when free */
   size_t size;
-  size_t lineage;   /* stays the same across realloc */
+  size_t lineage; /* stays the same across realloc */
 } block;
 
 typedef struct {
@@ -267,13 +267,12 @@ static smtpc_ssize f_recv(void *ctx, unsigned char *buf, size_t len) {
 
 /* ---- body sources --------------------------------------------------------- */
 
-static const char builtin_msg[] =
-    "From: Bench <bench@example.com>\r\n"
-    "To: Rcpt <rcpt0@example.com>\r\n"
-    "Subject: heap_per_session\r\n"
-    "Message-ID: <heap.0@bench.local>\r\n"
-    "\r\n"
-    "A small message.\r\n";
+static const char builtin_msg[] = "From: Bench <bench@example.com>\r\n"
+                                  "To: Rcpt <rcpt0@example.com>\r\n"
+                                  "Subject: heap_per_session\r\n"
+                                  "Message-ID: <heap.0@bench.local>\r\n"
+                                  "\r\n"
+                                  "A small message.\r\n";
 
 typedef struct {
   unsigned long long left;
@@ -341,8 +340,8 @@ static int run(const scenario *sc, counter *c, fake *f) {
       (rc = smtpc_session_set_io(s, &io)) != SMTPC_OK ||
       (rc = smtpc_session_set_ehlo_name(s, "bench.local")) != SMTPC_OK)
     goto out;
-  for (guard = 0; (rc = smtpc_session_open(s)) == SMTPC_ERR_WANT_READ &&
-                  guard < 100;
+  for (guard = 0;
+       (rc = smtpc_session_open(s)) == SMTPC_ERR_WANT_READ && guard < 100;
        guard++)
     ;
   if (rc != SMTPC_OK)
@@ -359,14 +358,14 @@ static int run(const scenario *sc, counter *c, fake *f) {
                                   &body, NULL)) != SMTPC_OK)
       goto out;
   }
-  for (guard = 0; (rc = smtpc_session_run(s)) == SMTPC_ERR_WANT_READ &&
-                  guard < 100;
+  for (guard = 0;
+       (rc = smtpc_session_run(s)) == SMTPC_ERR_WANT_READ && guard < 100;
        guard++)
     ;
   if (rc != SMTPC_OK)
     goto out;
-  for (guard = 0; (rc = smtpc_session_quit(s)) == SMTPC_ERR_WANT_READ &&
-                  guard < 100;
+  for (guard = 0;
+       (rc = smtpc_session_quit(s)) == SMTPC_ERR_WANT_READ && guard < 100;
        guard++)
     ;
 out:
@@ -414,10 +413,8 @@ static int report(const char *name, const scenario *sc) {
          "\"peak_io\": %zu, \"peak_beyond_io\": %zu, \"allocs\": %lu, "
          "\"leaked\": %zu, \"overflow\": %d}\n",
          name, rc == 0 ? "true" : "false", sc->count, sc->nrcpt,
-         sc->stream_len > 0 ? sc->stream_len
-                            : (unsigned long long)sc->msglen,
-         peak, peak_io, beyond, c->mallocs + c->reallocs, c->cur,
-         c->overflow);
+         sc->stream_len > 0 ? sc->stream_len : (unsigned long long)sc->msglen,
+         peak, peak_io, beyond, c->mallocs + c->reallocs, c->cur, c->overflow);
   counter_free(c);
   return rc;
 }

@@ -96,10 +96,10 @@ typedef struct {
   smtpc_socket *sock;
   smtpc_session *s;
   smtpc_txn **t;
-  int step;  /* 0 open, 1 send, 2 quit, 3 done */
-  int ready; /* poll() said so (or it was never waited for) */
+  int step;     /* 0 open, 1 send, 2 quit, 3 done */
+  int ready;    /* poll() said so (or it was never waited for) */
   short events; /* what it waits for when not ready */
-  int rc;    /* first error, else SMTPC_OK */
+  int rc;       /* first error, else SMTPC_OK */
 } job;
 
 static double now_s(void) {
@@ -144,8 +144,8 @@ static int step(job *j, unsigned long msgs, const smtpc_body *body) {
   if (j->step == 1 && j->t[0] == NULL) {
     unsigned long k;
     for (k = 0; k < msgs; k++) {
-      int rc = smtpc_session_queue(j->s, "bench@example.com", to, 1, body,
-                                   &j->t[k]);
+      int rc =
+          smtpc_session_queue(j->s, "bench@example.com", to, 1, body, &j->t[k]);
       if (rc != SMTPC_OK)
         return rc;
     }
@@ -188,8 +188,10 @@ int main(int argc, char **argv) {
                       ? (rlim_t)(n + 64)
                       : rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < n + 64) {
-      fprintf(stderr, "many_sessions: RLIMIT_NOFILE too low for %lu "
-                      "sessions (ulimit -n)\n", n);
+      fprintf(stderr,
+              "many_sessions: RLIMIT_NOFILE too low for %lu "
+              "sessions (ulimit -n)\n",
+              n);
       return 2;
     }
   }
@@ -209,13 +211,12 @@ int main(int argc, char **argv) {
     job *j = &jobs[i];
     smtpc_io io;
     if ((j->rc = smtpc_socket_new(&j->sock, &mem)) == SMTPC_OK &&
-        (j->rc = smtpc_socket_connect(j->sock, argv[1], argv[2],
-                                      TIMEOUT_MS)) == SMTPC_OK &&
+        (j->rc = smtpc_socket_connect(j->sock, argv[1], argv[2], TIMEOUT_MS)) ==
+            SMTPC_OK &&
         (j->rc = smtpc_session_new(&j->s, &mem)) == SMTPC_OK &&
         (j->rc = smtpc_session_set_ehlo_name(j->s, "bench.local")) ==
             SMTPC_OK &&
-        (j->rc = smtpc_session_set_timeout_all(j->s, TIMEOUT_MS)) ==
-            SMTPC_OK &&
+        (j->rc = smtpc_session_set_timeout_all(j->s, TIMEOUT_MS)) == SMTPC_OK &&
         (iobuf == 0 ||
          ((j->rc = smtpc_session_set_limit(j->s, SMTPC_LIMIT_READ_BUFFER,
                                            iobuf)) == SMTPC_OK &&

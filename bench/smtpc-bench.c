@@ -26,14 +26,14 @@
 
 #include "bench_util.h"
 
-#define BATCH 256                  /* transactions per smtpc_session_run() */
-#define MAX_COUNT 100000000UL      /* bound on COUNT */
-#define MAX_RCPT 10000UL           /* bound on NRCPT */
-#define TIMEOUT_MS 60000u          /* connect and per-reply deadline */
+#define BATCH 256             /* transactions per smtpc_session_run() */
+#define MAX_COUNT 100000000UL /* bound on COUNT */
+#define MAX_RCPT 10000UL      /* bound on NRCPT */
+#define TIMEOUT_MS 60000u     /* connect and per-reply deadline */
 
 /* Maps (or, failing that, reads) the whole file.  *mapped tells which. */
-static int load_file(const char *path, const unsigned char **data,
-                     size_t *len, int *mapped) {
+static int load_file(const char *path, const unsigned char **data, size_t *len,
+                     int *mapped) {
   struct stat st;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   size_t got = 0;
@@ -41,8 +41,8 @@ static int load_file(const char *path, const unsigned char **data,
   *data = NULL;
   *len = 0;
   *mapped = 0;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      st.st_size < 0 || (unsigned long long)st.st_size > (size_t)-1 / 2) {
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+      (unsigned long long)st.st_size > (size_t)-1 / 2) {
     if (fd >= 0)
       close(fd);
     return -1;
@@ -156,8 +156,8 @@ int main(int argc, char **argv) {
       if (st == SMTPC_OK && r != NULL && smtpc_reply_code(r) / 100 == 2)
         ok++;
       else if (failed++ < 5) /* the first few only */
-        fprintf(stderr, "smtpc-bench: message %lu: %s (%d %s)\n",
-                done + i + 1, smtpc_strerror(st), smtpc_reply_code(r),
+        fprintf(stderr, "smtpc-bench: message %lu: %s (%d %s)\n", done + i + 1,
+                smtpc_strerror(st), smtpc_reply_code(r),
                 r ? smtpc_reply_text(r) : "");
       smtpc_txn_free(txns[i]);
     }

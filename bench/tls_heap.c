@@ -204,8 +204,8 @@ static int one_session(char **argv, const char *pass, smtpc_tls_cache *cache,
       (rc = smtpc_session_set_timeout_all(s, TIMEOUT_MS)) != SMTPC_OK ||
       (rc = smtpc_session_set_tls_policy(s, SMTPC_SECURITY_STARTTLS)) !=
           SMTPC_OK ||
-      (rc = smtpc_session_set_auth(s, SMTPC_AUTH_PLAIN, argv[4], pass,
-                                   NULL)) != SMTPC_OK)
+      (rc = smtpc_session_set_auth(s, SMTPC_AUTH_PLAIN, argv[4], pass, NULL)) !=
+          SMTPC_OK)
     goto out;
   peak = cur;
   rc = smtpc_session_open(s);

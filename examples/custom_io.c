@@ -87,13 +87,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   rcpt = argv[4];
-  snprintf(msg, sizeof msg, "From: <%s>\r\nTo: <%s>\r\nSubject: custom_io\r\n"
-           "\r\nSent over the program's own transport.\r\n", argv[3], argv[4]);
+  snprintf(msg, sizeof msg,
+           "From: <%s>\r\nTo: <%s>\r\nSubject: custom_io\r\n"
+           "\r\nSent over the program's own transport.\r\n",
+           argv[3], argv[4]);
   smtpc_body_init_memory(&body, msg, strlen(msg));
   io.version = SMTPC_IO_VERSION;
   io.ctx = &c;
-  io.send = conn_send; /* required */
-  io.recv = conn_recv; /* required */
+  io.send = conn_send;               /* required */
+  io.recv = conn_recv;               /* required */
   io.set_timeout = conn_set_timeout; /* optional, like starttls and close */
   if ((c.fd = tcp_connect(argv[1], argv[2])) < 0 ||
       (rc = smtpc_session_new(&s, NULL)) != SMTPC_OK ||

@@ -57,9 +57,10 @@ int main(int argc, char **argv) {
   }
   for (i = 0; i < n; i++) { /* connecting blocks; the rest does not */
     job *j = &jobs[i];
-    snprintf(j->msg, sizeof j->msg, "From: <%s>\r\nTo: <%s>\r\nSubject: "
-             "event_loop %d of %d\r\n\r\nSession %d.\r\n", argv[3], argv[4],
-             i + 1, n, i + 1);
+    snprintf(j->msg, sizeof j->msg,
+             "From: <%s>\r\nTo: <%s>\r\nSubject: "
+             "event_loop %d of %d\r\n\r\nSession %d.\r\n",
+             argv[3], argv[4], i + 1, n, i + 1);
     smtpc_body_init_memory(&j->body, j->msg, strlen(j->msg));
     if ((j->rc = smtpc_socket_new(&j->sock, NULL)) == SMTPC_OK &&
         (j->rc = smtpc_socket_connect(j->sock, argv[1], argv[2], 30000)) ==

@@ -70,8 +70,8 @@ static int move_bytes(smtpc_session *s, int fd) {
     int spins_ = 0;                                                            \
     while (((rc) = (op)) == SMTPC_ERR_WANT_READ ||                             \
            (rc) == SMTPC_ERR_WANT_WRITE) {                                     \
-      if (++spins_ > 100000 || move_bytes(s, fd) != 0) {                      \
-        (rc) = (op); /* the session now reports the failure */                \
+      if (++spins_ > 100000 || move_bytes(s, fd) != 0) {                       \
+        (rc) = (op); /* the session now reports the failure */                 \
         break;                                                                 \
       }                                                                        \
     }                                                                          \
@@ -90,13 +90,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   rcpt = argv[4];
-  snprintf(msg, sizeof msg, "From: <%s>\r\nTo: <%s>\r\nSubject: memory_mode"
-           "\r\n\r\nSent by a session without smtpc_io.\r\n", argv[3],
-           argv[4]);
+  snprintf(msg, sizeof msg,
+           "From: <%s>\r\nTo: <%s>\r\nSubject: memory_mode"
+           "\r\n\r\nSent by a session without smtpc_io.\r\n",
+           argv[3], argv[4]);
   smtpc_body_init_memory(&body, msg, strlen(msg));
   if ((fd = tcp_connect(argv[1], argv[2])) < 0) {
-    fprintf(stderr, "memory_mode: cannot connect to %s:%s\n", argv[1],
-            argv[2]);
+    fprintf(stderr, "memory_mode: cannot connect to %s:%s\n", argv[1], argv[2]);
     return 1;
   }
   if ((rc = smtpc_session_new(&s, NULL)) == SMTPC_OK &&

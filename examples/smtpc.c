@@ -33,7 +33,7 @@
 #define MAX_REPEAT 1000000UL
 #define BATCH 256 /* transactions queued per smtpc_session_run() */
 #define CONNECT_TIMEOUT_MS 30000u /* when --timeout is not given */
-#define SECRET_MAX 4096 /* password buffer: up to 4095 bytes and a NUL */
+#define SECRET_MAX 4096      /* password buffer: up to 4095 bytes and a NUL */
 #define CONFIG_LINE_MAX 1024 /* config line buffer: 1023 bytes and a NUL */
 
 extern char **environ; /* for posix_spawn(); POSIX has no header for it */
@@ -42,7 +42,7 @@ enum { TLS_NONE, TLS_STARTTLS, TLS_TRY, TLS_IMPLICIT };
 
 typedef struct opts {
   const char *host, *port, *from, *helo, *message;
-  const char **rcpts;     /* --to values as given ("Name <addr>" allowed) */
+  const char **rcpts; /* --to values as given ("Name <addr>" allowed) */
   size_t nrcpts;
   const char **cc, **bcc, **attach, **inl, **headers;
   size_t ncc, nbcc, nattach, ninl, nheaders;
@@ -51,7 +51,7 @@ typedef struct opts {
   const char **env_rcpts; /* envelope: the addresses only */
   size_t nenv;
   const char *env_from;
-  char **owned;           /* strings to free at exit */
+  char **owned; /* strings to free at exit */
   size_t nowned, capowned;
   unsigned long timeout_s, repeat;
   int timeout_set, trace;
@@ -63,8 +63,8 @@ typedef struct opts {
 /* Outcome of the run, folded message by message. */
 typedef struct tally {
   unsigned long long delivered, total; /* recipient deliveries */
-  int temp, perm;  /* some failure was 4xx / 5xx */
-  int other;       /* exit code of another per-message failure, or 0 */
+  int temp, perm;                      /* some failure was 4xx / 5xx */
+  int other; /* exit code of another per-message failure, or 0 */
 } tally;
 
 /* strdup() whose result is freed at exit (see free_opts). */
@@ -107,8 +107,10 @@ static void usage(FILE *f) {
       "             [--user U (--password-env VAR | --password-file F |\n"
       "              --oauth2-token-env VAR)] [--auth MECH]\n"
       "             [--allow-plaintext-auth] [--message FILE|-]\n"
-      "             [--subject S] [--text FILE|-] [--html FILE] [--attach FILE]\n"
-      "             [--inline FILE] [--cc ADDR] [--bcc ADDR] [--reply-to ADDR]\n"
+      "             [--subject S] [--text FILE|-] [--html FILE] [--attach "
+      "FILE]\n"
+      "             [--inline FILE] [--cc ADDR] [--bcc ADDR] [--reply-to "
+      "ADDR]\n"
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
@@ -131,7 +133,8 @@ static void help(void) {
       "  --repeat N      send the message N times (default 1)\n"
       "  --trace         print the dialogue on stderr (C: client, S: server)\n"
       "  --tls MODE      none (default); starttls = STARTTLS required, never\n"
-      "                  falls back to clear text; try = STARTTLS when offered;\n"
+      "                  falls back to clear text; try = STARTTLS when "
+      "offered;\n"
       "                  implicit = TLS from the first byte (port 465)\n"
       "  --cafile F      trust the CA certificates in F (PEM) instead of the\n"
       "                  system bundle; --capath D: every file in D\n"
@@ -149,26 +152,33 @@ static void help(void) {
       "  --text FILE|-   text/plain body (UTF-8)\n"
       "  --html FILE     text/html alternative\n"
       "  --attach FILE   attachment (repeatable); --inline FILE: inline image\n"
-      "                  for the HTML, Content-ID = the file name (repeatable)\n"
+      "                  for the HTML, Content-ID = the file name "
+      "(repeatable)\n"
       "  --cc ADDR, --bcc ADDR  more recipients (Bcc only in the envelope)\n"
       "  --reply-to ADDR, --header 'Name: value' (repeatable)\n"
       "  --from and --to (and --cc, --bcc, --reply-to) accept\n"
-      "  'Display Name <addr>': headers keep the name, the envelope the address\n"
+      "  'Display Name <addr>': headers keep the name, the envelope the "
+      "address\n"
       "  --dry-run       print the message that would be sent, send nothing;\n"
       "                  no secret is read, no password-command run\n"
-      "  --verify        check the connection, TLS and AUTH settings: connect,\n"
+      "  --verify        check the connection, TLS and AUTH settings: "
+      "connect,\n"
       "                  EHLO, STARTTLS, AUTH, QUIT; send nothing.  Prints\n"
       "                  'ready: ...' or the step that failed and why\n"
-      "  --config F      defaults from F (default ~/.config/smtpc/config if it\n"
-      "                  exists): lines 'key value' for host, port, tls, user,\n"
-      "                  password-command, from, helo, cafile, timeout.  F and\n"
+      "  --config F      defaults from F (default ~/.config/smtpc/config if "
+      "it\n"
+      "                  exists): lines 'key value' for host, port, tls, "
+      "user,\n"
+      "                  password-command, from, helo, cafile, timeout.  F "
+      "and\n"
       "                  its directory must be owned by you or root and not\n"
       "                  writable by others, else F is refused (exit 78)\n"
       "\nExit status:\n"
       "   0  every recipient of every message accepted\n"
       "   3  partial: some recipients or messages accepted, some not;\n"
       "      each failure is printed on stderr\n"
-      "  64  usage error (EX_USAGE)          65  message unsendable (EX_DATAERR)\n"
+      "  64  usage error (EX_USAGE)          65  message unsendable "
+      "(EX_DATAERR)\n"
       "  66  cannot read message (EX_NOINPUT) 68  host not found (EX_NOHOST)\n"
       "  69  permanent failure, 5xx (EX_UNAVAILABLE)\n"
       "  70  internal error (EX_SOFTWARE)\n"
@@ -197,16 +207,65 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out) {
 }
 
 /* Options that take a value, as "--name value" or "--name=value". */
-enum { O_HOST, O_PORT, O_FROM, O_TO, O_HELO, O_TIMEOUT, O_REPEAT, O_TLS,
-       O_MESSAGE, O_CAFILE, O_CAPATH, O_CERT, O_KEY, O_USER, O_PASSENV,
-       O_PASSFILE, O_TOKENENV, O_AUTH, O_SUBJECT, O_TEXT, O_HTML, O_ATTACH,
-       O_INLINE, O_CC, O_BCC, O_REPLYTO, O_HEADER, O_CONFIG, O_COUNT };
-static const char *const value_opts[O_COUNT] = {
-    "--host", "--port", "--from", "--to", "--helo", "--timeout", "--repeat",
-    "--tls", "--message", "--cafile", "--capath", "--cert", "--key",
-    "--user", "--password-env", "--password-file", "--oauth2-token-env",
-    "--auth", "--subject", "--text", "--html", "--attach", "--inline",
-    "--cc", "--bcc", "--reply-to", "--header", "--config"};
+enum {
+  O_HOST,
+  O_PORT,
+  O_FROM,
+  O_TO,
+  O_HELO,
+  O_TIMEOUT,
+  O_REPEAT,
+  O_TLS,
+  O_MESSAGE,
+  O_CAFILE,
+  O_CAPATH,
+  O_CERT,
+  O_KEY,
+  O_USER,
+  O_PASSENV,
+  O_PASSFILE,
+  O_TOKENENV,
+  O_AUTH,
+  O_SUBJECT,
+  O_TEXT,
+  O_HTML,
+  O_ATTACH,
+  O_INLINE,
+  O_CC,
+  O_BCC,
+  O_REPLYTO,
+  O_HEADER,
+  O_CONFIG,
+  O_COUNT
+};
+static const char *const value_opts[O_COUNT] = {"--host",
+                                                "--port",
+                                                "--from",
+                                                "--to",
+                                                "--helo",
+                                                "--timeout",
+                                                "--repeat",
+                                                "--tls",
+                                                "--message",
+                                                "--cafile",
+                                                "--capath",
+                                                "--cert",
+                                                "--key",
+                                                "--user",
+                                                "--password-env",
+                                                "--password-file",
+                                                "--oauth2-token-env",
+                                                "--auth",
+                                                "--subject",
+                                                "--text",
+                                                "--html",
+                                                "--attach",
+                                                "--inline",
+                                                "--cc",
+                                                "--bcc",
+                                                "--reply-to",
+                                                "--header",
+                                                "--config"};
 
 static int auth_mech(const char *name) {
   static const char *const names[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
@@ -359,12 +418,12 @@ static int validate(opts *o) {
     usage(stderr);
     return EX_USAGE;
   }
-  if (o->message != NULL &&
-      (o->subject || o->text || o->html || o->nattach || o->ninl ||
-       o->nheaders || o->reply_to)) {
+  if (o->message != NULL && (o->subject || o->text || o->html || o->nattach ||
+                             o->ninl || o->nheaders || o->reply_to)) {
     fputs("smtpc: --message sends a finished message; --subject, --text, "
           "--html,\n  --attach, --inline, --header and --reply-to build one "
-          "instead\n", stderr);
+          "instead\n",
+          stderr);
     return EX_USAGE;
   }
   if ((o->cert == NULL) != (o->key == NULL)) {
@@ -373,15 +432,17 @@ static int validate(opts *o) {
   }
   if (o->user != NULL && (o->password_env || o->password_file || o->token_env))
     o->password_cmd = NULL; /* the command line wins over the config file */
-  if (o->user != NULL && (o->password_env != NULL) + (o->password_file != NULL) +
-                                 (o->token_env != NULL) +
-                                 (o->password_cmd != NULL) != 1) {
+  if (o->user != NULL &&
+      (o->password_env != NULL) + (o->password_file != NULL) +
+              (o->token_env != NULL) + (o->password_cmd != NULL) !=
+          1) {
     fputs("smtpc: --user needs exactly one of --password-env, "
-          "--password-file, --oauth2-token-env\n", stderr);
+          "--password-file, --oauth2-token-env\n",
+          stderr);
     return EX_USAGE;
   }
-  if (o->user == NULL &&
-      (o->password_env || o->password_file || o->token_env || o->password_cmd)) {
+  if (o->user == NULL && (o->password_env || o->password_file || o->token_env ||
+                          o->password_cmd)) {
     fputs("smtpc: a password or token needs --user\n", stderr);
     return EX_USAGE;
   }
@@ -410,8 +471,8 @@ static void free_secret(char *s) {
  * Trusted: owned by the real user or root, and writable by nobody else (a
  * directory may be if it is sticky, as /tmp).  The file must be a regular
  * file and, with secret, readable by nobody else either. */
-static int check_trust(const char *path, const char *dir,
-                       const struct stat *st, int secret) {
+static int check_trust(const char *path, const char *dir, const struct stat *st,
+                       int secret) {
   char why[80];
   if (st->st_uid != getuid() && st->st_uid != 0)
     snprintf(why, sizeof why, "owned by uid %lu, not by you or root",
@@ -602,8 +663,10 @@ static int secret_from_command(const char *cmd, char *buf, size_t cap) {
     fprintf(stderr, "smtpc: password-command: %s: %s\n",
             r == LINE_ERR ? "read" : "wait", strerror(e));
   } else if (r == LINE_LONG)
-    fprintf(stderr, "smtpc: password-command: first line longer than %zu "
-            "bytes\n", cap - 1);
+    fprintf(stderr,
+            "smtpc: password-command: first line longer than %zu "
+            "bytes\n",
+            cap - 1);
   else if (r == LINE_NUL)
     fputs("smtpc: password-command: NUL byte in its first line\n", stderr);
   else if (WIFSIGNALED(st))
@@ -739,7 +802,9 @@ static void trace_cb(void *user, smtpc_trace_dir dir, const char *line,
   }
   if (!tr->print)
     return;
-  fputs(dir == SMTPC_TRACE_IN ? "S: " : dir == SMTPC_TRACE_OUT ? "C: " : "*: ",
+  fputs(dir == SMTPC_TRACE_IN    ? "S: "
+        : dir == SMTPC_TRACE_OUT ? "C: "
+                                 : "*: ",
         stderr);
   put_clean(line, len);
   fputc('\n', stderr);
@@ -748,25 +813,32 @@ static void trace_cb(void *user, smtpc_trace_dir dir, const char *line,
 static int exit_code(int rc) {
   switch (rc) {
   case SMTPC_OK: return EX_OK;
-  case SMTPC_ERR_BAD_ADDRESS: case SMTPC_ERR_BAD_ARGUMENT: return EX_USAGE;
+  case SMTPC_ERR_BAD_ADDRESS:
+  case SMTPC_ERR_BAD_ARGUMENT: return EX_USAGE;
   case SMTPC_ERR_BODY_LINE_TOO_LONG: return EX_DATAERR;
   case SMTPC_ERR_RESOLVE: return EX_NOHOST;
-  case SMTPC_ERR_REPLY_PERMANENT: case SMTPC_ERR_GREETING_REFUSED:
-  case SMTPC_ERR_8BIT_UNSUPPORTED: case SMTPC_ERR_MESSAGE_TOO_BIG:
-    return EX_UNAVAILABLE;
-  case SMTPC_ERR_CONNECT: case SMTPC_ERR_TIMEOUT: case SMTPC_ERR_IO:
+  case SMTPC_ERR_REPLY_PERMANENT:
+  case SMTPC_ERR_GREETING_REFUSED:
+  case SMTPC_ERR_8BIT_UNSUPPORTED:
+  case SMTPC_ERR_MESSAGE_TOO_BIG: return EX_UNAVAILABLE;
+  case SMTPC_ERR_CONNECT:
+  case SMTPC_ERR_TIMEOUT:
+  case SMTPC_ERR_IO:
   case SMTPC_ERR_EOF: return EX_IOERR;
-  case SMTPC_ERR_REPLY_TEMPORARY: case SMTPC_ERR_SERVICE_CLOSING:
-    return EX_TEMPFAIL;
-  case SMTPC_ERR_PROTOCOL: case SMTPC_ERR_REPLY_LINE_TOO_LONG:
-  case SMTPC_ERR_REPLY_TOO_LARGE: case SMTPC_ERR_UNEXPECTED_DATA:
-  case SMTPC_ERR_TLS: case SMTPC_ERR_CERTIFICATE:
-  case SMTPC_ERR_AUTH_BAD_CHALLENGE:
-    return EX_PROTOCOL;
+  case SMTPC_ERR_REPLY_TEMPORARY:
+  case SMTPC_ERR_SERVICE_CLOSING: return EX_TEMPFAIL;
+  case SMTPC_ERR_PROTOCOL:
+  case SMTPC_ERR_REPLY_LINE_TOO_LONG:
+  case SMTPC_ERR_REPLY_TOO_LARGE:
+  case SMTPC_ERR_UNEXPECTED_DATA:
+  case SMTPC_ERR_TLS:
+  case SMTPC_ERR_CERTIFICATE:
+  case SMTPC_ERR_AUTH_BAD_CHALLENGE: return EX_PROTOCOL;
   case SMTPC_ERR_AUTH_FAILED: return EX_NOPERM;
-  case SMTPC_ERR_STARTTLS_UNAVAILABLE: case SMTPC_ERR_AUTH_INSECURE:
-  case SMTPC_ERR_AUTH_UNSUPPORTED: case SMTPC_ERR_NOT_SUPPORTED:
-    return EX_CONFIG;
+  case SMTPC_ERR_STARTTLS_UNAVAILABLE:
+  case SMTPC_ERR_AUTH_INSECURE:
+  case SMTPC_ERR_AUTH_UNSUPPORTED:
+  case SMTPC_ERR_NOT_SUPPORTED: return EX_CONFIG;
   default: return EX_SOFTWARE;
   }
 }
@@ -786,8 +858,8 @@ static int fail(const char *step, int rc, smtpc_session *s,
   else if (rc == SMTPC_ERR_RESOLVE && *smtpc_socket_resolve_error(sock))
     fputs(smtpc_socket_resolve_error(sock), stderr);
   else if (smtpc_reply_code(r) >= 400 &&
-           (rc == SMTPC_ERR_REPLY_TEMPORARY || rc == SMTPC_ERR_REPLY_PERMANENT ||
-            rc == SMTPC_ERR_AUTH_FAILED ||
+           (rc == SMTPC_ERR_REPLY_TEMPORARY ||
+            rc == SMTPC_ERR_REPLY_PERMANENT || rc == SMTPC_ERR_AUTH_FAILED ||
             rc == SMTPC_ERR_GREETING_REFUSED ||
             rc == SMTPC_ERR_SERVICE_CLOSING))
     put_reply(r);
@@ -806,8 +878,8 @@ static void note_code(tally *ty, int code) {
 
 /* Prints what went wrong with one message and folds it into ty.  Errors
  * equal to the session's (connection lost...) are reported once by main. */
-static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
-                    const opts *o, int session_rc) {
+static void account(tally *ty, smtpc_txn *t, unsigned long msgno, const opts *o,
+                    int session_rc) {
   int st = smtpc_txn_status(t);
   size_t i, nr = smtpc_txn_rcpt_count(t);
   char pre[48] = "";
@@ -850,9 +922,10 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno,
     if (ty->other == 0)
       ty->other = exit_code(st);
     if (smtpc_txn_step(t) == SMTPC_STEP_DATA_END)
-      fprintf(stderr, "smtpc: %sconnection lost after end of data: the "
-              "message may have been delivered: %s\n", pre,
-              smtpc_strerror(st));
+      fprintf(stderr,
+              "smtpc: %sconnection lost after end of data: the "
+              "message may have been delivered: %s\n",
+              pre, smtpc_strerror(st));
     else
       fprintf(stderr, "smtpc: %smessage not sent: %s\n", pre,
               smtpc_strerror(st));
@@ -900,10 +973,10 @@ static int config_apply(opts *o, const char *path, int lineno, char *line) {
     *--end = '\0';
   if ((v = kstrdup(o, v)) == NULL)
     return EX_SOFTWARE;
-#define SET_IF_UNSET(field) \
-  do {                      \
-    if (o->field == NULL)   \
-      o->field = v;         \
+#define SET_IF_UNSET(field)                                                    \
+  do {                                                                         \
+    if (o->field == NULL)                                                      \
+      o->field = v;                                                            \
   } while (0)
   if (strcmp(k, "host") == 0)
     SET_IF_UNSET(host);
@@ -922,11 +995,16 @@ static int config_apply(opts *o, const char *path, int lineno, char *line) {
   else if (strcmp(k, "tls") == 0 || strcmp(k, "timeout") == 0) {
     int bad = 0;
     if (k[1] == 'l' && !o->tls_set) {
-      if (strcmp(v, "none") == 0) o->tls = TLS_NONE;
-      else if (strcmp(v, "starttls") == 0) o->tls = TLS_STARTTLS;
-      else if (strcmp(v, "try") == 0) o->tls = TLS_TRY;
-      else if (strcmp(v, "implicit") == 0) o->tls = TLS_IMPLICIT;
-      else bad = 1;
+      if (strcmp(v, "none") == 0)
+        o->tls = TLS_NONE;
+      else if (strcmp(v, "starttls") == 0)
+        o->tls = TLS_STARTTLS;
+      else if (strcmp(v, "try") == 0)
+        o->tls = TLS_TRY;
+      else if (strcmp(v, "implicit") == 0)
+        o->tls = TLS_IMPLICIT;
+      else
+        bad = 1;
     } else if (k[1] == 'i' && !o->timeout_set) {
       bad = parse_ulong(v, UINT_MAX / 1000u, &o->timeout_s) != 0;
       o->timeout_set = !bad;
@@ -1072,13 +1150,13 @@ static int build_message(opts *o, smtpc_msg **out) {
   split_addr(c, &name, &addr);
   if ((rv = smtpc_msg_set_from(m, name, addr)) != SMTPC_OK)
     return msg_fail("--from", o->from, rv);
-#define ADD_ALL(list, count, fn, flag)                                   \
-  for (i = 0; i < o->count; i++) {                                       \
-    if ((c = kstrdup(o, o->list[i])) == NULL)                            \
-      return EX_SOFTWARE;                                                \
-    split_addr(c, &name, &addr);                                         \
-    if ((rv = fn(m, name, addr)) != SMTPC_OK)                            \
-      return msg_fail(flag, o->list[i], rv);                             \
+#define ADD_ALL(list, count, fn, flag)                                         \
+  for (i = 0; i < o->count; i++) {                                             \
+    if ((c = kstrdup(o, o->list[i])) == NULL)                                  \
+      return EX_SOFTWARE;                                                      \
+    split_addr(c, &name, &addr);                                               \
+    if ((rv = fn(m, name, addr)) != SMTPC_OK)                                  \
+      return msg_fail(flag, o->list[i], rv);                                   \
   }
   ADD_ALL(rcpts, nrcpts, smtpc_msg_add_to, "--to")
   ADD_ALL(cc, ncc, smtpc_msg_add_cc, "--cc")
@@ -1391,7 +1469,8 @@ int main(int argc, char **argv) {
     snprintf(step, sizeof step, "%s%s", verb,
              exit_code(rc) == EX_UNAVAILABLE || exit_code(rc) == EX_TEMPFAIL ||
                      rc == SMTPC_ERR_AUTH_FAILED
-                 ? " rejected" : "");
+                 ? " rejected"
+                 : "");
     if (rc == SMTPC_ERR_AUTH_FAILED || rc == SMTPC_ERR_REPLY_PERMANENT ||
         rc == SMTPC_ERR_REPLY_TEMPORARY)
       ex = fail(step, rc, s, sock, &o);

@@ -52,8 +52,8 @@ static int offered_has(const char *list, const char *name) {
 }
 
 int smtpc__auth_choose(const char *offered, smtpc_auth_mech want) {
-  static const smtpc_auth_mech pref[] = {SMTPC_AUTH_CRAM_MD5,
-                                         SMTPC_AUTH_PLAIN, SMTPC_AUTH_LOGIN};
+  static const smtpc_auth_mech pref[] = {SMTPC_AUTH_CRAM_MD5, SMTPC_AUTH_PLAIN,
+                                         SMTPC_AUTH_LOGIN};
   size_t i;
   if (want != SMTPC_AUTH_AUTO)
     /* A named mechanism is used only if offered; XOAUTH2 and OAUTHBEARER
@@ -68,8 +68,7 @@ int smtpc__auth_choose(const char *offered, smtpc_auth_mech want) {
 }
 
 /* RFC 5801 saslname: "," and "=" escaped as "=2C" and "=3D". */
-static int append_saslname(smtpc__buf *out, const smtpc_mem *m,
-                           const char *s) {
+static int append_saslname(smtpc__buf *out, const smtpc_mem *m, const char *s) {
   int rv = SMTPC_OK;
   for (; *s && rv == SMTPC_OK; s++) {
     if (*s == ',')
@@ -121,10 +120,8 @@ int smtpc__auth_initial(smtpc__buf *out, const smtpc_mem *m,
       return rv;
     return SMTPC_OK;
   case SMTPC_AUTH_LOGIN:
-  case SMTPC_AUTH_CRAM_MD5:
-    return SMTPC_OK;
-  default:
-    return SMTPC_ERR_INTERNAL;
+  case SMTPC_AUTH_CRAM_MD5: return SMTPC_OK;
+  default: return SMTPC_ERR_INTERNAL;
   }
 }
 

@@ -49,8 +49,8 @@ static int b64_value(unsigned char c) {
   return -1;
 }
 
-int smtpc__b64_decode(const char *in, size_t n, unsigned char *out,
-                      size_t cap, size_t *outlen) {
+int smtpc__b64_decode(const char *in, size_t n, unsigned char *out, size_t cap,
+                      size_t *outlen) {
   size_t i, o = 0;
   *outlen = 0;
   if (n % 4 != 0)

@@ -15,7 +15,7 @@ typedef struct smtpc__buf {
   size_t len; /* bytes held */
   size_t off; /* bytes already consumed from the front */
   size_t cap;
-  int wipe;   /* holds or held a secret: every byte is wiped before the
+  int wipe; /* holds or held a secret: every byte is wiped before the
                  block is freed or left behind by a move, and the whole
                  block once it has been consumed to the end */
 } smtpc__buf;

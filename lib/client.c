@@ -22,7 +22,8 @@
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void put(char *buf, size_t len, const char *fmt, ...) {
+static void
+put(char *buf, size_t len, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, len, fmt, ap);
@@ -33,7 +34,7 @@ static void put(char *buf, size_t len, const char *fmt, ...) {
 static void fmt_reply(char *buf, size_t len, const smtpc_reply *r) {
   const char *enh = smtpc_reply_enhanced(r);
   put(buf, len, "%d%s%s %s", smtpc_reply_code(r), *enh ? " " : "", enh,
-           smtpc_reply_text(r));
+      smtpc_reply_text(r));
 }
 
 /* Why a transport-level status happened, in words. */
@@ -49,8 +50,7 @@ static void fmt_cause(char *buf, size_t len, int rc, const smtpc__conn *c) {
     put(buf, len, "%s", strerror(e));
   else if ((rc == SMTPC_ERR_TLS || rc == SMTPC_ERR_CERTIFICATE) &&
            c->tls != NULL && *smtpc_tls_last_error(c->tls) != '\0')
-    put(buf, len, "%s: %s", smtpc_strerror(rc),
-             smtpc_tls_last_error(c->tls));
+    put(buf, len, "%s: %s", smtpc_strerror(rc), smtpc_tls_last_error(c->tls));
   else
     put(buf, len, "%s", smtpc_strerror(rc));
 }
@@ -118,16 +118,15 @@ static int conn_tls(smtpc__conn *c, const smtpc_client_config *cfg,
   const char *what = "TLS set-up";
   int rc = smtpc_tls_new(&c->tls, mem, cfg->security);
   if (rc == SMTPC_OK)
-    rc = smtpc_tls_set_hostname(c->tls, cfg->tls_name ? cfg->tls_name
-                                                      : cfg->host);
+    rc = smtpc_tls_set_hostname(c->tls,
+                                cfg->tls_name ? cfg->tls_name : cfg->host);
   if (rc == SMTPC_OK && cfg->ca_file != NULL)
     what = cfg->ca_file, rc = smtpc_tls_set_cafile(c->tls, cfg->ca_file);
   if (rc == SMTPC_OK && cfg->ca_path != NULL)
     what = cfg->ca_path, rc = smtpc_tls_set_capath(c->tls, cfg->ca_path);
   if (rc == SMTPC_OK && cfg->client_cert != NULL)
     what = cfg->client_cert,
-    rc = smtpc_tls_set_client_cert(c->tls, cfg->client_cert,
-                                   cfg->client_key);
+    rc = smtpc_tls_set_client_cert(c->tls, cfg->client_cert, cfg->client_key);
   if (rc == SMTPC_OK && cfg->tls_cache != NULL)
     rc = smtpc_tls_set_cache(c->tls, cfg->tls_cache);
   if (rc == SMTPC_OK) {
@@ -208,45 +207,36 @@ static void describe_open(smtpc__conn *c, const smtpc_client_config *cfg,
     last = NULL;
   switch (rc) {
   case SMTPC_ERR_TLS:
-  case SMTPC_ERR_CERTIFICATE:
-    st = SMTPC_STAGE_TLS;
-    break;
-  case SMTPC_ERR_STARTTLS_UNAVAILABLE:
-    st = SMTPC_STAGE_STARTTLS;
-    break;
+  case SMTPC_ERR_CERTIFICATE: st = SMTPC_STAGE_TLS; break;
+  case SMTPC_ERR_STARTTLS_UNAVAILABLE: st = SMTPC_STAGE_STARTTLS; break;
   case SMTPC_ERR_AUTH_FAILED:
   case SMTPC_ERR_AUTH_INSECURE:
   case SMTPC_ERR_AUTH_UNSUPPORTED:
-  case SMTPC_ERR_AUTH_BAD_CHALLENGE:
-    st = SMTPC_STAGE_AUTH;
-    break;
-  default:
-    break;
+  case SMTPC_ERR_AUTH_BAD_CHALLENGE: st = SMTPC_STAGE_AUTH; break;
+  default: break;
   }
-  if (cfg->security == SMTPC_SECURITY_IMPLICIT &&
-      st == SMTPC_STAGE_GREETING &&
+  if (cfg->security == SMTPC_SECURITY_IMPLICIT && st == SMTPC_STAGE_GREETING &&
       (rc == SMTPC_ERR_EOF || rc == SMTPC_ERR_IO))
     st = SMTPC_STAGE_TLS; /* the handshake runs inside the first read */
   if (last != NULL && rc != SMTPC_ERR_TLS && rc != SMTPC_ERR_CERTIFICATE)
     fmt_reply(cause, sizeof(cause), last);
   else if (rc == SMTPC_ERR_STARTTLS_UNAVAILABLE)
     put(cause, sizeof(cause),
-             "TLS is required but the server does not offer STARTTLS");
+        "TLS is required but the server does not offer STARTTLS");
   else if (rc == SMTPC_ERR_AUTH_INSECURE)
     put(cause, sizeof(cause),
-             "the connection is not encrypted, credentials are not sent in "
-             "clear (allow_plaintext_auth)");
+        "the connection is not encrypted, credentials are not sent in "
+        "clear (allow_plaintext_auth)");
   else if (rc == SMTPC_ERR_AUTH_UNSUPPORTED)
     put(cause, sizeof(cause), "no usable mechanism (server offers: %s)",
-             smtpc_session_has_ext(c->s, "AUTH")
-                 ? smtpc_session_ext_params(c->s, "AUTH")
-                 : "no AUTH");
+        smtpc_session_has_ext(c->s, "AUTH")
+            ? smtpc_session_ext_params(c->s, "AUTH")
+            : "no AUTH");
   else
     fmt_cause(cause, sizeof(cause), rc, c);
   if (st == SMTPC_STAGE_TLS) {
     r->verify = smtpc_tls_verify_result(c->tls);
-    smtpc__result_set(r, rc, st, "TLS handshake with %s: %s", cfg->host,
-                      cause);
+    smtpc__result_set(r, rc, st, "TLS handshake with %s: %s", cfg->host, cause);
   } else {
     smtpc__result_set(r, rc, st, "%s: %s", smtpc_stage_name(st), cause);
   }
@@ -336,8 +326,7 @@ static void describe_txn(smtpc__conn *c, smtpc_result *r) {
   char what[300], cause[300] = "";
   if (bad < n) {
     fmt_reply(what, sizeof(what), smtpc_txn_rcpt_reply(t, bad));
-    put(cause, sizeof(cause), "RCPT TO:<%s>: %s", smtpc_txn_rcpt(t, bad),
-             what);
+    put(cause, sizeof(cause), "RCPT TO:<%s>: %s", smtpc_txn_rcpt(t, bad), what);
   }
   if (st == SMTPC_OK) {
     fmt_reply(what, sizeof(what), rep);

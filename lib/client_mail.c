@@ -43,8 +43,7 @@ static int split_address(char *buf, const char **name, const char **addr) {
 typedef int (*add_fn)(smtpc_msg *m, const char *name, const char *addr);
 
 static int add_address(smtpc_msg *m, const smtpc_mem *mem, add_fn add,
-                       const char *field, const char *value,
-                       smtpc_result *r) {
+                       const char *field, const char *value, smtpc_result *r) {
   const char *name, *addr;
   char *copy;
   int rc;
@@ -80,8 +79,7 @@ static int add_list(smtpc_msg *m, const smtpc_mem *mem, add_fn add,
   return SMTPC_OK;
 }
 
-static int add_part(smtpc_msg *m, const smtpc_attachment *a,
-                    smtpc_result *r) {
+static int add_part(smtpc_msg *m, const smtpc_attachment *a, smtpc_result *r) {
   int rc;
   if (a->path != NULL)
     rc = a->content_id != NULL
@@ -93,15 +91,15 @@ static int add_part(smtpc_msg *m, const smtpc_attachment *a,
     rc = a->content_id != NULL
              ? smtpc_msg_add_inline_memory(m, a->data, a->len, a->filename,
                                            a->content_type, a->content_id)
-             : smtpc_msg_add_attachment_memory(m, a->data, a->len,
-                                               a->filename, a->content_type);
+             : smtpc_msg_add_attachment_memory(m, a->data, a->len, a->filename,
+                                               a->content_type);
   else
     rc = SMTPC_ERR_INVALID_ARGUMENT;
   if (rc != SMTPC_OK)
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: attachment \"%s\": %s",
-                      a->filename  ? a->filename
-                      : a->path    ? a->path
-                                   : "(memory)",
+                      a->filename ? a->filename
+                      : a->path   ? a->path
+                                  : "(memory)",
                       smtpc_strerror(rc));
   return rc;
 }
@@ -120,8 +118,7 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
   }
   rc = smtpc_msg_new(&m, mem);
   if (rc != SMTPC_OK) {
-    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
-                      smtpc_strerror(rc));
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s", smtpc_strerror(rc));
     return rc;
   }
   rc = add_address(m, mem, smtpc_msg_set_from, "From", mail->from, r);
@@ -132,8 +129,8 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
   if (rc == SMTPC_OK)
     rc = add_list(m, mem, smtpc_msg_add_bcc, "Bcc", mail->bcc, r);
   if (rc == SMTPC_OK && mail->reply_to != NULL)
-    rc = add_address(m, mem, smtpc_msg_set_reply_to, "Reply-To",
-                     mail->reply_to, r);
+    rc = add_address(m, mem, smtpc_msg_set_reply_to, "Reply-To", mail->reply_to,
+                     r);
   if (rc == SMTPC_OK && mail->subject != NULL &&
       (rc = smtpc_msg_set_subject(m, mail->subject)) != SMTPC_OK)
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: Subject: %s",
@@ -147,9 +144,8 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: HTML: %s",
                       smtpc_strerror(rc));
   for (i = 0; rc == SMTPC_OK && i < mail->nattachments; i++)
-    rc = mail->attachments != NULL
-             ? add_part(m, &mail->attachments[i], r)
-             : SMTPC_ERR_INVALID_ARGUMENT;
+    rc = mail->attachments != NULL ? add_part(m, &mail->attachments[i], r)
+                                   : SMTPC_ERR_INVALID_ARGUMENT;
   if (rc != SMTPC_OK) {
     if (!r->described) /* a helper above may have said why already */
       smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",

@@ -106,8 +106,8 @@ static int append_parts(smtpc__buf *out, const smtpc_mem *m,
   return SMTPC_OK;
 }
 
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m,
-                              const char *from, int64_t size, int body8bit) {
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                    int64_t size, int body8bit) {
   char num[32];
   const char *parts[5];
   size_t lens[5], n = 0;
@@ -125,8 +125,7 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m,
   return append_parts(out, m, parts, lens, n);
 }
 
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m,
-                              const char *to) {
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to) {
   const char *parts[3];
   size_t lens[3];
   parts[0] = "RCPT TO:<", lens[0] = 9;

@@ -46,15 +46,13 @@ enum {
 /* 1 if d[0..n) is a domain as flags ask, else 0.
  * Domain = sub-domain *("." sub-domain) / address-literal, where
  * sub-domain = Let-dig [Ldh-str]. */
-static inline int smtpc__check_domain(const char *d, size_t n,
-                                      unsigned flags) {
+static inline int smtpc__check_domain(const char *d, size_t n, unsigned flags) {
   size_t i, label = 0, dots = 0;
   int lax = (flags & SMTPC__DOM_HOSTNAME) != 0;
   if (n == 0 || n > (lax ? 253u : 255u))
     return 0;
   if (d[0] == '[')
-    return (flags & SMTPC__DOM_LITERAL) && n >= 3 &&
-           smtpc__check_literal(d, n);
+    return (flags & SMTPC__DOM_LITERAL) && n >= 3 && smtpc__check_literal(d, n);
   if ((flags & SMTPC__DOM_FQDN) && n >= 9 &&
       smtpc__strncasecmp(d, "localhost", 9) == 0 && (n == 9 || d[9] == '.'))
     return 0;

@@ -58,10 +58,8 @@ int smtpc_error_is_fatal(int err) {
   case SMTPC_ERR_TIMEOUT:
   case SMTPC_ERR_TLS:
   case SMTPC_ERR_CERTIFICATE:
-  case SMTPC_ERR_BODY_READ:
-    return 1;
-  default:
-    return 0;
+  case SMTPC_ERR_BODY_READ: return 1;
+  default: return 0;
   }
 }
 

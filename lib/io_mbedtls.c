@@ -126,13 +126,13 @@ enum tls_state {
  * a fresh wrap: reset with one memset (after freeing peer.name). */
 typedef struct tls_conn {
   enum tls_state state;
-  int fail_code;     /* returned again by every call in ST_FAILED */
-  int host_applied;  /* this handshake's server name is set up */
-  int lower_err;     /* smtpc error the lower transport returned, or 0 */
-  int out_pending;   /* a read left a record (an alert) partly sent */
-  int offered;       /* this handshake offered a cached session */
-  int cert_seen;     /* the verify callback ran: a full handshake */
-  int resumed;       /* offered, and the server resumed it */
+  int fail_code;          /* returned again by every call in ST_FAILED */
+  int host_applied;       /* this handshake's server name is set up */
+  int lower_err;          /* smtpc error the lower transport returned, or 0 */
+  int out_pending;        /* a read left a record (an alert) partly sent */
+  int offered;            /* this handshake offered a cached session */
+  int cert_seen;          /* the verify callback ran: a full handshake */
+  int resumed;            /* offered, and the server resumed it */
   unsigned long lower_in; /* bytes received from the lower transport */
   smtpc_io lower;
   smtpc__tls_peer peer; /* the name this handshake verifies */
@@ -140,9 +140,9 @@ typedef struct tls_conn {
   /* Filled by the verify callback, for error messages. */
   smtpc__tls_names leaf; /* names in the server certificate */
   int leaf_self_signed;
-  int leaf_no_dns;       /* verifying a DNS name, and no dNSName entry */
-  int time_depth;        /* depth of the lowest out-of-date certificate */
-  uint32_t time_flags;   /* its EXPIRED / FUTURE flags */
+  int leaf_no_dns;     /* verifying a DNS name, and no dNSName entry */
+  int time_depth;      /* depth of the lowest out-of-date certificate */
+  uint32_t time_flags; /* its EXPIRED / FUTURE flags */
   mbedtls_x509_time time_from, time_to;
 
   smtpc_tls_verify verify;
@@ -152,12 +152,12 @@ typedef struct tls_conn {
 
 struct smtpc_tls {
   smtpc_mem mem;
-  int implicit;      /* SMTPC_SECURITY_IMPLICIT: handshake at the start */
-  int skip_verify;   /* smtpc_tls_insecure_skip_verify() */
-  int have_ca;       /* ca holds at least one trusted certificate */
-  int have_own_cert; /* own_cert and own_key are loaded and match */
-  char *hostname;    /* smtpc_tls_set_hostname(), normalised */
-  smtpc_tls_cache *cache;     /* smtpc_tls_set_cache(), or NULL */
+  int implicit;           /* SMTPC_SECURITY_IMPLICIT: handshake at the start */
+  int skip_verify;        /* smtpc_tls_insecure_skip_verify() */
+  int have_ca;            /* ca holds at least one trusted certificate */
+  int have_own_cert;      /* own_cert and own_key are loaded and match */
+  char *hostname;         /* smtpc_tls_set_hostname(), normalised */
+  smtpc_tls_cache *cache; /* smtpc_tls_set_cache(), or NULL */
   unsigned char trust_id[32]; /* what decides trust: see note_trust() */
   tls_conn c;
 
@@ -175,7 +175,8 @@ struct smtpc_tls {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void set_err(smtpc_tls *t, const char *fmt, ...) {
+static void
+set_err(smtpc_tls *t, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   (void)vsnprintf(t->c.err, sizeof t->c.err, fmt, ap);
@@ -397,8 +398,9 @@ static int load_system_ca(smtpc_tls *t) {
       return SMTPC_OK;
     }
   }
-  set_err(t, "no trusted CA certificates: system bundle %s not found "
-             "(use smtpc_tls_set_cafile)",
+  set_err(t,
+          "no trusted CA certificates: system bundle %s not found "
+          "(use smtpc_tls_set_cafile)",
           ca_bundles[0]);
   return SMTPC_ERR_CERTIFICATE;
 }
@@ -459,8 +461,7 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
   c->leaf_self_signed =
       crt->issuer_raw.len == crt->subject_raw.len &&
       crt->issuer_raw.p != NULL && crt->subject_raw.p != NULL &&
-      memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->subject_raw.len) ==
-          0;
+      memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->subject_raw.len) == 0;
   /* IP-ID: mbedTLS was given no host name for an address (see
    * begin_handshake), so this is the only name check.  DNS-ID: ours is
    * stricter than mbedTLS's (see the top of this file). */
@@ -477,8 +478,10 @@ static int cert_error_other(smtpc_tls *t, uint32_t flags) {
     const char *host = c->peer.name != NULL ? c->peer.name : "(no name)";
     c->verify = SMTPC_TLS_VERIFY_HOSTNAME;
     if (c->leaf_no_dns)
-      set_err(t, "certificate has no DNS name in subjectAltName to match %s "
-                 "(the subject CN is not used, RFC 9525)", host);
+      set_err(t,
+              "certificate has no DNS name in subjectAltName to match %s "
+              "(the subject CN is not used, RFC 9525)",
+              host);
     else
       set_err(t, "certificate is for %s, not %s", c->leaf.text, host);
   } else {
@@ -515,14 +518,17 @@ static int cert_error(smtpc_tls *t, uint32_t flags) {
   } else if (flags & MBEDTLS_X509_BADCERT_EXPIRED) {
     const mbedtls_x509_time *d = &c->time_to;
     c->verify = SMTPC_TLS_VERIFY_EXPIRED;
-    set_err(t, "%s has expired (not valid after %04d-%02d-%02d %02d:%02d:%02d "
-               "UTC)", ca, d->year, d->mon, d->day, d->hour, d->min, d->sec);
+    set_err(t,
+            "%s has expired (not valid after %04d-%02d-%02d %02d:%02d:%02d "
+            "UTC)",
+            ca, d->year, d->mon, d->day, d->hour, d->min, d->sec);
   } else if (flags & MBEDTLS_X509_BADCERT_FUTURE) {
     const mbedtls_x509_time *d = &c->time_from;
     c->verify = SMTPC_TLS_VERIFY_EXPIRED;
-    set_err(t, "%s is not yet valid (not before %04d-%02d-%02d "
-               "%02d:%02d:%02d UTC)", ca, d->year, d->mon, d->day, d->hour,
-            d->min, d->sec);
+    set_err(t,
+            "%s is not yet valid (not before %04d-%02d-%02d "
+            "%02d:%02d:%02d UTC)",
+            ca, d->year, d->mon, d->day, d->hour, d->min, d->sec);
   } else {
     return cert_error_other(t, flags);
   }
@@ -542,8 +548,7 @@ static int fail(smtpc_tls *t, int code) {
 static int map_error(smtpc_tls *t, int ret, const char *what) {
   char buf[96];
   if (t->c.lower_err != 0) {
-    set_err(t, "transport failed %s: %s", what,
-            smtpc_strerror(t->c.lower_err));
+    set_err(t, "transport failed %s: %s", what, smtpc_strerror(t->c.lower_err));
     return t->c.lower_err;
   }
   if (ret == MBEDTLS_ERR_SSL_CONN_EOF) {
@@ -559,8 +564,7 @@ static int map_error(smtpc_tls *t, int ret, const char *what) {
     return SMTPC_ERR_TLS;
   }
   if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
-      t->c.state == ST_HANDSHAKE &&
-      t->c.lower_in <= SMTPC__TLS_ALERT_BYTES) {
+      t->c.state == ST_HANDSHAKE && t->c.lower_in <= SMTPC__TLS_ALERT_BYTES) {
     /* An alert was all the server sent: it took nothing in the
      * ClientHello, most likely neither version nor cipher suites. */
     set_err(t, "server refused the TLS handshake with a fatal alert; it may "
@@ -625,8 +629,8 @@ static int begin_handshake(smtpc_tls *t, const char *servername) {
    * "no host name" that keeps verification from failing with
    * MBEDTLS_ERR_SSL_CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME; verify_cb
    * checks the address instead. */
-  ret = mbedtls_ssl_set_hostname(
-      &t->ssl, t->c.peer.ip_len == 0 ? t->c.peer.name : NULL);
+  ret = mbedtls_ssl_set_hostname(&t->ssl,
+                                 t->c.peer.ip_len == 0 ? t->c.peer.name : NULL);
   if (ret != 0) {
     set_mbed_err(t, "cannot set the TLS server name", ret);
     return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? SMTPC_ERR_NOMEM
@@ -649,8 +653,8 @@ static int handshake_done(smtpc_tls *t) {
    * no certificate, so the verify callback never ran (see the top). */
   c->resumed = c->offered && !c->cert_seen;
   (void)snprintf(c->desc, sizeof c->desc, "%s %s%s",
-                 mbedtls_ssl_get_version(&t->ssl),
-                 suite != NULL ? suite : "?", c->resumed ? " (resumed)" : "");
+                 mbedtls_ssl_get_version(&t->ssl), suite != NULL ? suite : "?",
+                 c->resumed ? " (resumed)" : "");
   /* TLS 1.3: the session has no ticket yet (ticket_arrived() stores it). */
   if (!smtpc__tls_is_tls13(&t->ssl))
     cache_store(t);
@@ -854,17 +858,13 @@ static smtpc_ssize tls_read(smtpc_tls *t, unsigned char *buf, size_t len) {
  * records can flow, else what to return. */
 static int ready_for_records(smtpc_tls *t) {
   switch (t->c.state) {
-  case ST_HANDSHAKE:
-    return handshake(t);
-  case ST_ACTIVE:
-    return SMTPC_OK;
-  case ST_FAILED:
-    return t->c.fail_code;
+  case ST_HANDSHAKE: return handshake(t);
+  case ST_ACTIVE: return SMTPC_OK;
+  case ST_FAILED: return t->c.fail_code;
   case ST_NEW:
   case ST_CLEAR:
   case ST_CLOSED:
-  default:
-    return SMTPC_ERR_INVALID_STATE;
+  default: return SMTPC_ERR_INVALID_STATE;
   }
 }
 
@@ -902,15 +902,12 @@ static int io_starttls(void *ctx, const char *servername) {
       return fail(t, rc);
     t->c.state = ST_HANDSHAKE;
     return handshake(t);
-  case ST_HANDSHAKE: /* called again after a would-block */
-    return handshake(t);
-  case ST_FAILED:
-    return t->c.fail_code;
+  case ST_HANDSHAKE: /* called again after a would-block */ return handshake(t);
+  case ST_FAILED: return t->c.fail_code;
   case ST_NEW:
   case ST_ACTIVE:
   case ST_CLOSED:
-  default:
-    return SMTPC_ERR_INVALID_STATE;
+  default: return SMTPC_ERR_INVALID_STATE;
   }
 }
 
@@ -992,9 +989,8 @@ static int setup_ssl(smtpc_tls *t) {
   if (t->have_ca)
     mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
   mbedtls_ssl_conf_verify(&t->conf, verify_cb, t);
-  if (t->have_own_cert &&
-      (ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert,
-                                       &t->own_key)) != 0)
+  if (t->have_own_cert && (ret = mbedtls_ssl_conf_own_cert(
+                               &t->conf, &t->own_cert, &t->own_key)) != 0)
     goto mbed_fail;
   if ((ret = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0)
     goto mbed_fail;
@@ -1018,8 +1014,7 @@ int smtpc_tls_wrap(smtpc_tls *tls, const smtpc_io *lower, smtpc_io *out) {
   if ((rc = setup_ssl(tls)) != SMTPC_OK)
     return rc;
   tls->c.lower = *lower;
-  tls->c.state =
-      tls->implicit ? ST_HANDSHAKE : ST_CLEAR;
+  tls->c.state = tls->implicit ? ST_HANDSHAKE : ST_CLEAR;
   memset(out, 0, sizeof *out);
   out->version = SMTPC_IO_VERSION;
   out->ctx = tls;

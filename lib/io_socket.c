@@ -30,13 +30,13 @@
 
 struct smtpc_socket {
   smtpc_mem mem;
-  int fd;          /* -1 when not connected */
-  int blocking;    /* wait in send/recv with poll() */
-  int last_errno;  /* last OS error, for messages */
+  int fd;               /* -1 when not connected */
+  int blocking;         /* wait in send/recv with poll() */
+  int last_errno;       /* last OS error, for messages */
   char resolve_err[96]; /* why the last connect's lookup failed, or "" */
-  int armed;       /* a deadline is set */
-  int64_t deadline; /* CLOCK_MONOTONIC milliseconds */
-  int sent_last;   /* the last transfer was a send */
+  int armed;            /* a deadline is set */
+  int64_t deadline;     /* CLOCK_MONOTONIC milliseconds */
+  int sent_last;        /* the last transfer was a send */
 };
 
 /* poll() timeout for a deadline: -1 for none, 0 when it has passed. */
@@ -146,8 +146,8 @@ static int set_fd_flags(int fd) {
 
 /* Connects to one address.  Returns SMTPC_OK with *fdp set,
  * SMTPC_ERR_TIMEOUT, or SMTPC_ERR_CONNECT (errno in *err). */
-static int connect_one(const struct addrinfo *ai, unsigned timeout_ms,
-                       int *fdp, int *err) {
+static int connect_one(const struct addrinfo *ai, unsigned timeout_ms, int *fdp,
+                       int *err) {
   int fd, w, soerr = 0;
   socklen_t len = sizeof soerr;
   int64_t deadline = smtpc__mono_ms() + (int64_t)timeout_ms;
@@ -192,8 +192,8 @@ fail:
   return SMTPC_ERR_CONNECT;
 }
 
-int smtpc_socket_connect(smtpc_socket *sock, const char *host,
-                         const char *port, unsigned timeout_ms) {
+int smtpc_socket_connect(smtpc_socket *sock, const char *host, const char *port,
+                         unsigned timeout_ms) {
   struct addrinfo hints, *res = NULL, *ai;
   int rc, result = SMTPC_ERR_CONNECT, all_timeouts = 1, n = 0;
 
@@ -251,9 +251,7 @@ int smtpc_socket_connect(smtpc_socket *sock, const char *host,
 
 /* ---- I/O callbacks ------------------------------------------------------- */
 
-static int is_would_block(int e) {
-  return e == EAGAIN || e == EWOULDBLOCK;
-}
+static int is_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 /* Shared by send and recv: returns >= 0 (bytes), or an smtpc error. */
 static smtpc_ssize sock_xfer(smtpc_socket *s, unsigned char *rbuf,
@@ -399,8 +397,8 @@ int smtpc_socket_ehlo_name(const smtpc_socket *sock, char *buf, size_t len) {
   } else if (ss.ss_family == AF_INET6) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
     if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-      if (inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr,
-                    sizeof addr) == NULL)
+      if (inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr, sizeof addr) ==
+          NULL)
         return SMTPC_ERR_INTERNAL;
     } else {
       if (inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr) == NULL)

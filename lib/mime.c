@@ -23,8 +23,8 @@
 
 #include <string.h>
 
-#define MAX_LINE 998     /* RFC 5322 2.1.1 hard limit, without CRLF */
-#define MAX_NAME 76      /* header field name */
+#define MAX_LINE 998 /* RFC 5322 2.1.1 hard limit, without CRLF */
+#define MAX_NAME 76  /* header field name */
 #define MAX_FILENAME 1024
 #define MAX_TYPE 200
 

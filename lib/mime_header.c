@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#define FOLD_AT 78       /* fold header lines beyond this column */
+#define FOLD_AT 78    /* fold header lines beyond this column */
 #define QUOTED_MAX 60 /* longer ASCII names and file names get encoded */
 
 static size_t fmt_uint(char *out, uint64_t v, size_t width) {

@@ -380,12 +380,9 @@ static int emit_multipart(smtpc_msg *m, smtpc__hw *h, int node) {
 
 static int emit(smtpc_msg *m, smtpc__hw *h, int node, int top) {
   switch (node) {
-  case N_TEXT:
-    return emit_text(m, h, &m->txt, 0, top);
-  case N_HTML:
-    return emit_text(m, h, &m->html, 1, top);
-  default:
-    return emit_multipart(m, h, node);
+  case N_TEXT: return emit_text(m, h, &m->txt, 0, top);
+  case N_HTML: return emit_text(m, h, &m->html, 1, top);
+  default: return emit_multipart(m, h, node);
   }
 }
 
@@ -735,8 +732,7 @@ static int fill(reader *r) {
       next_seg(r);
     }
     return SMTPC_OK;
-  default:
-    return fill_bin(r, s);
+  default: return fill_bin(r, s);
   }
 }
 

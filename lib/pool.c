@@ -41,8 +41,8 @@ struct smtpc_pool {
   pthread_mutex_t lock;
   pthread_cond_t freed; /* a connection went idle or a slot opened */
 #endif
-  smtpc__conn *idle;    /* most recently used first */
-  unsigned open;        /* idle + busy + being opened */
+  smtpc__conn *idle; /* most recently used first */
+  unsigned open;     /* idle + busy + being opened */
   unsigned busy;
   int64_t next_slot_us; /* rate limit: earliest start of the next message */
   smtpc_pool_stats st;
@@ -115,9 +115,9 @@ static void sleep_ms(int64_t ms) {
 
 /* The config's strings, copied into one block. */
 static const char **cfg_str(smtpc_client_config *c, size_t i) {
-  const char **f[] = {&c->host,        &c->port,        &c->ca_file,
-                      &c->ca_path,     &c->tls_name,    &c->client_cert,
-                      &c->client_key,  &c->user,        &c->password,
+  const char **f[] = {&c->host,       &c->port,     &c->ca_file,
+                      &c->ca_path,    &c->tls_name, &c->client_cert,
+                      &c->client_key, &c->user,     &c->password,
                       &c->ehlo_name};
   return i < sizeof(f) / sizeof(f[0]) ? f[i] : NULL;
 }
@@ -276,8 +276,8 @@ static void retire(smtpc_pool *p, smtpc__conn *c, int quit, int dead) {
  * else waits.  With need_fresh (a retry) it always opens a new connection,
  * closing an idle one to make room: the idle ones are as old as the one
  * that just died. */
-static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline,
-                            smtpc_result *r, int need_fresh) {
+static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline, smtpc_result *r,
+                            int need_fresh) {
   for (;;) {
     smtpc__conn *c = NULL, *dead = NULL, *evict = NULL;
     int64_t now = smtpc__mono_ms();

@@ -121,9 +121,9 @@ static int finish_line(smtpc__reply_parser *p, const char *l, size_t n) {
  * the error, chosen by position so that the result does not depend on how
  * the stream was split.  At the same byte, the reply size beats a bad byte
  * (NUL, stray CR), which beats the line length. */
-static int earliest_fault(const smtpc__reply_parser *p,
-                          const unsigned char *in, size_t seg, int has_nl,
-                          size_t linelen, int pending_cr) {
+static int earliest_fault(const smtpc__reply_parser *p, const unsigned char *in,
+                          size_t seg, int has_nl, size_t linelen,
+                          int pending_cr) {
   int trailing_cr = seg > 0 && in[seg - 1] == '\r', rv = 0;
   size_t at = SIZE_MAX, lim, content;
   if (seg + (has_nl ? 1u : 0u) > p->max_bytes - p->total) {

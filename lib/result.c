@@ -51,8 +51,8 @@ int smtpc__result_finish(smtpc_result *r, smtpc_result **out) {
 
 void smtpc__result_keep_reply(smtpc_result *r, const smtpc_reply *rep) {
   smtpc__reply_free(&r->mem, r->reply);
-  r->reply = rep != NULL ? smtpc__reply_ref((smtpc_reply *)(uintptr_t)rep)
-                         : NULL;
+  r->reply =
+      rep != NULL ? smtpc__reply_ref((smtpc_reply *)(uintptr_t)rep) : NULL;
 }
 
 void smtpc_result_free(smtpc_result *r) {
@@ -93,8 +93,8 @@ unsigned smtpc_result_attempts(const smtpc_result *r) {
 
 const char *smtpc_stage_name(smtpc_stage stage) {
   static const char *const names[] = {
-      "setup", "pool", "resolve", "connect", "TLS", "greeting",
-      "EHLO",  "STARTTLS", "AUTH", "send", "done"};
+      "setup", "pool",     "resolve", "connect", "TLS", "greeting",
+      "EHLO",  "STARTTLS", "AUTH",    "send",    "done"};
   if ((unsigned)stage >= sizeof(names) / sizeof(names[0]))
     return "unknown";
   return names[stage];
@@ -139,10 +139,8 @@ smtpc_retry smtpc_retry_classify(int status, smtpc_step step,
   case SMTPC_ERR_AUTH_FAILED:
   case SMTPC_ERR_AUTH_INSECURE:
   case SMTPC_ERR_AUTH_UNSUPPORTED:
-  case SMTPC_ERR_CERTIFICATE:
-    return SMTPC_RETRY_PERMANENT;
-  case SMTPC_ERR_REPLY_TEMPORARY:
-    return SMTPC_RETRY_TRANSIENT;
+  case SMTPC_ERR_CERTIFICATE: return SMTPC_RETRY_PERMANENT;
+  case SMTPC_ERR_REPLY_TEMPORARY: return SMTPC_RETRY_TRANSIENT;
   default:
     /* The connection (or the library) failed without a verdict.  Once the
      * end of data is out, the server may have taken the message

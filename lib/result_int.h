@@ -8,9 +8,9 @@
 
 struct smtpc_result {
   smtpc_mem mem;
-  int status;         /* SMTPC_ERR_INTERNAL until the first result_set */
+  int status; /* SMTPC_ERR_INTERNAL until the first result_set */
   smtpc_stage stage;
-  int described;      /* smtpc__result_set() has been called */
+  int described; /* smtpc__result_set() has been called */
   smtpc_tls_verify verify;
   unsigned attempts;
   smtpc_reply *reply; /* a reference, or NULL */

@@ -14,9 +14,9 @@
 #include <string.h>
 
 /* Default I/O buffer sizes (smtpc_session_set_limit() changes them). */
-#define IN_CHUNK 16384      /* bytes asked of recv() at once */
-#define OUT_HIGH 65536      /* body bytes encoded before flushing */
-#define BODY_CHUNK 16384    /* bytes asked of a streamed body at once */
+#define IN_CHUNK 16384   /* bytes asked of recv() at once */
+#define OUT_HIGH 65536   /* body bytes encoded before flushing */
+#define BODY_CHUNK 16384 /* bytes asked of a streamed body at once */
 /* ---- small helpers ------------------------------------------------------- */
 
 static void trace(smtpc_session *s, smtpc_trace_dir dir, const char *line,
@@ -110,8 +110,7 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
   int rv;
   if (kind == EX_MAIL)
     /* addresses were validated by smtpc_session_queue() */
-    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size,
-                                   t->body8);
+    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size, t->body8);
   else if (kind == EX_RCPT)
     rv = smtpc__cmd_rcpt(&s->out, &s->mem, t->rcpts[idx]);
   else
@@ -137,8 +136,8 @@ static int send_hello(smtpc_session *s, int helo) {
     smtpc_default_ehlo_name(def, sizeof(def));
     name = def;
   }
-  rv = send_cmd(s, helo ? "HELO" : "EHLO", name, helo ? EX_HELO : EX_EHLO,
-                NULL, 0);
+  rv = send_cmd(s, helo ? "HELO" : "EHLO", name, helo ? EX_HELO : EX_EHLO, NULL,
+                0);
   if (rv == SMTPC_OK)
     set_phase(s, PH_HELLO);
   return rv;
@@ -313,12 +312,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     }
   }
   switch (t->body.type) {
-  case SMTPC_BODY_8BITMIME:
-    t->body8 = 1;
-    break;
-  case SMTPC_BODY_7BIT:
-    t->reject8 = 1;
-    break;
+  case SMTPC_BODY_8BITMIME: t->body8 = 1; break;
+  case SMTPC_BODY_7BIT: t->reject8 = 1; break;
   default:
     if (t->body.read == NULL) {
       t->body8 = has8;
@@ -449,8 +444,8 @@ static void wipe_buf(smtpc_session *s, smtpc__buf *b) {
 
 /* Appends an AUTH line ("AUTH MECH [resp]" or a bare response) with raw
  * bytes base64-encoded; traces it redacted; wipes the raw bytes. */
-static int send_auth_line(smtpc_session *s, const char *mech,
-                          smtpc__buf *raw, int has, ex_kind kind) {
+static int send_auth_line(smtpc_session *s, const char *mech, smtpc__buf *raw,
+                          int has, ex_kind kind) {
   size_t enc = smtpc__b64_encoded_len(smtpc__buf_avail(raw));
   size_t before = s->out.len, need;
   int rv;
@@ -477,16 +472,17 @@ static int send_auth_line(smtpc_session *s, const char *mech,
         if (mech != NULL)
           s->out.data[s->out.len++] = '=';
       } else
-        s->out.len += smtpc__b64_encode(smtpc__buf_head(raw),
-                                        smtpc__buf_avail(raw),
-                                        (char *)s->out.data + s->out.len);
+        s->out.len +=
+            smtpc__b64_encode(smtpc__buf_head(raw), smtpc__buf_avail(raw),
+                              (char *)s->out.data + s->out.len);
     }
     memcpy(s->out.data + s->out.len, "\r\n", 2);
     s->out.len += 2;
     if (s->trace != NULL) {
       char note[64];
       int k = snprintf(note, sizeof(note), "%s%s%s", mech ? "AUTH " : "",
-                       mech ? mech : "", has ? (mech ? " <redacted>" : "<redacted>") : "");
+                       mech ? mech : "",
+                       has ? (mech ? " <redacted>" : "<redacted>") : "");
       trace(s, SMTPC_TRACE_OUT, note, k > 0 ? (size_t)k : 0);
     }
     rv = push_expect(s, kind, NULL, 0);
@@ -515,8 +511,7 @@ static int start_auth(smtpc_session *s) {
   rv = smtpc__auth_initial(&raw, &s->mem, s->auth_mech, s->auth_user,
                            s->auth_secret, s->auth_authzid, &has);
   if (rv == SMTPC_OK)
-    rv = send_auth_line(s, smtpc__auth_name(s->auth_mech), &raw, has,
-                        EX_AUTH);
+    rv = send_auth_line(s, smtpc__auth_name(s->auth_mech), &raw, has, EX_AUTH);
   else
     wipe_buf(s, &raw);
   return rv == SMTPC_OK ? SMTPC_OK : fail_session(s, rv);
@@ -573,9 +568,9 @@ static int on_auth(smtpc_session *s, const smtpc_reply *r) {
   /* "334 " base64 challenge: strictly decoded, bounded */
   l = smtpc_reply_line(r, 0);
   l = strlen(l) > 4 ? l + 4 : "";
-  rv = r->nlines == 1 ? smtpc__b64_decode(l, strlen(l), chal, sizeof(chal),
-                                          &clen)
-                      : SMTPC_ERR_PROTOCOL;
+  rv = r->nlines == 1
+           ? smtpc__b64_decode(l, strlen(l), chal, sizeof(chal), &clen)
+           : SMTPC_ERR_PROTOCOL;
   if (rv == SMTPC_OK)
     rv = smtpc__auth_respond(&raw, &s->mem, s->auth_mech, s->auth_step, chal,
                              clen, s->auth_user, s->auth_secret);
@@ -729,8 +724,7 @@ static int on_mail(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   return after_txn_failure(s, t, reply_class_error(r->code));
 }
 
-static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx,
-                   smtpc_reply *r) {
+static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
   int rv;
   /* keep code, enhanced code and a bounded text */
   if ((rv = smtpc__txn_keep_rcpt_reply(t, idx, r)) != SMTPC_OK)
@@ -781,8 +775,7 @@ static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   } else if (r->code / 100 == 2) {
     if ((rv = smtpc__txn_find_queue_id(t)) != SMTPC_OK)
       return fail_session(s, rv);
-    txn_complete(s, t,
-                 t->accepted == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
+    txn_complete(s, t, t->accepted == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
   } else {
     txn_complete(s, t, reply_class_error(r->code));
   }
@@ -1023,8 +1016,7 @@ static int read_reply(smtpc_session *s) {
   s->last = r;
   trace_reply(s, r);
   s->ex_head++;
-  if (e.kind != EX_DATA_END && e.kind != EX_RSET_TXN &&
-      e.kind != EX_RSET_CHECK)
+  if (e.kind != EX_DATA_END && e.kind != EX_RSET_TXN && e.kind != EX_RSET_CHECK)
     s->blocking--;
   rv = handle_reply(s, &e, r);
   release_txn(e.t);
@@ -1344,8 +1336,7 @@ int smtpc_session_noop(smtpc_session *s) {
 }
 
 int smtpc_session_vrfy(smtpc_session *s, const char *what) {
-  if (s != NULL && s->op == OP_NONE &&
-      smtpc__check_arg(what, 1) != SMTPC_OK)
+  if (s != NULL && s->op == OP_NONE && smtpc__check_arg(what, 1) != SMTPC_OK)
     return SMTPC_ERR_BAD_ARGUMENT;
   return simple_op(s, OP_VRFY, "VRFY", what);
 }
@@ -1413,8 +1404,8 @@ int smtpc_session_mem_sent(smtpc_session *s, size_t n) {
 }
 
 int smtpc_session_mem_error(smtpc_session *s, int err) {
-  if (s == NULL || (err != SMTPC_ERR_EOF && err != SMTPC_ERR_IO &&
-                    err != SMTPC_ERR_TIMEOUT))
+  if (s == NULL ||
+      (err != SMTPC_ERR_EOF && err != SMTPC_ERR_IO && err != SMTPC_ERR_TIMEOUT))
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (!s->mem_mode)
     return SMTPC_ERR_INVALID_STATE;

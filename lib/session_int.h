@@ -25,16 +25,16 @@ typedef enum {
   EX_DATA,
   EX_DATA_END,
   EX_STARTTLS,
-  EX_AUTH,       /* AUTH command or a response to a 334 challenge */
-  EX_AUTH_CANCEL,/* "*" sent after a bad challenge (RFC 4954 4) */
-  EX_OP          /* RSET / NOOP / VRFY / QUIT called by the user */
+  EX_AUTH,        /* AUTH command or a response to a 334 challenge */
+  EX_AUTH_CANCEL, /* "*" sent after a bad challenge (RFC 4954 4) */
+  EX_OP           /* RSET / NOOP / VRFY / QUIT called by the user */
 } ex_kind;
 
 typedef struct {
   ex_kind kind;
   smtpc_txn *t;
-  size_t idx;    /* recipient index for EX_RCPT */
-  unsigned seq;  /* identifies the wait for set_timeout */
+  size_t idx;   /* recipient index for EX_RCPT */
+  unsigned seq; /* identifies the wait for set_timeout */
 } expect;
 
 typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
@@ -45,61 +45,61 @@ typedef enum { OP_NONE, OP_RSET, OP_NOOP, OP_VRFY, OP_QUIT } op_kind;
 typedef smtpc__phase phase;
 
 typedef enum {
-  TP_QUEUED,    /* nothing sent */
-  TP_ENVELOPE,  /* MAIL (and maybe RCPT/DATA) sent */
-  TP_BODY,      /* 354 received, body streaming */
-  TP_END,       /* end-of-data sent, awaiting the final reply */
+  TP_QUEUED,   /* nothing sent */
+  TP_ENVELOPE, /* MAIL (and maybe RCPT/DATA) sent */
+  TP_BODY,     /* 354 received, body streaming */
+  TP_END,      /* end-of-data sent, awaiting the final reply */
   TP_DONE
 } txn_phase;
 
 struct smtpc_txn {
   smtpc_mem mem;
-  smtpc_session *s;       /* NULL once detached from a freed session */
+  smtpc_session *s; /* NULL once detached from a freed session */
   smtpc_txn *next;
   char *from;
   char **rcpts;
   smtpc_reply **rreplies;
   size_t nrcpt;
   size_t accepted;
-  size_t answered;        /* RCPT replies received */
-  size_t rcpt_sent;       /* RCPT commands composed */
-  size_t pending;         /* expectations still pointing here */
-  size_t rreply_bytes;    /* memory taken by rreplies */
+  size_t answered;     /* RCPT replies received */
+  size_t rcpt_sent;    /* RCPT commands composed */
+  size_t pending;      /* expectations still pointing here */
+  size_t rreply_bytes; /* memory taken by rreplies */
   smtpc_step step;
-  uint64_t body_octets;   /* bytes of body written (after encoding) */
+  uint64_t body_octets; /* bytes of body written (after encoding) */
   smtpc_reply *final;
   char *queue_id;
   smtpc_body body;
-  size_t body_off;        /* bytes of an in-memory body consumed */
+  size_t body_off; /* bytes of an in-memory body consumed */
   int status;
   txn_phase phase;
   int mail_ok;
-  int body8;              /* BODY=8BITMIME declared */
-  int reject8;            /* fail on an 8-bit octet (no 8BITMIME declared) */
-  int caller_owned;       /* the caller holds a pointer */
+  int body8;        /* BODY=8BITMIME declared */
+  int reject8;      /* fail on an 8-bit octet (no 8BITMIME declared) */
+  int caller_owned; /* the caller holds a pointer */
 };
 
 struct smtpc_session {
   smtpc_mem mem;
   smtpc_io io;
   int have_io;
-  int mem_mode;           /* memory mode: the caller moves the bytes */
-  unsigned mem_flags;     /* SMTPC_MEM_* */
-  int mem_secure;         /* memory mode: the upgraded transport is secure */
-  int in_eof;             /* the peer closed its side */
-  int need;               /* memory mode: what the engine waits for */
+  int mem_mode;       /* memory mode: the caller moves the bytes */
+  unsigned mem_flags; /* SMTPC_MEM_* */
+  int mem_secure;     /* memory mode: the upgraded transport is secure */
+  int in_eof;         /* the peer closed its side */
+  int need;           /* memory mode: what the engine waits for */
   phase ph;
-  phase broke_in;         /* the phase PH_BROKEN was entered from */
+  phase broke_in;               /* the phase PH_BROKEN was entered from */
   smtpc__phase_hook phase_hook; /* tests: sees every phase change */
   void *phase_user;
-  int fatal;              /* sticky error once PH_BROKEN */
+  int fatal; /* sticky error once PH_BROKEN */
   char *ehlo_name;
   char *server_name;
   unsigned timeouts[7];
   unsigned cur_timeout;
   unsigned armed_seq;
   unsigned next_seq;
-  int pipelining;         /* flag: use PIPELINING when offered */
+  int pipelining; /* flag: use PIPELINING when offered */
   int helo_only;
   smtpc_trace_cb trace;
   void *trace_user;
@@ -109,10 +109,10 @@ struct smtpc_session {
   smtpc__buf out;
   smtpc__buf in;
   smtpc_reply *last;
-  int open_result;        /* result of open(): SMTPC__PENDING until ready
+  int open_result; /* result of open(): SMTPC__PENDING until ready
                              or failed */
 
-  expect *ex;             /* FIFO of pending replies */
+  expect *ex; /* FIFO of pending replies */
   size_t ex_head, ex_len, ex_cap;
 
   smtpc_txn *head, *tail; /* incomplete transactions, in order */
@@ -120,21 +120,21 @@ struct smtpc_session {
   size_t blocking;        /* pending replies a new MAIL must wait for */
   smtpc_txn *body_txn;    /* transaction whose body is streaming */
   smtpc__dot dot;
-  unsigned char *chunk;   /* read buffer for streamed bodies */
+  unsigned char *chunk; /* read buffer for streamed bodies */
   size_t chunk_len, chunk_off;
 
-  int used;               /* a run() has completed on this connection */
-  int need_check;         /* send a health-check RSET before the next MAIL */
-  int check_pending;      /* the health check reply has not arrived yet */
-  int need_rset;          /* server holds a failed transaction */
+  int used;          /* a run() has completed on this connection */
+  int need_check;    /* send a health-check RSET before the next MAIL */
+  int check_pending; /* the health check reply has not arrived yet */
+  int need_rset;     /* server holds a failed transaction */
 
   op_kind op;
-  int op_result;          /* SMTPC__PENDING while the op is in flight */
+  int op_result; /* SMTPC__PENDING while the op is in flight */
   char *op_arg;
 
   smtpc_security security; /* smtpc_session_set_tls_policy() */
-  int starttls_refused;   /* the server did not take STARTTLS */
-  int tls_up;             /* the transport was upgraded after STARTTLS */
+  int starttls_refused;    /* the server did not take STARTTLS */
+  int tls_up;              /* the transport was upgraded after STARTTLS */
   int allow_plain_auth;
   smtpc_auth_mech auth_want;
   smtpc_auth_mech auth_mech; /* in progress */
@@ -143,7 +143,7 @@ struct smtpc_session {
   char *auth_user;
   char *auth_secret;
   char *auth_authzid;
-  int can_quit;           /* broken by a reply, connection still in sync */
+  int can_quit; /* broken by a reply, connection still in sync */
   size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
 };
 

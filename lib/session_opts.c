@@ -64,8 +64,7 @@ unsigned smtpc_session_current_timeout(const smtpc_session *s) {
   return s ? s->cur_timeout : 0;
 }
 
-int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
-                            size_t value) {
+int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which, size_t value) {
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   switch (which) {
@@ -101,8 +100,7 @@ int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
       s->body_chunk = value;
     }
     return SMTPC_OK;
-  default:
-    return SMTPC_ERR_INVALID_ARGUMENT;
+  default: return SMTPC_ERR_INVALID_ARGUMENT;
   }
 }
 
@@ -110,22 +108,16 @@ int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
   if (s == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;
   switch (flag) {
-  case SMTPC_FLAG_PIPELINING:
-    s->pipelining = on != 0;
-    return SMTPC_OK;
-  case SMTPC_FLAG_HELO_ONLY:
-    s->helo_only = on != 0;
-    return SMTPC_OK;
+  case SMTPC_FLAG_PIPELINING: s->pipelining = on != 0; return SMTPC_OK;
+  case SMTPC_FLAG_HELO_ONLY: s->helo_only = on != 0; return SMTPC_OK;
   case SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH:
     s->allow_plain_auth = on != 0;
     return SMTPC_OK;
-  default:
-    return SMTPC_ERR_INVALID_ARGUMENT;
+  default: return SMTPC_ERR_INVALID_ARGUMENT;
   }
 }
 
-void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb,
-                             void *user) {
+void smtpc_session_set_trace(smtpc_session *s, smtpc_trace_cb cb, void *user) {
   if (s == NULL)
     return;
   s->trace = cb;

@@ -48,9 +48,9 @@ struct smtpc_reply {
   int code;
   char enhanced[24]; /* "x.y.z" or "" */
   size_t nlines;
-  char *raw;         /* the lines, each NUL-terminated, back to back */
-  size_t *line_off;  /* offset of each line in raw */
-  char *text;        /* texts joined with '\n' */
+  char *raw;        /* the lines, each NUL-terminated, back to back */
+  size_t *line_off; /* offset of each line in raw */
+  char *text;       /* texts joined with '\n' */
 };
 
 /* Drops a reference; frees on the last. */
@@ -78,16 +78,16 @@ typedef struct smtpc__reply_parser {
   size_t max_line;  /* octets incl. CRLF */
   size_t max_bytes; /* octets in a whole reply */
   size_t max_lines;
-  int enhanced;     /* parse RFC 3463 codes (ENHANCEDSTATUSCODES seen) */
+  int enhanced; /* parse RFC 3463 codes (ENHANCEDSTATUSCODES seen) */
   /* state of the reply being parsed */
-  smtpc__buf line;  /* current partial line (without CRLF) */
-  smtpc__buf raw;   /* finished lines, NUL-terminated */
-  smtpc__buf offs;  /* size_t offsets into raw */
+  smtpc__buf line; /* current partial line (without CRLF) */
+  smtpc__buf raw;  /* finished lines, NUL-terminated */
+  smtpc__buf offs; /* size_t offsets into raw */
   size_t nlines;
   size_t total;
   int code;
-  int done;         /* a complete reply is ready for take */
-  int err;          /* sticky error */
+  int done; /* a complete reply is ready for take */
+  int err;  /* sticky error */
 } smtpc__reply_parser;
 
 void smtpc__reply_parser_init(smtpc__reply_parser *p, const smtpc_mem *m);
@@ -126,8 +126,8 @@ typedef struct smtpc__cap {
 
 typedef struct smtpc__caps {
   unsigned flags;
-  int64_t size;  /* -1 not offered, 0 offered without limit, else limit */
-  char *auth;    /* AUTH mechanisms, upper-cased, space separated ("" none) */
+  int64_t size; /* -1 not offered, 0 offered without limit, else limit */
+  char *auth;   /* AUTH mechanisms, upper-cased, space separated ("" none) */
   smtpc__cap *list;
   size_t n;
 } smtpc__caps;
@@ -135,8 +135,7 @@ typedef struct smtpc__caps {
 /* Parses an EHLO reply (first line = greeting, rest = keywords). Clears c
  * first. Returns SMTPC_OK or SMTPC_ERR_NOMEM. Malformed keyword lines are
  * ignored (RFC 5321 4.1.1.1: unknown extensions are not errors). */
-int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
-                      const smtpc_reply *r);
+int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m, const smtpc_reply *r);
 void smtpc__caps_clear(smtpc__caps *c, const smtpc_mem *m);
 /* Parameters of a keyword (case-insensitive) or NULL. */
 const char *smtpc__caps_params(const smtpc__caps *c, const char *keyword);
@@ -155,10 +154,9 @@ int smtpc__check_arg(const char *arg, int allow_space);
  * none) and "RCPT TO:<to>\r\n".  The addresses are not checked here: the
  * caller has had them pass smtpc__check_mailbox() (smtpc_session_queue()
  * checks every address of a transaction when it is queued). */
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m,
-                              const char *from, int64_t size, int body8bit);
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m,
-                              const char *to);
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                    int64_t size, int body8bit);
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
 /* Appends "VERB[ arg]\r\n" (arg may be NULL). */
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
                       const char *arg);
@@ -170,12 +168,12 @@ int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
 #define SMTPC__MAX_BODY_LINE 998
 
 typedef struct smtpc__dot {
-  int bol;          /* at the beginning of a line */
-  int cr;           /* a CR is pending (not yet known to be CRLF) */
-  size_t linelen;   /* content octets on the current line (no stuffed dot) */
-  int saw8bit;      /* an octet >= 0x80 was seen */
-  int reject8bit;   /* fail on an 8-bit octet */
-  int err;          /* sticky error */
+  int bol;        /* at the beginning of a line */
+  int cr;         /* a CR is pending (not yet known to be CRLF) */
+  size_t linelen; /* content octets on the current line (no stuffed dot) */
+  int saw8bit;    /* an octet >= 0x80 was seen */
+  int reject8bit; /* fail on an 8-bit octet */
+  int err;        /* sticky error */
 } smtpc__dot;
 
 void smtpc__dot_init(smtpc__dot *d, int reject8bit);
@@ -203,8 +201,8 @@ size_t smtpc__b64_encoded_len(size_t n);
 size_t smtpc__b64_encode(const unsigned char *in, size_t n, char *out);
 /* Strict decode (RFC 4648 4): SMTPC_OK, SMTPC_ERR_PROTOCOL for anything
  * malformed, SMTPC_ERR_REPLY_TOO_LARGE when out is too small. */
-int smtpc__b64_decode(const char *in, size_t n, unsigned char *out,
-                      size_t cap, size_t *outlen);
+int smtpc__b64_decode(const char *in, size_t n, unsigned char *out, size_t cap,
+                      size_t *outlen);
 
 /* ---- secrets and SASL (auth.c, md5.c / io_mbedtls.c) ---------------------- */
 

@@ -11,7 +11,7 @@
 /* What a cached session is filed under: it is offered only to a handshake
  * with the same key as the one that made it. */
 typedef struct smtpc__tls_cache_key {
-  const char *host;             /* normalised server name */
+  const char *host;              /* normalised server name */
   const unsigned char *trust_id; /* 32 bytes: CA files, client certificate */
   int skip_verify;               /* smtpc_tls_insecure_skip_verify() */
 } smtpc__tls_cache_key;

@@ -121,7 +121,7 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
  * slower one there).  A P-256-only build (e.g. with the p256-m driver) has
  * no choice to make. */
 #ifndef SMTPC__TLS_X25519_FIRST
-#if defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED) ||                          \
+#if defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED) ||                           \
     MBEDTLS_VERSION_NUMBER < 0x03000000
 #define SMTPC__TLS_X25519_FIRST 1
 #else
@@ -147,44 +147,42 @@ typedef uint16_t smtpc__group;
  * X448, P-521 and the Brainpool curves (TLS 1.2), as far as the build has
  * them.  No finite-field groups: only ECDHE suites are offered. */
 static const smtpc__group groups[] = {
-#if SMTPC__TLS_X25519_FIRST &&                                               \
-    (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) ||                            \
-     defined(PSA_WANT_ECC_MONTGOMERY_255))
+#if SMTPC__TLS_X25519_FIRST && (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) ||  \
+                                defined(PSA_WANT_ECC_MONTGOMERY_255))
     SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_SSL_IANA_TLS_GROUP_X25519),
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) ||                              \
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) ||                               \
     defined(PSA_WANT_ECC_SECP_R1_256)
     SMTPC__GROUP(MBEDTLS_ECP_DP_SECP256R1,
                  MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1),
 #endif
-#if !SMTPC__TLS_X25519_FIRST &&                                              \
-    (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) ||                            \
-     defined(PSA_WANT_ECC_MONTGOMERY_255))
+#if !SMTPC__TLS_X25519_FIRST && (defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) || \
+                                 defined(PSA_WANT_ECC_MONTGOMERY_255))
     SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_SSL_IANA_TLS_GROUP_X25519),
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED) ||                              \
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED) ||                               \
     defined(PSA_WANT_ECC_SECP_R1_384)
     SMTPC__GROUP(MBEDTLS_ECP_DP_SECP384R1,
                  MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED) ||                               \
+#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED) ||                                \
     defined(PSA_WANT_ECC_MONTGOMERY_448)
     SMTPC__GROUP(MBEDTLS_ECP_DP_CURVE448, MBEDTLS_SSL_IANA_TLS_GROUP_X448),
 #endif
-#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED) ||                              \
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED) ||                               \
     defined(PSA_WANT_ECC_SECP_R1_521)
     SMTPC__GROUP(MBEDTLS_ECP_DP_SECP521R1,
                  MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED) ||                                \
+#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED) ||                                 \
     defined(PSA_WANT_ECC_BRAINPOOL_P_R1_256)
     SMTPC__GROUP(MBEDTLS_ECP_DP_BP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP256R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED) ||                                \
+#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED) ||                                 \
     defined(PSA_WANT_ECC_BRAINPOOL_P_R1_384)
     SMTPC__GROUP(MBEDTLS_ECP_DP_BP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP384R1),
 #endif
-#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED) ||                                \
+#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED) ||                                 \
     defined(PSA_WANT_ECC_BRAINPOOL_P_R1_512)
     SMTPC__GROUP(MBEDTLS_ECP_DP_BP512R1, MBEDTLS_SSL_IANA_TLS_GROUP_BP512R1),
 #endif
@@ -213,7 +211,8 @@ void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng) {
   mbedtls_ssl_conf_groups(conf, groups);
 #endif
   smtpc__tls_conf_rng(conf, rng);
-#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) &&                                       \
+    defined(MBEDTLS_SSL_SESSION_TICKETS) &&                                    \
     MBEDTLS_VERSION_NUMBER >= 0x03060100 && !defined(SMTPC__MBEDTLS_4)
   /* 3.6.1 and later drop TLS 1.3 tickets unless told to hand them over
    * (as MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET); 4.x always does. */

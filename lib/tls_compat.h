@@ -47,9 +47,9 @@
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
 
-#if defined(SMTPC__MBEDTLS_4) ||                                              \
-    (defined(MBEDTLS_PSA_CRYPTO_C) &&                                         \
-     (MBEDTLS_VERSION_NUMBER >= 0x03000000 || defined(MBEDTLS_USE_PSA_CRYPTO)))
+#if defined(SMTPC__MBEDTLS_4) ||                                               \
+    (defined(MBEDTLS_PSA_CRYPTO_C) && (MBEDTLS_VERSION_NUMBER >= 0x03000000 || \
+                                       defined(MBEDTLS_USE_PSA_CRYPTO)))
 #include <psa/crypto.h>
 #define SMTPC__TLS_PSA_INIT 1
 #endif
@@ -62,20 +62,21 @@
 #endif
 
 /* 2.x: the DRBG is seeded straight from the OS (see tls_compat.c). */
-#if !defined(SMTPC__MBEDTLS_4) && MBEDTLS_VERSION_NUMBER < 0x03000000 &&      \
+#if !defined(SMTPC__MBEDTLS_4) && MBEDTLS_VERSION_NUMBER < 0x03000000 &&       \
     !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
 #define SMTPC__TLS_OS_ENTROPY 1
 #endif
 
 /* md5.c takes HMAC-MD5 from mbedTLS (else it has its own MD5). */
-#if !defined(SMTPC__MBEDTLS_4) && defined(MBEDTLS_MD_C) && defined(MBEDTLS_MD5_C)
+#if !defined(SMTPC__MBEDTLS_4) && defined(MBEDTLS_MD_C) &&                     \
+    defined(MBEDTLS_MD5_C)
 #define SMTPC__TLS_HMAC_MD5 1
 #endif
 
 /* A TLS 1.3 ticket arrived (3.x and 4.x): not an error; the session can
  * now be exported with it. */
 #ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
-#define SMTPC__TLS_IS_TICKET(ret)                                             \
+#define SMTPC__TLS_IS_TICKET(ret)                                              \
   ((ret) == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 #else
 #define SMTPC__TLS_IS_TICKET(ret) 0
@@ -125,7 +126,6 @@ void smtpc__tls_strerror(int ret, char *buf, size_t len);
 void smtpc__tls_verify_info(char *buf, size_t len, uint32_t flags);
 /* SHA-256 of in[0..n).  SMTPC_OK, SMTPC_ERR_NOT_SUPPORTED or
  * SMTPC_ERR_INTERNAL. */
-int smtpc__tls_sha256(const unsigned char *in, size_t n,
-                      unsigned char out[32]);
+int smtpc__tls_sha256(const unsigned char *in, size_t n, unsigned char out[32]);
 
 #endif /* SMTPC_TLS_COMPAT_H */

@@ -140,8 +140,7 @@ static int dns_name_ok(const char *s, size_t n) {
 
 /* Parses in[0..n) into name bounds and the address, if it is one. */
 static int parse_peer(const char *s, size_t n, const char **name,
-                      size_t *name_len, unsigned char ip[16],
-                      size_t *ip_len) {
+                      size_t *name_len, unsigned char ip[16], size_t *ip_len) {
   int bracket = 0;
   *ip_len = 0;
   if (s[0] == '[') {
@@ -243,8 +242,7 @@ static int two_labels(const unsigned char *p, size_t n) {
  * exactly the first label of host.  So "*.example.test" names
  * "a.example.test" but neither "example.test" nor "a.b.example.test";
  * "*.test" names nothing; "f*.example.test" is no wildcard. */
-static int dns_id_matches(const unsigned char *id, size_t n,
-                          const char *host) {
+static int dns_id_matches(const unsigned char *id, size_t n, const char *host) {
   size_t hn = strlen(host);
   const char *dot;
   if (n < 2 || id[0] != '*' || id[1] != '.')
@@ -262,8 +260,7 @@ int smtpc__tls_san_names_peer(const smtpc__tls_peer *p, int tag,
   if (p->name == NULL || id == NULL)
     return 0;
   if (p->ip_len != 0)
-    return tag == SMTPC__SAN_IP && n == p->ip_len &&
-           memcmp(id, p->ip, n) == 0;
+    return tag == SMTPC__SAN_IP && n == p->ip_len && memcmp(id, p->ip, n) == 0;
   return tag == SMTPC__SAN_DNS && dns_id_matches(id, n, p->name);
 }
 
@@ -313,8 +310,8 @@ void smtpc__tls_names_init(smtpc__tls_names *n) {
   n->more = 0;
 }
 
-void smtpc__tls_names_add(smtpc__tls_names *n, int tag,
-                          const unsigned char *id, size_t len) {
+void smtpc__tls_names_add(smtpc__tls_names *n, int tag, const unsigned char *id,
+                          size_t len) {
   char ipbuf[48];
   if (id == NULL || len == 0 || (tag != SMTPC__SAN_DNS && tag != SMTPC__SAN_IP))
     return;

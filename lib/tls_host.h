@@ -26,8 +26,7 @@ typedef struct smtpc__tls_peer {
  * literals) or a DNS name of letters, digits, '-', '_' and '.', without one
  * trailing dot.  name is allocated with m.  On failure p is left empty.
  * SMTPC_OK, SMTPC_ERR_BAD_ARGUMENT or SMTPC_ERR_NOMEM. */
-int smtpc__tls_peer_set(smtpc__tls_peer *p, const smtpc_mem *m,
-                        const char *in);
+int smtpc__tls_peer_set(smtpc__tls_peer *p, const smtpc_mem *m, const char *in);
 /* Frees p->name and empties p. */
 void smtpc__tls_peer_clear(smtpc__tls_peer *p, const smtpc_mem *m);
 
@@ -51,8 +50,8 @@ typedef struct smtpc__tls_names {
 void smtpc__tls_names_init(smtpc__tls_names *n);
 /* Adds a subjectAltName entry; other tags than dNSName and iPAddress are
  * ignored. */
-void smtpc__tls_names_add(smtpc__tls_names *n, int tag,
-                          const unsigned char *id, size_t len);
+void smtpc__tls_names_add(smtpc__tls_names *n, int tag, const unsigned char *id,
+                          size_t len);
 /* Ends the list; with no entry shown, uses cn[0..cn_len) (the subject CN,
  * shown, never matched) or, when cn is NULL, "no name". */
 void smtpc__tls_names_end(smtpc__tls_names *n, const unsigned char *cn,

@@ -85,9 +85,9 @@ START_TEST(test_starttls_required_then_auth) {
   smtpc__session_set_phase_hook(f.s, on_phase, &phases);
   ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_STARTTLS),
                    SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass",
-                                          NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "user", "pass", NULL),
+      SMTPC_OK);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250-SIZE 1000\r\n250-PIPELINING\r\n"
@@ -182,8 +182,7 @@ START_TEST(test_security_implicit_and_none) {
       ts_set_has_starttls(f.t, 0);
     if (variant == 0)
       ck_assert_int_eq(
-          smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_IMPLICIT),
-          SMTPC_OK);
+          smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_IMPLICIT), SMTPC_OK);
     else if (variant == 1)
       ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, SMTPC_SECURITY_NONE),
                        SMTPC_OK);
@@ -317,8 +316,7 @@ START_TEST(test_auth_cram_md5) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
   smtpc_session_set_flag(f.s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, 1);
-  smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "tim", "tanstaaftanstaaf",
-                         NULL);
+  smtpc_session_set_auth(f.s, SMTPC_AUTH_AUTO, "tim", "tanstaaftanstaaf", NULL);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx.example\r\n250 AUTH LOGIN PLAIN CRAM-MD5\r\n");
@@ -413,8 +411,9 @@ END_TEST
 
 START_TEST(test_auth_bad_challenges) {
   static const char *const bad[] = {
-      "334 !!notbase64\r\n", "334 VXNlcm5hbWU\r\n", "334 VXNlcm5hbWU6=\r\n",
-      "334 VX Nlcm5h\r\n", "334-VXNl\r\n334 VXNl\r\n", "334 VXNlcm5hbWV=\r\n"};
+      "334 !!notbase64\r\n",      "334 VXNlcm5hbWU\r\n",
+      "334 VXNlcm5hbWU6=\r\n",    "334 VX Nlcm5h\r\n",
+      "334-VXNl\r\n334 VXNl\r\n", "334 VXNlcm5hbWV=\r\n"};
   size_t k;
   for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
     fixture f;
@@ -487,13 +486,12 @@ START_TEST(test_auth_xoauth2) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
   smtpc_session_set_flag(f.s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, 1);
-  smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u@example.com", "tok",
-                         NULL);
+  smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u@example.com", "tok", NULL);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx\r\n250 AUTH LOGIN PLAIN XOAUTH2 OAUTHBEARER\r\n");
-  ts_client(f.t,
-            "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHRvawEB\r\n");
+  ts_client(
+      f.t, "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHRvawEB\r\n");
   ts_server(f.t, "235 2.7.0 Accepted\r\n");
   ck_assert_int_eq(fx_open(&f), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_auth_mech(f.s), SMTPC_AUTH_XOAUTH2);
@@ -507,13 +505,12 @@ START_TEST(test_auth_xoauth2_error) {
   fixture f;
   fx_init(&f, &ts_modes[_i]);
   smtpc_session_set_flag(f.s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, 1);
-  smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u@example.com", "tok",
-                         NULL);
+  smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u@example.com", "tok", NULL);
   ts_server(f.t, GREETING);
   ts_client(f.t, EHLO_CMD);
   ts_server(f.t, "250-mx\r\n250 AUTH XOAUTH2\r\n");
-  ts_client(f.t,
-            "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHRvawEB\r\n");
+  ts_client(
+      f.t, "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHRvawEB\r\n");
   ts_server(f.t, "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIn0=\r\n");
   ts_client(f.t, "\r\n");
   ts_server(f.t, "535 5.7.8 Username and Password not accepted\r\n");
@@ -556,19 +553,19 @@ START_TEST(test_auth_bad_arguments) {
   ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_XOAUTH2, "u",
                                           "tok\001auth=Bearer x", NULL),
                    SMTPC_ERR_BAD_ARGUMENT);
-  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_OAUTHBEARER, "u",
-                                          "tok\r\n", NULL),
-                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(f.s, SMTPC_AUTH_OAUTHBEARER, "u", "tok\r\n", NULL),
+      SMTPC_ERR_BAD_ARGUMENT);
   /* a password is base64-encoded on the wire: any byte but NUL goes */
-  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u",
-                                          "p\001a\r\nss", NULL),
-                   SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u\001", "p",
-                                          NULL),
-                   SMTPC_ERR_BAD_ARGUMENT);
-  ck_assert_int_eq(smtpc_session_set_auth(f.s, (smtpc_auth_mech)9, "u", "p",
-                                          NULL),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u", "p\001a\r\nss", NULL),
+      SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(f.s, SMTPC_AUTH_PLAIN, "u\001", "p", NULL),
+      SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(f.s, (smtpc_auth_mech)9, "u", "p", NULL),
+      SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_session_set_tls_policy(f.s, (smtpc_security)7),
                    SMTPC_ERR_INVALID_ARGUMENT);
   tu_bytes_free(&f.trace);
@@ -582,13 +579,12 @@ END_TEST
 
 START_TEST(test_base64_vectors) {
   /* RFC 4648 section 10 */
-  static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba",
-                                      "foobar"};
-  static const char *const enc[] = {"",         "Zg==",     "Zm8=",
-                                    "Zm9v",     "Zm9vYg==", "Zm9vYmE=",
-                                    "Zm9vYmFy"};
-  static const char *const bad[] = {"Zg=",  "Zg=a", "Z===", "Zh==", "Zm9=",
-                                    "Zm 9", "Zm9v\n", "=Zm9", "Zm=v"};
+  static const char *const plain[] = {"",     "f",     "fo",    "foo",
+                                      "foob", "fooba", "foobar"};
+  static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                    "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  static const char *const bad[] = {
+      "Zg=", "Zg=a", "Z===", "Zh==", "Zm9=", "Zm 9", "Zm9v\n", "=Zm9", "Zm=v"};
   unsigned char out[16];
   char txt[16];
   size_t i, n;
@@ -597,9 +593,9 @@ START_TEST(test_base64_vectors) {
                                         strlen(plain[i]), txt),
                       strlen(enc[i]));
     ck_assert_str_eq(txt, enc[i]);
-    ck_assert_int_eq(smtpc__b64_decode(enc[i], strlen(enc[i]), out,
-                                       sizeof(out), &n),
-                     SMTPC_OK);
+    ck_assert_int_eq(
+        smtpc__b64_decode(enc[i], strlen(enc[i]), out, sizeof(out), &n),
+        SMTPC_OK);
     ck_assert_uint_eq(n, strlen(plain[i]));
     ck_assert(memcmp(out, plain[i], n) == 0);
   }
@@ -615,15 +611,15 @@ END_TEST
 START_TEST(test_hmac_md5_vectors) {
   /* RFC 2104 appendix / RFC 2202 section 2 */
   unsigned char mac[16], key[80];
-  static const unsigned char want1[16] = {
-      0x92, 0x94, 0x72, 0x7a, 0x36, 0x38, 0xbb, 0x1c,
-      0x13, 0xf4, 0x8e, 0xf8, 0x15, 0x8b, 0xfc, 0x9d};
-  static const unsigned char want2[16] = {
-      0x75, 0x0c, 0x78, 0x3e, 0x6a, 0xb0, 0xb5, 0x03,
-      0xea, 0xa8, 0x6e, 0x31, 0x0a, 0x5d, 0xb7, 0x38};
-  static const unsigned char want6[16] = {
-      0x6b, 0x1a, 0xb7, 0xfe, 0x4b, 0xd7, 0xbf, 0x8f,
-      0x0b, 0x62, 0xe6, 0xce, 0x61, 0xb9, 0xd0, 0xcd};
+  static const unsigned char want1[16] = {0x92, 0x94, 0x72, 0x7a, 0x36, 0x38,
+                                          0xbb, 0x1c, 0x13, 0xf4, 0x8e, 0xf8,
+                                          0x15, 0x8b, 0xfc, 0x9d};
+  static const unsigned char want2[16] = {0x75, 0x0c, 0x78, 0x3e, 0x6a, 0xb0,
+                                          0xb5, 0x03, 0xea, 0xa8, 0x6e, 0x31,
+                                          0x0a, 0x5d, 0xb7, 0x38};
+  static const unsigned char want6[16] = {0x6b, 0x1a, 0xb7, 0xfe, 0x4b, 0xd7,
+                                          0xbf, 0x8f, 0x0b, 0x62, 0xe6, 0xce,
+                                          0x61, 0xb9, 0xd0, 0xcd};
   memset(key, 0x0b, 16);
   smtpc__hmac_md5(key, 16, (const unsigned char *)"Hi There", 8, mac);
   ck_assert(memcmp(mac, want1, 16) == 0);
@@ -664,7 +660,8 @@ static void scan_block(scan_alloc *a, const unsigned char *p, size_t n,
         a->hits++;
         snprintf(a->where, sizeof(a->where),
                  "needle %zu (%.12s...) at offset %zu of a %zu-byte block "
-                 "(%s)", k, a->needle[k], i, n, how);
+                 "(%s)",
+                 k, a->needle[k], i, n, how);
         break;
       }
     }
@@ -719,8 +716,8 @@ static char *b64_of(const void *p, size_t n) {
 /* Opens a session that authenticates with mech, quits and is freed; fails
  * if any block the library gave back held a needle. */
 static void auth_and_scan(smtpc_auth_mech mech, size_t secret_len) {
-  static const char *const names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5",
-                                      "XOAUTH2", "OAUTHBEARER"};
+  static const char *const names[] = {"",         "PLAIN",   "LOGIN",
+                                      "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"};
   scan_alloc a;
   ts *t = ts_new();
   smtpc_session *s;
@@ -740,11 +737,11 @@ static void auth_and_scan(smtpc_auth_mech mech, size_t secret_len) {
   if (mech == SMTPC_AUTH_PLAIN)
     plen = (size_t)sprintf(payload, "%cuser%c%s", 0, 0, secret);
   else if (mech == SMTPC_AUTH_XOAUTH2)
-    plen = (size_t)sprintf(payload, "user=user\001auth=Bearer %s\001\001",
-                           secret);
+    plen =
+        (size_t)sprintf(payload, "user=user\001auth=Bearer %s\001\001", secret);
   else if (mech == SMTPC_AUTH_OAUTHBEARER)
-    plen = (size_t)sprintf(payload, "n,a=user,\001auth=Bearer %s\001\001",
-                           secret);
+    plen =
+        (size_t)sprintf(payload, "n,a=user,\001auth=Bearer %s\001\001", secret);
   else if (mech == SMTPC_AUTH_CRAM_MD5)
     plen = (size_t)sprintf(payload, "tim b913a602c7eda7a495b4e6e7334d3890");
   else
@@ -765,11 +762,10 @@ static void auth_and_scan(smtpc_auth_mech mech, size_t secret_len) {
   ck_assert_int_eq(smtpc_session_new(&s, &a.mem), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_ehlo_name(s, "client.test"), SMTPC_OK);
   smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, 1);
-  ck_assert_int_eq(smtpc_session_set_auth(s, mech,
-                                          mech == SMTPC_AUTH_CRAM_MD5 ? "tim"
-                                                                      : "user",
-                                          secret, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_session_set_auth(
+          s, mech, mech == SMTPC_AUTH_CRAM_MD5 ? "tim" : "user", secret, NULL),
+      SMTPC_OK);
   ts_server(t, GREETING);
   ts_client(t, EHLO_CMD);
   ts_server(t, "250-mx.example\r\n"
@@ -803,8 +799,10 @@ static void auth_and_scan(smtpc_auth_mech mech, size_t secret_len) {
   smtpc_session_free(s);
   ts_free(t);
   ck_assert_int_eq(a.live, 0);
-  ck_assert_msg(a.hits == 0, "%s, secret of %zu bytes: %ld freed block(s) "
-                "held it; last: %s", names[mech], secret_len, a.hits, a.where);
+  ck_assert_msg(a.hits == 0,
+                "%s, secret of %zu bytes: %ld freed block(s) "
+                "held it; last: %s",
+                names[mech], secret_len, a.hits, a.where);
   free(b64);
   free(payload);
   free(secret);
@@ -814,9 +812,9 @@ START_TEST(test_auth_secrets_wiped) {
   static const struct {
     smtpc_auth_mech mech;
     size_t len;
-  } cases[] = {{SMTPC_AUTH_PLAIN, 20},     {SMTPC_AUTH_PLAIN, 600},
-               {SMTPC_AUTH_LOGIN, 20},     {SMTPC_AUTH_LOGIN, 900},
-               {SMTPC_AUTH_CRAM_MD5, 16},  {SMTPC_AUTH_XOAUTH2, 1500},
+  } cases[] = {{SMTPC_AUTH_PLAIN, 20},       {SMTPC_AUTH_PLAIN, 600},
+               {SMTPC_AUTH_LOGIN, 20},       {SMTPC_AUTH_LOGIN, 900},
+               {SMTPC_AUTH_CRAM_MD5, 16},    {SMTPC_AUTH_XOAUTH2, 1500},
                {SMTPC_AUTH_OAUTHBEARER, 700}};
   auth_and_scan(cases[_i].mech, cases[_i].len);
 }

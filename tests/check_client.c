@@ -60,7 +60,6 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-
 /* ---- faultd.py ------------------------------------------------------------ */
 
 /* Every scenario the suite uses; one test each (see the header). */
@@ -73,11 +72,10 @@ static const char *const all_specs[] = {
     "partial-rcpt+none", "partial-rcpt+tmp", "close-after-eod", "451-eod",
     /* pool */
     "ok+pool", "421-mail2", "reject-mail-354", "close-after-eod+pool",
-    "close-eod2", "421-eod",
-    "close-idle-300", "close-idle-300+rset", "421-idle", "slow-eod+max",
-    "slow-eod+wait", "ok+rate", "ok+norate", "ok+poolsetup", "stall-quit", "ok+idleclose"};
+    "close-eod2", "421-eod", "close-idle-300", "close-idle-300+rset",
+    "421-idle", "slow-eod+max", "slow-eod+wait", "ok+rate", "ok+norate",
+    "ok+poolsetup", "stall-quit", "ok+idleclose"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
-
 
 /* Counts the log lines of scenario `spec` (any of its connections when
  * conn is 0, else connection "spec#conn") whose event starts with `prefix`
@@ -96,8 +94,8 @@ static int log_count(const char *log, const char *spec, int conn,
       char *end;
       long c = strtol(p + sl + 1, &end, 10);
       q = end;
-      if (*q == ' ' && (conn == 0 || c == conn) &&
-          (size_t)(nl - q - 1) >= pl && strncmp(q + 1, prefix, pl) == 0) {
+      if (*q == ' ' && (conn == 0 || c == conn) && (size_t)(nl - q - 1) >= pl &&
+          strncmp(q + 1, prefix, pl) == 0) {
         if (has == NULL)
           n++;
         else {
@@ -157,7 +155,6 @@ static int log_max_open(const char *log, const char *spec) {
 
 /* ---- outcome checks ------------------------------------------------------- */
 
-
 /* Asserts the whole outcome: the returned status equals the result's, and
  * status, stage, retry class and (unless NULL) a piece of the message. */
 #define EXPECT(rv, res, st, stage, retry, piece)                               \
@@ -171,8 +168,8 @@ static void expect_(int rv, const smtpc_result *res, int st, smtpc_stage stage,
   ck_assert_msg(rv == smtpc_result_status(res),
                 "line %d: returned %s but the result says %s (%s)", line,
                 tf_err_name(rv), tf_err_name(smtpc_result_status(res)), msg);
-  ck_assert_msg(rv == st, "line %d: status %s, expected %s (message: %s)",
-                line, tf_err_name(rv), tf_err_name(st), msg);
+  ck_assert_msg(rv == st, "line %d: status %s, expected %s (message: %s)", line,
+                tf_err_name(rv), tf_err_name(st), msg);
   ck_assert_msg(smtpc_result_stage(res) == stage,
                 "line %d: stage %s, expected %s (message: %s)", line,
                 smtpc_stage_name(smtpc_result_stage(res)),
@@ -352,16 +349,18 @@ START_TEST(test_retry_table) {
   got = smtpc_retry_classify(w->status, w->step, r);
   smtpc__reply_free(&a.mem, r);
   TU_ASSERT_NO_LEAKS(&a);
-  ck_assert_msg(got == w->want, "row %d: %s at %s with reply %d: %s, expected "
-                "%s", _i, tf_err_name(w->status), step_name(w->step), w->code,
+  ck_assert_msg(got == w->want,
+                "row %d: %s at %s with reply %d: %s, expected "
+                "%s",
+                _i, tf_err_name(w->status), step_name(w->step), w->code,
                 smtpc_retry_name(got), smtpc_retry_name(w->want));
 }
 END_TEST
 
 START_TEST(test_names) {
   static const char *const stages[] = {
-      "setup", "pool", "resolve", "connect", "TLS", "greeting",
-      "EHLO",  "STARTTLS", "AUTH", "send", "done"};
+      "setup", "pool",     "resolve", "connect", "TLS", "greeting",
+      "EHLO",  "STARTTLS", "AUTH",    "send",    "done"};
   static const char *const retries[] = {"none", "transient", "permanent",
                                         "unknown"};
   int i;
@@ -430,9 +429,11 @@ START_TEST(test_send_ok) {
   hold_log(log_wait_ends("ok+send", 1));
   ck_assert_int_eq(log_count(LOG, "ok+send", 0, "CONNECT", NULL), 1);
   ck_assert_int_eq(
-      log_count(LOG, "ok+send", 1, "ACCEPTED txn=1 from=<alice@client.test> "
+      log_count(LOG, "ok+send", 1,
+                "ACCEPTED txn=1 from=<alice@client.test> "
                 "rcpts=<to1@rcpt.test>,<to2@rcpt.test>,<cc1@rcpt.test>,"
-                "<bcc1@rcpt.test>", NULL),
+                "<bcc1@rcpt.test>",
+                NULL),
       1);
   ck_assert_int_eq(log_count(LOG, "ok+send", 1, "C QUIT", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "ok+send", 0, "VIOLATION", NULL), 0);
@@ -444,8 +445,7 @@ START_TEST(test_send_msg_twice) {
   smtpc_msg *msg = NULL;
   int rv, i;
   ck_assert_int_eq(smtpc_msg_new(&msg, NULL), SMTPC_OK);
-  ck_assert_int_eq(smtpc_msg_set_from(msg, "Bob", "bob@client.test"),
-                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_from(msg, "Bob", "bob@client.test"), SMTPC_OK);
   ck_assert_int_eq(smtpc_msg_add_to(msg, NULL, "to@rcpt.test"), SMTPC_OK);
   ck_assert_int_eq(smtpc_msg_set_subject(msg, "twice"), SMTPC_OK);
   ck_assert_int_eq(smtpc_msg_set_text(msg, "same message, sent twice\n", 25),
@@ -462,11 +462,13 @@ START_TEST(test_send_msg_twice) {
   ck_assert_str_eq(smtpc_msg_message_id(msg), "unit-1@client.test");
   smtpc_msg_free(msg);
   hold_log(log_wait_ends("ok+msg", 2));
-  ck_assert_int_eq(log_count(LOG, "ok+msg", 1, "ACCEPTED txn=1 "
+  ck_assert_int_eq(log_count(LOG, "ok+msg", 1,
+                             "ACCEPTED txn=1 "
                              "from=<bob@client.test> rcpts=<to@rcpt.test>",
                              NULL),
                    1);
-  ck_assert_int_eq(log_count(LOG, "ok+msg", 2, "ACCEPTED txn=1 "
+  ck_assert_int_eq(log_count(LOG, "ok+msg", 2,
+                             "ACCEPTED txn=1 "
                              "from=<bob@client.test> rcpts=<to@rcpt.test>",
                              NULL),
                    1);
@@ -481,8 +483,8 @@ START_TEST(test_setup_refused) {
    * argument (mime.h: smtpc_msg_add_to()) */
   static const char *const bad_to[] = {"a@rcpt.test\r\nRCPT TO:evil@x.test",
                                        NULL};
-  static const char *const bad_name[] = {
-      "a@rcpt.test\r\nRCPT TO:<evil@x.test>", NULL};
+  static const char *const bad_name[] = {"a@rcpt.test\r\nRCPT TO:<evil@x.test>",
+                                         NULL};
   static const char *const none[] = {NULL};
   smtpc_client_config cfg = cfg_for("ok+setup");
   smtpc_mail m;
@@ -502,8 +504,8 @@ START_TEST(test_setup_refused) {
   m = mail_from("s@client.test");
   m.to = bad_to;
   rv = smtpc_send(&cfg, &m, &R);
-  EXPECT(rv, R, SMTPC_ERR_BAD_ADDRESS, SMTPC_STAGE_SETUP,
-         SMTPC_RETRY_PERMANENT, NULL);
+  EXPECT(rv, R, SMTPC_ERR_BAD_ADDRESS, SMTPC_STAGE_SETUP, SMTPC_RETRY_PERMANENT,
+         NULL);
   smtpc_result_free(R);
   R = NULL;
 
@@ -517,8 +519,8 @@ START_TEST(test_setup_refused) {
 
   m = mail_from("s@client.test\nX-Evil: 1");
   rv = smtpc_send(&cfg, &m, &R);
-  EXPECT(rv, R, SMTPC_ERR_BAD_ADDRESS, SMTPC_STAGE_SETUP,
-         SMTPC_RETRY_PERMANENT, NULL);
+  EXPECT(rv, R, SMTPC_ERR_BAD_ADDRESS, SMTPC_STAGE_SETUP, SMTPC_RETRY_PERMANENT,
+         NULL);
   smtpc_result_free(R);
   R = NULL;
 
@@ -527,8 +529,7 @@ START_TEST(test_setup_refused) {
   m.to = none;
   rv = smtpc_send(&cfg, &m, &R);
   ck_assert_int_eq(rv, smtpc_result_status(R));
-  ck_assert_msg(rv == SMTPC_ERR_INVALID_ARGUMENT ||
-                    rv == SMTPC_ERR_BAD_ADDRESS,
+  ck_assert_msg(rv == SMTPC_ERR_INVALID_ARGUMENT || rv == SMTPC_ERR_BAD_ADDRESS,
                 "no recipient: %s", tf_err_name(rv));
   ck_assert_int_eq(smtpc_result_stage(R), SMTPC_STAGE_SETUP);
   smtpc_result_free(R);
@@ -596,10 +597,10 @@ START_TEST(test_hello_refused) {
   EXPECT(rv, R, SMTPC_ERR_REPLY_PERMANENT, SMTPC_STAGE_HELLO,
          SMTPC_RETRY_PERMANENT, "550 5.7.1 faultd.test: HELO refused");
   hold_log(log_wait_ends("reject-hello", 1));
-  ck_assert_int_eq(log_count(LOG, "reject-hello", 1, "C EHLO client.test",
-                             NULL), 1);
-  ck_assert_int_eq(log_count(LOG, "reject-hello", 1, "C HELO client.test",
-                             NULL), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "reject-hello", 1, "C EHLO client.test", NULL), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "reject-hello", 1, "C HELO client.test", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "reject-hello", 1, "C MAIL", NULL), 0);
 }
 END_TEST
@@ -621,8 +622,8 @@ START_TEST(test_greeting_timeout) {
   cfg.timeout_ms = 500;
   rv = smtpc_send(&cfg, &m, &R);
   ms = tf_now_ms() - t0;
-  EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_GREETING,
-         SMTPC_RETRY_TRANSIENT, NULL);
+  EXPECT(rv, R, SMTPC_ERR_TIMEOUT, SMTPC_STAGE_GREETING, SMTPC_RETRY_TRANSIENT,
+         NULL);
   ck_assert_msg(ms >= 450 && ms < 500 + SLACK, "took %ld ms", ms);
 }
 END_TEST
@@ -664,8 +665,8 @@ START_TEST(test_starttls_required) {
   cfg.security = SMTPC_SECURITY_STARTTLS;
   cfg.insecure_skip_verify = 1; /* not even that allows clear text */
   rv = smtpc_send(&cfg, &m, &R);
-  EXPECT_TLS(rv, "ok+tls", SMTPC_ERR_STARTTLS_UNAVAILABLE,
-             SMTPC_STAGE_STARTTLS, SMTPC_RETRY_PERMANENT, NULL);
+  EXPECT_TLS(rv, "ok+tls", SMTPC_ERR_STARTTLS_UNAVAILABLE, SMTPC_STAGE_STARTTLS,
+             SMTPC_RETRY_PERMANENT, NULL);
   ck_assert_ptr_null(smtpc_result_txn(R));
   only_quit_after_ehlo("ok+tls");
 }
@@ -738,8 +739,11 @@ static void auth_ok(const char *spec, smtpc_auth_mech mech,
   EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, "accepted: ");
   hold_log(log_wait_ends(spec, 1));
   ck_assert_int_eq(log_count(LOG, spec, 1, logged, NULL), 1);
-  ck_assert_int_eq(log_count(LOG, spec, 1, "ACCEPTED txn=1 from=<au@client."
-                             "test>", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, spec, 1,
+                             "ACCEPTED txn=1 from=<au@client."
+                             "test>",
+                             NULL),
+                   1);
 }
 
 /* AUTO prefers CRAM-MD5, PLAIN, LOGIN: faultd offers PLAIN LOGIN */
@@ -760,8 +764,8 @@ START_TEST(test_auth_wrong_password) {
   cfg.password = "bad pass";
   cfg.allow_plaintext_auth = 1;
   rv = smtpc_verify(&cfg, &R);
-  EXPECT(rv, R, SMTPC_ERR_AUTH_FAILED, SMTPC_STAGE_AUTH,
-         SMTPC_RETRY_PERMANENT, "535 5.7.8 Error: authentication failed");
+  EXPECT(rv, R, SMTPC_ERR_AUTH_FAILED, SMTPC_STAGE_AUTH, SMTPC_RETRY_PERMANENT,
+         "535 5.7.8 Error: authentication failed");
   ck_assert_int_eq(smtpc_reply_code(smtpc_result_reply(R)), 535);
   /* the password never appears in the message */
   ck_assert_ptr_null(strstr(smtpc_result_message(R), "bad pass"));
@@ -783,8 +787,8 @@ START_TEST(test_verify_ok) {
   ck_assert_ptr_null(smtpc_result_txn(R));
   ck_assert_uint_eq(smtpc_result_attempts(R), 0);
   hold_log(log_wait_ends("auth+verify", 1));
-  ck_assert_int_eq(log_count(LOG, "auth+verify", 1, "AUTH ok mech=PLAIN",
-                             NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "auth+verify", 1, "AUTH ok mech=PLAIN", NULL),
+                   1);
   /* verify sends nothing but EHLO, AUTH (and its responses) and QUIT */
   ck_assert_int_eq(log_count(LOG, "auth+verify", 1, "C QUIT", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "auth+verify", 1, "C ", NULL),
@@ -875,9 +879,11 @@ START_TEST(test_rcpt_partial) {
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 2), SMTPC_RETRY_TRANSIENT);
   ck_assert_str_eq(smtpc_txn_queue_id(t), "FD1");
   hold_log(log_wait_ends("partial-rcpt", 1));
-  ck_assert_int_eq(log_count(LOG, "partial-rcpt", 1, "ACCEPTED txn=1 "
+  ck_assert_int_eq(log_count(LOG, "partial-rcpt", 1,
+                             "ACCEPTED txn=1 "
                              "from=<pr@client.test> rcpts=<ok1@rcpt.test> ",
-                             NULL), 1);
+                             NULL),
+                   1);
 }
 END_TEST
 
@@ -891,8 +897,7 @@ START_TEST(test_rcpt_none_permanent) {
   rv = smtpc_send(&cfg, &m, &R);
   EXPECT(rv, R, SMTPC_ERR_NO_RECIPIENTS, SMTPC_STAGE_SEND,
          SMTPC_RETRY_PERMANENT, "550 5.1.1");
-  ck_assert_int_eq(smtpc_txn_retry(smtpc_result_txn(R)),
-                   SMTPC_RETRY_PERMANENT);
+  ck_assert_int_eq(smtpc_txn_retry(smtpc_result_txn(R)), SMTPC_RETRY_PERMANENT);
 }
 END_TEST
 
@@ -1076,10 +1081,13 @@ START_TEST(test_pool_421_retried) {
   ck_assert_int_eq(log_count(LOG, "421-mail2", 0, "CONNECT", NULL), 2);
   ck_assert_int_eq(log_count(LOG, "421-mail2", 1, "FAULT 421 to MAIL", NULL),
                    1);
-  ck_assert_int_eq(log_count(LOG, "421-mail2", 0, "ACCEPTED",
-                             "from=<m1@client.test>"), 1);
-  ck_assert_int_eq(log_count(LOG, "421-mail2", 2, "ACCEPTED txn=1 "
-                             "from=<m2@client.test>", NULL), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "421-mail2", 0, "ACCEPTED", "from=<m1@client.test>"), 1);
+  ck_assert_int_eq(log_count(LOG, "421-mail2", 2,
+                             "ACCEPTED txn=1 "
+                             "from=<m2@client.test>",
+                             NULL),
+                   1);
   ck_assert_int_eq(log_count(LOG, "421-mail2", 0, "ACCEPTED", NULL), 2);
 }
 END_TEST
@@ -1105,15 +1113,18 @@ START_TEST(test_pool_354_after_refused_mail) {
   smtpc_pool_free(POOL);
   POOL = NULL;
   hold_log(log_wait_ends("reject-mail-354", 2));
-  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 1,
-                             "FAULT 354 to DATA", NULL), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "reject-mail-354", 1, "FAULT 354 to DATA", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "reject-mail-354", 1,
                              "TEXT-AFTER-354 bytes=0 end=client closed", NULL),
                    1);
-  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 0, "C MAIL",
-                             "r2@client.test"), 1);
-  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 2, "ACCEPTED txn=1 "
-                             "from=<r2@client.test>", NULL), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "reject-mail-354", 0, "C MAIL", "r2@client.test"), 1);
+  ck_assert_int_eq(log_count(LOG, "reject-mail-354", 2,
+                             "ACCEPTED txn=1 "
+                             "from=<r2@client.test>",
+                             NULL),
+                   1);
   ck_assert_int_eq(log_count(LOG, "reject-mail-354", 0, "ACCEPTED", NULL), 1);
 }
 END_TEST
@@ -1134,8 +1145,8 @@ START_TEST(test_pool_eod_not_retried) {
   ck_assert_int_eq(log_count(LOG, "close-after-eod+pool", 0, "CONNECT", NULL),
                    1);
   ck_assert_int_eq(log_count(LOG, "close-after-eod+pool", 0, "BODY", NULL), 1);
-  ck_assert_int_eq(log_count(LOG, "close-after-eod+pool", 0, "ACCEPTED",
-                             NULL), 0);
+  ck_assert_int_eq(log_count(LOG, "close-after-eod+pool", 0, "ACCEPTED", NULL),
+                   0);
 }
 END_TEST
 
@@ -1155,8 +1166,8 @@ START_TEST(test_pool_eod_not_retried_reused) {
   POOL = NULL;
   hold_log(log_wait_ends("close-eod2", 1));
   ck_assert_int_eq(log_count(LOG, "close-eod2", 0, "CONNECT", NULL), 1);
-  ck_assert_int_eq(log_count(LOG, "close-eod2", 0, "BODY",
-                             "from=<n2@client.test>"), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "close-eod2", 0, "BODY", "from=<n2@client.test>"), 1);
 }
 END_TEST
 
@@ -1197,8 +1208,11 @@ START_TEST(test_pool_idle_dropped_noop) {
   POOL = NULL;
   hold_log(log_wait_ends("close-idle-300", 2));
   ck_assert_int_eq(log_count(LOG, "close-idle-300", 1, "FAULT idle", NULL), 1);
-  ck_assert_int_eq(log_count(LOG, "close-idle-300", 2, "ACCEPTED txn=1 "
-                             "from=<i2@client.test>", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "close-idle-300", 2,
+                             "ACCEPTED txn=1 "
+                             "from=<i2@client.test>",
+                             NULL),
+                   1);
   ck_assert_int_eq(log_count(LOG, "close-idle-300", 0, "ACCEPTED", NULL), 2);
 }
 END_TEST
@@ -1221,8 +1235,8 @@ START_TEST(test_pool_idle_dropped_rset) {
   st = stats_of(POOL);
   ck_assert_uint_eq(st.connects, 2);
   ck_assert_uint_eq(st.replaced, 1);
-  ck_assert_msg(smtpc_result_attempts(R) == 1 + st.retries &&
-                    st.retries <= 1 && st.messages == 2 + st.retries,
+  ck_assert_msg(smtpc_result_attempts(R) == 1 + st.retries && st.retries <= 1 &&
+                    st.messages == 2 + st.retries,
                 "attempts %u, retries %llu, messages %llu",
                 smtpc_result_attempts(R), (unsigned long long)st.retries,
                 (unsigned long long)st.messages);
@@ -1230,7 +1244,8 @@ START_TEST(test_pool_idle_dropped_rset) {
   POOL = NULL;
   hold_log(log_wait_ends("close-idle-300+rset", 2));
   ck_assert_int_eq(log_count(LOG, "close-idle-300+rset", 0, "ACCEPTED",
-                             "from=<j2@client.test>"), 1);
+                             "from=<j2@client.test>"),
+                   1);
   ck_assert_int_eq(log_count(LOG, "close-idle-300+rset", 0, "ACCEPTED", NULL),
                    2);
 }
@@ -1255,8 +1270,8 @@ START_TEST(test_pool_421_idle) {
   smtpc_pool_free(POOL);
   POOL = NULL;
   hold_log(log_wait_ends("421-idle", 2));
-  ck_assert_int_eq(log_count(LOG, "421-idle", 0, "ACCEPTED",
-                             "from=<k2@client.test>"), 1);
+  ck_assert_int_eq(
+      log_count(LOG, "421-idle", 0, "ACCEPTED", "from=<k2@client.test>"), 1);
   ck_assert_int_eq(log_count(LOG, "421-idle", 0, "ACCEPTED", NULL), 2);
 }
 END_TEST
@@ -1500,10 +1515,10 @@ START_TEST(test_pool_wait_timeout) {
   smtpc_pool_free(POOL);
   POOL = NULL;
   hold_log(log_wait_ends("slow-eod+wait", 1));
-  ck_assert_int_eq(log_count(LOG, "slow-eod+wait", 0, "C MAIL FROM:<late@",
-                             NULL), 0);
-  ck_assert_int_eq(log_count(LOG, "slow-eod+wait", 0, "C MAIL FROM:<now@",
-                             NULL), 0);
+  ck_assert_int_eq(
+      log_count(LOG, "slow-eod+wait", 0, "C MAIL FROM:<late@", NULL), 0);
+  ck_assert_int_eq(
+      log_count(LOG, "slow-eod+wait", 0, "C MAIL FROM:<now@", NULL), 0);
   ck_assert_int_eq(log_count(LOG, "slow-eod+wait", 0, "ACCEPTED", NULL), 2);
 }
 END_TEST

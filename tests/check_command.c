@@ -71,9 +71,8 @@ START_TEST(cmd_mail_table) {
   tu_alloc_init(&a, 0);
   buf_start(&b, &a.mem);
   ck_assert_int_eq(smtpc__check_mailbox(c->from, 1), SMTPC_OK);
-  ck_assert_int_eq(
-      smtpc__cmd_mail(&b, &a.mem, c->from, c->size, c->body8bit),
-      SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, c->from, c->size, c->body8bit),
+                   SMTPC_OK);
   buf_expect(&b, c->want);
   smtpc__buf_free(&b, &a.mem);
   TU_ASSERT_NO_LEAKS(&a);
@@ -113,12 +112,9 @@ START_TEST(cmd_pipelined_sequence) {
   smtpc__buf b;
   tu_alloc_init(&a, 0);
   memset(&b, 0, sizeof(b));
-  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, "a@b.example", 42, 0),
-                   SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "c@d.example"),
-                   SMTPC_OK);
-  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "e@f.example"),
-                   SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_mail(&b, &a.mem, "a@b.example", 42, 0), SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "c@d.example"), SMTPC_OK);
+  ck_assert_int_eq(smtpc__cmd_rcpt(&b, &a.mem, "e@f.example"), SMTPC_OK);
   ck_assert_int_eq(smtpc__cmd_simple(&b, &a.mem, "DATA", NULL), SMTPC_OK);
   TU_ASSERT_BYTES_STR(smtpc__buf_head(&b), smtpc__buf_avail(&b),
                       "MAIL FROM:<a@b.example> SIZE=42\r\n"
@@ -399,8 +395,7 @@ static int cmd_scenario(tu_alloc *a, void *arg) {
   smtpc__buf b;
   int rv;
   memset(&b, 0, sizeof(b));
-  if ((rv = smtpc__cmd_mail(&b, &a->mem, from, 1000, 1)) ==
-          SMTPC_OK &&
+  if ((rv = smtpc__cmd_mail(&b, &a->mem, from, 1000, 1)) == SMTPC_OK &&
       (rv = smtpc__cmd_rcpt(&b, &a->mem, from)) == SMTPC_OK &&
       (rv = smtpc__cmd_simple(&b, &a->mem, "DATA", NULL)) == SMTPC_OK)
     ck_assert_uint_eq(smtpc__buf_avail(&b),
@@ -423,9 +418,9 @@ END_TEST
 
 typedef struct domain_case {
   const char *d;
-  int rfc5321;  /* flags 0 */
-  int literal;  /* SMTPC__DOM_LITERAL (MAIL/RCPT) */
-  int ehlo;     /* SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN (gethostname) */
+  int rfc5321; /* flags 0 */
+  int literal; /* SMTPC__DOM_LITERAL (MAIL/RCPT) */
+  int ehlo;    /* SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN (gethostname) */
 } domain_case;
 
 static const domain_case domain_cases[] = {
@@ -457,9 +452,8 @@ START_TEST(domain_flags) {
   ck_assert_msg(smtpc__check_domain(c->d, n, 0) == c->rfc5321, "%s", c->d);
   ck_assert_msg(smtpc__check_domain(c->d, n, SMTPC__DOM_LITERAL) == c->literal,
                 "%s", c->d);
-  ck_assert_msg(smtpc__check_domain(c->d, n,
-                                    SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN) ==
-                    c->ehlo,
+  ck_assert_msg(smtpc__check_domain(
+                    c->d, n, SMTPC__DOM_HOSTNAME | SMTPC__DOM_FQDN) == c->ehlo,
                 "%s", c->d);
   ck_assert_int_eq(smtpc__platform_name_ok(c->d), c->ehlo);
 }
@@ -514,8 +508,8 @@ START_TEST(ascii_classes) {
   for (c = 0; c < 256; c++) {
     int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
     int digit = c >= '0' && c <= '9';
-    int atext = alpha || digit ||
-                (c != 0 && c < 128 && strchr(atext_extra, c) != NULL);
+    int atext =
+        alpha || digit || (c != 0 && c < 128 && strchr(atext_extra, c) != NULL);
     const char *h = c != 0 && c < 128 ? strchr(hexu, c) : NULL;
     const char *hl = c != 0 && c < 128 ? strchr(hexl, c) : NULL;
     int hexval = h != NULL    ? (int)(h - hexu)

@@ -329,8 +329,7 @@ static const line_case line_cases[] = {
     {"dot line of 997 octets", ".", 996, "\r\n", SMTPC_OK},
     {"dot line of 998 octets", ".", 997, "\r\n", SMTPC_OK},
     {"dot line of 999 octets", ".", 998, "\r\n", SMTPC_ERR_BODY_LINE_TOO_LONG},
-    {"dot line of 998 octets after LF, no line end", "a\n.", 997, "",
-     SMTPC_OK},
+    {"dot line of 998 octets after LF, no line end", "a\n.", 997, "", SMTPC_OK},
     {"dot line of 999 octets after CR, no line end", "a\r.", 998, "",
      SMTPC_ERR_BODY_LINE_TOO_LONG},
 };
@@ -602,12 +601,9 @@ static int ref_dot(const unsigned char *in, size_t len, int reject8bit,
  * large - 200 .. large (whole long lines), a quarter 1..large. */
 static size_t rng_size(unsigned long *rng, size_t small, size_t large) {
   switch (rng_next(rng) % 4) {
-  case 0:
-    return large - rng_next(rng) % 200;
-  case 1:
-    return 1 + rng_next(rng) % large;
-  default:
-    return 1 + rng_next(rng) % small;
+  case 0: return large - rng_next(rng) % 200;
+  case 1: return 1 + rng_next(rng) % large;
+  default: return 1 + rng_next(rng) % small;
   }
 }
 
@@ -635,8 +631,10 @@ static void encode_random(const unsigned char *in, size_t len, int reject8bit,
       res->err = (int)r;
       break;
     }
-    TU_CHECK((size_t)r <= cap && consumed <= n, "wrote %ld of %zu, used %zu "
-             "of %zu", (long)r, cap, consumed, n);
+    TU_CHECK((size_t)r <= cap && consumed <= n,
+             "wrote %ld of %zu, used %zu "
+             "of %zu",
+             (long)r, cap, consumed, n);
     TU_CHECK(r > 0 || consumed > 0, "no progress (capacity %zu)", cap);
     tu_bytes_append(&res->out, buf + MAXCAP - cap, (size_t)r);
     pos += consumed;
@@ -677,8 +675,8 @@ START_TEST(data_differential) {
     for (k = 0; k < 3; k++) {
       encode_random(in, len, reject8bit, &seed, &e);
       if (tu_bytes_diff(msg, sizeof(msg), ref.p, ref.n, e.out.p, e.out.n))
-        ck_abort_msg("iteration %d (%zu octets, reject8bit %d):\n%s", iter,
-                     len, reject8bit, msg);
+        ck_abort_msg("iteration %d (%zu octets, reject8bit %d):\n%s", iter, len,
+                     reject8bit, msg);
       TU_CHECK(e.err == ref_err && e.saw8bit == ref8,
                "iteration %d: error %d saw8bit %d, reference %d %d", iter,
                e.err, e.saw8bit, ref_err, ref8);

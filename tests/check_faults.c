@@ -52,13 +52,12 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-
 /* Calls `call` and measures it. */
 #define TIMED(rv, ms, call)                                                    \
   do {                                                                         \
-    long t0_ = tf_now_ms();                                                       \
+    long t0_ = tf_now_ms();                                                    \
     (rv) = (call);                                                             \
-    (ms) = tf_now_ms() - t0_;                                                     \
+    (ms) = tf_now_ms() - t0_;                                                  \
   } while (0)
 
 static const char *step_name(smtpc_step st) {
@@ -73,52 +72,46 @@ static const char *step_name(smtpc_step st) {
   return "?";
 }
 
-
 /* ---- faultd.py ------------------------------------------------------------ */
 
 /* Every scenario the suite uses; faultd listens on one port for each. */
 static const char *const all_specs[] = {
-    "ok", "ok+nopipe", "drip", "drip-slow",
-    "close-after-greeting", "close-mid-greeting", "close-after-ehlo",
-    "close-mid-ehlo-reply", "reset-after-greeting", "reset-mid-greeting",
-    "reset-after-ehlo", "reset-mid-ehlo-reply",
-    "close-after-mail", "close-after-mail+nopipe", "close-after-rcpt",
-    "close-after-rcpt+nopipe", "close-after-rcpt2", "close-after-rcpt2+nopipe",
-    "close-after-data", "close-after-data+nopipe", "close-mid-body",
-    "close-mid-body+nopipe", "close-after-eod", "close-after-eod+nopipe",
-    "close-mid-final-reply", "close-mid-final-reply+nopipe",
-    "reset-after-mail", "reset-after-mail+nopipe", "reset-after-rcpt",
-    "reset-after-rcpt+nopipe", "reset-after-rcpt2", "reset-after-rcpt2+nopipe",
-    "reset-after-data", "reset-after-data+nopipe", "reset-mid-body",
-    "reset-mid-body+nopipe", "reset-after-eod", "reset-after-eod+nopipe",
-    "reset-mid-final-reply", "reset-mid-final-reply+nopipe",
-    "stall-greeting", "stall-after-ehlo", "stall-after-mail",
-    "stall-after-mail+nopipe", "stall-after-rcpt", "stall-after-rcpt+nopipe",
-    "stall-after-data", "stall-after-data+nopipe", "stall-mid-body",
-    "stall-after-eod",
-    "421-greeting", "421-ehlo", "421-mail", "421-mail+nopipe", "421-rcpt",
-    "421-rcpt+nopipe", "421-rcpt2", "421-rcpt2+nopipe", "421-data",
-    "421-data+nopipe", "421-eod", "421-eod+nopipe", "421-rset", "421-idle",
-    "421-idle-now", "close-idle",
+    "ok", "ok+nopipe", "drip", "drip-slow", "close-after-greeting",
+    "close-mid-greeting", "close-after-ehlo", "close-mid-ehlo-reply",
+    "reset-after-greeting", "reset-mid-greeting", "reset-after-ehlo",
+    "reset-mid-ehlo-reply", "close-after-mail", "close-after-mail+nopipe",
+    "close-after-rcpt", "close-after-rcpt+nopipe", "close-after-rcpt2",
+    "close-after-rcpt2+nopipe", "close-after-data", "close-after-data+nopipe",
+    "close-mid-body", "close-mid-body+nopipe", "close-after-eod",
+    "close-after-eod+nopipe", "close-mid-final-reply",
+    "close-mid-final-reply+nopipe", "reset-after-mail",
+    "reset-after-mail+nopipe", "reset-after-rcpt", "reset-after-rcpt+nopipe",
+    "reset-after-rcpt2", "reset-after-rcpt2+nopipe", "reset-after-data",
+    "reset-after-data+nopipe", "reset-mid-body", "reset-mid-body+nopipe",
+    "reset-after-eod", "reset-after-eod+nopipe", "reset-mid-final-reply",
+    "reset-mid-final-reply+nopipe", "stall-greeting", "stall-after-ehlo",
+    "stall-after-mail", "stall-after-mail+nopipe", "stall-after-rcpt",
+    "stall-after-rcpt+nopipe", "stall-after-data", "stall-after-data+nopipe",
+    "stall-mid-body", "stall-after-eod", "421-greeting", "421-ehlo", "421-mail",
+    "421-mail+nopipe", "421-rcpt", "421-rcpt+nopipe", "421-rcpt2",
+    "421-rcpt2+nopipe", "421-data", "421-data+nopipe", "421-eod",
+    "421-eod+nopipe", "421-rset", "421-idle", "421-idle-now", "close-idle",
     "garbage-greeting", "garbage-mail", "garbage-eod", "overlong-greeting",
     "overlong-rcpt", "overlong-eod", "endless-ehlo", "endless-ehlo-slow",
-    "endless-eod", "wrongcode-ehlo", "wrongcode-rcpt",
-    "reject-rcpt", "reject-rcpt+nopipe", "reject-rcpt-354", "reject-data",
+    "endless-eod", "wrongcode-ehlo", "wrongcode-rcpt", "reject-rcpt",
+    "reject-rcpt+nopipe", "reject-rcpt-354", "reject-data",
     "reject-data+nopipe", "552-eod", "552-eod+nopipe", "451-eod",
     "partial-rcpt", "partial-rcpt+nopipe",
     /* the non-blocking runs */
     "ok+nb", "stall-after-data+nb", "close-after-eod+nb", "drip+nb",
-    "421-rcpt2+nb", "stall-mid-body+nb", "421-idle-now+rset",
-    "reject-mail", "reject-mail+nopipe", "close-quit", "reset-quit",
-    "stall-quit"};
+    "421-rcpt2+nb", "stall-mid-body+nb", "421-idle-now+rset", "reject-mail",
+    "reject-mail+nopipe", "close-quit", "reset-quit", "stall-quit"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
-
 
 /* Calls fn for every complete line of connection `tag` (without the tag). */
 typedef void (*line_fn)(const char *line, size_t len, void *arg);
 
-static void log_each(const char *log, const char *tag, line_fn fn,
-                     void *arg) {
+static void log_each(const char *log, const char *tag, line_fn fn, void *arg) {
   size_t tl = strlen(tag);
   const char *p = log;
   for (;;) {
@@ -195,8 +188,8 @@ static int log_rcpt_code(const char *log, const char *tag, const char *from,
     }
     p = nl + 1;
   }
-  TU_CHECK(n <= 1, "%s: faultd answered RCPT %s of %s %d times", tag, to,
-           from, n);
+  TU_CHECK(n <= 1, "%s: faultd answered RCPT %s of %s %d times", tag, to, from,
+           n);
   return code;
 }
 
@@ -297,14 +290,13 @@ static int conn_open2(conn *c, const char *spec, int nth, int may_reset) {
   if (may_reset && rv == SMTPC_ERR_CONNECT &&
       smtpc_socket_last_errno(c->sock) == ECONNRESET)
     return rv;
-  ck_assert_msg(rv == SMTPC_OK, "%s: connect to 127.0.0.1:%s: %s (%s)",
-                c->tag, tf_port_of(spec), smtpc_strerror(rv),
+  ck_assert_msg(rv == SMTPC_OK, "%s: connect to 127.0.0.1:%s: %s (%s)", c->tag,
+                tf_port_of(spec), smtpc_strerror(rv),
                 strerror(smtpc_socket_last_errno(c->sock)));
   smtpc_socket_io(c->sock, &io);
   ck_assert_int_eq(smtpc_session_new(&c->s, &c->a.mem), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_io(c->s, &io), SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(c->s, "client.test"),
-                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(c->s, "client.test"), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_timeout_all(c->s, TMO), SMTPC_OK);
   return SMTPC_OK;
 }
@@ -460,8 +452,8 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
     }
   }
   TU_CHECK(smtpc_txn_accepted_count(t) == lib_ok,
-           "%s: %s: accepted_count %zu, but %zu RCPT replies are 2xx",
-           c->tag, from, smtpc_txn_accepted_count(t), lib_ok);
+           "%s: %s: accepted_count %zu, but %zu RCPT replies are 2xx", c->tag,
+           from, smtpc_txn_accepted_count(t), lib_ok);
   acc = log_accepted(log, c->tag, from, accepted, sizeof(accepted), &bytes);
   TU_CHECK(acc <= 1, "%s: %s accepted %d times", c->tag, from, acc);
   if (acc == 1 && accepted[0] != '\0') {
@@ -472,8 +464,8 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
              c->tag, from, accepted, tf_err_name(st),
              step_name(smtpc_txn_step(t)));
     TU_CHECK(strcmp(accepted, want) == 0,
-             "%s: %s: faultd accepted it for %s, the library counts %s",
-             c->tag, from, accepted, want);
+             "%s: %s: faultd accepted it for %s, the library counts %s", c->tag,
+             from, accepted, want);
     TU_CHECK(bytes == (long)strlen(body),
              "%s: %s: faultd received %ld body bytes, %zu sent", c->tag, from,
              bytes, strlen(body));
@@ -484,8 +476,8 @@ static void cross_check(const conn *c, const char *log, smtpc_txn *t,
              c->tag, from, tf_err_name(st));
   }
   if (st == SMTPC_OK)
-    TU_CHECK(lib_ok == n, "%s: %s: OK with %zu of %zu recipients", c->tag,
-             from, lib_ok, n);
+    TU_CHECK(lib_ok == n, "%s: %s: OK with %zu of %zu recipients", c->tag, from,
+             lib_ok, n);
   if (st == SMTPC_ERR_PARTIAL)
     TU_CHECK(lib_ok > 0 && lib_ok < n, "%s: %s: PARTIAL with %zu of %zu",
              c->tag, from, lib_ok, n);
@@ -522,25 +514,27 @@ static void check_bound_w(const conn *c, const char *what, int rv, long ms,
 /* ---- the scenario table --------------------------------------------------- */
 
 #define END_ 1 /* ends the lists of codes below (1 is no smtpc code) */
-#define ONE(a) {a, END_, END_}
-#define TWO(a, b) {a, b, END_}
+#define ONE(a)                                                                 \
+  { a, END_, END_ }
+#define TWO(a, b)                                                              \
+  { a, b, END_ }
 #define NOT_CHECKED (-1)
 
 enum { AT_OPEN, AT_RUN };
 
 typedef struct row {
   const char *spec;
-  int at;              /* the call that fails: smtpc_session_open or _run */
-  int err[3];          /* what that call may return (END_-terminated) */
+  int at;     /* the call that fails: smtpc_session_open or _run */
+  int err[3]; /* what that call may return (END_-terminated) */
   /* AT_RUN: the first message (m1, three recipients) */
-  int status[3];       /* its status */
-  smtpc_step step[2];  /* its step (one, or two acceptable) */
-  int codes[3];        /* its RCPT reply codes (0: no reply kept) */
-  int final;           /* smtpc_txn_reply code (0: none; -1 unchecked) */
-  int big;             /* 2 MiB body */
-  smtpc_step m2_step;  /* m2 (queued behind m1) when the session broke */
-  int reuse;           /* the session survives: m2 OK, then RSET + m3 OK */
-  int last;            /* AT_OPEN: smtpc_session_last_reply code (-1: any) */
+  int status[3];      /* its status */
+  smtpc_step step[2]; /* its step (one, or two acceptable) */
+  int codes[3];       /* its RCPT reply codes (0: no reply kept) */
+  int final;          /* smtpc_txn_reply code (0: none; -1 unchecked) */
+  int big;            /* 2 MiB body */
+  smtpc_step m2_step; /* m2 (queued behind m1) when the session broke */
+  int reuse;          /* the session survives: m2 OK, then RSET + m3 OK */
+  int last;           /* AT_OPEN: smtpc_session_last_reply code (-1: any) */
 } row;
 
 #define EOF_ SMTPC_ERR_EOF
@@ -557,15 +551,19 @@ typedef struct row {
 #define S_BODY SMTPC_STEP_BODY
 #define S_END SMTPC_STEP_DATA_END
 #define OPEN_ROW(spec, errs, last)                                             \
-  {spec, AT_OPEN, errs, ONE(0), {S_NONE, S_NONE}, {0, 0, 0}, 0, 0, S_NONE,    \
-   0, last}
+  {                                                                            \
+    spec, AT_OPEN, errs, ONE(0), {S_NONE, S_NONE}, {0, 0, 0}, 0, 0, S_NONE, 0, \
+        last                                                                   \
+  }
 /* A failure that breaks the session during run(). */
 #define BREAK_ROW(spec, errs, st1, st2, c1, c2, c3, fin, bigb, m2)             \
-  {spec, AT_RUN, errs, errs, {st1, st2}, {c1, c2, c3}, fin, bigb, m2, 0, -1}
+  { spec, AT_RUN, errs, errs, {st1, st2}, {c1, c2, c3}, fin, bigb, m2, 0, -1 }
 /* A rejection the session survives. */
 #define REJECT_ROW(spec, status, st1, st2, c1, c2, c3, fin)                    \
-  {spec, AT_RUN, ONE(SMTPC_OK), ONE(status), {st1, st2}, {c1, c2, c3}, fin, 0, \
-   S_NONE, 1, -1}
+  {                                                                            \
+    spec, AT_RUN, ONE(SMTPC_OK), ONE(status), {st1, st2}, {c1, c2, c3}, fin,   \
+        0, S_NONE, 1, -1                                                       \
+  }
 
 static const row rows[] = {
     /* control */
@@ -612,44 +610,44 @@ static const row rows[] = {
               250, 0, 0, S_NONE),
     BREAK_ROW("close-mid-body", TWO(IO_, EOF_), S_BODY, S_BODY, 250, 250, 250,
               0, 1, S_NONE),
-    BREAK_ROW("close-mid-body+nopipe", TWO(IO_, EOF_), S_BODY, S_BODY, 250,
-              250, 250, 0, 1, S_NONE),
+    BREAK_ROW("close-mid-body+nopipe", TWO(IO_, EOF_), S_BODY, S_BODY, 250, 250,
+              250, 0, 1, S_NONE),
     BREAK_ROW("close-after-eod", ONE(EOF_), S_END, S_END, 250, 250, 250, 0, 0,
               S_MAIL),
     BREAK_ROW("close-after-eod+nopipe", ONE(EOF_), S_END, S_END, 250, 250, 250,
               0, 0, S_NONE),
     BREAK_ROW("close-mid-final-reply", ONE(EOF_), S_END, S_END, 250, 250, 250,
               0, 0, S_MAIL),
-    BREAK_ROW("close-mid-final-reply+nopipe", ONE(EOF_), S_END, S_END, 250,
-              250, 250, 0, 0, S_NONE),
-    BREAK_ROW("reset-after-mail", TWO(IO_, EOF_), S_MAIL, S_MAIL, 0, 0, 0, 0,
-              0, S_NONE),
+    BREAK_ROW("close-mid-final-reply+nopipe", ONE(EOF_), S_END, S_END, 250, 250,
+              250, 0, 0, S_NONE),
+    BREAK_ROW("reset-after-mail", TWO(IO_, EOF_), S_MAIL, S_MAIL, 0, 0, 0, 0, 0,
+              S_NONE),
     BREAK_ROW("reset-after-mail+nopipe", TWO(IO_, EOF_), S_MAIL, S_MAIL, 0, 0,
               0, 0, 0, S_NONE),
-    BREAK_ROW("reset-after-rcpt", TWO(IO_, EOF_), S_RCPT, S_RCPT, 0, 0, 0, 0,
-              0, S_NONE),
+    BREAK_ROW("reset-after-rcpt", TWO(IO_, EOF_), S_RCPT, S_RCPT, 0, 0, 0, 0, 0,
+              S_NONE),
     BREAK_ROW("reset-after-rcpt+nopipe", TWO(IO_, EOF_), S_RCPT, S_RCPT, 0, 0,
               0, 0, 0, S_NONE),
-    BREAK_ROW("reset-after-rcpt2", TWO(IO_, EOF_), S_RCPT, S_RCPT, 250, 0, 0,
-              0, 0, S_NONE),
+    BREAK_ROW("reset-after-rcpt2", TWO(IO_, EOF_), S_RCPT, S_RCPT, 250, 0, 0, 0,
+              0, S_NONE),
     BREAK_ROW("reset-after-rcpt2+nopipe", TWO(IO_, EOF_), S_RCPT, S_RCPT, 250,
               0, 0, 0, 0, S_NONE),
-    BREAK_ROW("reset-after-data", TWO(IO_, EOF_), S_DATA, S_DATA, 250, 250,
-              250, 0, 0, S_NONE),
+    BREAK_ROW("reset-after-data", TWO(IO_, EOF_), S_DATA, S_DATA, 250, 250, 250,
+              0, 0, S_NONE),
     BREAK_ROW("reset-after-data+nopipe", TWO(IO_, EOF_), S_DATA, S_DATA, 250,
               250, 250, 0, 0, S_NONE),
     BREAK_ROW("reset-mid-body", TWO(IO_, EOF_), S_BODY, S_BODY, 250, 250, 250,
               0, 1, S_NONE),
-    BREAK_ROW("reset-mid-body+nopipe", TWO(IO_, EOF_), S_BODY, S_BODY, 250,
-              250, 250, 0, 1, S_NONE),
-    BREAK_ROW("reset-after-eod", TWO(IO_, EOF_), S_END, S_END, 250, 250, 250,
-              0, 0, S_MAIL),
+    BREAK_ROW("reset-mid-body+nopipe", TWO(IO_, EOF_), S_BODY, S_BODY, 250, 250,
+              250, 0, 1, S_NONE),
+    BREAK_ROW("reset-after-eod", TWO(IO_, EOF_), S_END, S_END, 250, 250, 250, 0,
+              0, S_MAIL),
     BREAK_ROW("reset-after-eod+nopipe", TWO(IO_, EOF_), S_END, S_END, 250, 250,
               250, 0, 0, S_NONE),
     BREAK_ROW("reset-mid-final-reply", TWO(IO_, EOF_), S_END, S_END, 250, 250,
               250, 0, 0, S_MAIL),
-    BREAK_ROW("reset-mid-final-reply+nopipe", TWO(IO_, EOF_), S_END, S_END,
-              250, 250, 250, 0, 0, S_NONE),
+    BREAK_ROW("reset-mid-final-reply+nopipe", TWO(IO_, EOF_), S_END, S_END, 250,
+              250, 250, 0, 0, S_NONE),
     BREAK_ROW("stall-after-mail", ONE(TMO_), S_MAIL, S_MAIL, 0, 0, 0, 0, 0,
               S_NONE),
     BREAK_ROW("stall-after-mail+nopipe", ONE(TMO_), S_MAIL, S_MAIL, 0, 0, 0, 0,
@@ -680,8 +678,7 @@ static const row rows[] = {
               S_NONE),
     BREAK_ROW("421-data+nopipe", ONE(SC_), S_DATA, S_DATA, 250, 250, 250, 421,
               0, S_NONE),
-    BREAK_ROW("421-eod", ONE(SC_), S_END, S_END, 250, 250, 250, 421, 0,
-              S_MAIL),
+    BREAK_ROW("421-eod", ONE(SC_), S_END, S_END, 250, 250, 250, 421, 0, S_MAIL),
     BREAK_ROW("421-eod+nopipe", ONE(SC_), S_END, S_END, 250, 250, 250, 421, 0,
               S_NONE),
     BREAK_ROW("garbage-mail", ONE(PROTO_), S_MAIL, S_MAIL, 0, 0, 0, 0, 0,
@@ -698,8 +695,8 @@ static const row rows[] = {
               S_NONE),
 
     /* rejections: the session survives */
-    REJECT_ROW("reject-rcpt", SMTPC_ERR_NO_RECIPIENTS, S_RCPT, S_DATA, 550,
-               550, 550, 554),
+    REJECT_ROW("reject-rcpt", SMTPC_ERR_NO_RECIPIENTS, S_RCPT, S_DATA, 550, 550,
+               550, 554),
     REJECT_ROW("reject-rcpt+nopipe", SMTPC_ERR_NO_RECIPIENTS, S_RCPT, S_DATA,
                550, 550, 550, NOT_CHECKED),
     REJECT_ROW("reject-rcpt-354", SMTPC_ERR_NO_RECIPIENTS, S_END, S_END, 550,
@@ -720,8 +717,8 @@ static const row rows[] = {
                250, 451),
     REJECT_ROW("partial-rcpt", SMTPC_ERR_PARTIAL, S_END, S_END, 250, 550, 451,
                250),
-    REJECT_ROW("partial-rcpt+nopipe", SMTPC_ERR_PARTIAL, S_END, S_END, 250,
-               550, 451, 250),
+    REJECT_ROW("partial-rcpt+nopipe", SMTPC_ERR_PARTIAL, S_END, S_END, 250, 550,
+               451, 250),
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -834,8 +831,8 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
     /* a small send buffer: the 2 MiB body cannot vanish into the kernel,
      * a server that stops reading is felt while the body is sent */
     int sz = 32768;
-    ck_assert_int_eq(setsockopt(smtpc_socket_fd(c->sock), SOL_SOCKET,
-                                SO_SNDBUF, &sz, sizeof(sz)),
+    ck_assert_int_eq(setsockopt(smtpc_socket_fd(c->sock), SOL_SOCKET, SO_SNDBUF,
+                                &sz, sizeof(sz)),
                      0);
   }
   TIMED(rv, ms, CALL(c, nb, smtpc_session_open));
@@ -846,8 +843,8 @@ static void run_row(const row *r, const char *spec, int nb, int idx) {
     check_bound(c, "open", rv, ms);
     if (r->last >= 0)
       TU_CHECK(smtpc_reply_code(last) == r->last,
-               "%s: last reply %d, expected %d", c->tag,
-               smtpc_reply_code(last), r->last);
+               "%s: last reply %d, expected %d", c->tag, smtpc_reply_code(last),
+               r->last);
     report("%s|open|%s|%ld ms|last reply %d", spec, tf_err_name(rv), ms,
            smtpc_reply_code(last));
     check_broken(c, rv);
@@ -948,9 +945,9 @@ START_TEST(test_scenario) { run_row(&rows[_i], rows[_i].spec, 0, _i); }
 END_TEST
 
 /* The same over a non-blocking socket (an event loop's view). */
-static const char *const nb_specs[] = {"ok+nb",           "stall-after-data+nb",
-                                       "close-after-eod+nb", "drip+nb",
-                                       "421-rcpt2+nb",       "stall-mid-body+nb"};
+static const char *const nb_specs[] = {
+    "ok+nb",   "stall-after-data+nb", "close-after-eod+nb",
+    "drip+nb", "421-rcpt2+nb",        "stall-mid-body+nb"};
 
 START_TEST(test_nonblocking) {
   const char *spec = nb_specs[_i];
@@ -995,7 +992,8 @@ static void idle_case(const char *spec, int nth, int use_rset) {
     G.t[1] = m2 = queue(c, "m2@client.test", rcpt_again, 1, small_body);
     TIMED(rv, ms, smtpc_session_run(c->s));
     report("%s|run (idle)|%s|%ld ms|m1 OK|m2 %s step %s", spec, tf_err_name(rv),
-           ms, tf_err_name(smtpc_txn_status(m2)), step_name(smtpc_txn_step(m2)));
+           ms, tf_err_name(smtpc_txn_status(m2)),
+           step_name(smtpc_txn_step(m2)));
     TU_CHECK(rv == SMTPC_ERR_SERVICE_CLOSING,
              "%s: run after the server left: %s, expected SERVICE_CLOSING",
              c->tag, tf_err_name(rv));

@@ -836,8 +836,9 @@ START_TEST(reply_text_control_characters) {
   tu_alloc a;
   smtpc_reply *r;
   tu_alloc_init(&a, 0);
-  parse_one(&a.mem, "550-5.1.1 \033[31mred\033[0m\r\n"
-                    "550 5.1.1 bell\007 tab\there del\177 \303\251t\303\251\r\n",
+  parse_one(&a.mem,
+            "550-5.1.1 \033[31mred\033[0m\r\n"
+            "550 5.1.1 bell\007 tab\there del\177 \303\251t\303\251\r\n",
             &r);
   ck_assert_str_eq(smtpc_reply_text(r),
                    "?[31mred?[0m\nbell? tab\there del? \303\251t\303\251");
@@ -869,8 +870,9 @@ START_TEST(reply_bounded_copy) {
    * four fit in 512 (448), the fifth would not */
   for (i = 0; i < 10; i++) {
     snprintf(line, sizeof(line), "250%c2.1.5 %03d%.97s\r\n", i < 9 ? '-' : ' ',
-             i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+             i,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
     tu_bytes_append_str(&in, line);
   }
   tu_bytes_append(&in, "", 1);
@@ -882,7 +884,8 @@ START_TEST(reply_bounded_copy) {
   ck_assert_str_eq(smtpc_reply_enhanced(c), "2.1.5");
   ck_assert_uint_eq(smtpc_reply_line_count(c), 4);
   for (i = 0; i < 4; i++)
-    ck_assert_str_eq(smtpc_reply_line(c, (size_t)i), smtpc_reply_line(r, (size_t)i));
+    ck_assert_str_eq(smtpc_reply_line(c, (size_t)i),
+                     smtpc_reply_line(r, (size_t)i));
   ck_assert_ptr_null(smtpc_reply_line(c, 4));
   /* the text of those four lines, exactly */
   ck_assert_uint_eq(strlen(smtpc_reply_text(c)), 4 * 100 + 3);

@@ -15,7 +15,7 @@
 #define GREETING "220 mx.example ESMTP ready\r\n"
 #define EHLO_CMD "EHLO client.test\r\n"
 #define EHLO_PIPE                                                              \
-  "250-mx.example hello\r\n250-PIPELINING\r\n250-SIZE 100000\r\n"            \
+  "250-mx.example hello\r\n250-PIPELINING\r\n250-SIZE 100000\r\n"              \
   "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
 #define EHLO_PLAIN "250-mx.example hello\r\n250 SIZE\r\n"
 #define BODY "Subject: t\r\n\r\nhello\r\n"
@@ -204,13 +204,14 @@ START_TEST(test_pipelined_queue_shares_flight) {
                  "RCPT TO:<b@example.org>\r\nDATA\r\n");
   ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
   ts_client_flight(f.t, BODY ".\r\nMAIL FROM:<a@example.com> SIZE=21\r\n"
-                        "RCPT TO:<b@example.org>\r\nDATA\r\n");
+                             "RCPT TO:<b@example.org>\r\nDATA\r\n");
   ts_server(f.t, "250 2.0.0 Ok: queued as A1\r\n"
                  "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
   ts_client_flight(f.t, BODY ".\r\nMAIL FROM:<a@example.com> SIZE=21\r\n"
-                        "RCPT TO:<b@example.org>\r\nDATA\r\n");
+                             "RCPT TO:<b@example.org>\r\nDATA\r\n");
   ts_server(f.t, "250 2.0.0 Ok: queued as A2\r\n"
-                 "250 2.1.0 Ok\r\n550 5.1.1 No such user\r\n554 5.5.1 No valid recipients\r\n");
+                 "250 2.1.0 Ok\r\n550 5.1.1 No such user\r\n554 5.5.1 No valid "
+                 "recipients\r\n");
   ck_assert_int_eq(fx_open(&f), SMTPC_OK);
   t1 = fx_queue(&f, "a@example.com", to, 1, BODY);
   t2 = fx_queue(&f, "a@example.com", to, 1, BODY);
@@ -556,11 +557,9 @@ START_TEST(test_rcpt_replies_bounded) {
   ck_assert_uint_eq(strlen(smtpc_reply_text(smtpc_txn_rcpt_reply(tx, 0))),
                     200 + 1 + 200);
   /* past the 64 KiB budget: the first 80 octets of the first line */
-  ck_assert_uint_eq(smtpc_reply_line_count(smtpc_txn_rcpt_reply(tx, N - 1)),
-                    1);
-  ck_assert_uint_eq(strlen(smtpc_reply_line(smtpc_txn_rcpt_reply(tx, N - 1),
-                                            0)),
-                    80);
+  ck_assert_uint_eq(smtpc_reply_line_count(smtpc_txn_rcpt_reply(tx, N - 1)), 1);
+  ck_assert_uint_eq(
+      strlen(smtpc_reply_line(smtpc_txn_rcpt_reply(tx, N - 1), 0)), 80);
   ck_assert_int_eq(smtpc_reply_code(smtpc_txn_rcpt_reply(tx, N - 1)), 250);
   ck_assert_str_eq(smtpc_reply_enhanced(smtpc_txn_rcpt_reply(tx, N - 1)),
                    "2.1.5");
@@ -630,8 +629,7 @@ START_TEST(test_memory_mode_by_hand) {
   give_in(s, "220 mx.example ESMTP\r\n");
   ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_WRITE);
   ck_assert_int_eq(smtpc_session_want_write(s), 1);
-  ck_assert_int_eq(smtpc_session_mem_sent(s, 1000),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_mem_sent(s, 1000), SMTPC_ERR_INVALID_ARGUMENT);
   take_out(s, out, sizeof(out));
   ck_assert_str_eq(out, "EHLO client.test\r\n");
   ck_assert_int_eq(smtpc_session_open(s), SMTPC_ERR_WANT_READ);
@@ -787,9 +785,9 @@ END_TEST
 
 /* The pipelined dialogue as separate server replies; step k is replaced
  * by 421 or a close. */
-static const char *const steps[] = {
-    "250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n", "354 go\r\n",
-    "250 2.0.0 Ok: queued as Z\r\n"};
+static const char *const steps[] = {"250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n",
+                                    "354 go\r\n",
+                                    "250 2.0.0 Ok: queued as Z\r\n"};
 
 static void run_failure_at(size_t k, int how, const ts_mode *mode) {
   static const char *const to[] = {"x@example.org"};
@@ -869,9 +867,13 @@ END_TEST
 /* ---- malformed replies ------------------------------------------------------- */
 
 START_TEST(test_garbage_reply) {
-  static const char *const bad[] = {
-      "hello there\r\n", "2x0 ok\r\n", "250-a\r\n251 b\r\n", "250/x\r\n",
-      "250 a\0b\r\n", "220\rfoo\r\n", "\r\n"};
+  static const char *const bad[] = {"hello there\r\n",
+                                    "2x0 ok\r\n",
+                                    "250-a\r\n251 b\r\n",
+                                    "250/x\r\n",
+                                    "250 a\0b\r\n",
+                                    "220\rfoo\r\n",
+                                    "\r\n"};
   static const size_t badlen[] = {13, 8, 14, 7, 9, 9, 2};
   size_t k;
   for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -1307,8 +1309,7 @@ START_TEST(test_body_changed_breaks_limits) {
   fixture f;
   hold_io h;
   smtpc_txn *tx;
-  int err =
-      _i == 0 ? SMTPC_ERR_BODY_LINE_TOO_LONG : SMTPC_ERR_8BIT_UNSUPPORTED;
+  int err = _i == 0 ? SMTPC_ERR_BODY_LINE_TOO_LONG : SMTPC_ERR_8BIT_UNSUPPORTED;
   memcpy(body, "A: b\r\n\r\n", 8);
   memset(body + 8, 'x', 900);
   memcpy(body + 908, "\r\n", 2);
@@ -1534,8 +1535,9 @@ START_TEST(test_bad_arguments) {
   smtpc_mem broken = {NULL, NULL, NULL, NULL};
   fx_init(&f, NULL);
   smtpc_body_init_memory(&b, "x", 1);
-  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.com", bad_to, 1, &b, &tx),
-                   SMTPC_ERR_BAD_ADDRESS);
+  ck_assert_int_eq(
+      smtpc_session_queue(f.s, "a@example.com", bad_to, 1, &b, &tx),
+      SMTPC_ERR_BAD_ADDRESS);
   ck_assert_ptr_null(tx);
   ck_assert_int_eq(smtpc_session_queue(f.s, "a b@example.com", to, 1, &b, NULL),
                    SMTPC_ERR_BAD_ADDRESS);
@@ -1543,7 +1545,8 @@ START_TEST(test_bad_arguments) {
                    SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_session_set_ehlo_name(f.s, "bad\r\nname"),
                    SMTPC_ERR_BAD_ARGUMENT);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(f.s, ""), SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(f.s, ""),
+                   SMTPC_ERR_BAD_ARGUMENT);
   ck_assert_int_eq(smtpc_session_run(f.s), SMTPC_ERR_INVALID_STATE);
   ck_assert_int_eq(smtpc_session_new(&s2, &broken), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_session_new(NULL, NULL), SMTPC_ERR_INVALID_ARGUMENT);
@@ -1560,20 +1563,44 @@ END_TEST
  * error"), and the texts are the ones the table in lib/error.c pairs them
  * with: spot-checked at both ends of the table and in the middle. */
 START_TEST(test_strerror_all) {
-  static const int codes[] = {
-      SMTPC_OK, SMTPC_ERR_WANT_READ, SMTPC_ERR_WANT_WRITE, SMTPC_ERR_INVALID_ARGUMENT,
-      SMTPC_ERR_INVALID_STATE, SMTPC_ERR_BAD_ADDRESS, SMTPC_ERR_BAD_ARGUMENT,
-      SMTPC_ERR_8BIT_UNSUPPORTED, SMTPC_ERR_MESSAGE_TOO_BIG, SMTPC_ERR_BODY_READ,
-      SMTPC_ERR_BODY_LINE_TOO_LONG, SMTPC_ERR_NOT_SUPPORTED, SMTPC_ERR_PROTOCOL,
-      SMTPC_ERR_REPLY_LINE_TOO_LONG, SMTPC_ERR_REPLY_TOO_LARGE, SMTPC_ERR_REPLY_TEMPORARY,
-      SMTPC_ERR_REPLY_PERMANENT, SMTPC_ERR_SERVICE_CLOSING, SMTPC_ERR_GREETING_REFUSED,
-      SMTPC_ERR_NO_RECIPIENTS, SMTPC_ERR_PARTIAL, SMTPC_ERR_UNEXPECTED_DATA,
-      SMTPC_ERR_EXTENSION_UNSUPPORTED, SMTPC_ERR_STARTTLS_UNAVAILABLE, SMTPC_ERR_AUTH_FAILED,
-      SMTPC_ERR_AUTH_INSECURE, SMTPC_ERR_AUTH_UNSUPPORTED, SMTPC_ERR_AUTH_BAD_CHALLENGE,
-      SMTPC_ERR_IO, SMTPC_ERR_EOF, SMTPC_ERR_TIMEOUT,
-      SMTPC_ERR_RESOLVE, SMTPC_ERR_CONNECT, SMTPC_ERR_TLS,
-      SMTPC_ERR_CERTIFICATE, SMTPC_ERR_NOMEM, SMTPC_ERR_CALLBACK,
-      SMTPC_ERR_INTERNAL};
+  static const int codes[] = {SMTPC_OK,
+                              SMTPC_ERR_WANT_READ,
+                              SMTPC_ERR_WANT_WRITE,
+                              SMTPC_ERR_INVALID_ARGUMENT,
+                              SMTPC_ERR_INVALID_STATE,
+                              SMTPC_ERR_BAD_ADDRESS,
+                              SMTPC_ERR_BAD_ARGUMENT,
+                              SMTPC_ERR_8BIT_UNSUPPORTED,
+                              SMTPC_ERR_MESSAGE_TOO_BIG,
+                              SMTPC_ERR_BODY_READ,
+                              SMTPC_ERR_BODY_LINE_TOO_LONG,
+                              SMTPC_ERR_NOT_SUPPORTED,
+                              SMTPC_ERR_PROTOCOL,
+                              SMTPC_ERR_REPLY_LINE_TOO_LONG,
+                              SMTPC_ERR_REPLY_TOO_LARGE,
+                              SMTPC_ERR_REPLY_TEMPORARY,
+                              SMTPC_ERR_REPLY_PERMANENT,
+                              SMTPC_ERR_SERVICE_CLOSING,
+                              SMTPC_ERR_GREETING_REFUSED,
+                              SMTPC_ERR_NO_RECIPIENTS,
+                              SMTPC_ERR_PARTIAL,
+                              SMTPC_ERR_UNEXPECTED_DATA,
+                              SMTPC_ERR_EXTENSION_UNSUPPORTED,
+                              SMTPC_ERR_STARTTLS_UNAVAILABLE,
+                              SMTPC_ERR_AUTH_FAILED,
+                              SMTPC_ERR_AUTH_INSECURE,
+                              SMTPC_ERR_AUTH_UNSUPPORTED,
+                              SMTPC_ERR_AUTH_BAD_CHALLENGE,
+                              SMTPC_ERR_IO,
+                              SMTPC_ERR_EOF,
+                              SMTPC_ERR_TIMEOUT,
+                              SMTPC_ERR_RESOLVE,
+                              SMTPC_ERR_CONNECT,
+                              SMTPC_ERR_TLS,
+                              SMTPC_ERR_CERTIFICATE,
+                              SMTPC_ERR_NOMEM,
+                              SMTPC_ERR_CALLBACK,
+                              SMTPC_ERR_INTERNAL};
   size_t i, j, n = sizeof codes / sizeof codes[0];
   ck_assert_uint_eq(n, 38);
   for (i = 0; i < n; i++) {
@@ -1799,8 +1826,9 @@ static int alloc_scenario(tu_alloc *a, void *arg) {
   ts_server(t, GREETING);
   ts_client(t, EHLO_CMD);
   ts_server(t, EHLO_PIPE);
-  ts_client(t, "MAIL FROM:<a@example.com> SIZE=21\r\nRCPT TO:<x@example.org>\r\n"
-               "RCPT TO:<y@example.org>\r\nDATA\r\n");
+  ts_client(t,
+            "MAIL FROM:<a@example.com> SIZE=21\r\nRCPT TO:<x@example.org>\r\n"
+            "RCPT TO:<y@example.org>\r\nDATA\r\n");
   ts_server(t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n354 go\r\n");
   ts_client(t, BODY ".\r\n");
   ts_server(t, "250 2.0.0 Ok: queued as X\r\n");

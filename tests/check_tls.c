@@ -41,13 +41,12 @@ START_TEST(hmac_md5_vectors) {
     size_t klen;
     const char *msg;
     const char *mac;
-  } v[] = {
-      {"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b", 16,
-       "Hi There", "9294727a3638bb1c13f48ef8158bfc9d"},
-      {"Jefe", 4, "what do ya want for nothing?",
-       "750c783e6ab0b503eaa86e310a5db738"},
-      {NULL, 80, "Test Using Larger Than Block-Size Key - Hash Key First",
-       "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"}};
+  } v[] = {{"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b",
+            16, "Hi There", "9294727a3638bb1c13f48ef8158bfc9d"},
+           {"Jefe", 4, "what do ya want for nothing?",
+            "750c783e6ab0b503eaa86e310a5db738"},
+           {NULL, 80, "Test Using Larger Than Block-Size Key - Hash Key First",
+            "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"}};
   size_t i, j;
   for (i = 0; i < sizeof v / sizeof v[0]; i++) {
     unsigned char key[80], mac[16];
@@ -100,12 +99,27 @@ START_TEST(host_peer_names) {
        "\0\0\0\0\0\0\0\0\0\0\xff\xff\x01\x02\x03\x04"},
       {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", 16,
        "\0\x01\0\x02\0\x03\0\x04\0\x05\0\x06\0\x07\0\x08"}};
-  static const char *const bad[] = {
-      "",          "a b",       "host\n",      "[]",       "[notip]",
-      "bad:name",  "a/b",       "*.example",   "[1.2.3.4", "1:2:3",
-      "[IPv6:1.2.3.4]", ".",    ":1::",        "1:::2",    "1::2::3",
-      "1:2:3:4:5:6:7:8:9",      "1:2:3:4:5:6:7::8", "[mx.example.org]",
-      "12345::1",  "1:",        "\x80.example"};
+  static const char *const bad[] = {"",
+                                    "a b",
+                                    "host\n",
+                                    "[]",
+                                    "[notip]",
+                                    "bad:name",
+                                    "a/b",
+                                    "*.example",
+                                    "[1.2.3.4",
+                                    "1:2:3",
+                                    "[IPv6:1.2.3.4]",
+                                    ".",
+                                    ":1::",
+                                    "1:::2",
+                                    "1::2::3",
+                                    "1:2:3:4:5:6:7:8:9",
+                                    "1:2:3:4:5:6:7::8",
+                                    "[mx.example.org]",
+                                    "12345::1",
+                                    "1:",
+                                    "\x80.example"};
   smtpc_mem m = libc_mem();
   smtpc__tls_peer p;
   size_t i;
@@ -120,8 +134,7 @@ START_TEST(host_peer_names) {
                     ok[i].in);
   }
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    ck_assert_msg(smtpc__tls_peer_set(&p, &m, bad[i]) ==
-                      SMTPC_ERR_BAD_ARGUMENT,
+    ck_assert_msg(smtpc__tls_peer_set(&p, &m, bad[i]) == SMTPC_ERR_BAD_ARGUMENT,
                   "\"%s\" accepted", bad[i]);
     ck_assert_ptr_eq(p.name, NULL); /* a failure leaves it empty */
     ck_assert_uint_eq(p.ip_len, 0);
@@ -140,27 +153,25 @@ START_TEST(host_san_rules) {
     const char *id;
     size_t len; /* 0: strlen(id) */
     int match;
-  } v[] = {
-      {"mx.example.test", SMTPC__SAN_DNS, "mx.example.test", 0, 1},
-      {"MX.example.TEST", SMTPC__SAN_DNS, "mx.EXAMPLE.test", 0, 1},
-      {"mx.example.test", SMTPC__SAN_DNS, "mx.example.test.", 0, 0},
-      {"mx.example.test", SMTPC__SAN_DNS, "mx.example", 0, 0},
-      {"a.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 1},
-      {"example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
-      {"a.b.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
-      {"example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
-      {"a.example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
-      {"f.example.test", SMTPC__SAN_DNS, "f*.example.test", 0, 0},
-      {"a.example.test", SMTPC__SAN_DNS, "*.example..test", 0, 0},
-      {"a.example.test", SMTPC__SAN_DNS, "*", 0, 0},
-      {"mx.example.test", SMTPC__SAN_IP, "mx.example.test", 0, 0},
-      {"127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 1},
-      {"[127.0.0.1]", SMTPC__SAN_IP, "\x7f\0\0\x02", 4, 0},
-      {"127.0.0.1", SMTPC__SAN_DNS, "127.0.0.1", 0, 0},
-      {"::ffff:127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 0},
-      {"::1", SMTPC__SAN_IP,
-       "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16, 1},
-      {"mx.example.test", 0x81 /* rfc822Name */, "mx.example.test", 0, 0}};
+  } v[] = {{"mx.example.test", SMTPC__SAN_DNS, "mx.example.test", 0, 1},
+           {"MX.example.TEST", SMTPC__SAN_DNS, "mx.EXAMPLE.test", 0, 1},
+           {"mx.example.test", SMTPC__SAN_DNS, "mx.example.test.", 0, 0},
+           {"mx.example.test", SMTPC__SAN_DNS, "mx.example", 0, 0},
+           {"a.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 1},
+           {"example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
+           {"a.b.example.test", SMTPC__SAN_DNS, "*.example.test", 0, 0},
+           {"example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
+           {"a.example.test", SMTPC__SAN_DNS, "*.test", 0, 0},
+           {"f.example.test", SMTPC__SAN_DNS, "f*.example.test", 0, 0},
+           {"a.example.test", SMTPC__SAN_DNS, "*.example..test", 0, 0},
+           {"a.example.test", SMTPC__SAN_DNS, "*", 0, 0},
+           {"mx.example.test", SMTPC__SAN_IP, "mx.example.test", 0, 0},
+           {"127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 1},
+           {"[127.0.0.1]", SMTPC__SAN_IP, "\x7f\0\0\x02", 4, 0},
+           {"127.0.0.1", SMTPC__SAN_DNS, "127.0.0.1", 0, 0},
+           {"::ffff:127.0.0.1", SMTPC__SAN_IP, "\x7f\0\0\x01", 4, 0},
+           {"::1", SMTPC__SAN_IP, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16, 1},
+           {"mx.example.test", 0x81 /* rfc822Name */, "mx.example.test", 0, 0}};
   smtpc_mem m = libc_mem();
   smtpc__tls_peer p;
   size_t i;
@@ -168,11 +179,10 @@ START_TEST(host_san_rules) {
   for (i = 0; i < sizeof v / sizeof v[0]; i++) {
     size_t n = v[i].len != 0 ? v[i].len : strlen(v[i].id);
     ck_assert_int_eq(smtpc__tls_peer_set(&p, &m, v[i].peer), SMTPC_OK);
-    ck_assert_msg(smtpc__tls_san_names_peer(&p, v[i].tag,
-                                            (const unsigned char *)v[i].id,
-                                            n) == v[i].match,
-                  "%s against entry %zu: expected %d", v[i].peer, i,
-                  v[i].match);
+    ck_assert_msg(
+        smtpc__tls_san_names_peer(&p, v[i].tag, (const unsigned char *)v[i].id,
+                                  n) == v[i].match,
+        "%s against entry %zu: expected %d", v[i].peer, i, v[i].match);
   }
   smtpc__tls_peer_clear(&p, &m);
   /* no name (verification off): nothing matches */
@@ -197,8 +207,7 @@ START_TEST(host_names_shown) {
   ck_assert_str_eq(n.text, "a.example");
 
   smtpc__tls_names_init(&n);
-  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"a\n b",
-                       4);
+  smtpc__tls_names_add(&n, SMTPC__SAN_DNS, (const unsigned char *)"a\n b", 4);
   smtpc__tls_names_add(&n, 0x81, (const unsigned char *)"x@y", 3);
   smtpc__tls_names_add(&n, SMTPC__SAN_IP, ip4, 4);
   smtpc__tls_names_add(&n, SMTPC__SAN_IP, ip6, 16);
@@ -477,10 +486,10 @@ static size_t ring_get(ring *r, unsigned char *p, size_t n) {
 
 typedef struct mock {
   ring *in, *out;
-  int flaky;          /* every other send / recv would block */
+  int flaky; /* every other send / recv would block */
   unsigned flip_r, flip_w;
-  size_t chunk;       /* most bytes per call, 0 = no limit */
-  int fail;           /* when non-zero, send and recv return it */
+  size_t chunk; /* most bytes per call, 0 = no limit */
+  int fail;     /* when non-zero, send and recv return it */
   long recv_calls, send_calls, close_calls, timeout_calls;
   size_t last_recv_len;
   unsigned last_timeout;
@@ -625,8 +634,7 @@ static void server_init(server *s, ring *in, ring *out, const char *cert,
 #endif
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
   if (flags & SRV_RENEGOTIATION)
-    mbedtls_ssl_conf_renegotiation(&s->conf,
-                                   MBEDTLS_SSL_RENEGOTIATION_ENABLED);
+    mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_ENABLED);
 #endif
 #if MBEDTLS_VERSION_NUMBER >= 0x03020000
   /* before mbedtls_ssl_setup(), which picks the version to start with */
@@ -711,9 +719,9 @@ static void server_step(server *s) {
     /* Like a real server: tell the client, then hang up.  (mbedTLS itself
      * sends no alert for some failures, e.g. a missing client
      * certificate.) */
-    (void)mbedtls_ssl_send_alert_message(&s->ssl,
-                                         MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-                                         MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+    (void)mbedtls_ssl_send_alert_message(
+        &s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+        MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
     s->out->closed = 1;
   }
 }
@@ -740,9 +748,8 @@ typedef struct pair {
 
 /* A client in mode (CA ca.pem unless cafile is given; "" for none) and,
  * when cert is non-NULL, a server presenting cert/key.  Not wrapped yet. */
-static pair *pair_new(smtpc_security mode, const char *cafile,
-                      const char *cert, const char *key, unsigned srv_flags,
-                      int variant) {
+static pair *pair_new(smtpc_security mode, const char *cafile, const char *cert,
+                      const char *key, unsigned srv_flags, int variant) {
   pair *p = calloc(1, sizeof *p);
   ck_assert_ptr_ne(p, NULL);
   p->low.in = &p->s2c;
@@ -878,8 +885,7 @@ static void clear_s2c(pair *p, const char *s) {
   ck_assert_uint_lt(n, sizeof rx);
   ck_assert_uint_eq(ring_put(&p->s2c, (const unsigned char *)s, n), n);
   for (i = 0; i < MAX_SPINS && got < n; i++) {
-    smtpc_ssize r =
-        p->io.recv(p->io.ctx, (unsigned char *)rx + got, n - got);
+    smtpc_ssize r = p->io.recv(p->io.ctx, (unsigned char *)rx + got, n - got);
     ck_assert_msg(r > 0 || want(r), "clear recv: %ld", (long)r);
     if (r > 0)
       got += (size_t)r;
@@ -932,8 +938,8 @@ static void assert_contains(const char *hay, const char *needle) {
 /* ---- STARTTLS and implicit TLS ------------------------------------------- */
 
 START_TEST(starttls_ok) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     _i);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, _i);
   unsigned char *big;
   size_t i;
   pair_wrap(p);
@@ -975,8 +981,8 @@ START_TEST(starttls_ok) {
 END_TEST
 
 START_TEST(implicit_ok) {
-  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
-                     _i);
+  pair *p =
+      pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0, _i);
   unsigned char buf[64];
   size_t got = 0;
   int greeted = 0;
@@ -992,11 +998,10 @@ START_TEST(implicit_ok) {
       got += (size_t)r;
     server_step(&p->srv);
     if (p->srv.hs == 0 && !greeted) {
-      ck_assert_int_eq(mbedtls_ssl_write(&p->srv.ssl,
-                                         (const unsigned char *)
-                                         "220 mx ESMTP\r\n",
-                                         14),
-                       14);
+      ck_assert_int_eq(
+          mbedtls_ssl_write(&p->srv.ssl,
+                            (const unsigned char *)"220 mx ESMTP\r\n", 14),
+          14);
       greeted = 1;
     }
     if (got == 14)
@@ -1018,8 +1023,7 @@ END_TEST
 
 /* Implicit mode started by a send instead of a recv. */
 START_TEST(implicit_send_first) {
-  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0, 0);
   ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "localhost"), SMTPC_OK);
   pair_wrap(p);
   ck_assert_int_eq(p->io.is_secure(p->io.ctx), 0);
@@ -1030,8 +1034,7 @@ START_TEST(implicit_send_first) {
 END_TEST
 
 START_TEST(implicit_without_hostname) {
-  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_IMPLICIT, NULL, "srv.pem", "srv.key", 0, 0);
   unsigned char b[8];
   pair_wrap(p);
   ck_assert_int_eq((int)p->io.recv(p->io.ctx, b, sizeof b),
@@ -1046,8 +1049,8 @@ END_TEST
 /* ---- verification -------------------------------------------------------- */
 
 START_TEST(wrong_hostname) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     _i);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "mx.example.org"),
                    SMTPC_ERR_CERTIFICATE);
@@ -1061,8 +1064,7 @@ END_TEST
 
 /* smtpc_tls_set_hostname() wins over the name the session passes. */
 START_TEST(configured_hostname_wins) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "localhost."), SMTPC_OK);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "wrong.example"), SMTPC_OK);
@@ -1070,8 +1072,7 @@ START_TEST(configured_hostname_wins) {
   pair_free(p);
 
   p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
-  ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "mx.example.org"),
-                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_tls_set_hostname(p->tls, "mx.example.org"), SMTPC_OK);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls), SMTPC_TLS_VERIFY_HOSTNAME);
@@ -1081,8 +1082,7 @@ START_TEST(configured_hostname_wins) {
 END_TEST
 
 START_TEST(no_hostname) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(p->io.starttls(p->io.ctx, NULL), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls), SMTPC_TLS_VERIFY_HOSTNAME);
@@ -1101,8 +1101,8 @@ START_TEST(ip_hostname) {
                                       "::ffff:127.0.0.1"};
   size_t i;
   for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-    pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                       0);
+    pair *p =
+        pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
     pair_wrap(p);
     ck_assert_msg(do_starttls(p, ok[i]) == SMTPC_OK, "%s: %s", ok[i],
                   smtpc_tls_last_error(p->tls));
@@ -1110,8 +1110,8 @@ START_TEST(ip_hostname) {
     pair_free(p);
   }
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                       0);
+    pair *p =
+        pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
     pair_wrap(p);
     ck_assert_int_eq(failing_starttls(p, bad[i]), SMTPC_ERR_CERTIFICATE);
     ck_assert_int_eq(smtpc_tls_verify_result(p->tls),
@@ -1119,8 +1119,7 @@ START_TEST(ip_hostname) {
     {
       char want_msg[128];
       snprintf(want_msg, sizeof want_msg,
-               "certificate is for localhost (or 127.0.0.1), not %s",
-               shown[i]);
+               "certificate is for localhost (or 127.0.0.1), not %s", shown[i]);
       ck_assert_str_eq(smtpc_tls_last_error(p->tls), want_msg);
     }
     ck_assert_int_eq(p->srv.sni_calls, 0);
@@ -1131,8 +1130,8 @@ END_TEST
 
 /* The message lists a few names of the certificate, not all. */
 START_TEST(many_names) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "many.pem", "srv.key", 0,
-                     0);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "many.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_str_eq(smtpc_tls_last_error(p->tls),
@@ -1224,8 +1223,7 @@ START_TEST(wildcards) {
 END_TEST
 
 START_TEST(self_signed) {
-  pair *p =
-      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "ss.pem", "ss.key", 0, _i);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "ss.pem", "ss.key", 0, _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls),
@@ -1238,8 +1236,8 @@ START_TEST(self_signed) {
 END_TEST
 
 START_TEST(unknown_ca) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv_other.pem",
-                     "srv.key", 0, 0);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv_other.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls),
@@ -1252,8 +1250,8 @@ START_TEST(unknown_ca) {
 END_TEST
 
 START_TEST(expired) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "expired.pem", "srv.key",
-                     0, _i);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "expired.pem", "srv.key", 0, _i);
   pair_wrap(p);
   ck_assert_int_eq(failing_starttls(p, "localhost"), SMTPC_ERR_CERTIFICATE);
   ck_assert_int_eq(smtpc_tls_verify_result(p->tls), SMTPC_TLS_VERIFY_EXPIRED);
@@ -1317,8 +1315,7 @@ START_TEST(ca_files) {
   ck_assert_int_eq(smtpc_tls_set_capath(t, path("emptydir")),
                    SMTPC_ERR_CERTIFICATE);
   assert_contains(smtpc_tls_last_error(t), "emptydir");
-  ck_assert_int_eq(smtpc_tls_set_cafile(NULL, "x"),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_set_cafile(NULL, "x"), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_tls_set_cafile(t, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   smtpc_tls_free(t);
 
@@ -1338,9 +1335,9 @@ START_TEST(client_cert) {
                      SRV_REQUIRE_CLIENT_CERT, _i);
   const mbedtls_x509_crt *peer;
   char dn[128];
-  ck_assert_int_eq(smtpc_tls_set_client_cert(p->tls, path("cli.pem"),
-                                             path("cli.key")),
-                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_tls_set_client_cert(p->tls, path("cli.pem"), path("cli.key")),
+      SMTPC_OK);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
   ck_assert_uint_eq(mbedtls_ssl_get_verify_result(&p->srv.ssl), 0);
@@ -1364,9 +1361,9 @@ END_TEST
  * record it cannot authenticate: an SMTPC_ERR_TLS all the same.)  _i: 0
  * TLS 1.2, 1 TLS 1.3 (when mbedTLS has it). */
 START_TEST(client_cert_missing) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
-                     SRV_REQUIRE_CLIENT_CERT | (_i == 0 ? SRV_TLS12_MAX : 0),
-                     0);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
+               SRV_REQUIRE_CLIENT_CERT | (_i == 0 ? SRV_TLS12_MAX : 0), 0);
   int rc;
   pair_wrap(p);
   rc = run_starttls(p, "localhost");
@@ -1405,8 +1402,7 @@ START_TEST(client_cert_bad) {
       SMTPC_ERR_CERTIFICATE);
   assert_contains(smtpc_tls_last_error(t), "missing.key");
   ck_assert_int_eq(
-      smtpc_tls_set_client_cert(t, path("cli.pem"), path("cli.key")),
-      SMTPC_OK);
+      smtpc_tls_set_client_cert(t, path("cli.pem"), path("cli.key")), SMTPC_OK);
   ck_assert_int_eq(smtpc_tls_set_client_cert(t, NULL, path("cli.key")),
                    SMTPC_ERR_INVALID_ARGUMENT);
   smtpc_tls_free(t);
@@ -1494,8 +1490,7 @@ END_TEST
  * wrapper reads exactly what the caller asks for, never ahead, so the
  * session can see them and abort (RFC 3207 section 5 / DESIGN.md). */
 START_TEST(clear_bytes_not_consumed) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   static const char in[] = "220 go ahead\r\nINJECTED";
   unsigned char b[64];
   smtpc_ssize r;
@@ -1527,8 +1522,7 @@ START_TEST(clear_bytes_not_consumed) {
 END_TEST
 
 START_TEST(eof_during_handshake) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   int rc;
   pair_wrap(p);
   p->s2c.closed = 1; /* the server hangs up instead of answering */
@@ -1542,8 +1536,7 @@ END_TEST
 
 /* Transport errors come back unchanged (a timeout stays a timeout). */
 START_TEST(lower_error_passthrough) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   unsigned char b[8];
   pair_wrap(p);
   p->low.fail = SMTPC_ERR_TIMEOUT;
@@ -1565,8 +1558,7 @@ START_TEST(lower_error_passthrough) {
 END_TEST
 
 START_TEST(set_timeout_and_close) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   unsigned char b[16];
   int r = 0;
   long i;
@@ -1597,8 +1589,8 @@ END_TEST
 /* close_notify from the server reads as end of stream, and so does a plain
  * transport EOF. */
 START_TEST(peer_close) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     _i);
+  pair *p =
+      pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, _i);
   unsigned char b[16];
   smtpc_ssize r = SMTPC_ERR_WANT_READ;
   long i;
@@ -1643,9 +1635,9 @@ START_TEST(non_data_record) {
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
   ck_assert_int_eq(mbedtls_ssl_renegotiate(&p->srv.ssl), 0);
-  ck_assert_int_eq(mbedtls_ssl_write(&p->srv.ssl,
-                                     (const unsigned char *)"250 ok\r\n", 8),
-                   8);
+  ck_assert_int_eq(
+      mbedtls_ssl_write(&p->srv.ssl, (const unsigned char *)"250 ok\r\n", 8),
+      8);
   for (i = 0; i < 100 && want(r); i++)
     r = p->io.recv(p->io.ctx, b, sizeof b);
   ck_assert_int_eq((int)r, 8);
@@ -1663,8 +1655,7 @@ END_TEST
 
 /* One object, several connections. */
 START_TEST(rewrap) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   pair_wrap(p);
   ck_assert_int_eq(do_starttls(p, "localhost"), SMTPC_OK);
   p->io.close(p->io.ctx);
@@ -1687,14 +1678,14 @@ END_TEST
 /* ---- API edges --------------------------------------------------------------- */
 
 START_TEST(api_misuse) {
-  static const char *const bad[] = {"",       "a b",       "host\n",
-                                    "[]",     "[notip]",   "bad:name",
-                                    "a/b",    "*.example", "[1.2.3.4",
-                                    "1:2:3",  "[IPv6:1.2.3.4]", "."};
+  static const char *const bad[] = {
+      "",    "a b",       "host\n",   "[]",    "[notip]",        "bad:name",
+      "a/b", "*.example", "[1.2.3.4", "1:2:3", "[IPv6:1.2.3.4]", "."};
   static const char *const good[] = {
-      "mx.example.org", "mx.example.org.", "MX.Example.ORG", "127.0.0.1",
-      "[127.0.0.1]",    "::1",             "[IPv6:::1]",     "2001:db8::1",
-      "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "under_score.example"};
+      "mx.example.org",  "mx.example.org.",    "MX.Example.ORG",
+      "127.0.0.1",       "[127.0.0.1]",        "::1",
+      "[IPv6:::1]",      "2001:db8::1",        "::ffff:1.2.3.4",
+      "1:2:3:4:5:6:7:8", "under_score.example"};
   smtpc_tls *t = (smtpc_tls *)1;
   smtpc_io lower, out;
   size_t i;
@@ -1729,8 +1720,7 @@ START_TEST(api_misuse) {
   for (i = 0; i < sizeof good / sizeof good[0]; i++)
     ck_assert_msg(smtpc_tls_set_hostname(t, good[i]) == SMTPC_OK,
                   "\"%s\" refused", good[i]);
-  ck_assert_int_eq(smtpc_tls_set_hostname(t, NULL),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_set_hostname(t, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_tls_set_hostname(NULL, "x"),
                    SMTPC_ERR_INVALID_ARGUMENT);
 
@@ -1741,22 +1731,19 @@ START_TEST(api_misuse) {
                    SMTPC_ERR_INVALID_ARGUMENT); /* no recv */
   lower.recv = mock_recv;
   lower.version = SMTPC_IO_VERSION + 1;
-  ck_assert_int_eq(smtpc_tls_wrap(t, &lower, &out),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_wrap(t, &lower, &out), SMTPC_ERR_INVALID_ARGUMENT);
   lower.version = SMTPC_IO_VERSION;
   ck_assert_int_eq(smtpc_tls_wrap(NULL, &lower, &out),
                    SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_tls_wrap(t, NULL, &out), SMTPC_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(smtpc_tls_wrap(t, &lower, NULL),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_wrap(t, &lower, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   smtpc_tls_free(t);
 }
 END_TEST
 
 /* Optional lower callbacks may be missing. */
 START_TEST(minimal_lower) {
-  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0,
-                     0);
+  pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key", 0, 0);
   p->lower.set_timeout = NULL;
   p->lower.close = NULL;
   pair_wrap(p);
@@ -1880,8 +1867,7 @@ static int hit_ticket_write(void *ctx, const mbedtls_ssl_session *sess,
                             unsigned char *start, const unsigned char *end,
                             size_t *tlen, uint32_t *lifetime) {
   resumer *r = ctx;
-  return mbedtls_ssl_ticket_write(&r->ticket, sess, start, end, tlen,
-                                  lifetime);
+  return mbedtls_ssl_ticket_write(&r->ticket, sess, start, end, tlen, lifetime);
 }
 
 static int hit_ticket_parse(void *ctx, mbedtls_ssl_session *sess,
@@ -2226,8 +2212,7 @@ START_TEST(cache_api) {
   counting c = {0, 0, 0};
   smtpc_mem mem = {&c, c_malloc, c_realloc, c_free};
   smtpc_mem half = {NULL, c_malloc, NULL, NULL};
-  ck_assert_int_eq(smtpc_tls_cache_new(NULL, NULL),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_cache_new(NULL, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_tls_cache_new(&cache, &half),
                    SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_ptr_eq(cache, NULL);
@@ -2235,8 +2220,7 @@ START_TEST(cache_api) {
   ck_assert_int_eq(smtpc_tls_cache_new(&cache, &mem), SMTPC_ERR_NOMEM);
   ck_assert_ptr_eq(cache, NULL);
   ck_assert_int_eq(c.live, 0);
-  ck_assert_int_eq(smtpc_tls_set_cache(NULL, NULL),
-                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_tls_set_cache(NULL, NULL), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(smtpc_tls_is_resumed(NULL), 0);
   smtpc_tls_cache_free(NULL);
   /* with the allocator's memory: the cache and its host names */

@@ -4,7 +4,8 @@
 #
 # Called by .ci/run after it installed the packages; run it directly (as root, for
 # the Postfix interop test) when the packages are already installed.
-#   0. tests/hygiene.sh: git tracks no libtool wrapper, binary or absolute path
+#   0. tests/hygiene.sh: git tracks no libtool wrapper, binary or absolute
+#      path; tests/format.sh: every C file is as .clang-format says
 #   1. autoreconf -fi; ./configure --enable-werror; make; make check
 #   2. the Check suites again with CK_FORK=no under valgrind
 #   3. make doc (Doxygen with WARN_AS_ERROR); tests/pkgconfig.sh: make install
@@ -96,10 +97,10 @@ run_check() {
     fi
 }
 
-begin "repository hygiene (tests/hygiene.sh): no generated files, no absolute paths"
+begin "repository hygiene (tests/hygiene.sh, tests/format.sh): no generated files, no absolute paths, house style"
 hlog=$(mktemp /tmp/ci-hygiene.XXXXXX)
 rc=0
-bash tests/hygiene.sh 2>&1 | tee "$hlog" || rc=$?
+{ bash tests/hygiene.sh && bash tests/format.sh; } 2>&1 | tee "$hlog" || rc=$?
 passed=$((passed + $(grep -c '^ok ' "$hlog" || true)))
 failed=$((failed + $(grep -c '^not ok ' "$hlog" || true)))
 rm -f "$hlog"

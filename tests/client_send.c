@@ -103,8 +103,7 @@ int main(int argc, char **argv) {
       repeat = strtoul(v, NULL, 10);
       if (repeat < 1 || repeat > 5)
         return usage("--repeat: 1 to 5");
-    }
-    else if (strcmp(o, "--tls") == 0) {
+    } else if (strcmp(o, "--tls") == 0) {
       if (strcmp(v, "none") == 0)
         cfg.security = SMTPC_SECURITY_NONE;
       else if (strcmp(v, "starttls") == 0)

@@ -51,8 +51,7 @@ const char *tf_port_of(const char *spec) {
 static const char *faultd_script(void) {
   static char path[1024];
   const char *top = getenv("top_srcdir");
-  const char *cands[] = {"tests/faultd.py", "../tests/faultd.py",
-                         "faultd.py"};
+  const char *cands[] = {"tests/faultd.py", "../tests/faultd.py", "faultd.py"};
   size_t i;
   if (top != NULL && *top != '\0') {
     snprintf(path, sizeof(path), "%s/tests/faultd.py", top);
@@ -204,8 +203,7 @@ int tf_faultd_start(const char *who, const char *const *specs, size_t n) {
   }
   close(pfd[0]);
   if (got != (int)n) {
-    fprintf(stderr, "%s: faultd announced %d of %d ports\n", who, got,
-            (int)n);
+    fprintf(stderr, "%s: faultd announced %d of %d ports\n", who, got, (int)n);
     tf_faultd_stop();
     return -1;
   }
@@ -233,7 +231,6 @@ char *tf_log_read(void) {
   p[n] = '\0';
   return p;
 }
-
 
 const char *tf_err_name(int e) {
   const char *n = err_name(e);

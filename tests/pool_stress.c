@@ -299,8 +299,7 @@ int main(int argc, char **argv) {
          "resumed=%llu max_open=%u elapsed_ms=%ld msgs_per_s=%.1f\n",
          sh.ok, sh.failed + (total - sh.ok - sh.failed), sh.retried,
          (unsigned long long)st.connects, (unsigned long long)st.replaced,
-         (unsigned long long)st.tls_resumed,
-         sh.max_open, elapsed,
+         (unsigned long long)st.tls_resumed, sh.max_open, elapsed,
          elapsed > 0 ? (double)sh.ok * 1000.0 / (double)elapsed : 0.0);
   fflush(stdout);
   ok = sh.ok == total && sh.max_open <= maxc;

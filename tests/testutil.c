@@ -49,21 +49,11 @@ void tu_bytes_free(tu_bytes *b) {
 static size_t escape_byte(char *e, unsigned char c) {
   static const char hex[] = "0123456789abcdef";
   switch (c) {
-  case '\r':
-    memcpy(e, "\\r", 2);
-    return 2;
-  case '\n':
-    memcpy(e, "\\n", 2);
-    return 2;
-  case '\t':
-    memcpy(e, "\\t", 2);
-    return 2;
-  case '\\':
-    memcpy(e, "\\\\", 2);
-    return 2;
-  case '"':
-    memcpy(e, "\\\"", 2);
-    return 2;
+  case '\r': memcpy(e, "\\r", 2); return 2;
+  case '\n': memcpy(e, "\\n", 2); return 2;
+  case '\t': memcpy(e, "\\t", 2); return 2;
+  case '\\': memcpy(e, "\\\\", 2); return 2;
+  case '"': memcpy(e, "\\\"", 2); return 2;
   default:
     if (c >= 32 && c < 127) {
       e[0] = (char)c;
@@ -323,8 +313,8 @@ struct ts {
   /* options */
   size_t recv_chunk, send_chunk;
   int nonblock, has_starttls, abort_on_mismatch;
-  int mem;               /* ts_attach() puts the session in memory mode */
-  smtpc_session *mem_s;  /* ... this one, moved by ts_pump() */
+  int mem;              /* ts_attach() puts the session in memory mode */
+  smtpc_session *mem_s; /* ... this one, moved by ts_pump() */
   /* progress */
   size_t pos, off; /* next step and bytes of it already done */
   int closed;
@@ -343,9 +333,8 @@ struct ts {
 };
 
 static void ts_update_mode(ts *t) {
-  snprintf(t->mode, sizeof(t->mode), "recv %zu, send %zu, %s%s",
-           t->recv_chunk, t->send_chunk,
-           t->nonblock ? "non-blocking" : "blocking",
+  snprintf(t->mode, sizeof(t->mode), "recv %zu, send %zu, %s%s", t->recv_chunk,
+           t->send_chunk, t->nonblock ? "non-blocking" : "blocking",
            t->mem ? ", memory mode" : "");
 }
 
@@ -439,9 +428,9 @@ void ts_set_has_starttls(ts *t, int on) { t->has_starttls = on != 0; }
 void ts_set_abort(ts *t, int on) { t->abort_on_mismatch = on != 0; }
 
 const ts_mode ts_modes[] = {
-    {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0},  {1, 1, 0, 0},
-    {2, 3, 0, 0}, {3, 2, 0, 0}, {7, 5, 0, 0},  {64, 64, 0, 0},
-    {0, 0, 1, 0}, {1, 1, 1, 0}, {2, 3, 1, 0},  {7, 5, 1, 0},
+    {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {1, 1, 0, 0},
+    {2, 3, 0, 0}, {3, 2, 0, 0}, {7, 5, 0, 0}, {64, 64, 0, 0},
+    {0, 0, 1, 0}, {1, 1, 1, 0}, {2, 3, 1, 0}, {7, 5, 1, 0},
     {0, 0, 0, 1}, {1, 1, 0, 1}, {3, 2, 0, 1}, {7, 5, 1, 1}};
 const size_t ts_nmodes = sizeof(ts_modes) / sizeof(ts_modes[0]);
 
@@ -494,18 +483,12 @@ const char *ts_mismatch(const ts *t) { return t->mismatch; }
 
 static const char *kind_name(enum ts_kind k) {
   switch (k) {
-  case TS_SERVER:
-    return "server";
-  case TS_CLIENT:
-    return "client";
-  case TS_CLOSE:
-    return "close";
-  case TS_IO_ERROR:
-    return "io-error";
-  case TS_TIMEOUT:
-    return "timeout";
-  case TS_STARTTLS:
-    return "starttls";
+  case TS_SERVER: return "server";
+  case TS_CLIENT: return "client";
+  case TS_CLOSE: return "close";
+  case TS_IO_ERROR: return "io-error";
+  case TS_TIMEOUT: return "timeout";
+  case TS_STARTTLS: return "starttls";
   }
   return "?";
 }
@@ -524,8 +507,7 @@ static void step_desc(char *out, size_t cap, const ts_step *s) {
     snprintf(out, cap, "starttls(%s)%s", s->data ? (char *)s->data : "any",
              s->err ? " failing" : "");
     break;
-  default:
-    snprintf(out, cap, "%s", kind_name(s->kind));
+  default: snprintf(out, cap, "%s", kind_name(s->kind));
   }
 }
 
@@ -572,7 +554,8 @@ static void expected_run(const ts *t, tu_bytes *b) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int ts_fail(ts *t, const char *detail, const char *fmt, ...);
+static int
+ts_fail(ts *t, const char *detail, const char *fmt, ...);
 static int ts_fail(ts *t, const char *detail, const char *fmt, ...) {
   char head[512], next[320] = "end of script";
   va_list ap;
@@ -735,8 +718,7 @@ static smtpc_ssize ts_recv_cb(void *ctx, unsigned char *buf, size_t len) {
                      "expects the client to send (%zu of %zu byte(s) sent)",
                      t->off, t->steps[t->pos].len);
     }
-  case TS_SERVER:
-    break;
+  case TS_SERVER: break;
   default:
     return ts_fail(t, NULL, "the client reads, but the script expects %s",
                    kind_name(t->steps[t->pos].kind));

@@ -118,8 +118,9 @@ typedef enum smtpc_error {
   SMTPC_ERR_EOF = -301,     /**< The server closed the connection. */
   SMTPC_ERR_TIMEOUT = -302, /**< A per-command deadline passed. */
   SMTPC_ERR_RESOLVE = -303, /**< The host name could not be resolved. */
-  SMTPC_ERR_CONNECT = -304, /**< No address of the host accepted a connection. */
-  SMTPC_ERR_TLS = -305,     /**< TLS handshake or record failure. */
+  SMTPC_ERR_CONNECT =
+      -304,             /**< No address of the host accepted a connection. */
+  SMTPC_ERR_TLS = -305, /**< TLS handshake or record failure. */
   SMTPC_ERR_CERTIFICATE = -306, /**< The server certificate was not trusted. */
 
   SMTPC_ERR_NOMEM = -900,    /**< Out of memory (fatal). */
@@ -175,7 +176,7 @@ typedef struct smtpc_io {
   /** ::SMTPC_IO_VERSION, or 0 for the first layout (see "Extending
    *  public structures" in base.h). */
   int version;
-  void *ctx;   /**< Passed as the first argument to every callback. */
+  void *ctx; /**< Passed as the first argument to every callback. */
   /** Writes up to \p len bytes. Required. */
   smtpc_ssize (*send)(void *ctx, const unsigned char *buf, size_t len);
   /** Reads up to \p len bytes; 0 means the peer closed. Required. */
@@ -211,8 +212,8 @@ typedef enum smtpc_body_type {
   /** Unknown: scanned when in memory; a stream is declared 8BITMIME when
    *  the server offers it and checked for 8-bit bytes otherwise. */
   SMTPC_BODY_AUTO = 0,
-  SMTPC_BODY_7BIT = 1,     /**< Only 7-bit bytes (checked while sending). */
-  SMTPC_BODY_8BITMIME = 2  /**< May hold 8-bit bytes: needs 8BITMIME. */
+  SMTPC_BODY_7BIT = 1,    /**< Only 7-bit bytes (checked while sending). */
+  SMTPC_BODY_8BITMIME = 2 /**< May hold 8-bit bytes: needs 8BITMIME. */
 } smtpc_body_type;
 
 /**
@@ -236,11 +237,11 @@ typedef struct smtpc_body {
    * NULL when \p data is used.
    */
   smtpc_ssize (*read)(void *ctx, unsigned char *buf, size_t len);
-  void *ctx;                 /**< Passed to \p read. */
-  const void *data;          /**< In-memory body (when \p read is NULL). */
-  size_t len;                /**< Length of \p data. */
-  int64_t size;              /**< Size in octets if known, else -1. */
-  smtpc_body_type type;      /**< 7-bit or 8-bit content. */
+  void *ctx;            /**< Passed to \p read. */
+  const void *data;     /**< In-memory body (when \p read is NULL). */
+  size_t len;           /**< Length of \p data. */
+  int64_t size;         /**< Size in octets if known, else -1. */
+  smtpc_body_type type; /**< 7-bit or 8-bit content. */
 } smtpc_body;
 
 /**

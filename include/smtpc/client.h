@@ -211,8 +211,8 @@ typedef enum smtpc_retry {
  *         ::SMTPC_ERR_BAD_ARGUMENT report a malformed \p mail before
  *         anything is sent.
  */
-SMTPC_API int smtpc_send(const smtpc_client_config *cfg,
-                         const smtpc_mail *mail, smtpc_result **result);
+SMTPC_API int smtpc_send(const smtpc_client_config *cfg, const smtpc_mail *mail,
+                         smtpc_result **result);
 
 /**
  * \brief Sends a message made with the MIME builder, as smtpc_send().
@@ -403,15 +403,15 @@ typedef struct smtpc_pool_options {
 
 /** \brief Pool counters, see smtpc_pool_stats_get(). */
 typedef struct smtpc_pool_stats {
-  uint64_t connects;  /**< Connections opened (successfully) so far. */
-  uint64_t messages;  /**< Transactions sent (retries included). */
-  uint64_t retries;   /**< Messages retried on a fresh connection. */
-  uint64_t replaced;  /**< Connections found dead (421, closed) and
+  uint64_t connects;    /**< Connections opened (successfully) so far. */
+  uint64_t messages;    /**< Transactions sent (retries included). */
+  uint64_t retries;     /**< Messages retried on a fresh connection. */
+  uint64_t replaced;    /**< Connections found dead (421, closed) and
                            dropped. */
   uint64_t tls_resumed; /**< Connections whose TLS session was resumed
                              (see smtpc_tls_cache_new()). */
-  unsigned open;      /**< Connections open now (idle or busy). */
-  unsigned busy;      /**< Connections sending now. */
+  unsigned open;        /**< Connections open now (idle or busy). */
+  unsigned busy;        /**< Connections sending now. */
 } smtpc_pool_stats;
 
 /**

@@ -85,7 +85,7 @@ typedef struct smtpc_msg_platform {
   /** ::SMTPC_MSG_PLATFORM_VERSION, or 0 for the first layout (see
    *  "Extending public structures" in base.h). */
   int version;
-  void *user;  /**< Passed as the first argument to every hook. */
+  void *user; /**< Passed as the first argument to every hook. */
   /**
    * Stores the current time in seconds since 1970-01-01 UTC in \p now and
    * the local offset from UTC in minutes (-1439..1439) in \p utc_offset.

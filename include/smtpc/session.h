@@ -42,13 +42,13 @@ typedef void (*smtpc_trace_cb)(void *user, smtpc_trace_dir dir,
 
 /** \brief Per-command timeouts (RFC 5321 section 4.5.3.2). */
 typedef enum smtpc_timeout_kind {
-  SMTPC_TIMEOUT_GREETING = 0,  /**< Initial 220: default 5 minutes. */
-  SMTPC_TIMEOUT_MAIL = 1,      /**< MAIL: default 5 minutes. */
-  SMTPC_TIMEOUT_RCPT = 2,      /**< RCPT: default 5 minutes. */
-  SMTPC_TIMEOUT_DATA_INIT = 3, /**< DATA to 354: default 2 minutes. */
+  SMTPC_TIMEOUT_GREETING = 0,   /**< Initial 220: default 5 minutes. */
+  SMTPC_TIMEOUT_MAIL = 1,       /**< MAIL: default 5 minutes. */
+  SMTPC_TIMEOUT_RCPT = 2,       /**< RCPT: default 5 minutes. */
+  SMTPC_TIMEOUT_DATA_INIT = 3,  /**< DATA to 354: default 2 minutes. */
   SMTPC_TIMEOUT_DATA_BLOCK = 4, /**< Each body write: default 3 minutes. */
-  SMTPC_TIMEOUT_DATA_END = 5,  /**< End of data to reply: default 10 minutes. */
-  SMTPC_TIMEOUT_OTHER = 6      /**< EHLO, RSET, NOOP, VRFY, QUIT: 5 minutes. */
+  SMTPC_TIMEOUT_DATA_END = 5, /**< End of data to reply: default 10 minutes. */
+  SMTPC_TIMEOUT_OTHER = 6     /**< EHLO, RSET, NOOP, VRFY, QUIT: 5 minutes. */
 } smtpc_timeout_kind;
 
 /** \brief Session limits, see smtpc_session_set_limit(). */
@@ -84,11 +84,11 @@ typedef enum smtpc_flag {
 typedef enum smtpc_auth_mech {
   /** Choose the strongest mechanism both sides support. */
   SMTPC_AUTH_AUTO = 0,
-  SMTPC_AUTH_PLAIN = 1,       /**< RFC 4616. */
-  SMTPC_AUTH_LOGIN = 2,       /**< draft-murchison-sasl-login. */
-  SMTPC_AUTH_CRAM_MD5 = 3,    /**< RFC 2195. */
-  SMTPC_AUTH_XOAUTH2 = 4,     /**< Google / Microsoft bearer tokens. */
-  SMTPC_AUTH_OAUTHBEARER = 5  /**< RFC 7628. */
+  SMTPC_AUTH_PLAIN = 1,      /**< RFC 4616. */
+  SMTPC_AUTH_LOGIN = 2,      /**< draft-murchison-sasl-login. */
+  SMTPC_AUTH_CRAM_MD5 = 3,   /**< RFC 2195. */
+  SMTPC_AUTH_XOAUTH2 = 4,    /**< Google / Microsoft bearer tokens. */
+  SMTPC_AUTH_OAUTHBEARER = 5 /**< RFC 7628. */
 } smtpc_auth_mech;
 
 /**
@@ -146,8 +146,7 @@ SMTPC_API int smtpc_session_set_io(smtpc_session *s, const smtpc_io *io);
  * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown flag.
  * \retval SMTPC_ERR_INVALID_STATE The session is open or has a transport.
  */
-SMTPC_API int smtpc_session_set_memory_mode(smtpc_session *s,
-                                            unsigned flags);
+SMTPC_API int smtpc_session_set_memory_mode(smtpc_session *s, unsigned flags);
 
 /**
  * \brief Memory mode: gives the session bytes received from the server.
@@ -274,8 +273,7 @@ SMTPC_API int smtpc_session_set_ehlo_name(smtpc_session *s, const char *name);
  * \retval SMTPC_ERR_BAD_ARGUMENT Contains CR, LF or NUL.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
-SMTPC_API int smtpc_session_set_server_name(smtpc_session *s,
-                                            const char *host);
+SMTPC_API int smtpc_session_set_server_name(smtpc_session *s, const char *host);
 
 /**
  * \brief Sets one per-command timeout, handed to smtpc_io::set_timeout.
@@ -332,8 +330,7 @@ SMTPC_API int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which,
  * \retval SMTPC_OK Success.
  * \retval SMTPC_ERR_INVALID_ARGUMENT Unknown flag.
  */
-SMTPC_API int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag,
-                                     int on);
+SMTPC_API int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on);
 
 /**
  * \brief Installs a trace callback (NULL removes it).
@@ -604,11 +601,11 @@ SMTPC_API const smtpc_reply *smtpc_txn_reply(const smtpc_txn *t);
 
 /** \brief Steps of a mail transaction, see smtpc_txn_step(). */
 typedef enum smtpc_step {
-  SMTPC_STEP_NONE = 0,    /**< Nothing sent: queued, or refused locally. */
-  SMTPC_STEP_MAIL = 1,    /**< MAIL FROM sent, its reply awaited. */
-  SMTPC_STEP_RCPT = 2,    /**< MAIL accepted, RCPT replies awaited. */
-  SMTPC_STEP_DATA = 3,    /**< Every RCPT answered, DATA reply awaited. */
-  SMTPC_STEP_BODY = 4,    /**< 354 received, the body is being sent. */
+  SMTPC_STEP_NONE = 0, /**< Nothing sent: queued, or refused locally. */
+  SMTPC_STEP_MAIL = 1, /**< MAIL FROM sent, its reply awaited. */
+  SMTPC_STEP_RCPT = 2, /**< MAIL accepted, RCPT replies awaited. */
+  SMTPC_STEP_DATA = 3, /**< Every RCPT answered, DATA reply awaited. */
+  SMTPC_STEP_BODY = 4, /**< 354 received, the body is being sent. */
   /** End of data sent: the server may have accepted the message even if
    *  the connection broke before its reply arrived. */
   SMTPC_STEP_DATA_END = 5
@@ -665,8 +662,7 @@ SMTPC_API const char *smtpc_txn_rcpt(const smtpc_txn *t, size_t i);
  * \param[in] i Index below smtpc_txn_rcpt_count().
  * \return The reply (valid while \p t lives), or NULL if not yet answered.
  */
-SMTPC_API const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t,
-                                                  size_t i);
+SMTPC_API const smtpc_reply *smtpc_txn_rcpt_reply(const smtpc_txn *t, size_t i);
 
 /**
  * \brief The three-digit reply code.

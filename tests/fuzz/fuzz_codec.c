@@ -69,8 +69,7 @@ static void base64_round_trip(const unsigned char *d, size_t n) {
     FAIL("encode wrote %zu of %zu bytes or no NUL", len, elen);
   for (i = 0; i < len; i++)
     if (!is_b64char((unsigned char)enc[i]) &&
-        !(enc[i] == '=' && i + 2 >= len &&
-          (i + 1 == len || enc[i + 1] == '=')))
+        !(enc[i] == '=' && i + 2 >= len && (i + 1 == len || enc[i + 1] == '=')))
       FAIL("encoding has '%c' at %zu of %zu", enc[i], i, len);
   rv = smtpc__b64_decode(enc, len, dec, n, &outlen);
   if (rv != SMTPC_OK || outlen != n || (n && memcmp(dec, d, n) != 0))
@@ -162,8 +161,8 @@ static void encode(int which, const unsigned char *d, size_t n, split *sp,
     else
       w = smtpc__b64s_encode(&b, d + pos, piece, &used, dst, cap);
     if (w > cap || used > piece)
-      FAIL("encoder %d wrote %zu of %zu, used %zu of %zu", which, w, cap,
-           used, piece);
+      FAIL("encoder %d wrote %zu of %zu, used %zu of %zu", which, w, cap, used,
+           piece);
     if (w == 0 && used == 0)
       FAIL("encoder %d made no progress with %zu bytes of room", which, cap);
     o->n += w;

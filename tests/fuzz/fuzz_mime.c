@@ -253,8 +253,7 @@ static int field(const unsigned char *h, size_t n, const char *name,
     size_t e = i;
     while (e + 1 < n && !(h[e] == '\r' && h[e + 1] == '\n'))
       e++;
-    if (e - i > k && h[i + k] == ':' &&
-        ci_prefix((const char *)h + i, name)) {
+    if (e - i > k && h[i + k] == ':' && ci_prefix((const char *)h + i, name)) {
       size_t j = i + k + 1;
       for (;;) {
         put(out, h + j, e - j);
@@ -380,8 +379,7 @@ static void decode_b64(const unsigned char *p, size_t n, bytes *out) {
 }
 
 /* Parses one entity (headers, blank line, body) into leaves. */
-static void parse_entity(const unsigned char *p, size_t n, int depth,
-                         tree *t) {
+static void parse_entity(const unsigned char *p, size_t n, int depth, tree *t) {
   size_t hend = 0;
   bytes ct = {NULL, 0, 0}, cte = {NULL, 0, 0}, cd = {NULL, 0, 0};
   const unsigned char *body;
@@ -518,8 +516,7 @@ static void check_message(const bytes *msg, const smtpc_body *b, int allow8,
   bytes f = {NULL, 0, 0};
   if (b->size != -1 && (uint64_t)b->size != msg->n)
     FAIL("body.size %lld, %zu bytes read", (long long)b->size, msg->n);
-  if (b->type != SMTPC_BODY_7BIT &&
-      !(allow8 && b->type == SMTPC_BODY_8BITMIME))
+  if (b->type != SMTPC_BODY_7BIT && !(allow8 && b->type == SMTPC_BODY_8BITMIME))
     FAIL("body type %d with 8bit %s", (int)b->type,
          allow8 ? "allowed" : "not allowed");
   for (i = 0; i < msg->n; i++) {
@@ -613,7 +610,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     in.p++;
     in.n--;
     switch (op) {
-    case 0: case 1: case 2: case 3: case 11: case 12:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 11:
+    case 12:
       a = str_arg(&in, &pl, 1);
       b = str_arg(&in, &pl, 0);
       rv = op == 0    ? smtpc_msg_set_from(m, a, b)
@@ -625,9 +627,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (op == 0 && rv == SMTPC_OK)
         have_from = 1;
       break;
-    case 4:
-      rv = smtpc_msg_set_subject(m, str_arg(&in, &pl, 0));
-      break;
+    case 4: rv = smtpc_msg_set_subject(m, str_arg(&in, &pl, 0)); break;
     case 5:
       a = str_arg(&in, &pl, 0);
       rv = smtpc_msg_add_header(m, a, str_arg(&in, &pl, 0));
@@ -700,9 +700,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       break;
     }
-    case 13:
-      rv = smtpc_msg_set_message_id(m, str_arg(&in, &pl, 0));
-      break;
+    case 13: rv = smtpc_msg_set_message_id(m, str_arg(&in, &pl, 0)); break;
     case 14:
       arg(&in, &p, &n);
       allow8 = n > 0 && (p[0] & 1);
@@ -828,8 +826,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
       if (rv != SMTPC_OK)
         FAIL("second smtpc_msg_body: %d", rv);
-      if (read_body(&body, chunk, &second) != SMTPC_OK ||
-          second.n != msg.n || memcmp(second.p, msg.p, msg.n) != 0)
+      if (read_body(&body, chunk, &second) != SMTPC_OK || second.n != msg.n ||
+          memcmp(second.p, msg.p, msg.n) != 0)
         FAIL("the second reading differs from the first");
     }
     free(second.p);

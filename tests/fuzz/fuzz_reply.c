@@ -236,8 +236,8 @@ static int run(const unsigned char *in, size_t len, const limits *lim,
       FAIL("error %d not sticky (got %d, used %zu)", rv, again, used);
     /* a reset parser is usable again */
     smtpc__reply_parser_reset(&p);
-    again = smtpc__reply_parser_feed(&p, (const unsigned char *)"250 ok\r\n",
-                                     8, &used);
+    again = smtpc__reply_parser_feed(&p, (const unsigned char *)"250 ok\r\n", 8,
+                                     &used);
     if (again != 1 || used != 8)
       FAIL("reset parser rejects a plain reply (%d)", again);
   }

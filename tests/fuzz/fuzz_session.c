@@ -482,8 +482,8 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
       expect_lit(&w, "\r\n", 2, "the CRLF of a command");
   }
   if (w.cur != h->nsent)
-    FAIL("%zu sent bytes at offset %zu are not in the trace",
-         h->nsent - w.cur, w.cur);
+    FAIL("%zu sent bytes at offset %zu are not in the trace", h->nsent - w.cur,
+         w.cur);
   if (mails > ntxn || rcpts > nrcpt_total || datas > ntxn)
     FAIL("%zu MAIL, %zu RCPT, %zu DATA for %zu transactions", mails, rcpts,
          datas, ntxn);
@@ -553,9 +553,8 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const smtpc_auth_mech mechs[4] = {SMTPC_AUTH_AUTO, SMTPC_AUTH_PLAIN,
-                                           SMTPC_AUTH_LOGIN,
-                                           SMTPC_AUTH_CRAM_MD5};
+  static const smtpc_auth_mech mechs[4] = {
+      SMTPC_AUTH_AUTO, SMTPC_AUTH_PLAIN, SMTPC_AUTH_LOGIN, SMTPC_AUTH_CRAM_MD5};
   static const smtpc_security policies[4] = {
       SMTPC_SECURITY_OPPORTUNISTIC, SMTPC_SECURITY_STARTTLS,
       SMTPC_SECURITY_NONE, SMTPC_SECURITY_OPPORTUNISTIC};
@@ -602,22 +601,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       smtpc_session_set_server_name(s, SERVER_NAME) != SMTPC_OK ||
       smtpc_session_set_tls_policy(s, (smtpc_security)policy) != SMTPC_OK ||
       smtpc_session_set_flag(s, SMTPC_FLAG_PIPELINING, !(o0 & 0x10)) ||
-      smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
-                             allow_plain) ||
+      smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, allow_plain) ||
       smtpc_session_set_flag(s, SMTPC_FLAG_HELO_ONLY, (o1 >> 3) & 1))
     FAIL("session setup");
   switch ((o1 >> 4) & 3) {
-  case 1:
-    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINE, 64);
-    break;
-  case 2:
-    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINES, 4);
-    break;
-  case 3:
-    rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_BYTES, 256);
-    break;
-  default:
-    rv = SMTPC_OK;
+  case 1: rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINE, 64); break;
+  case 2: rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_LINES, 4); break;
+  case 3: rv = smtpc_session_set_limit(s, SMTPC_LIMIT_REPLY_BYTES, 256); break;
+  default: rv = SMTPC_OK;
   }
   if (rv != SMTPC_OK)
     FAIL("set_limit");
@@ -641,9 +632,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rv == SMTPC_OK) {
     if (!queued) {
       for (i = 0; i < ntxn; i++)
-        if (smtpc_session_queue(s, msgs[i].from, msgs[i].rcpts,
-                                msgs[i].nrcpts, &bodies[i],
-                                &t[i]) != SMTPC_OK)
+        if (smtpc_session_queue(s, msgs[i].from, msgs[i].rcpts, msgs[i].nrcpts,
+                                &bodies[i], &t[i]) != SMTPC_OK)
           FAIL("queue");
       queued = 1;
     }
