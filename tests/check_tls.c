@@ -1624,11 +1624,13 @@ END_TEST
  * in the transport.  With the blocking variants the alert's write blocks
  * inside mbedtls_ssl_read(); the next send must still deliver its own bytes
  * (mbedTLS would otherwise flush the alert in their place and report them
- * sent: see flush_pending() in io_mbedtls.c). */
+ * sent: see flush_pending() in io_mbedtls.c).  TLS 1.2 on every version: a
+ * HelloRequest exists only there (TLS 1.3 has no renegotiation, RFC 8446
+ * 4.1.2), so the server stops at TLS 1.2. */
 START_TEST(non_data_record) {
-#if defined(MBEDTLS_SSL_RENEGOTIATION) && MBEDTLS_VERSION_NUMBER < 0x03000000
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
   pair *p = pair_new(SMTPC_SECURITY_STARTTLS, NULL, "srv.pem", "srv.key",
-                     SRV_RENEGOTIATION, _i);
+                     SRV_RENEGOTIATION | SRV_TLS12_MAX, _i);
   unsigned char b[32];
   smtpc_ssize r = SMTPC_ERR_WANT_READ;
   long i;
@@ -1647,8 +1649,7 @@ START_TEST(non_data_record) {
   xfer_c2s(p, "QUIT\r\n", 6);
   pair_free(p);
 #else
-  /* The test server cannot send a HelloRequest here (3.x drops TLS 1.2
-   * renegotiation from the default build paths this test relies on). */
+  /* This mbedTLS was built without renegotiation: no HelloRequest. */
 #endif
 }
 END_TEST
