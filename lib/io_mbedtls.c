@@ -2,8 +2,8 @@
 /* The mbedTLS adapter (include/smtpc/tls.h): TLS over any smtpc_io.
  *
  * Builds against mbedTLS 2.28 LTS, 3.6 LTS and 4.x; what differs between
- * them is in tls_compat.c.  Server names and their matching are in
- * tls_host.c (no mbedTLS there), the session cache in tls_cache.c.
+ * them is in io_mbedtls_compat.c.  Server names and their matching are in
+ * tls_host.c (no mbedTLS there), the session cache in io_mbedtls_cache.c.
  *
  * The wrapper is a small state machine:
  *
@@ -53,8 +53,8 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
-#include "tls_cache.h"
-#include "tls_compat.h"
+#include "io_mbedtls_cache.h"
+#include "io_mbedtls_compat.h"
 #include "tls_host.h"
 
 #include <limits.h>
@@ -581,7 +581,7 @@ static int map_error(smtpc_tls *t, int ret, const char *what) {
   return SMTPC_ERR_TLS;
 }
 
-/* ---- session cache (tls_cache.c) ---------------------------------------- */
+/* ---- session cache (io_mbedtls_cache.c) ---------------------------------------- */
 
 static smtpc__tls_cache_key cache_key(const smtpc_tls *t) {
   smtpc__tls_cache_key k;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* HMAC-MD5 (RFC 2104) for CRAM-MD5 (RFC 2195): from mbedTLS up to 3.x when
- * it has MD5 (tls_compat.h), else from the MD5 (RFC 1321) here: builds
+ * it has MD5 (io_mbedtls_compat.h), else from the MD5 (RFC 1321) here: builds
  * without TLS, and mbedTLS 4.x, whose PSA HMAC refuses the empty key that
  * an empty password gives.  MD5 is broken for collisions; CRAM-MD5 only
  * needs it as a keyed MAC, and only because servers still offer it. */
 #include "smtpc_int.h"
 
 #ifdef SMTPC_HAVE_MBEDTLS
-#include "tls_compat.h"
+#include "io_mbedtls_compat.h"
 #endif
 
 #ifdef SMTPC__TLS_HMAC_MD5

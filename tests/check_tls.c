@@ -276,7 +276,7 @@ int main(void) {
 
 /* The library's version layer: the headers this mbedTLS has (no 2.x ones
  * in a 4.x build), PSA initialisation and the RNG for the test server. */
-#include "tls_compat.h"
+#include "io_mbedtls_compat.h"
 
 #include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ticket.h>

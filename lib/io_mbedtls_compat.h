@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The one place where mbedTLS versions differ (tls_compat.c), so that the
- * adapter (io_mbedtls.c) and the session cache (tls_cache.c) are written
+/* The one place where mbedTLS versions differ (io_mbedtls_compat.c), so that the
+ * adapter (io_mbedtls.c) and the session cache (io_mbedtls_cache.c) are written
  * once.  Tested: 2.28 LTS (Debian 12), 3.6 LTS (Debian 13's build), 4.0 and
  * 4.1 (PSA-only crypto from TF-PSA-Crypto).  What differs:
  *
@@ -20,8 +20,8 @@
  * 12's 2.28 in /usr/include), a 4.x build could silently take headers that
  * 4.x no longer ships.  This header includes none of them for 4.x and stops
  * the build if one was seen anyway. */
-#ifndef SMTPC_TLS_COMPAT_H
-#define SMTPC_TLS_COMPAT_H
+#ifndef SMTPC_IO_MBEDTLS_COMPAT_H
+#define SMTPC_IO_MBEDTLS_COMPAT_H
 
 #include "smtpc_int.h"
 
@@ -61,7 +61,7 @@
 #error "an mbedTLS 4.x build sees 2.x headers: put 4.x's include dir first"
 #endif
 
-/* 2.x: the DRBG is seeded straight from the OS (see tls_compat.c). */
+/* 2.x: the DRBG is seeded straight from the OS (see io_mbedtls_compat.c). */
 #if !defined(SMTPC__MBEDTLS_4) && MBEDTLS_VERSION_NUMBER < 0x03000000 &&       \
     !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
 #define SMTPC__TLS_OS_ENTROPY 1
@@ -111,7 +111,7 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
 /* Gives conf the RNG (nothing to do with 4.x). */
 void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 /* A client configuration's version-dependent part: the RNG, TLS 1.2 as the
- * minimum, the key exchange groups (cheapest safe first, see tls_compat.c)
+ * minimum, the key exchange groups (cheapest safe first, see io_mbedtls_compat.c)
  * and, where mbedTLS needs to be asked, TLS 1.3 tickets signalled. */
 void smtpc__tls_conf_client(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 
@@ -128,4 +128,4 @@ void smtpc__tls_verify_info(char *buf, size_t len, uint32_t flags);
  * SMTPC_ERR_INTERNAL. */
 int smtpc__tls_sha256(const unsigned char *in, size_t n, unsigned char out[32]);
 
-#endif /* SMTPC_TLS_COMPAT_H */
+#endif /* SMTPC_IO_MBEDTLS_COMPAT_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The TLS session cache: smtpc_tls_cache (smtpc/tls.h) and what the adapter
- * calls around a handshake (tls_cache.h).
+ * calls around a handshake (io_mbedtls_cache.h).
  *
  * Each slot keeps one mbedtls_ssl_session: a TLS 1.2 session ID (RFC 5246)
  * or ticket (RFC 5077), or a TLS 1.3 ticket (RFC 8446 4.6.1), filed under
@@ -10,7 +10,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
-#include "tls_cache.h"
+#include "io_mbedtls_cache.h"
 
 #include <string.h>
 

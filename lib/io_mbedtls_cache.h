@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The TLS session cache (tls_cache.c, public side in smtpc/tls.h): sessions
+/* The TLS session cache (io_mbedtls_cache.c, public side in smtpc/tls.h): sessions
  * kept for resumption, keyed by server name and trust settings. */
-#ifndef SMTPC_TLS_CACHE_H
-#define SMTPC_TLS_CACHE_H
+#ifndef SMTPC_IO_MBEDTLS_CACHE_H
+#define SMTPC_IO_MBEDTLS_CACHE_H
 
-#include "tls_compat.h"
+#include "io_mbedtls_compat.h"
 
 #include <smtpc/tls.h>
 
@@ -27,4 +27,4 @@ void smtpc__tls_cache_store(smtpc_tls_cache *c, const smtpc__tls_cache_key *k,
 /* Forgets the session filed under k. */
 void smtpc__tls_cache_drop(smtpc_tls_cache *c, const smtpc__tls_cache_key *k);
 
-#endif /* SMTPC_TLS_CACHE_H */
+#endif /* SMTPC_IO_MBEDTLS_CACHE_H */

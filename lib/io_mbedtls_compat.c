@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* mbedTLS version differences (tls_compat.h): every MBEDTLS_VERSION_NUMBER
+/* mbedTLS version differences (io_mbedtls_compat.h): every MBEDTLS_VERSION_NUMBER
  * test of the adapter is here. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
-#include "tls_compat.h"
+#include "io_mbedtls_compat.h"
 
 #include <string.h>
 
