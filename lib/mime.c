@@ -219,6 +219,14 @@ int smtpc_msg_set_seed(smtpc_msg *m, uint64_t seed) {
   return SMTPC_OK;
 }
 
+int smtpc_msg_set_buffer_size(smtpc_msg *m, size_t size) {
+  if (m == NULL || (size != 0 && (size < SMTPC__MIME_BUFSIZE_MIN ||
+                                  size > SMTPC__MIME_BUFSIZE_MAX)))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  m->bufsize = size; /* the bytes produced do not change: no touch() */
+  return SMTPC_OK;
+}
+
 int smtpc_msg_set_8bitmime(smtpc_msg *m, int on) {
   if (m == NULL)
     return SMTPC_ERR_INVALID_ARGUMENT;

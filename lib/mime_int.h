@@ -120,6 +120,12 @@ typedef struct smtpc__textpart {
   int enc; /* chosen by build() */
 } smtpc__textpart;
 
+/* Default size of each of the two buffers of a body being read. */
+#define SMTPC__MIME_BUFSIZE 32768
+/* Bounds of smtpc_msg_set_buffer_size(). */
+#define SMTPC__MIME_BUFSIZE_MIN 64
+#define SMTPC__MIME_BUFSIZE_MAX ((size_t)1 << 24)
+
 struct smtpc_msg {
   smtpc_mem mem;
   smtpc_msg_platform plat;
@@ -139,6 +145,7 @@ struct smtpc_msg {
   smtpc__part *parts;
   size_t nparts, capparts;
   int allow8bit;
+  size_t bufsize; /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
   char rnd[SMTPC__MIME_RND_LEN + 1];
   int have_rnd;
   /* the program, built by smtpc_msg_body() when stale */

@@ -19,8 +19,9 @@
 
 #define MAX_TEXT_LINE 78 /* longer text lines go out quoted-printable */
 #define BOUNDARY_TRIES 8
-#define IBUF_SIZE 32832 /* 576 base64 lines of input per source read */
-#define OBUF_SIZE 32768
+/* The input buffer holds whole base64 lines of input (57 bytes each), as
+ * many as fit in the size smtpc_msg_set_buffer_size() set. */
+#define B64_LINE_IN 57
 #define MAX_SPINS 1000000L /* fill steps per read call */
 
 enum { SEG_LIT, SEG_TEXT, SEG_BIN };
@@ -57,7 +58,8 @@ typedef struct smtpc__reader {
   size_t ilen, ioff;
   unsigned char *obuf;
   size_t olen, ooff;
-  int err; /* sticky */
+  size_t icap, ocap; /* sizes of ibuf and obuf, fixed when the body began */
+  int err;           /* sticky */
 } reader;
 
 /* ---- randomness ---------------------------------------------------------- */
@@ -580,8 +582,12 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   if (r == NULL)
     return SMTPC_ERR_NOMEM;
   r->m = m;
-  r->ibuf = smtpc__malloc(&m->mem, IBUF_SIZE);
-  r->obuf = smtpc__malloc(&m->mem, OBUF_SIZE);
+  r->ocap = m->bufsize != 0 ? m->bufsize : SMTPC__MIME_BUFSIZE;
+  r->icap = r->ocap / B64_LINE_IN * B64_LINE_IN;
+  if (r->icap == 0)
+    r->icap = r->ocap;
+  r->ibuf = smtpc__malloc(&m->mem, r->icap);
+  r->obuf = smtpc__malloc(&m->mem, r->ocap);
   if (r->ibuf == NULL || r->obuf == NULL) {
     rv = SMTPC_ERR_NOMEM;
     goto fail;
@@ -641,15 +647,15 @@ static int bin_refill(reader *r, const smtpc__part *p) {
   smtpc_ssize n;
   if (r->ioff != r->ilen || r->eof)
     return SMTPC_OK;
-  n = is_file ? m->plat.file_read(m->plat.user, r->file, r->ibuf, IBUF_SIZE)
-              : p->read(p->ctx, r->ibuf, IBUF_SIZE);
+  n = is_file ? m->plat.file_read(m->plat.user, r->file, r->ibuf, r->icap)
+              : p->read(p->ctx, r->ibuf, r->icap);
   if (n == SMTPC_ERR_WANT_READ)
     return SMTPC_ERR_WANT_READ;
   if (n < 0)
     return is_file                                    ? SMTPC_ERR_IO
            : (n >= -999 && n != SMTPC_ERR_WANT_WRITE) ? (int)n
                                                       : SMTPC_ERR_CALLBACK;
-  if (n > IBUF_SIZE)
+  if ((size_t)n > r->icap)
     return SMTPC_ERR_CALLBACK;
   if (n == 0) {
     r->eof = 1;
@@ -684,7 +690,7 @@ static int fill_bin(reader *r, const seg *s) {
     avail = r->ilen - r->ioff;
   }
   if (avail > 0) {
-    r->olen = smtpc__b64s_encode(&r->b64, in, avail, &used, r->obuf, OBUF_SIZE);
+    r->olen = smtpc__b64s_encode(&r->b64, in, avail, &used, r->obuf, r->ocap);
     if (p->src == SMTPC__SRC_MEM)
       r->pos += used;
     else
@@ -709,8 +715,8 @@ static int fill(reader *r) {
   switch (s->kind) {
   case SEG_LIT:
     n = s->len - r->pos;
-    if (n > OBUF_SIZE)
-      n = OBUF_SIZE;
+    if (n > r->ocap)
+      n = r->ocap;
     memcpy(r->obuf, m->lit.data + s->off + r->pos, n);
     r->olen = n;
     r->pos += n;
@@ -721,10 +727,10 @@ static int fill(reader *r) {
     if (r->pos < s->len) {
       if (s->enc == ENC_QP)
         r->olen = smtpc__qp_encode(&r->qp, s->src + r->pos, s->len - r->pos,
-                                   &used, r->obuf, OBUF_SIZE);
+                                   &used, r->obuf, r->ocap);
       else
         r->olen = smtpc__crlf_encode(&r->crlf, s->src + r->pos, s->len - r->pos,
-                                     &used, r->obuf, OBUF_SIZE);
+                                     &used, r->obuf, r->ocap);
       r->pos += used;
     } else {
       if (s->enc == ENC_QP)

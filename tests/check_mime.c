@@ -144,12 +144,15 @@ typedef struct mstream {
   int fail_at_end;   /* return this error instead of 0 at the end */
   int overflow;      /* claim one byte more than asked for */
   long calls;
+  size_t max_len; /* the most bytes asked for in one call */
 } mstream;
 
 static smtpc_ssize ms_read(void *ctx, unsigned char *buf, size_t len) {
   mstream *s = ctx;
   size_t k = s->n - s->pos;
   s->calls++;
+  if (len > s->max_len)
+    s->max_len = len;
   if (s->block && (s->toggle ^= 1))
     return SMTPC_ERR_WANT_READ;
   if (k == 0 && s->fail_at_end)
@@ -691,6 +694,89 @@ START_TEST(golden_chunk_invariance) {
   }
   tu_bytes_free(&ref);
   smtpc_msg_free(m);
+}
+END_TEST
+
+/* smtpc_msg_set_buffer_size() changes how much a read returns, never the
+ * bytes: every golden message is the same with buffers of 64 bytes up. */
+START_TEST(golden_buffer_sizes) {
+  static const size_t sizes[] = {64, 65, 113, 114, 128, 1000, 0};
+  smtpc_msg *m = new_msg();
+  tu_bytes ref = {0};
+  size_t k;
+  golden_build(_i, m);
+  body_bytes(m, 1 << 20, &ref);
+  smtpc_msg_free(m);
+  for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+    tu_bytes out = {0};
+    m = new_msg();
+    ck_assert_int_eq(smtpc_msg_set_buffer_size(m, sizes[k]), SMTPC_OK);
+    golden_build(_i, m);
+    body_bytes(m, (k & 1) ? 7 : 4096, &out);
+    TU_ASSERT_BYTES(out.p, out.n, ref.p, ref.n);
+    tu_bytes_free(&out);
+    smtpc_msg_free(m);
+  }
+  tu_bytes_free(&ref);
+}
+END_TEST
+
+/* The two buffers of a body are the size asked for: the heap a body takes
+ * and the most a stream attachment is asked for at once follow it. */
+START_TEST(buffer_size_bounds_heap) {
+  static const struct {
+    size_t size, stream_ask;
+  } c[] = {{64, 57}, {128, 114}, {1000, 969}, {0, 32718}};
+  unsigned char *data = make_bin(5000, 3);
+  size_t k;
+  for (k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+    tu_alloc a;
+    smtpc_msg *m;
+    smtpc_body b;
+    mstream st;
+    tu_bytes o = {0};
+    size_t before, size = c[k].size != 0 ? c[k].size : 32768;
+    tu_alloc_init(&a, 0);
+    memset(&st, 0, sizeof(st));
+    st.p = data;
+    st.n = 5000;
+    ck_assert_int_eq(smtpc_msg_new(&m, &a.mem), SMTPC_OK);
+    ck_assert_int_eq(smtpc_msg_set_seed(m, 1), SMTPC_OK);
+    ck_assert_int_eq(smtpc_msg_set_date(m, 1700000000, 0), SMTPC_OK);
+    ck_assert_int_eq(smtpc_msg_set_from(m, NULL, "a@example.org"), SMTPC_OK);
+    ck_assert_int_eq(smtpc_msg_set_buffer_size(m, c[k].size), SMTPC_OK);
+    ck_assert_int_eq(
+        smtpc_msg_add_attachment_stream(m, ms_read, &st, 5000, "d.bin", NULL),
+        SMTPC_OK);
+    /* build the program first, so that the difference is the reader's */
+    ck_assert_int_eq(smtpc_msg_envelope(m, &(const char *){NULL},
+                                        &(const char *const *){NULL},
+                                        &(size_t){0}),
+                     SMTPC_OK);
+    before = a.live_bytes;
+    ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_OK);
+    ck_assert_msg(a.live_bytes - before >= 2 * size - 57 &&
+                      a.live_bytes - before <= 2 * size + 4096,
+                  "size %zu: body took %zu bytes", size, a.live_bytes - before);
+    ck_assert_int_eq(read_all(&b, 300, &o), 0);
+    ck_assert_uint_eq(st.max_len, c[k].stream_ask);
+    ck_assert_uint_eq(st.pos, 5000);
+    tu_bytes_free(&o);
+    smtpc_msg_free(m);
+    TU_ASSERT_NO_LEAKS(&a);
+  }
+  ck_assert_int_eq(smtpc_msg_set_buffer_size(NULL, 128),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  {
+    smtpc_msg *m = new_msg();
+    ck_assert_int_eq(smtpc_msg_set_buffer_size(m, 63),
+                     SMTPC_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(smtpc_msg_set_buffer_size(m, ((size_t)1 << 24) + 1),
+                     SMTPC_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(smtpc_msg_set_buffer_size(m, (size_t)1 << 24), SMTPC_OK);
+    smtpc_msg_free(m);
+  }
+  free(data);
 }
 END_TEST
 
@@ -2223,6 +2309,7 @@ static Suite *mime_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, golden_structures, 0, ngolden);
   tcase_add_loop_test(tc, golden_chunk_invariance, 0, ngolden);
+  tcase_add_loop_test(tc, golden_buffer_sizes, 0, ngolden);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("codecs");
@@ -2238,6 +2325,7 @@ static Suite *mime_suite(void) {
   tc = tcase_create("reader");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, reader_stream_equals_memory);
+  tcase_add_test(tc, buffer_size_bounds_heap);
   tcase_add_test(tc, reader_would_block_passthrough);
   tcase_add_test(tc, reader_stream_errors);
   tcase_add_test(tc, reader_files);

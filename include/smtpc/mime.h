@@ -438,6 +438,24 @@ SMTPC_API int smtpc_msg_add_inline_stream(smtpc_msg *m, smtpc_msg_read_cb read,
                                           const char *content_id);
 
 /**
+ * \brief Sets the size of each of the two buffers a body holds while it is
+ *        read (default 32768 bytes).
+ *
+ * Small buffers suit a microcontroller: with 128 the builder streams a
+ * message in a few hundred bytes of heap.  The bytes of the message do not
+ * change, only how many a read of the body can return at once and how
+ * many a file or stream attachment is asked for at once (the size rounded
+ * down to a multiple of 57, one base64 line of input).  Applies to bodies
+ * obtained later with smtpc_msg_body(); earlier ones keep their size.
+ * \param[in] m The message.
+ * \param[in] size 64 to 16777216, or 0 for the default.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p m is NULL or \p size is out of
+ *         range.
+ */
+SMTPC_API int smtpc_msg_set_buffer_size(smtpc_msg *m, size_t size);
+
+/**
  * \brief Allows the `8bit` transfer encoding for UTF-8 text parts: set it
  *        when the server offers 8BITMIME (default off: quoted-printable).
  *
@@ -467,8 +485,8 @@ SMTPC_API int smtpc_msg_set_8bitmime(smtpc_msg *m, int on);
  * ::SMTPC_ERR_INVALID_STATE, and so does a newer body of a message with a
  * stream attachment (a stream can be read only once).  Once its read
  * callback has returned 0 or an error, a body keeps returning that.  A body
- * holds two buffers of 32 KiB while it is read and about 200 bytes until
- * smtpc_msg_free().
+ * holds two buffers of 32 KiB while it is read (see
+ * smtpc_msg_set_buffer_size()) and about 200 bytes until smtpc_msg_free().
  * \param[in] m The message.
  * \param[out] body Receives the body source; it owns nothing.
  * \retval SMTPC_OK Success.
