@@ -684,8 +684,12 @@ fail:
 static int add_memory(smtpc_msg *m, int is_inline, const void *data, size_t len,
                       const char *filename, const char *type, const char *cid) {
   smtpc__part p;
-  if (m == NULL || (data == NULL && len > 0) || len > INT64_MAX)
+  if (m == NULL || (data == NULL && len > 0))
     return SMTPC_ERR_INVALID_ARGUMENT;
+#if SIZE_MAX > INT64_MAX /* else every len fits (and the test would warn) */
+  if (len > INT64_MAX)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+#endif
   memset(&p, 0, sizeof(p));
   p.src = SMTPC__SRC_MEM;
   p.is_inline = is_inline;
