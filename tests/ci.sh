@@ -7,6 +7,8 @@
 #   0. tests/hygiene.sh: git tracks no libtool wrapper, binary or absolute
 #      path; tests/format.sh: every C file is as .clang-format says
 #   1. autoreconf -fi; ./configure --enable-werror; make; make check
+#      (tests/embedded.sh runs the firmware of ports/ under QEMU);
+#      make check-embedded (the core for Cortex-M4 and RISC-V)
 #   2. the Check suites again with CK_FORK=no under valgrind
 #   3. make doc (Doxygen with WARN_AS_ERROR); tests/pkgconfig.sh: make install
 #      into a staging directory, an outside program built and run through
@@ -121,6 +123,15 @@ end
 
 begin "make check"
 run_check
+end
+
+begin "make check-embedded (the core for Cortex-M4 and RISC-V rv32imac)"
+if make check-embedded; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    exit 1
+fi
 end
 
 begin "Check suites under valgrind (CK_FORK=no)"
