@@ -79,6 +79,13 @@ struct smtpc_txn {
   int caller_owned; /* the caller holds a pointer */
 };
 
+/* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
+typedef struct smtpc__auth_ops {
+  int (*start)(smtpc_session *s);
+  int (*reply)(smtpc_session *s, const smtpc_reply *r);
+} smtpc__auth_ops;
+extern const smtpc__auth_ops smtpc__session_auth;
+
 struct smtpc_session {
   smtpc_mem mem;
   smtpc_io io;
@@ -137,8 +144,9 @@ struct smtpc_session {
   int tls_up;              /* the transport was upgraded after STARTTLS */
   int allow_plain_auth;
   smtpc_auth_mech auth_want;
-  smtpc_auth_mech auth_mech; /* in progress */
-  smtpc_auth_mech auth_used; /* succeeded */
+  const struct smtpc__auth_ops *auth; /* set with the credentials */
+  smtpc_auth_mech auth_mech;          /* in progress */
+  smtpc_auth_mech auth_used;          /* succeeded */
   unsigned auth_step;
   char *auth_user;
   char *auth_secret;

@@ -173,6 +173,7 @@ int smtpc_session_set_auth(smtpc_session *s, smtpc_auth_mech mech,
   s->auth_secret = p;
   s->auth_authzid = z;
   s->auth_want = mech;
+  s->auth = &smtpc__session_auth;
   return SMTPC_OK;
 }
 

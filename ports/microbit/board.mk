@@ -5,9 +5,9 @@ CPU := -mcpu=cortex-m0
 FLASH_ORIGIN := 0x00000000
 FLASH_SIZE := 256K
 RAM_ORIGIN := 0x20000000
-ARENA_notify := 8192
-STACK_notify := 4096
+ARENA_notify := 4096
+STACK_notify := 2048
 RAM_notify := 16K
-ARENA_full := 8192
-STACK_full := 4096
+ARENA_full := 7168
+STACK_full := 2048
 RAM_full := 16K

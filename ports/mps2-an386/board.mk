@@ -6,9 +6,11 @@ CPU := -mcpu=cortex-m4
 FLASH_ORIGIN := 0x00000000
 FLASH_SIZE := 256K
 RAM_ORIGIN := 0x20000000
-ARENA_notify := 16384
-STACK_notify := 4096
-RAM_notify := 64K
-ARENA_full := 16384
-STACK_full := 4096
-RAM_full := 64K
+# notify must fit in 8 KiB of RAM all told (the goal of issue 16): the
+# link fails if static data, arena and stack do not.
+ARENA_notify := 4096
+STACK_notify := 2048
+RAM_notify := 8K
+ARENA_full := 7168
+STACK_full := 2048
+RAM_full := 12K
