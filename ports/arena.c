@@ -29,17 +29,24 @@ static hdr *next(const arena *a, hdr *h) {
   return o < a->size ? at(a, o) : NULL;
 }
 
-static void account(arena *a, long delta) {
-  size_t top = 0, o;
+/* Books a change of delta bytes in use; end is the end (offset) of the
+ * block allocated, grown or freed.  The top moves up with an allocation
+ * and is searched for again only when the top block was freed. */
+static void account(arena *a, long delta, size_t end) {
+  size_t o;
   a->in_use = (size_t)((long)a->in_use + delta);
   if (a->in_use > a->peak_in_use)
     a->peak_in_use = a->in_use;
-  for (o = 0; o < a->size; o += at(a, o)->size)
-    if (!at(a, o)->free)
-      top = o + at(a, o)->size;
-  a->top = top;
-  if (top > a->peak_top)
-    a->peak_top = top;
+  if (delta > 0 && end > a->top)
+    a->top = end;
+  else if (delta < 0 && end >= a->top) {
+    a->top = 0;
+    for (o = 0; o < a->size; o += at(a, o)->size)
+      if (!at(a, o)->free)
+        a->top = o + at(a, o)->size;
+  }
+  if (a->top > a->peak_top)
+    a->peak_top = a->top;
 }
 
 void arena_init(arena *a, void *base, size_t size) {
@@ -77,7 +84,7 @@ void *arena_malloc(void *user, size_t n) {
       split(a, h, need);
       h->free = 0;
       a->allocs++;
-      account(a, (long)h->size);
+      account(a, (long)h->size, o + h->size);
       return h + 1;
     }
   }
@@ -93,7 +100,7 @@ void arena_free(void *user, void *p) {
     return;
   h = (hdr *)p - 1;
   h->free = 1;
-  account(a, -(long)h->size);
+  account(a, -(long)h->size, off_of(a, h) + h->size);
   while ((n = next(a, h)) != NULL && n->free)
     h->size += n->size;
   for (o = 0; o < off_of(a, h); o += at(a, o)->size)
@@ -121,7 +128,7 @@ void *arena_realloc(void *user, void *p, size_t n) {
     h->size += nx->size;
     split(a, h, need);
     a->allocs++;
-    account(a, (long)h->size - (long)old);
+    account(a, (long)h->size - (long)old, off_of(a, h) + h->size);
     return p;
   }
   if ((q = arena_malloc(user, n)) == NULL)

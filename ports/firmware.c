@@ -53,7 +53,7 @@ static unsigned char heap_mem[FW_ARENA_SIZE]
     __attribute__((section(".arena"), aligned(8)));
 static arena heap;
 
-static void reportf(const char *fmt, ...) {
+__attribute__((noinline)) static void reportf(const char *fmt, ...) {
   static char line[160];
   va_list ap;
   va_start(ap, fmt);
@@ -170,8 +170,8 @@ static smtpc_ssize flash_read(void *ctx, unsigned char *buf, size_t len) {
 #endif
 
 /* Reports every recipient's reply, the status and the queue id. */
-static void report_txn(const smtpc_txn *t, int which, int rc,
-                       const char *msgid) {
+__attribute__((noinline)) static void report_txn(const smtpc_txn *t, int which,
+                                                 int rc, const char *msgid) {
   size_t i;
   for (i = 0; t != NULL && i < smtpc_txn_rcpt_count(t); i++) {
     const smtpc_reply *r = smtpc_txn_rcpt_reply(t, i);
@@ -335,7 +335,7 @@ static int send_message(smtpc_session *s, int which, void *ctx) {
 static int stack_overflow;
 
 /* Figures of the part just done; then a new measurement starts. */
-static void measure(const char *what) {
+__attribute__((noinline)) static void measure(const char *what) {
   if (board_stack_peak() + 64 > board_stack_size()) {
     reportf("fw: %s: the stack (%u bytes) overflowed or nearly did", what,
             (unsigned)board_stack_size());
