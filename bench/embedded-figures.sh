@@ -52,10 +52,9 @@ for img in mps2-an386:notify mps2-an386:full microbit:notify microbit:full; do
     static=$((data + ${tbss:-0} + bss))
     bash "$top_srcdir/ports/run-qemu.sh" "$board" "$elf" "$PFX_PORT" 60 >"$work/report" ||
         die "$board/$app failed: $(cat "$work/report")"
-    timeout 300 qemu-system-arm -M "$board" -display none -monitor none \
-        -semihosting-config enable=on,target=native \
-        -serial "tcp:127.0.0.1:$PFX_PORT" -kernel "$elf" -singlestep \
-        -d exec,nochain -D "$work/exec.log" >/dev/null 2>&1 || die "$board/$app traced run failed"
+    bash "$top_srcdir/ports/run-qemu.sh" "$board" "$elf" "$PFX_PORT" 300 \
+        -singlestep -d exec,nochain -D "$work/exec.log" >/dev/null ||
+        die "$board/$app traced run failed"
     python3 "$top_srcdir/bench/embedded_icount.py" "$work/exec.log" "$elf" >"$work/icount"
     rm -f "$work/exec.log"
     targets=(drive=smtpc_session_open,smtpc_session_run,smtpc_session_quit
