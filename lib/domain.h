@@ -40,7 +40,11 @@ enum {
    * (what gethostname() may give), at most 253 octets */
   SMTPC__DOM_HOSTNAME = 1u << 1,
   /* at least two labels, and not "localhost" or "localhost.<anything>" */
-  SMTPC__DOM_FQDN = 1u << 2
+  SMTPC__DOM_FQDN = 1u << 2,
+  /* octets >= 0x80 count as letters (U-labels, RFC 6531 3.3; the caller
+   * checks that the UTF-8 is well formed); a label holding one may pass
+   * 63 octets, since its A-label is what must fit */
+  SMTPC__DOM_UTF8 = 1u << 3
 };
 
 /* 1 if d[0..n) is a domain as flags ask, else 0.
@@ -48,7 +52,7 @@ enum {
  * sub-domain = Let-dig [Ldh-str]. */
 static inline int smtpc__check_domain(const char *d, size_t n, unsigned flags) {
   size_t i, label = 0, dots = 0;
-  int lax = (flags & SMTPC__DOM_HOSTNAME) != 0;
+  int lax = (flags & SMTPC__DOM_HOSTNAME) != 0, u = 0;
   if (n == 0 || n > (lax ? 253u : 255u))
     return 0;
   if (d[0] == '[')
@@ -63,8 +67,12 @@ static inline int smtpc__check_domain(const char *d, size_t n, unsigned flags) {
         return 0;
       dots++;
       label = 0;
+      u = 0;
+    } else if ((flags & SMTPC__DOM_UTF8) && c >= 0x80) {
+      u = 1;
+      label++;
     } else if (smtpc__isalnum(c) || (c == '-' && (lax || label > 0))) {
-      if (++label > 63)
+      if (++label > 63 && !u)
         return 0;
     } else {
       return 0;

@@ -26,6 +26,15 @@
   X(SMTPC_ERR_BODY_LINE_TOO_LONG,                                              \
     "message has a line longer than 998 octets; message not sent")             \
   X(SMTPC_ERR_NOT_SUPPORTED, "feature not built into this library")            \
+  X(SMTPC_ERR_SMTPUTF8_UNSUPPORTED,                                            \
+    "address or header is UTF-8 but the server does not offer SMTPUTF8; "      \
+    "message not sent")                                                        \
+  X(SMTPC_ERR_IDNA_UNAVAILABLE,                                                \
+    "non-ASCII domain: the server does not offer SMTPUTF8 and no IDNA "        \
+    "converter (libidn2) is available for an A-label")                         \
+  X(SMTPC_ERR_DSN_UNSUPPORTED,                                                 \
+    "delivery status notifications required but the server does not offer "    \
+    "DSN; message not sent")                                                   \
   X(SMTPC_ERR_PROTOCOL, "malformed or out-of-sequence reply from server")      \
   X(SMTPC_ERR_REPLY_LINE_TOO_LONG,                                             \
     "server reply line exceeds the configured limit")                          \

@@ -10,6 +10,8 @@
  * resumes exactly there on the next call. */
 #include "session_int.h"
 
+#include "domain.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -103,6 +105,37 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
   return SMTPC_OK;
 }
 
+static int compose_mail(smtpc_session *s, smtpc_txn *t) {
+  smtpc__mail_params mp;
+  mp.size = t->body.size;
+  mp.body8bit = t->body8;
+  mp.smtputf8 = t->smtputf8;
+  mp.ret = t->dsn_sent ? (int)t->ret : 0;
+  mp.envid = t->dsn_sent ? t->envid : NULL;
+  return smtpc__cmd_mail(&s->out, &s->mem,
+                         t->wire_from ? t->wire_from : t->from, &mp);
+}
+
+/* RCPT with NOTIFY and ORCPT when DSN is in use.  ORCPT goes with every
+ * recipient that has NOTIFY or an ORCPT of its own; by default it is the
+ * address as sent (RFC 3461 4.2: on first submission it MUST equal the
+ * RCPT address), and it is left out when its encoding would pass the 500
+ * characters a server must take.  A caller's ORCPT was checked to fit. */
+static int compose_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx) {
+  const char *to = t->wire_rcpts ? t->wire_rcpts[idx] : t->rcpts[idx];
+  char orcpt[SMTPC__ORCPT_MAX + 1];
+  const char *o = NULL;
+  unsigned notify = 0;
+  if (t->dsn_sent) {
+    const char *given = t->orcpt ? t->orcpt[idx] : NULL;
+    notify = t->notify ? t->notify[idx] : 0;
+    if ((given != NULL || notify != 0) &&
+        smtpc__orcpt_encode(orcpt, given ? given : to, t->smtputf8) == SMTPC_OK)
+      o = orcpt;
+  }
+  return smtpc__cmd_rcpt(&s->out, &s->mem, to, notify, o);
+}
+
 /* Appends a command line to the output and traces it. */
 static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
                     ex_kind kind, smtpc_txn *t, size_t idx) {
@@ -110,9 +143,9 @@ static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
   int rv;
   if (kind == EX_MAIL)
     /* addresses were validated by smtpc_session_queue() */
-    rv = smtpc__cmd_mail(&s->out, &s->mem, t->from, t->body.size, t->body8);
+    rv = compose_mail(s, t);
   else if (kind == EX_RCPT)
-    rv = smtpc__cmd_rcpt(&s->out, &s->mem, t->rcpts[idx]);
+    rv = compose_rcpt(s, t, idx);
   else
     rv = smtpc__cmd_simple(&s->out, &s->mem, verb, arg);
   if (rv != SMTPC_OK) {
@@ -293,6 +326,124 @@ static int send_rset_if_owed(smtpc_session *s) {
   return SMTPC_OK;
 }
 
+/* 1 if the header section of a message in memory (up to the first empty
+ * line) holds an octet above 127: UTF-8 header fields (RFC 6532). */
+static int header_has8(const unsigned char *p, size_t n) {
+  size_t i;
+  int bol = 1;
+  for (i = 0; i < n; i++) {
+    if (p[i] >= 0x80)
+      return 1;
+    if (p[i] == '\n') {
+      if (bol)
+        return 0;
+      bol = 1;
+    } else if (p[i] != '\r') {
+      bol = 0;
+    }
+  }
+  return 0;
+}
+
+/* "local@" + the A-label form of the domain, or NULL with *rv set. */
+static char *to_alabel(smtpc_session *s, const char *addr, int *rv) {
+  const char *at = strrchr(addr, '@');
+  char dom[256], *out;
+  size_t nl, nd;
+  if (s->idna == NULL) {
+    *rv = SMTPC_ERR_IDNA_UNAVAILABLE;
+    return NULL;
+  }
+  *rv = s->idna(s->idna_user, at + 1, dom, sizeof(dom));
+  if (*rv == SMTPC_ERR_NOT_SUPPORTED) {
+    *rv = SMTPC_ERR_IDNA_UNAVAILABLE;
+    return NULL;
+  }
+  nl = (size_t)(at - addr) + 1;
+  if (*rv == SMTPC_OK) {
+    const char *z = memchr(dom, '\0', sizeof(dom));
+    nd = z ? (size_t)(z - dom) : sizeof(dom);
+  } else {
+    nd = 0;
+  }
+  /* what a callback gives is checked like the caller's addresses */
+  if (*rv == SMTPC_OK && (nd == sizeof(dom) || smtpc__has_8bit(dom, nd) ||
+                          !smtpc__check_domain(dom, nd, 0) || nl + nd > 254))
+    *rv = SMTPC_ERR_BAD_ADDRESS;
+  if (*rv != SMTPC_OK)
+    return NULL;
+  if ((out = smtpc__malloc(&s->mem, nl + nd + 1)) == NULL) {
+    *rv = SMTPC_ERR_NOMEM;
+    return NULL;
+  }
+  memcpy(out, addr, nl);
+  memcpy(out + nl, dom, nd + 1);
+  return out;
+}
+
+/* The A-label form of every address with a UTF-8 domain. */
+static int make_wire(smtpc_session *s, smtpc_txn *t) {
+  size_t i;
+  int rv = SMTPC_OK;
+  if (smtpc__addr_utf8(t->from) &&
+      (t->wire_from = to_alabel(s, t->from, &rv)) == NULL)
+    return rv;
+  if ((t->wire_rcpts = smtpc__malloc(&s->mem, t->nrcpt * sizeof(char *))) ==
+      NULL)
+    return SMTPC_ERR_NOMEM;
+  for (i = 0; i < t->nrcpt; i++)
+    t->wire_rcpts[i] = NULL;
+  for (i = 0; i < t->nrcpt; i++) {
+    const char *a = t->rcpts[i];
+    if (smtpc__addr_utf8(a) == 0)
+      t->wire_rcpts[i] = smtpc__strdup(&s->mem, a), rv = SMTPC_ERR_NOMEM;
+    else
+      t->wire_rcpts[i] = to_alabel(s, a, &rv);
+    if (t->wire_rcpts[i] == NULL)
+      return rv;
+  }
+  return SMTPC_OK;
+}
+
+/* SMTPUTF8 (RFC 6531 3.2, 3.4) and DSN (RFC 3461 5.2.2) against what the
+ * server offers.  SMTPUTF8 goes on MAIL exactly when an address or the
+ * header is UTF-8 and the server offers it; without it a UTF-8 local part
+ * or header cannot be sent at all, and a UTF-8 domain goes as an A-label.
+ * A transaction that cannot be sent completes here, before MAIL. */
+static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
+  const smtpc__caps *c = &s->caps;
+  int hdr8 = t->body.type == SMTPC_BODY_SMTPUTF8 ||
+             (t->body.type == SMTPC_BODY_AUTO && t->body.read == NULL && has8 &&
+              header_has8(t->body.data, t->body.len));
+  int rv;
+  smtpc__txn_free_wire(t); /* a transaction retried on a new connection */
+  t->smtputf8 = 0;
+  t->dsn_sent = 0;
+  if (c->flags & SMTPC__CAP_SMTPUTF8) {
+    t->smtputf8 = hdr8 || t->utf8 != 0;
+  } else if (hdr8 || (t->utf8 & SMTPC__UTF8_LOCAL)) {
+    txn_complete(s, t, SMTPC_ERR_SMTPUTF8_UNSUPPORTED);
+    return SMTPC_OK;
+  } else if (t->utf8 & SMTPC__UTF8_DOMAIN) {
+    if ((rv = make_wire(s, t)) != SMTPC_OK) {
+      smtpc__txn_free_wire(t);
+      if (rv == SMTPC_ERR_NOMEM)
+        return rv;
+      txn_complete(s, t, rv);
+      return SMTPC_OK;
+    }
+  }
+  if (t->dsn_asked) {
+    if (c->flags & SMTPC__CAP_DSN) {
+      t->dsn_sent = 1;
+    } else if (t->dsn_flags & SMTPC_DSN_REQUIRED) {
+      txn_complete(s, t, SMTPC_ERR_DSN_UNSUPPORTED);
+      return SMTPC_OK;
+    }
+  }
+  return SMTPC_OK;
+}
+
 /* Checks a queued transaction against the server's extensions and composes
  * its envelope.  A transaction that cannot be sent is completed without a
  * byte reaching the server. */
@@ -325,6 +476,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     }
     break;
   }
+  if (t->body.type == SMTPC_BODY_SMTPUTF8)
+    t->body8 = 1;
   if (t->body.type == SMTPC_BODY_7BIT && has8) {
     txn_complete(s, t, SMTPC_ERR_8BIT_UNSUPPORTED);
     return SMTPC_OK;
@@ -344,6 +497,9 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     size = -1;
   }
   t->body.size = size;
+
+  if ((rv = check_intl(s, t, has8)) != SMTPC_OK || t->phase == TP_DONE)
+    return rv;
 
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
@@ -1176,6 +1332,7 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->timeouts[SMTPC_TIMEOUT_DATA_END] = 10 * 60 * 1000;
   s->timeouts[SMTPC_TIMEOUT_OTHER] = 5 * 60 * 1000;
   s->pipelining = 1;
+  s->idna = smtpc_idna_to_ascii;
   s->in_chunk = IN_CHUNK;
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;
@@ -1251,7 +1408,7 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   if (s == NULL || rcpts == NULL || nrcpts == 0 || body == NULL ||
       body->version != SMTPC_BODY_VERSION ||
       (body->read == NULL && body->data == NULL && body->len > 0) ||
-      (unsigned)body->type > SMTPC_BODY_8BITMIME)
+      (unsigned)body->type > SMTPC_BODY_SMTPUTF8)
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (s->ph == PH_BROKEN || s->ph == PH_QUIT)
     return SMTPC_ERR_INVALID_STATE;
@@ -1265,6 +1422,9 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   if ((t = smtpc__txn_new(&s->mem, from, rcpts, nrcpts, &rv)) == NULL)
     return rv;
   t->status = SMTPC__PENDING;
+  t->utf8 = smtpc__addr_utf8(from);
+  for (i = 0; i < nrcpts; i++)
+    t->utf8 |= smtpc__addr_utf8(rcpts[i]);
   t->body = *body;
   t->nrcpt = nrcpts;
   t->s = s;

@@ -77,6 +77,20 @@ struct smtpc_txn {
   int body8;        /* BODY=8BITMIME declared */
   int reject8;      /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned; /* the caller holds a pointer */
+  unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
+  int smtputf8;     /* SMTPUTF8 sent on MAIL */
+  /* addresses as sent when they differ from the caller's (A-labels for a
+   * server without SMTPUTF8), else NULL */
+  char *wire_from;
+  char **wire_rcpts;
+  /* DSN (RFC 3461): asked for with smtpc_txn_set_dsn()/set_notify() */
+  int dsn_asked;
+  int dsn_sent; /* the parameters went out (the server offers DSN) */
+  unsigned dsn_flags;
+  smtpc_dsn_ret ret;
+  char *envid;
+  unsigned *notify; /* per recipient, or NULL */
+  char **orcpt;     /* per recipient as given, or NULL (the RCPT address) */
 };
 
 /* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
@@ -151,7 +165,9 @@ struct smtpc_session {
   char *auth_user;
   char *auth_secret;
   char *auth_authzid;
-  int can_quit; /* broken by a reply, connection still in sync */
+  int can_quit;       /* broken by a reply, connection still in sync */
+  smtpc_idna_cb idna; /* A-labels for a server without SMTPUTF8 */
+  void *idna_user;
   size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
 };
 
@@ -166,6 +182,11 @@ void smtpc__txn_destroy(smtpc_txn *t);
 void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r);
 /* Sets t->queue_id from the final reply, when it names one. */
 int smtpc__txn_find_queue_id(smtpc_txn *t);
+/* Frees the A-label copies of the addresses. */
+void smtpc__txn_free_wire(smtpc_txn *t);
+/* SMTPC_OK for a valid NOTIFY bit set (NEVER alone), else
+ * SMTPC_ERR_INVALID_ARGUMENT. */
+int smtpc__check_notify(unsigned notify);
 /* Keeps a bounded copy of the reply to RCPT idx. */
 int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r);
 

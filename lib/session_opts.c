@@ -209,3 +209,11 @@ void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
   s->phase_hook = hook;
   s->phase_user = user;
 }
+
+int smtpc_session_set_idna(smtpc_session *s, smtpc_idna_cb cb, void *user) {
+  if (s == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  s->idna = cb;
+  s->idna_user = user;
+  return SMTPC_OK;
+}

@@ -150,13 +150,54 @@ int smtpc__check_mailbox(const char *addr, int is_from);
  * characters (CR, LF, NUL, ...); octets >= 0x80 pass (UTF-8 SASL names). */
 int smtpc__check_arg(const char *arg, int allow_space);
 
-/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME]\r\n" (size < 0:
- * none) and "RCPT TO:<to>\r\n".  The addresses are not checked here: the
- * caller has had them pass smtpc__check_mailbox() (smtpc_session_queue()
- * checks every address of a transaction when it is queued). */
+/* Non-ASCII parts of a mailbox (smtpc__addr_utf8()). */
+enum { SMTPC__UTF8_LOCAL = 1u << 0, SMTPC__UTF8_DOMAIN = 1u << 1 };
+unsigned smtpc__addr_utf8(const char *addr);
+/* The length of the well-formed UTF-8 sequence at p[0..n) (1 for ASCII),
+ * its code point in *cp (may be NULL); 0 when ill-formed (overlong,
+ * surrogate, above U+10FFFF, truncated). */
+size_t smtpc__utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
+
+/* RFC 3461: ENVID at most 100 characters as sent; the ORCPT parameter at
+ * most 500 ("ORCPT=" included). */
+#define SMTPC__ENVID_MAX 100
+#define SMTPC__ORCPT_MAX 500
+/* xtext (RFC 3461 4): "+HH" for '+', '=' and octets outside '!'..'~'.
+ * dst holds 3 * n + 1; returns the length written (NUL-terminated). */
+size_t smtpc__xtext(char *dst, const char *src, size_t n);
+/* RFC 6533 3 utf-8-addr-xtext (raw = 0: non-ASCII as \x{HEX}) or
+ * utf-8-addr-unitext (raw = 1: non-ASCII as it is).  dst holds 10 * n + 1;
+ * 0 for ill-formed UTF-8. */
+size_t smtpc__utf8_addr_xtext(char *dst, const char *src, size_t n, int raw);
+/* SMTPC_OK if envid is printable US-ASCII of at most 100 characters once
+ * xtext-encoded, else SMTPC_ERR_BAD_ARGUMENT. */
+int smtpc__check_envid(const char *envid);
+/* Writes the ORCPT value for addr into dst (SMTPC__ORCPT_MAX + 1 octets):
+ * "rfc822;" + xtext for an ASCII address, "utf-8;" + the RFC 6533 form
+ * (raw: with SMTPUTF8) for a UTF-8 one.  SMTPC_ERR_BAD_ARGUMENT when the
+ * parameter would pass 500 characters, SMTPC_ERR_BAD_ADDRESS for bad
+ * UTF-8. */
+int smtpc__orcpt_encode(char *dst, const char *addr, int raw);
+
+/* What MAIL carries besides the reverse-path. */
+typedef struct smtpc__mail_params {
+  int64_t size;      /* SIZE=, or < 0 for none */
+  int body8bit;      /* BODY=8BITMIME */
+  int smtputf8;      /* SMTPUTF8 */
+  int ret;           /* smtpc_dsn_ret: RET=FULL / RET=HDRS, or none */
+  const char *envid; /* ENVID=xtext (checked), or NULL */
+} smtpc__mail_params;
+
+/* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME][ SMTPUTF8][ RET=..]
+ * [ ENVID=..]\r\n" and "RCPT TO:<to>[ NOTIFY=..][ ORCPT=orcpt]\r\n"
+ * (notify: SMTPC_NOTIFY_* bits, 0 for none; orcpt already encoded, or
+ * NULL).  The addresses are not checked here: the caller has had them pass
+ * smtpc__check_mailbox() (smtpc_session_queue() checks every address of a
+ * transaction when it is queued). */
 int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    int64_t size, int body8bit);
-int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to);
+                    const smtpc__mail_params *mp);
+int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,
+                    unsigned notify, const char *orcpt);
 /* Appends "VERB[ arg]\r\n" (arg may be NULL). */
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
                       const char *arg);

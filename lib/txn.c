@@ -55,12 +55,124 @@ smtpc_txn *smtpc__txn_new(const smtpc_mem *m, const char *from,
 void smtpc__txn_destroy(smtpc_txn *t) {
   size_t i;
   const smtpc_mem *m = &t->mem;
-  for (i = 0; i < t->nrcpt; i++)
+  for (i = 0; i < t->nrcpt; i++) {
     smtpc__reply_free(m, t->rreplies[i]);
+    if (t->orcpt != NULL)
+      smtpc__free(m, t->orcpt[i]);
+  }
+  smtpc__txn_free_wire(t);
+  smtpc__free(m, t->orcpt);
+  smtpc__free(m, t->notify);
+  smtpc__free(m, t->envid);
   smtpc__reply_free(m, t->final);
   smtpc__free(m, t->queue_id);
   smtpc__free(m, t);
 }
+
+void smtpc__txn_free_wire(smtpc_txn *t) {
+  size_t i;
+  if (t->wire_rcpts != NULL)
+    for (i = 0; i < t->nrcpt; i++)
+      smtpc__free(&t->mem, t->wire_rcpts[i]);
+  smtpc__free(&t->mem, t->wire_rcpts);
+  smtpc__free(&t->mem, t->wire_from);
+  t->wire_rcpts = NULL;
+  t->wire_from = NULL;
+}
+
+/* ---- DSN (RFC 3461) --------------------------------------------------------
+ * Checked when set, so that bad input is an argument error before anything
+ * is sent; encoded when RCPT is composed (the ORCPT form depends on whether
+ * SMTPUTF8 is in use, RFC 6533 3). */
+
+static int txn_settable(const smtpc_txn *t) {
+  return t->phase == TP_QUEUED && t->s != NULL;
+}
+
+int smtpc_txn_set_dsn(smtpc_txn *t, smtpc_dsn_ret ret, const char *envid,
+                      unsigned flags) {
+  char *e = NULL;
+  int rv;
+  if (t == NULL || (unsigned)ret > SMTPC_DSN_RET_HDRS ||
+      (flags & ~SMTPC_DSN_REQUIRED) != 0)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!txn_settable(t))
+    return SMTPC_ERR_INVALID_STATE;
+  if (envid != NULL) {
+    if ((rv = smtpc__check_envid(envid)) != SMTPC_OK)
+      return rv;
+    if ((e = smtpc__strdup(&t->mem, envid)) == NULL)
+      return SMTPC_ERR_NOMEM;
+  }
+  smtpc__free(&t->mem, t->envid);
+  t->envid = e;
+  t->ret = ret;
+  t->dsn_flags = flags;
+  t->dsn_asked = 1;
+  return SMTPC_OK;
+}
+
+int smtpc__check_notify(unsigned notify) {
+  if ((notify & ~(SMTPC_NOTIFY_NEVER | SMTPC_NOTIFY_SUCCESS |
+                  SMTPC_NOTIFY_FAILURE | SMTPC_NOTIFY_DELAY)) != 0 ||
+      ((notify & SMTPC_NOTIFY_NEVER) && notify != SMTPC_NOTIFY_NEVER))
+    return SMTPC_ERR_INVALID_ARGUMENT; /* NEVER stands alone (4.1) */
+  return SMTPC_OK;
+}
+
+int smtpc_txn_set_notify(smtpc_txn *t, size_t i, unsigned notify,
+                         const char *orcpt) {
+  char enc[SMTPC__ORCPT_MAX + 1], *o = NULL;
+  size_t k;
+  int rv;
+  if (t == NULL || (i >= t->nrcpt && i != SMTPC_ALL_RCPTS) ||
+      (i == SMTPC_ALL_RCPTS && orcpt != NULL) ||
+      smtpc__check_notify(notify) != SMTPC_OK)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!txn_settable(t))
+    return SMTPC_ERR_INVALID_STATE;
+  if (orcpt != NULL) {
+    /* the longer (utf-8-addr-xtext) form must fit, whatever the server */
+    if ((rv = smtpc__check_mailbox(orcpt, 0)) != SMTPC_OK ||
+        (rv = smtpc__orcpt_encode(enc, orcpt, 0)) != SMTPC_OK)
+      return rv;
+    if ((o = smtpc__strdup(&t->mem, orcpt)) == NULL)
+      return SMTPC_ERR_NOMEM;
+  }
+  if (t->notify == NULL) {
+    if ((t->notify = smtpc__malloc(&t->mem, t->nrcpt * sizeof(unsigned))) ==
+        NULL) {
+      smtpc__free(&t->mem, o);
+      return SMTPC_ERR_NOMEM;
+    }
+    for (k = 0; k < t->nrcpt; k++)
+      t->notify[k] = 0;
+  }
+  if (o != NULL && t->orcpt == NULL) {
+    if ((t->orcpt = smtpc__malloc(&t->mem, t->nrcpt * sizeof(char *))) ==
+        NULL) {
+      smtpc__free(&t->mem, o);
+      return SMTPC_ERR_NOMEM;
+    }
+    for (k = 0; k < t->nrcpt; k++)
+      t->orcpt[k] = NULL;
+  }
+  t->dsn_asked = 1;
+  for (k = 0; k < t->nrcpt; k++) {
+    if (i != SMTPC_ALL_RCPTS && k != i)
+      continue;
+    t->notify[k] = notify;
+    if (i != SMTPC_ALL_RCPTS && t->orcpt != NULL) {
+      smtpc__free(&t->mem, t->orcpt[k]);
+      t->orcpt[k] = o;
+    }
+  }
+  return SMTPC_OK;
+}
+
+int smtpc_txn_dsn_sent(const smtpc_txn *t) { return t != NULL && t->dsn_sent; }
+
+int smtpc_txn_smtputf8(const smtpc_txn *t) { return t != NULL && t->smtputf8; }
 
 /* Keeps r as the transaction's final reply (a reference, not a copy). */
 void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r) {

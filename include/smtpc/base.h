@@ -77,6 +77,16 @@ typedef enum smtpc_error {
   SMTPC_ERR_BODY_LINE_TOO_LONG = -107,
   /** The feature was not compiled into this build. */
   SMTPC_ERR_NOT_SUPPORTED = -108,
+  /** An address or a header field is UTF-8 (RFC 6531, 6532) and the server
+   *  does not offer SMTPUTF8; nothing of the message was sent. */
+  SMTPC_ERR_SMTPUTF8_UNSUPPORTED = -109,
+  /** A domain is non-ASCII, the server does not offer SMTPUTF8 and no IDNA
+   *  converter is available to send it as an A-label (see ::smtpc_idna_cb
+   *  and smtpc_idna_to_ascii()). */
+  SMTPC_ERR_IDNA_UNAVAILABLE = -110,
+  /** Delivery status notifications were required (::SMTPC_DSN_REQUIRED)
+   *  and the server does not offer DSN; nothing of the message was sent. */
+  SMTPC_ERR_DSN_UNSUPPORTED = -111,
 
   /** A server reply is syntactically invalid (bad code, separator, NUL), or
    *  out of sequence: a 354 to the DATA of a transaction already refused. */
@@ -147,6 +157,61 @@ SMTPC_API const char *smtpc_strerror(int err);
 SMTPC_API int smtpc_error_is_fatal(int err);
 
 /**
+ * \brief Converts a domain to its ASCII form (IDNA2008 / UTS #46 A-labels),
+ *        for a server that does not offer SMTPUTF8.
+ *
+ * Set one with smtpc_session_set_idna() or smtpc_msg_set_idna(); the
+ * default is smtpc_idna_to_ascii().
+ * \param[in] user The pointer given with the callback.
+ * \param[in] domain The domain, UTF-8 (at least one octet above 127).
+ * \param[out] out Receives the ASCII domain, NUL-terminated.
+ * \param[in] outlen Size of \p out (256 is always enough).
+ * \return ::SMTPC_OK, ::SMTPC_ERR_BAD_ADDRESS when the domain has no valid
+ *         ASCII form, or ::SMTPC_ERR_NOT_SUPPORTED when no conversion is
+ *         available (the address is then refused with
+ *         ::SMTPC_ERR_IDNA_UNAVAILABLE).
+ */
+typedef int (*smtpc_idna_cb)(void *user, const char *domain, char *out,
+                             size_t outlen);
+
+/**
+ * \brief The built-in ::smtpc_idna_cb: GNU libidn2's UTS #46
+ *        non-transitional mapping (`idn2_to_ascii_8z()` with NFC input),
+ *        when the library was built with it.
+ * \param[in] user Unused.
+ * \param[in] domain The domain, UTF-8.
+ * \param[out] out Receives the A-label form ("xn--bcher-kva.example").
+ * \param[in] outlen Size of \p out.
+ * \retval SMTPC_OK Converted.
+ * \retval SMTPC_ERR_BAD_ADDRESS Not a valid internationalised domain.
+ * \retval SMTPC_ERR_NOT_SUPPORTED Built without libidn2.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT NULL argument or \p out too small.
+ */
+SMTPC_API int smtpc_idna_to_ascii(void *user, const char *domain, char *out,
+                                  size_t outlen);
+
+/** \brief RET: what a failure notification returns (RFC 3461 4.3). */
+typedef enum smtpc_dsn_ret {
+  SMTPC_DSN_RET_DEFAULT = 0, /**< No RET parameter: the server decides. */
+  SMTPC_DSN_RET_FULL = 1,    /**< RET=FULL: the whole message. */
+  SMTPC_DSN_RET_HDRS = 2     /**< RET=HDRS: its header only. */
+} smtpc_dsn_ret;
+
+/** \name NOTIFY bits (RFC 3461 4.1), per recipient
+ *  NEVER stands alone; the others combine.  0 sends no NOTIFY.
+ *  @{ */
+#define SMTPC_NOTIFY_NEVER 1u   /**< NOTIFY=NEVER */
+#define SMTPC_NOTIFY_SUCCESS 2u /**< NOTIFY=SUCCESS */
+#define SMTPC_NOTIFY_FAILURE 4u /**< NOTIFY=FAILURE */
+#define SMTPC_NOTIFY_DELAY 8u   /**< NOTIFY=DELAY */
+/** @} */
+
+/** \brief DSN flag: fail before MAIL with ::SMTPC_ERR_DSN_UNSUPPORTED when
+ *         the server does not offer DSN (without it the parameters are left
+ *         out and smtpc_txn_dsn_sent() says so). */
+#define SMTPC_DSN_REQUIRED 1u
+
+/**
  * \brief Allocator hooks.  All memory of a session is obtained through these.
  *
  * Pass NULL wherever an allocator is accepted to use the C library.
@@ -212,8 +277,14 @@ typedef enum smtpc_body_type {
   /** Unknown: scanned when in memory; a stream is declared 8BITMIME when
    *  the server offers it and checked for 8-bit bytes otherwise. */
   SMTPC_BODY_AUTO = 0,
-  SMTPC_BODY_7BIT = 1,    /**< Only 7-bit bytes (checked while sending). */
-  SMTPC_BODY_8BITMIME = 2 /**< May hold 8-bit bytes: needs 8BITMIME. */
+  SMTPC_BODY_7BIT = 1,     /**< Only 7-bit bytes (checked while sending). */
+  SMTPC_BODY_8BITMIME = 2, /**< May hold 8-bit bytes: needs 8BITMIME. */
+  /** Header fields hold UTF-8 (RFC 6532), e.g. an address with a UTF-8
+   *  local part: MAIL carries SMTPUTF8 (and BODY=8BITMIME when offered),
+   *  and a server without SMTPUTF8 is refused before MAIL with
+   *  ::SMTPC_ERR_SMTPUTF8_UNSUPPORTED.  An ::SMTPC_BODY_AUTO body in
+   *  memory is given this type when its header holds an octet above 127. */
+  SMTPC_BODY_SMTPUTF8 = 3
 } smtpc_body_type;
 
 /**

@@ -440,6 +440,15 @@ SMTPC_API int smtpc_session_open(smtpc_session *s);
  * body's bytes or stream must stay valid until the transaction completes.
  * Several transactions may be queued; with PIPELINING their commands share
  * writes.
+ *
+ * Addresses may be UTF-8 (RFC 6531).  When the transaction starts, MAIL
+ * carries SMTPUTF8 exactly when an address or the message header
+ * (::SMTPC_BODY_SMTPUTF8) is UTF-8 and the server offers it.  Without it, a
+ * UTF-8 local part or header completes the transaction with
+ * ::SMTPC_ERR_SMTPUTF8_UNSUPPORTED before MAIL, and a UTF-8 domain is sent
+ * as an A-label (smtpc_session_set_idna()).  DSN parameters are set on the
+ * returned transaction before smtpc_session_run() (smtpc_txn_set_dsn(),
+ * smtpc_txn_set_notify()).
  * \param[in] s The session.
  * \param[in] from The reverse-path mailbox without angle brackets; "" for the
  *            null reverse-path `<>`.
@@ -456,6 +465,24 @@ SMTPC_API int smtpc_session_open(smtpc_session *s);
 SMTPC_API int smtpc_session_queue(smtpc_session *s, const char *from,
                                   const char *const *rcpts, size_t nrcpts,
                                   const smtpc_body *body, smtpc_txn **out);
+
+/**
+ * \brief Sets how a UTF-8 domain is converted to an A-label when the server
+ *        does not offer SMTPUTF8.
+ *
+ * The default is smtpc_idna_to_ascii() (libidn2 when the library was built
+ * with it).  Only addresses with a UTF-8 domain and an ASCII local part are
+ * converted, and only for a server without SMTPUTF8: with SMTPUTF8 they go
+ * as given, with the SMTPUTF8 parameter on MAIL.
+ * \param[in] s The session.
+ * \param[in] cb The converter, or NULL for none (such an address then
+ *            fails with ::SMTPC_ERR_IDNA_UNAVAILABLE).
+ * \param[in] user Passed to \p cb.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p s is NULL.
+ */
+SMTPC_API int smtpc_session_set_idna(smtpc_session *s, smtpc_idna_cb cb,
+                                     void *user);
 
 /**
  * \brief Runs queued transactions until all are complete.
@@ -626,6 +653,77 @@ SMTPC_API smtpc_step smtpc_txn_step(const smtpc_txn *t);
  * \return The id (valid while \p t lives) or NULL.
  */
 SMTPC_API const char *smtpc_txn_queue_id(const smtpc_txn *t);
+
+/** \brief smtpc_txn_set_notify(): every recipient. */
+#define SMTPC_ALL_RCPTS ((size_t)-1)
+
+/**
+ * \brief Asks for delivery status notifications (RFC 3461) on MAIL: RET and
+ *        ENVID.
+ *
+ * Call before smtpc_session_run() starts the transaction.  The parameters
+ * go out only when the server offers DSN; without it the transaction fails
+ * before MAIL with ::SMTPC_ERR_DSN_UNSUPPORTED if \p flags has
+ * ::SMTPC_DSN_REQUIRED, else it is sent without them and
+ * smtpc_txn_dsn_sent() returns 0.
+ * \param[in] t The transaction, queued and not started.
+ * \param[in] ret RET=FULL, RET=HDRS, or ::SMTPC_DSN_RET_DEFAULT for none.
+ * \param[in] envid The envelope id returned in notifications, or NULL:
+ *            printable US-ASCII, at most 100 characters once xtext-encoded
+ *            (the library encodes it: "+" is sent as "+2B").
+ * \param[in] flags 0 or ::SMTPC_DSN_REQUIRED.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_BAD_ARGUMENT \p envid is empty, not printable ASCII or
+ *         too long.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Bad \p ret or \p flags.
+ * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_txn_set_dsn(smtpc_txn *t, smtpc_dsn_ret ret,
+                                const char *envid, unsigned flags);
+
+/**
+ * \brief Sets a recipient's NOTIFY and ORCPT (RFC 3461 4.1, 4.2).
+ *
+ * ORCPT is sent with each recipient that has NOTIFY or an ORCPT of its own:
+ * by default its own address as sent, as `rfc822;` xtext, or for a UTF-8
+ * address as RFC 6533 `utf-8;` (raw UTF-8 with SMTPUTF8, `\x{HEX}`
+ * escapes without).  Like smtpc_txn_set_dsn(), the parameters go out only
+ * when the server offers DSN.
+ * \param[in] t The transaction, queued and not started.
+ * \param[in] i Recipient index, or ::SMTPC_ALL_RCPTS for every one.
+ * \param[in] notify ::SMTPC_NOTIFY_NEVER alone, or any of
+ *            ::SMTPC_NOTIFY_SUCCESS, ::SMTPC_NOTIFY_FAILURE and
+ *            ::SMTPC_NOTIFY_DELAY; 0 for no NOTIFY.
+ * \param[in] orcpt The original recipient to report, or NULL (must be NULL
+ *            with ::SMTPC_ALL_RCPTS): a mailbox without angle brackets,
+ *            whose encoded parameter fits in 500 characters.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Bad index or bits (NEVER combined).
+ * \retval SMTPC_ERR_BAD_ADDRESS \p orcpt is not a valid mailbox.
+ * \retval SMTPC_ERR_BAD_ARGUMENT \p orcpt encodes to over 500 characters.
+ * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_txn_set_notify(smtpc_txn *t, size_t i, unsigned notify,
+                                   const char *orcpt);
+
+/**
+ * \brief Whether the DSN parameters were sent.
+ * \param[in] t The transaction.
+ * \return 1 when MAIL and RCPT carried the DSN parameters asked for, 0 when
+ *         none were asked for, the transaction has not started, or the
+ *         server did not offer DSN (and ::SMTPC_DSN_REQUIRED was not set).
+ */
+SMTPC_API int smtpc_txn_dsn_sent(const smtpc_txn *t);
+
+/**
+ * \brief Whether MAIL carried SMTPUTF8.
+ * \param[in] t The transaction.
+ * \return 1 when an address or the header was UTF-8 and the server offered
+ *         SMTPUTF8, else 0.
+ */
+SMTPC_API int smtpc_txn_smtputf8(const smtpc_txn *t);
 
 /**
  * \brief Number of recipients in the transaction.
