@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -58,6 +59,11 @@ typedef struct opts {
   int tls, tls_set, insecure, allow_plain;
   const char *cafile, *capath, *cert, *key;
   const char *user, *password_env, *password_file, *token_env, *auth;
+  /* DSN: --notify, --ret, --envid, --dsn-required */
+  unsigned notify;
+  smtpc_dsn_ret ret;
+  const char *envid;
+  int dsn, dsn_required;
 } opts;
 
 /* Outcome of the run, folded message by message. */
@@ -65,6 +71,7 @@ typedef struct tally {
   unsigned long long delivered, total; /* recipient deliveries */
   int temp, perm;                      /* some failure was 4xx / 5xx */
   int other; /* exit code of another per-message failure, or 0 */
+  int dsn_noted; /* "DSN not offered" was printed */
 } tally;
 
 /* strdup() whose result is freed at exit (see free_opts). */
@@ -112,6 +119,8 @@ static void usage(FILE *f) {
       "             [--inline FILE] [--cc ADDR] [--bcc ADDR] [--reply-to "
       "ADDR]\n"
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
+      "             [--notify WHAT] [--ret FULL|HDRS] [--envid ID]\n"
+      "             [--dsn-required]\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
       f);
@@ -146,7 +155,9 @@ static void help(void) {
       "                  --oauth2-token-env VAR, never the command line\n"
       "  --auth MECH     PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER\n"
       "                  (default: the strongest both sides support)\n"
-      "  --allow-plaintext-auth  allow AUTH without TLS (refused otherwise)\n"
+      "  --allow-plaintext-auth  allow AUTH without TLS (refused otherwise)\n",
+      stdout);
+  fputs(
       "\nWithout --message the message is built (MIME) from:\n"
       "  --subject S     subject (UTF-8)\n"
       "  --text FILE|-   text/plain body (UTF-8)\n"
@@ -159,6 +170,21 @@ static void help(void) {
       "  --from and --to (and --cc, --bcc, --reply-to) accept\n"
       "  'Display Name <addr>': headers keep the name, the envelope the "
       "address\n"
+      "  --notify WHAT   delivery status notifications (DSN, RFC 3461) for\n"
+      "                  every recipient: NEVER, or a comma list of "
+      "SUCCESS,\n"
+      "                  FAILURE and DELAY; ORCPT is each recipient's "
+      "address\n"
+      "  --ret FULL|HDRS what a failure notification returns\n"
+      "  --envid ID      envelope id the notifications quote (printable "
+      "ASCII)\n"
+      "  --dsn-required  fail when the server does not offer DSN (default: "
+      "send\n"
+      "                  without the request and say so)\n"
+      "  Addresses may be UTF-8 (josé@bücher.example): SMTPUTF8 is used "
+      "when\n"
+      "  the server offers it; else an IDN domain goes as an A-label and a\n"
+      "  UTF-8 local part is refused before MAIL (exit 69)\n"
       "  --dry-run       print the message that would be sent, send nothing;\n"
       "                  no secret is read, no password-command run\n"
       "  --verify        check the connection, TLS and AUTH settings: "
@@ -236,6 +262,9 @@ enum {
   O_REPLYTO,
   O_HEADER,
   O_CONFIG,
+  O_NOTIFY,
+  O_RET,
+  O_ENVID,
   O_COUNT
 };
 static const char *const value_opts[O_COUNT] = {"--host",
@@ -265,7 +294,10 @@ static const char *const value_opts[O_COUNT] = {"--host",
                                                 "--bcc",
                                                 "--reply-to",
                                                 "--header",
-                                                "--config"};
+                                                "--config",
+                                                "--notify",
+                                                "--ret",
+                                                "--envid"};
 
 static int auth_mech(const char *name) {
   static const char *const names[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
@@ -284,6 +316,32 @@ static int auth_mech(const char *name) {
       return (int)mechs[i];
   }
   return -1;
+}
+
+/* --notify: "never", or a comma list of success, failure, delay (any
+ * case).  0, or -1 for anything else. */
+static int parse_notify(const char *v, unsigned *out) {
+  static const char *const names[] = {"never", "success", "failure", "delay"};
+  static const unsigned bits[] = {SMTPC_NOTIFY_NEVER, SMTPC_NOTIFY_SUCCESS,
+                                  SMTPC_NOTIFY_FAILURE, SMTPC_NOTIFY_DELAY};
+  unsigned f = 0;
+  size_t i, n;
+  for (;;) {
+    n = strcspn(v, ",");
+    for (i = 0; i < 4; i++)
+      if (strlen(names[i]) == n && strncasecmp(v, names[i], n) == 0)
+        break;
+    if (i == 4 || (f & bits[i]))
+      return -1;
+    f |= bits[i];
+    if (v[n] == '\0')
+      break;
+    v += n + 1;
+  }
+  if ((f & SMTPC_NOTIFY_NEVER) && f != SMTPC_NOTIFY_NEVER)
+    return -1; /* NEVER stands alone (RFC 3461 4.1) */
+  *out = f;
+  return 0;
 }
 
 /* Returns 0 to go on, -1 after --help/--version, or EX_USAGE. */
@@ -318,6 +376,10 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (strcmp(a, "--verify") == 0) {
       o->verify = 1;
+      continue;
+    }
+    if (strcmp(a, "--dsn-required") == 0) {
+      o->dsn = o->dsn_required = 1;
       continue;
     }
     if (strcmp(a, "--password") == 0 || strncmp(a, "--password=", 11) == 0) {
@@ -368,6 +430,29 @@ static int parse_args(int argc, char **argv, opts *o) {
     case O_REPLYTO: o->reply_to = v; break;
     case O_HEADER: o->headers[o->nheaders++] = v; break;
     case O_CONFIG: o->config = v; break;
+    case O_NOTIFY:
+      if (parse_notify(v, &o->notify) != 0) {
+        fprintf(stderr, "smtpc: --notify %s: NEVER, or a comma list of "
+                        "SUCCESS, FAILURE and DELAY\n", v);
+        return EX_USAGE;
+      }
+      o->dsn = 1;
+      break;
+    case O_RET:
+      if (strcasecmp(v, "full") == 0)
+        o->ret = SMTPC_DSN_RET_FULL;
+      else if (strcasecmp(v, "hdrs") == 0)
+        o->ret = SMTPC_DSN_RET_HDRS;
+      else {
+        fprintf(stderr, "smtpc: --ret %s: FULL or HDRS\n", v);
+        return EX_USAGE;
+      }
+      o->dsn = 1;
+      break;
+    case O_ENVID:
+      o->envid = v;
+      o->dsn = 1;
+      break;
     case O_CAFILE: o->cafile = v; break;
     case O_CAPATH: o->capath = v; break;
     case O_CERT: o->cert = v; break;
@@ -429,6 +514,22 @@ static int validate(opts *o) {
   if ((o->cert == NULL) != (o->key == NULL)) {
     fputs("smtpc: --cert and --key go together\n", stderr);
     return EX_USAGE;
+  }
+  if (o->envid != NULL) {
+    /* checked by the library's own rules before anything is sent */
+    smtpc_msg *m = NULL;
+    int rv = smtpc_msg_new(&m, NULL);
+    if (rv == SMTPC_OK)
+      rv = smtpc_msg_set_dsn(m, SMTPC_DSN_RET_DEFAULT, o->envid, 0, 0);
+    smtpc_msg_free(m);
+    if (rv != SMTPC_OK) {
+      fprintf(stderr, "smtpc: --envid: %s\n",
+              rv == SMTPC_ERR_BAD_ARGUMENT
+                  ? "printable ASCII of at most 100 characters once "
+                    "xtext-encoded ('+', '=' and space count 3)"
+                  : smtpc_strerror(rv));
+      return EX_USAGE;
+    }
   }
   if (o->user != NULL && (o->password_env || o->password_file || o->token_env))
     o->password_cmd = NULL; /* the command line wins over the config file */
@@ -820,6 +921,8 @@ static int exit_code(int rc) {
   case SMTPC_ERR_REPLY_PERMANENT:
   case SMTPC_ERR_GREETING_REFUSED:
   case SMTPC_ERR_8BIT_UNSUPPORTED:
+  case SMTPC_ERR_SMTPUTF8_UNSUPPORTED:
+  case SMTPC_ERR_DSN_UNSUPPORTED:
   case SMTPC_ERR_MESSAGE_TOO_BIG: return EX_UNAVAILABLE;
   case SMTPC_ERR_CONNECT:
   case SMTPC_ERR_TIMEOUT:
@@ -838,6 +941,7 @@ static int exit_code(int rc) {
   case SMTPC_ERR_STARTTLS_UNAVAILABLE:
   case SMTPC_ERR_AUTH_INSECURE:
   case SMTPC_ERR_AUTH_UNSUPPORTED:
+  case SMTPC_ERR_IDNA_UNAVAILABLE:
   case SMTPC_ERR_NOT_SUPPORTED: return EX_CONFIG;
   default: return EX_SOFTWARE;
   }
@@ -887,6 +991,13 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno, const opts *o,
     snprintf(pre, sizeof pre, "message %lu: ", msgno);
   if (st == SMTPC_OK || st == SMTPC_ERR_PARTIAL)
     ty->delivered += smtpc_txn_accepted_count(t);
+  if ((st == SMTPC_OK || st == SMTPC_ERR_PARTIAL) && o->dsn &&
+      !smtpc_txn_dsn_sent(t) && !ty->dsn_noted) {
+    ty->dsn_noted = 1;
+    fputs("smtpc: note: the server does not offer DSN: sent without "
+          "--notify/--ret/--envid (--dsn-required refuses instead)\n",
+          stderr);
+  }
   if (st == SMTPC_OK)
     return;
   if (st == SMTPC_ERR_PARTIAL || st == SMTPC_ERR_NO_RECIPIENTS) {
@@ -1223,13 +1334,95 @@ static int build_message(opts *o, smtpc_msg **out) {
   return 0;
 }
 
+static int has_utf8(const char *a) {
+  for (; *a; a++)
+    if ((unsigned char)*a >= 0x80)
+      return 1;
+  return 0;
+}
+
+/* An octet above 127 before the first empty line. */
+static int header_utf8(const unsigned char *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (p[i] >= 0x80)
+      return 1;
+    if (p[i] == '\n' && (i + 1 == n || p[i + 1] == '\n' ||
+                         (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
+      return 0;
+  }
+  return 0;
+}
+
+/* RFC 3461 xtext, for --dry-run (the library encodes what it sends). */
+static void put_xtext(const char *v) {
+  for (; *v; v++) {
+    unsigned char c = (unsigned char)*v;
+    if (c > ' ' && c < 127 && c != '+' && c != '=')
+      fputc(c, stderr);
+    else
+      fprintf(stderr, "+%02X", c);
+  }
+}
+
+/* RFC 6533 utf-8-addr-unitext: UTF-8 as it is, '+', '=', '\\' and
+ * controls as \x{HH} (what goes to a server with SMTPUTF8). */
+static void put_unitext(const char *v) {
+  for (; *v; v++) {
+    unsigned char c = (unsigned char)*v;
+    if (c > ' ' && c != 127 && c != '+' && c != '=' && c != '\\')
+      fputc(c, stderr);
+    else
+      fprintf(stderr, "\\x{%02X}", c);
+  }
+}
+
 /* --dry-run: the message on stdout, the envelope on stderr. */
 static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
                    size_t msglen) {
   size_t i;
-  fprintf(stderr, "smtpc: dry run: MAIL FROM:<%s>\n", o->env_from);
+  int utf8 = has_utf8(o->env_from);
   for (i = 0; i < o->nenv; i++)
-    fprintf(stderr, "smtpc: dry run: RCPT TO:<%s>\n", o->env_rcpts[i]);
+    utf8 |= has_utf8(o->env_rcpts[i]);
+  if (m != NULL)
+    smtpc_msg_set_smtputf8(m, 1); /* as to a server that offers it */
+  else
+    utf8 |= header_utf8(msg, msglen);
+  fprintf(stderr, "smtpc: dry run: MAIL FROM:<%s>%s", o->env_from,
+          utf8 ? " SMTPUTF8" : "");
+  if (o->ret != SMTPC_DSN_RET_DEFAULT)
+    fprintf(stderr, " RET=%s", o->ret == SMTPC_DSN_RET_FULL ? "FULL" : "HDRS");
+  if (o->envid != NULL) {
+    fputs(" ENVID=", stderr);
+    put_xtext(o->envid);
+  }
+  fputc('\n', stderr);
+  for (i = 0; i < o->nenv; i++) {
+    fprintf(stderr, "smtpc: dry run: RCPT TO:<%s>", o->env_rcpts[i]);
+    if (o->notify != 0) {
+      static const char *const names[] = {"NEVER", "SUCCESS", "FAILURE",
+                                          "DELAY"};
+      unsigned k;
+      const char *sep = " NOTIFY=";
+      for (k = 0; k < 4; k++)
+        if (o->notify & (1u << k)) {
+          fprintf(stderr, "%s%s", sep, names[k]);
+          sep = ",";
+        }
+      if (has_utf8(o->env_rcpts[i])) {
+        fputs(" ORCPT=utf-8;", stderr);
+        put_unitext(o->env_rcpts[i]);
+      } else {
+        fputs(" ORCPT=rfc822;", stderr);
+        put_xtext(o->env_rcpts[i]);
+      }
+    }
+    fputc('\n', stderr);
+  }
+  if (utf8 || o->dsn)
+    fputs("smtpc: dry run: (parameters as to a server that offers "
+          "SMTPUTF8 and DSN)\n",
+          stderr);
   if (m == NULL) {
     fwrite(msg, 1, msglen, stdout);
   } else {
@@ -1265,6 +1458,14 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
                               m != NULL ? &built : body, &txns[i]);
     if (qrc == SMTPC_OK)
       queued++;
+    if (qrc == SMTPC_OK && o->dsn &&
+        ((qrc = smtpc_txn_set_dsn(txns[i], o->ret, o->envid,
+                                  o->dsn_required ? SMTPC_DSN_REQUIRED : 0)) !=
+             SMTPC_OK ||
+         (o->notify != 0 && (qrc = smtpc_txn_set_notify(
+                                 txns[i], SMTPC_ALL_RCPTS, o->notify, NULL)) !=
+                                SMTPC_OK)))
+      break; /* checked before: only out of memory */
   }
   if (queued > 0) /* finish what was queued even if queueing failed later */
     rc = smtpc_session_run(s);
@@ -1480,6 +1681,9 @@ int main(int argc, char **argv) {
     }
     goto quit;
   }
+  if (built != NULL) /* UTF-8 addresses in the header where the server takes
+                        them; else A-labels, or the error */
+    smtpc_msg_set_smtputf8(built, smtpc_session_has_ext(s, "SMTPUTF8"));
   smtpc_body_init_memory(&body, msg, msglen);
   ty.total = (unsigned long long)o.repeat * o.nenv;
   for (done = 0; done < o.repeat && rc == SMTPC_OK;) {

@@ -330,7 +330,11 @@ static void describe_txn(smtpc__conn *c, smtpc_result *r) {
   }
   if (st == SMTPC_OK) {
     fmt_reply(what, sizeof(what), rep);
-    smtpc__result_set(r, st, SMTPC_STAGE_DONE, "accepted: %s", what);
+    smtpc__result_set(r, st, SMTPC_STAGE_DONE, "accepted: %s%s", what,
+                      c->dsn_asked && !smtpc_txn_dsn_sent(t)
+                          ? " (the server does not offer DSN: sent without "
+                            "the notification request)"
+                          : "");
   } else if (st == SMTPC_ERR_PARTIAL) {
     smtpc__result_set(r, st, SMTPC_STAGE_DONE,
                       "accepted for %zu of %zu recipients; %s",
@@ -376,6 +380,9 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r) {
   r->txn = NULL;
   smtpc__result_keep_reply(r, NULL);
   smtpc_msg_set_8bitmime(msg, smtpc_session_has_ext(c->s, "8BITMIME"));
+  /* UTF-8 addresses in the header only where the server takes them; else
+   * A-labels, or SMTPC_ERR_SMTPUTF8_UNSUPPORTED for a UTF-8 local part */
+  smtpc_msg_set_smtputf8(msg, smtpc_session_has_ext(c->s, "SMTPUTF8"));
   if ((rc = smtpc_msg_body(msg, &body)) != SMTPC_OK ||
       (rc = smtpc_msg_envelope(msg, &from, &rcpts, &n)) != SMTPC_OK) {
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "message: %s",
@@ -383,6 +390,11 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r) {
     return rc;
   }
   rc = smtpc_session_queue(c->s, from, rcpts, n, &body, &t);
+  c->dsn_asked = smtpc__msg_dsn_asked(msg);
+  if (rc == SMTPC_OK && (rc = smtpc__msg_apply_dsn(msg, t)) != SMTPC_OK) {
+    smtpc__session_cancel(c->s, t, rc); /* never sent */
+    smtpc_txn_free(t);
+  }
   if (rc != SMTPC_OK) {
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "envelope: %s",
                       smtpc_strerror(rc));
@@ -417,6 +429,9 @@ static int precheck_msg(smtpc_msg *msg, smtpc_result *r) {
                                                     : smtpc_strerror(rc));
     return rc;
   }
+  /* the server is not known yet: check with UTF-8 addresses allowed
+   * (smtpc__conn_send() sets what the server takes) */
+  smtpc_msg_set_smtputf8(msg, 1);
   if ((rc = smtpc_msg_body(msg, &body)) != SMTPC_OK)
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "message: %s",
                       smtpc_strerror(rc));

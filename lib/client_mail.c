@@ -143,6 +143,16 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
       (rc = smtpc_msg_set_html(m, mail->html, SIZE_MAX)) != SMTPC_OK)
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: HTML: %s",
                       smtpc_strerror(rc));
+  if (rc == SMTPC_OK && mail->version >= 1 &&
+      (mail->dsn_notify != 0 || mail->dsn_ret != SMTPC_DSN_RET_DEFAULT ||
+       mail->dsn_envid != NULL || mail->dsn_flags != 0) &&
+      (rc = smtpc_msg_set_dsn(m, mail->dsn_ret, mail->dsn_envid,
+                              mail->dsn_notify, mail->dsn_flags)) != SMTPC_OK)
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: DSN: %s",
+                      rc == SMTPC_ERR_BAD_ARGUMENT
+                          ? "the envelope id must be printable ASCII of at "
+                            "most 100 characters once xtext-encoded"
+                          : smtpc_strerror(rc));
   for (i = 0; rc == SMTPC_OK && i < mail->nattachments; i++)
     rc = mail->attachments != NULL ? add_part(m, &mail->attachments[i], r)
                                    : SMTPC_ERR_INVALID_ARGUMENT;

@@ -145,6 +145,7 @@ int smtpc_msg_new(smtpc_msg **out, const smtpc_mem *mem) {
     return rc;
   m->mem = mm;
   smtpc__mime_platform_default(&m->plat);
+  m->idna = smtpc_idna_to_ascii;
   m->stale = 1;
   *out = m;
   return SMTPC_OK;
@@ -174,9 +175,12 @@ void smtpc_msg_free(smtpc_msg *m) {
   mbox_free(mem, &m->from);
   mbox_free(mem, &m->sender);
   mbox_free(mem, &m->reply_to);
-  for (i = 0; i < m->nrcpts; i++)
+  for (i = 0; i < m->nrcpts; i++) {
     mbox_free(mem, &m->rcpts[i].mb);
+    smtpc__free(mem, m->rcpts[i].orcpt);
+  }
   smtpc__free(mem, m->rcpts);
+  smtpc__free(mem, m->dsn_envid);
   smtpc__free(mem, m->subject);
   smtpc__free(mem, m->msgid);
   for (i = 0; i < m->nfields; i++) {
@@ -232,6 +236,148 @@ int smtpc_msg_set_8bitmime(smtpc_msg *m, int on) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   m->allow8bit = on != 0;
   touch(m);
+  return SMTPC_OK;
+}
+
+/* local parts byte for byte, domains ignoring ASCII case */
+static int same_addr(const char *a, const char *b) {
+  const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
+  size_t la = (size_t)(da - a), lb = (size_t)(db - b);
+  return la == lb && memcmp(a, b, la) == 0 &&
+         smtpc__strcasecmp(da + 1, db + 1) == 0;
+}
+
+int smtpc_msg_set_smtputf8(smtpc_msg *m, int on) {
+  if (m == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  m->allow_utf8 = on != 0;
+  touch(m);
+  return SMTPC_OK;
+}
+
+int smtpc_msg_set_idna(smtpc_msg *m, smtpc_idna_cb cb, void *user) {
+  if (m == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  m->idna = cb;
+  m->idna_user = user;
+  touch(m);
+  return SMTPC_OK;
+}
+
+int smtpc__mime_addr(smtpc_msg *m, const char *addr, char *out,
+                     const char **res) {
+  unsigned u = smtpc__addr_utf8(addr);
+  const char *at = strrchr(addr, '@');
+  size_t nl, nd;
+  int rv;
+  *res = addr;
+  if (u == 0)
+    return SMTPC_OK;
+  if (m->allow_utf8) {
+    m->utf8hdr = 1; /* RFC 6532: the message needs SMTPUTF8 */
+    return SMTPC_OK;
+  }
+  if (u & SMTPC__UTF8_LOCAL)
+    return SMTPC_ERR_SMTPUTF8_UNSUPPORTED;
+  nl = (size_t)(at - addr) + 1;
+  if (m->idna == NULL)
+    return SMTPC_ERR_IDNA_UNAVAILABLE;
+  rv = m->idna(m->idna_user, at + 1, out + nl, SMTPC__MIME_ADDR_MAX - nl);
+  if (rv == SMTPC_ERR_NOT_SUPPORTED)
+    return SMTPC_ERR_IDNA_UNAVAILABLE;
+  if (rv == SMTPC_ERR_INVALID_ARGUMENT)
+    return SMTPC_ERR_BAD_ADDRESS; /* no A-label that fits */
+  if (rv != SMTPC_OK)
+    return rv;
+  out[SMTPC__MIME_ADDR_MAX - 1] = '\0';
+  nd = strlen(out + nl);
+  memcpy(out, addr, nl);
+  if (smtpc__has_8bit(out + nl, nd) || nl + nd > 254 ||
+      smtpc__check_mailbox(out, 0) != SMTPC_OK)
+    return SMTPC_ERR_BAD_ADDRESS;
+  *res = out;
+  return SMTPC_OK;
+}
+
+/* ---- DSN for the envelope ------------------------------------------------ */
+
+int smtpc_msg_set_dsn(smtpc_msg *m, smtpc_dsn_ret ret, const char *envid,
+                      unsigned notify, unsigned flags) {
+  char *e = NULL;
+  int rv;
+  if (m == NULL || (unsigned)ret > SMTPC_DSN_RET_HDRS ||
+      (flags & ~SMTPC_DSN_REQUIRED) != 0 ||
+      smtpc__check_notify(notify) != SMTPC_OK)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (envid != NULL) {
+    if ((rv = smtpc__check_envid(envid)) != SMTPC_OK)
+      return rv;
+    if ((e = smtpc__strdup(&m->mem, envid)) == NULL)
+      return SMTPC_ERR_NOMEM;
+  }
+  smtpc__free(&m->mem, m->dsn_envid);
+  m->dsn_envid = e;
+  m->dsn_ret = ret;
+  m->dsn_notify = notify;
+  m->dsn_flags = flags;
+  m->dsn_set = 1;
+  return SMTPC_OK;
+}
+
+int smtpc_msg_set_notify(smtpc_msg *m, const char *addr, unsigned notify,
+                         const char *orcpt) {
+  char enc[SMTPC__ORCPT_MAX + 1];
+  size_t i, found = 0;
+  int rv;
+  if (m == NULL || addr == NULL || smtpc__check_notify(notify) != SMTPC_OK)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (orcpt != NULL && ((rv = smtpc__check_mailbox(orcpt, 0)) != SMTPC_OK ||
+                        (rv = smtpc__orcpt_encode(enc, orcpt, 0)) != SMTPC_OK))
+    return rv;
+  for (i = 0; i < m->nrcpts; i++) {
+    smtpc__rcpt *r = &m->rcpts[i];
+    char *o = NULL;
+    if (strchr(addr, '@') == NULL || !same_addr(r->mb.addr, addr))
+      continue;
+    if (orcpt != NULL && (o = smtpc__strdup(&m->mem, orcpt)) == NULL)
+      return SMTPC_ERR_NOMEM;
+    smtpc__free(&m->mem, r->orcpt);
+    r->orcpt = o;
+    r->notify = notify;
+    r->has_notify = 1;
+    found++;
+  }
+  if (found == 0)
+    return SMTPC_ERR_INVALID_STATE; /* not a recipient */
+  m->dsn_set = 1;
+  return SMTPC_OK;
+}
+
+int smtpc__msg_dsn_asked(const smtpc_msg *m) { return m->dsn_set; }
+
+int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t) {
+  size_t i, j, n = smtpc_txn_rcpt_count(t);
+  int rv;
+  if (!m->dsn_set)
+    return SMTPC_OK;
+  if ((rv = smtpc_txn_set_dsn(t, m->dsn_ret, m->dsn_envid, m->dsn_flags)) !=
+      SMTPC_OK)
+    return rv;
+  for (i = 0; i < n; i++) {
+    const char *a = smtpc_txn_rcpt(t, i);
+    unsigned notify = m->dsn_notify;
+    const char *orcpt = NULL;
+    for (j = 0; j < m->nrcpts; j++) {
+      if (m->rcpts[j].has_notify && same_addr(m->rcpts[j].mb.addr, a)) {
+        notify = m->rcpts[j].notify;
+        orcpt = m->rcpts[j].orcpt;
+        break;
+      }
+    }
+    if ((notify != 0 || orcpt != NULL) &&
+        (rv = smtpc_txn_set_notify(t, i, notify, orcpt)) != SMTPC_OK)
+      return rv;
+  }
   return SMTPC_OK;
 }
 
@@ -320,13 +466,6 @@ int smtpc_msg_add_bcc(smtpc_msg *m, const char *name, const char *addr) {
   return add_rcpt(m, SMTPC__RCPT_BCC, name, addr);
 }
 
-/* local parts byte for byte, domains ignoring ASCII case */
-static int same_addr(const char *a, const char *b) {
-  const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
-  size_t la = (size_t)(da - a), lb = (size_t)(db - b);
-  return la == lb && memcmp(a, b, la) == 0 &&
-         smtpc__strcasecmp(da + 1, db + 1) == 0;
-}
 
 int smtpc_msg_envelope(smtpc_msg *m, const char **from,
                        const char *const **rcpts, size_t *n) {

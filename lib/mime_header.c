@@ -320,17 +320,24 @@ static void hw_phrase(smtpc__hw *h, const char *name) {
 }
 
 static void hw_mailbox(smtpc__hw *h, const smtpc__mbox *b, int last) {
-  const char *suf = last ? NULL : ",";
+  const char *suf = last ? NULL : ",", *addr;
+  char conv[SMTPC__MIME_ADDR_MAX];
+  int rv = smtpc__mime_addr(h->m, b->addr, conv, &addr);
+  if (rv != SMTPC_OK) {
+    if (h->rv == SMTPC_OK)
+      h->rv = rv;
+    return;
+  }
   if (b->name != NULL && b->name[0] != '\0') {
     char a[300];
-    size_t n = strlen(b->addr);
+    size_t n = strlen(addr);
     hw_phrase(h, b->name);
     a[0] = '<';
-    memcpy(a + 1, b->addr, n); /* addresses are at most 254 octets */
+    memcpy(a + 1, addr, n); /* addresses are at most 254 octets */
     a[n + 1] = '>';
     smtpc__hw_token(h, " ", 1, a, n + 2, suf);
   } else {
-    smtpc__hw_token(h, " ", 1, b->addr, strlen(b->addr), suf);
+    smtpc__hw_token(h, " ", 1, addr, strlen(addr), suf);
   }
 }
 

@@ -91,6 +91,9 @@ typedef struct smtpc__mbox {
 typedef struct smtpc__rcpt {
   smtpc__mbox mb;
   int kind;
+  int has_notify; /* smtpc_msg_set_notify() named this address */
+  unsigned notify;
+  char *orcpt; /* NULL: the address */
 } smtpc__rcpt;
 
 typedef struct smtpc__field {
@@ -145,6 +148,16 @@ struct smtpc_msg {
   smtpc__part *parts;
   size_t nparts, capparts;
   int allow8bit;
+  int allow_utf8;     /* smtpc_msg_set_smtputf8() */
+  int utf8hdr;        /* the built header holds UTF-8 addresses */
+  smtpc_idna_cb idna; /* A-labels when UTF-8 is not allowed */
+  void *idna_user;
+  /* DSN for the envelope (smtpc_msg_set_dsn(), smtpc_msg_set_notify()) */
+  int dsn_set;
+  smtpc_dsn_ret dsn_ret;
+  char *dsn_envid;
+  unsigned dsn_flags;
+  unsigned dsn_notify; /* for every recipient not named */
   size_t bufsize; /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
   char rnd[SMTPC__MIME_RND_LEN + 1];
   int have_rnd;
@@ -182,6 +195,14 @@ size_t smtpc__mime_word(const char *s, size_t n, size_t i, size_t *word);
  * then. */
 int smtpc__mime_file_open(smtpc_msg *m, const char *path, void **fh,
                           int64_t *size);
+
+/* The form of addr for a header field: as it is when it is ASCII or UTF-8
+ * is allowed (m->utf8hdr is then set), else with its domain as an A-label
+ * in out (SMTPC__MIME_ADDR_MAX octets).  *res points at the result.
+ * SMTPC_ERR_SMTPUTF8_UNSUPPORTED for a UTF-8 local part without UTF-8. */
+#define SMTPC__MIME_ADDR_MAX 256
+int smtpc__mime_addr(smtpc_msg *m, const char *addr, char *out,
+                     const char **res);
 
 /* ---- the header writer (mime_header.c) ----------------------------------- */
 

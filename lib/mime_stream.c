@@ -417,13 +417,31 @@ static int pick_boundaries(smtpc_msg *m) {
 static int gen_msgid(smtpc_msg *m) {
   static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
   unsigned char r[16];
-  const char *dom = strrchr(m->from.addr, '@') + 1;
-  size_t dn = strlen(dom), i, k = 0;
+  char conv[SMTPC__MIME_ADDR_MAX];
+  const char *addr, *dom;
+  size_t dn, i, k = 0;
   uint32_t acc = 0;
   unsigned bits = 0;
   char *id;
-  int rv = get_random(m, r, sizeof(r));
-  if (rv != SMTPC_OK)
+  /* the A-label form of the domain when there is one, even where UTF-8
+   * is allowed: Message-IDs are compared and parsed by older software */
+  char tmp[SMTPC__MIME_ADDR_MAX + 2];
+  int allow = m->allow_utf8, rv;
+  dom = strrchr(m->from.addr, '@') + 1;
+  dn = strlen(dom);
+  tmp[0] = 'x';
+  tmp[1] = '@';
+  memcpy(tmp + 2, dom, dn + 1); /* a domain is at most 255 octets */
+  m->allow_utf8 = 0;
+  rv = smtpc__mime_addr(m, tmp, conv, &addr);
+  m->allow_utf8 = allow;
+  if (rv == SMTPC_OK) {
+    dom = addr + 2;
+    dn = strlen(dom);
+  } else if (!allow) {
+    return rv;
+  }
+  if ((rv = get_random(m, r, sizeof(r))) != SMTPC_OK)
     return rv;
   if ((id = smtpc__malloc(&m->mem, 27 + dn + 1)) == NULL)
     return SMTPC_ERR_NOMEM;
@@ -448,6 +466,8 @@ static int build(smtpc_msg *m, int *any8bit) {
   smtpc__hw h;
   memset(&h, 0, sizeof(h));
   h.m = m;
+  /* a UTF-8 Message-ID domain (no A-label for it) needs SMTPUTF8 too */
+  m->utf8hdr = m->msgid != NULL && smtpc__has_8bit(m->msgid, strlen(m->msgid));
   smtpc__buf_reset(&m->lit);
   m->lit_mark = 0;
   m->nsegs = 0;
@@ -610,7 +630,9 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   body->data = NULL;
   body->len = 0;
   body->size = m->size;
-  body->type = m->any8bit ? SMTPC_BODY_8BITMIME : SMTPC_BODY_7BIT;
+  body->type = m->utf8hdr   ? SMTPC_BODY_SMTPUTF8
+               : m->any8bit ? SMTPC_BODY_8BITMIME
+                            : SMTPC_BODY_7BIT;
   return SMTPC_OK;
 fail:
   smtpc__free(&m->mem, r->ibuf);

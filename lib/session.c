@@ -1631,3 +1631,10 @@ void smtpc__session_drop_last(smtpc_session *s) {
   smtpc__reply_free(&s->mem, s->last);
   s->last = NULL;
 }
+
+/* Completes a transaction that has not started with status: nothing of it
+ * is sent (the one-call API, when setting it up fails after queueing). */
+void smtpc__session_cancel(smtpc_session *s, smtpc_txn *t, int status) {
+  if (t->s == s && t->phase == TP_QUEUED)
+    txn_complete(s, t, status);
+}

@@ -184,9 +184,6 @@ void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r);
 int smtpc__txn_find_queue_id(smtpc_txn *t);
 /* Frees the A-label copies of the addresses. */
 void smtpc__txn_free_wire(smtpc_txn *t);
-/* SMTPC_OK for a valid NOTIFY bit set (NEVER alone), else
- * SMTPC_ERR_INVALID_ARGUMENT. */
-int smtpc__check_notify(unsigned notify);
 /* Keeps a bounded copy of the reply to RCPT idx. */
 int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r);
 

@@ -179,6 +179,10 @@ int smtpc__check_envid(const char *envid);
  * UTF-8. */
 int smtpc__orcpt_encode(char *dst, const char *addr, int raw);
 
+/* SMTPC_OK for a valid NOTIFY bit set (NEVER alone), else
+ * SMTPC_ERR_INVALID_ARGUMENT (txn.c). */
+int smtpc__check_notify(unsigned notify);
+
 /* What MAIL carries besides the reverse-path. */
 typedef struct smtpc__mail_params {
   int64_t size;      /* SIZE=, or < 0 for none */
@@ -317,5 +321,12 @@ void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
  * smtpc_session_open() got to (the one-call API maps it to a stage). */
 smtpc__phase smtpc__session_phase(const smtpc_session *s);
 void smtpc__session_drop_last(smtpc_session *s);
+/* Gives t the DSN settings of m (smtpc_msg_set_dsn(), _set_notify()):
+ * mime.c, for the one-call API. */
+int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t);
+/* 1 if m asks for DSN. */
+int smtpc__msg_dsn_asked(const smtpc_msg *m);
+/* Completes t, queued and not started, with status: nothing is sent. */
+void smtpc__session_cancel(smtpc_session *s, smtpc_txn *t, int status);
 
 #endif /* SMTPC_INT_H */

@@ -127,8 +127,9 @@ typedef struct smtpc_attachment {
   const char *content_id;
 } smtpc_attachment;
 
-/** \brief Layout version of ::smtpc_mail in these headers (0: the first). */
-#define SMTPC_MAIL_VERSION 0
+/** \brief Layout version of ::smtpc_mail in these headers (0: the first;
+ *         1 added the `dsn_` members). */
+#define SMTPC_MAIL_VERSION 1
 
 /** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
@@ -156,6 +157,19 @@ typedef struct smtpc_mail {
   const smtpc_attachment *attachments;
   /** Number of \ref attachments. */
   size_t nattachments;
+  /* ---- version 1 ---- */
+  /** DSN (RFC 3461) NOTIFY for every recipient: ::SMTPC_NOTIFY_NEVER, or
+   *  ::SMTPC_NOTIFY_SUCCESS, ::SMTPC_NOTIFY_FAILURE, ::SMTPC_NOTIFY_DELAY
+   *  combined; 0 for none.  Each recipient's ORCPT is its own address. */
+  unsigned dsn_notify;
+  /** DSN RET (what a failure report returns), or ::SMTPC_DSN_RET_DEFAULT. */
+  smtpc_dsn_ret dsn_ret;
+  /** DSN envelope id (printable ASCII, at most 100 characters encoded), or
+   *  NULL. */
+  const char *dsn_envid;
+  /** 0: the DSN parameters are left out when the server does not offer DSN
+   *  (see smtpc_txn_dsn_sent()); ::SMTPC_DSN_REQUIRED: fail instead. */
+  unsigned dsn_flags;
 } smtpc_mail;
 
 /** \brief Where a one-call operation stopped, see smtpc_result_stage(). */

@@ -468,6 +468,80 @@ SMTPC_API int smtpc_msg_set_buffer_size(smtpc_msg *m, size_t size);
 SMTPC_API int smtpc_msg_set_8bitmime(smtpc_msg *m, int on);
 
 /**
+ * \brief Allows UTF-8 addresses in header fields (RFC 6532): set it when
+ *        the server offers SMTPUTF8 (default off).
+ *
+ * Addresses may always be given in UTF-8 ("jörg@bücher.example").  When
+ * allowed, one that is not ASCII is written as it is and the body is marked
+ * ::SMTPC_BODY_SMTPUTF8, so the session sends SMTPUTF8 on MAIL.  When not
+ * allowed, a UTF-8 domain is written as an A-label (smtpc_msg_set_idna())
+ * and a UTF-8 local part makes smtpc_msg_body() fail with
+ * ::SMTPC_ERR_SMTPUTF8_UNSUPPORTED.  Display names and the subject are
+ * RFC 2047 encoded-words either way, which every reader decodes.
+ * \param[in] m The message.
+ * \param[in] on Non-zero to allow.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p m is NULL.
+ */
+SMTPC_API int smtpc_msg_set_smtputf8(smtpc_msg *m, int on);
+
+/**
+ * \brief Sets how a UTF-8 domain becomes an A-label in header fields when
+ *        UTF-8 is not allowed (smtpc_msg_set_smtputf8()).
+ * \param[in] m The message.
+ * \param[in] cb The converter (default smtpc_idna_to_ascii()), or NULL
+ *            for none: smtpc_msg_body() then fails with
+ *            ::SMTPC_ERR_IDNA_UNAVAILABLE for such an address.
+ * \param[in] user Passed to \p cb.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p m is NULL.
+ */
+SMTPC_API int smtpc_msg_set_idna(smtpc_msg *m, smtpc_idna_cb cb, void *user);
+
+/**
+ * \brief Asks for delivery status notifications (RFC 3461) for the
+ *        message's envelope, for smtpc_send_msg() and smtpc_pool_send_msg().
+ *
+ * The settings reach the transaction the one-call functions make (with the
+ * session API, set them on the transaction: smtpc_txn_set_dsn(),
+ * smtpc_txn_set_notify()).  See smtpc_txn_set_dsn() for what is sent and
+ * what happens when the server does not offer DSN.
+ * \param[in] m The message.
+ * \param[in] ret RET=FULL, RET=HDRS or ::SMTPC_DSN_RET_DEFAULT.
+ * \param[in] envid The envelope id, or NULL (printable ASCII, at most 100
+ *            characters once xtext-encoded).
+ * \param[in] notify NOTIFY for every recipient not named with
+ *            smtpc_msg_set_notify(): ::SMTPC_NOTIFY_NEVER, or
+ *            ::SMTPC_NOTIFY_SUCCESS, ::SMTPC_NOTIFY_FAILURE and
+ *            ::SMTPC_NOTIFY_DELAY combined; 0 for none.
+ * \param[in] flags 0 or ::SMTPC_DSN_REQUIRED.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_BAD_ARGUMENT Bad \p envid.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Bad \p ret, \p notify or \p flags.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_msg_set_dsn(smtpc_msg *m, smtpc_dsn_ret ret,
+                                const char *envid, unsigned notify,
+                                unsigned flags);
+
+/**
+ * \brief Sets NOTIFY and ORCPT for one recipient of the message (added
+ *        with smtpc_msg_add_to(), _cc() or _bcc()).
+ * \param[in] m The message.
+ * \param[in] addr The recipient's address (domain compared ignoring case).
+ * \param[in] notify As for smtpc_txn_set_notify().
+ * \param[in] orcpt The original recipient to report, or NULL for the
+ *            address itself.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_STATE \p addr is not a recipient.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT Bad \p notify (NEVER combined).
+ * \retval SMTPC_ERR_BAD_ADDRESS, SMTPC_ERR_BAD_ARGUMENT Bad \p orcpt.
+ * \retval SMTPC_ERR_NOMEM Allocation failed.
+ */
+SMTPC_API int smtpc_msg_set_notify(smtpc_msg *m, const char *addr,
+                                   unsigned notify, const char *orcpt);
+
+/**
  * \brief Builds the message and fills \p body with a reader that streams
  *        it.
  *
