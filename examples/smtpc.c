@@ -70,7 +70,7 @@ typedef struct opts {
 typedef struct tally {
   unsigned long long delivered, total; /* recipient deliveries */
   int temp, perm;                      /* some failure was 4xx / 5xx */
-  int other; /* exit code of another per-message failure, or 0 */
+  int other;     /* exit code of another per-message failure, or 0 */
   int dsn_noted; /* "DSN not offered" was printed */
 } tally;
 
@@ -432,8 +432,10 @@ static int parse_args(int argc, char **argv, opts *o) {
     case O_CONFIG: o->config = v; break;
     case O_NOTIFY:
       if (parse_notify(v, &o->notify) != 0) {
-        fprintf(stderr, "smtpc: --notify %s: NEVER, or a comma list of "
-                        "SUCCESS, FAILURE and DELAY\n", v);
+        fprintf(stderr,
+                "smtpc: --notify %s: NEVER, or a comma list of "
+                "SUCCESS, FAILURE and DELAY\n",
+                v);
         return EX_USAGE;
       }
       o->dsn = 1;
@@ -1462,9 +1464,9 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
         ((qrc = smtpc_txn_set_dsn(txns[i], o->ret, o->envid,
                                   o->dsn_required ? SMTPC_DSN_REQUIRED : 0)) !=
              SMTPC_OK ||
-         (o->notify != 0 && (qrc = smtpc_txn_set_notify(
-                                 txns[i], SMTPC_ALL_RCPTS, o->notify, NULL)) !=
-                                SMTPC_OK)))
+         (o->notify != 0 &&
+          (qrc = smtpc_txn_set_notify(txns[i], SMTPC_ALL_RCPTS, o->notify,
+                                      NULL)) != SMTPC_OK)))
       break; /* checked before: only out of memory */
   }
   if (queued > 0) /* finish what was queued even if queueing failed later */

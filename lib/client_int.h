@@ -19,7 +19,7 @@ typedef struct smtpc__conn {
   int broken;           /* the session failed after the last send's outcome
                            was settled (e.g. an out-of-sequence 354): never
                            reuse it, whatever that outcome was */
-  int dsn_asked; /* the message being sent asked for DSN */
+  int dsn_asked;        /* the message being sent asked for DSN */
   struct smtpc__conn *next;
 } smtpc__conn;
 

@@ -7,6 +7,8 @@
  * that only accepts what its product needs). */
 #include "smtpc_int.h"
 
+#include "domain.h"
+
 #include <string.h>
 
 #ifdef SMTPC_HAVE_LIBIDN2
@@ -23,17 +25,22 @@ int smtpc_idna_to_ascii(void *user, const char *domain, char *out,
     return SMTPC_ERR_INVALID_ARGUMENT;
   /* NFC first (RFC 6532 3.1 asks senders for it), then UTS #46
    * non-transitional processing: "ß" stays "ß" (xn--zca), as IDNA2008 and
-   * the browsers do; STD3 rules keep the labels to letters, digits and
-   * hyphens */
-  rc = idn2_to_ascii_8z(domain, &a,
-                        IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL |
-                            IDN2_USE_STD3_ASCII_RULES);
+   * the browsers do.  Not IDN2_USE_STD3_ASCII_RULES: libidn2 2.3.3 then
+   * drops the characters STD3 disallows instead of failing ("a/bé" and
+   * "a bé" both become xn--ab-cja, another domain); without it they stay
+   * and the check below refuses them. */
+  rc = idn2_to_ascii_8z(domain, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   if (rc != IDN2_OK) {
     if (rc == IDN2_MALLOC)
       return SMTPC_ERR_NOMEM;
     return SMTPC_ERR_BAD_ADDRESS;
   }
   n = strlen(a);
+  /* the result must be an RFC 5321 domain: LDH labels of 1 to 63 octets */
+  if (!smtpc__check_domain(a, n, 0)) {
+    idn2_free(a);
+    return SMTPC_ERR_BAD_ADDRESS;
+  }
   if (n + 1 > outlen) {
     idn2_free(a);
     return SMTPC_ERR_INVALID_ARGUMENT;

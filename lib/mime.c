@@ -466,7 +466,6 @@ int smtpc_msg_add_bcc(smtpc_msg *m, const char *name, const char *addr) {
   return add_rcpt(m, SMTPC__RCPT_BCC, name, addr);
 }
 
-
 int smtpc_msg_envelope(smtpc_msg *m, const char **from,
                        const char *const **rcpts, size_t *n) {
   size_t i, j, k = 0;

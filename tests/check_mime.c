@@ -2134,6 +2134,200 @@ START_TEST(display_names) {
 }
 END_TEST
 
+/* ---- UTF-8 addresses (RFC 6532) and A-labels ------------------------------ */
+
+/* A converter that knows one domain, so that the bytes do not depend on
+ * libidn2 being built in. */
+static int test_idna(void *user, const char *dom, char *out, size_t len) {
+  int *calls = user;
+  (*calls)++;
+  if (strcmp(dom, "b\xc3\xbc"
+                  "cher.example") != 0)
+    return SMTPC_ERR_BAD_ADDRESS;
+  ck_assert_uint_ge(len, 22);
+  memcpy(out, "xn--bcher-kva.example", 22);
+  return SMTPC_OK;
+}
+
+static smtpc_msg *utf8_msg(int allow, int *calls) {
+  smtpc_msg *m;
+  ck_assert_int_eq(smtpc_msg_new(&m, NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_seed(m, 1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_date(m, 1700000000, 60), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_idna(m, test_idna, calls), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_smtputf8(m, allow), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_from(m, "J\xc3\xb6rg",
+                                      "info@b\xc3\xbc"
+                                      "cher.example"),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_text(m, "hi\n", SIZE_MAX), SMTPC_OK);
+  return m;
+}
+
+START_TEST(utf8_addresses_allowed) {
+  int calls = 0;
+  smtpc_msg *m = utf8_msg(1, &calls);
+  smtpc_body b;
+  tu_bytes o = {0};
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "jos\xc3\xa9@example.org"), 0);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_OK);
+  /* UTF-8 in the header: the session must send SMTPUTF8 */
+  ck_assert_int_eq(b.type, SMTPC_BODY_SMTPUTF8);
+  ck_assert_int_eq(read_all(&b, 4096, &o), 0);
+  /* the name stays an encoded-word; the addresses go as they are */
+  ck_assert_msg(contains(&o, "From: =?UTF-8?B?SsO2cmc=?= "
+                             "<info@b\xc3\xbc"
+                             "cher.example>\r\n"),
+                "%s", tu_escape(o.p, o.n));
+  ck_assert_msg(contains(&o, "To: jos\xc3\xa9@example.org\r\n"), "%s",
+                tu_escape(o.p, o.n));
+  /* the Message-ID takes the A-label where there is one */
+  ck_assert_msg(contains(&o, "@xn--bcher-kva.example>\r\n"), "%s",
+                tu_escape(o.p, o.n));
+  tu_bytes_free(&o);
+  smtpc_msg_free(m);
+}
+END_TEST
+
+START_TEST(utf8_domains_as_alabels) {
+  int calls = 0;
+  size_t n8;
+  smtpc_msg *m = utf8_msg(0, &calls);
+  smtpc_body b;
+  tu_bytes o = {0};
+  ck_assert_int_eq(smtpc_msg_add_to(m,
+                                    "B\xc3\xbc"
+                                    "cher",
+                                    "orders@b\xc3\xbc"
+                                    "cher.example"),
+                   0);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_OK);
+  ck_assert_int_eq(b.type, SMTPC_BODY_7BIT);
+  ck_assert_int_eq(read_all(&b, 4096, &o), 0);
+  ck_assert_msg(contains(&o, "From: =?UTF-8?B?SsO2cmc=?= "
+                             "<info@xn--bcher-kva.example>\r\n"),
+                "%s", tu_escape(o.p, o.n));
+  ck_assert_msg(contains(&o, "To: =?UTF-8?Q?B=C3=BCcher?= "
+                             "<orders@xn--bcher-kva.example>\r\n"),
+                "%s", tu_escape(o.p, o.n));
+  for (n8 = 0; n8 < o.n; n8++)
+    ck_assert_msg(o.p[n8] < 0x80, "8-bit octet at %zu", n8);
+  ck_assert_int_gt(calls, 0);
+  tu_bytes_free(&o);
+  smtpc_msg_free(m);
+}
+END_TEST
+
+START_TEST(utf8_refusals) {
+  int calls = 0;
+  smtpc_msg *m = utf8_msg(0, &calls);
+  smtpc_body b;
+  const char *from;
+  const char *const *rcpts;
+  size_t n;
+  /* a UTF-8 local part has no ASCII form */
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "jos\xc3\xa9@example.org"), 0);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_ERR_SMTPUTF8_UNSUPPORTED);
+  /* the envelope keeps the addresses as given: the session decides */
+  ck_assert_int_eq(smtpc_msg_envelope(m, &from, &rcpts, &n), SMTPC_OK);
+  ck_assert_str_eq(from, "info@b\xc3\xbc"
+                         "cher.example");
+  ck_assert_str_eq(rcpts[0], "jos\xc3\xa9@example.org");
+  smtpc_msg_free(m);
+
+  /* no converter: the domain cannot be sent to a server without SMTPUTF8 */
+  m = utf8_msg(0, &calls);
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "x@example.org"), 0);
+  ck_assert_int_eq(smtpc_msg_set_idna(m, NULL, NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_ERR_IDNA_UNAVAILABLE);
+  smtpc_msg_free(m);
+
+  /* a domain the converter refuses */
+  m = utf8_msg(0, &calls);
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "x@\xc3\xa9.example"), 0);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_ERR_BAD_ADDRESS);
+  smtpc_msg_free(m);
+
+  /* ill-formed UTF-8 never gets in */
+  m = utf8_msg(1, &calls);
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "jos\xc3@example.org"),
+                   SMTPC_ERR_BAD_ADDRESS);
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL,
+                                    "a@ex\xc0\xae"
+                                    "ample.org"),
+                   SMTPC_ERR_BAD_ADDRESS);
+  smtpc_msg_free(m);
+}
+END_TEST
+
+/* The built-in converter: libidn2's UTS #46 non-transitional mapping, or
+ * "not built in". */
+START_TEST(idna_builtin) {
+  char out[256];
+  int rv = smtpc_idna_to_ascii(NULL,
+                               "B\xc3\xbc"
+                               "cher.Example",
+                               out, sizeof(out));
+  if (rv == SMTPC_ERR_NOT_SUPPORTED) {
+    ck_assert_str_eq(out, "");
+    return;
+  }
+  ck_assert_int_eq(rv, SMTPC_OK);
+  ck_assert_str_eq(out, "xn--bcher-kva.example"); /* mapped to lower case */
+  ck_assert_int_eq(smtpc_idna_to_ascii(NULL, "fa\xc3\x9f.de", out, sizeof(out)),
+                   SMTPC_OK);
+  ck_assert_str_eq(out, "xn--fa-hia.de"); /* non-transitional: ß stays */
+  ck_assert_int_eq(
+      smtpc_idna_to_ascii(NULL, "a_b\xc3\xa9.example", out, sizeof(out)),
+      SMTPC_ERR_BAD_ADDRESS); /* STD3: no "_" */
+  ck_assert_int_eq(smtpc_idna_to_ascii(NULL,
+                                       "b\xc3\xbc"
+                                       "cher.example",
+                                       out, 10),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(dsn_settings) {
+  smtpc_msg *m = new_msg();
+  char envid[102];
+  memset(envid, 'e', 100);
+  envid[100] = '\0';
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "x@example.org"), 0);
+  ck_assert_int_eq(
+      smtpc_msg_set_dsn(m, SMTPC_DSN_RET_HDRS, envid, SMTPC_NOTIFY_FAILURE, 0),
+      SMTPC_OK);
+  envid[100] = 'e', envid[101] = '\0'; /* 101 characters */
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, 0, envid, 0, 0),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, 0, "a\rb", 0, 0),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, 0, "caf\xc3\xa9", 0, 0),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, (smtpc_dsn_ret)3, NULL, 0, 0),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(
+      smtpc_msg_set_dsn(m, 0, NULL, SMTPC_NOTIFY_NEVER | SMTPC_NOTIFY_DELAY, 0),
+      SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, 0, NULL, 16, 0),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_dsn(m, 0, NULL, 0, 2),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(
+      smtpc_msg_set_notify(m, "X@EXAMPLE.ORG", SMTPC_NOTIFY_NEVER, NULL),
+      SMTPC_ERR_INVALID_STATE); /* local parts are exact */
+  ck_assert_int_eq(smtpc_msg_set_notify(m, "x@EXAMPLE.org", SMTPC_NOTIFY_NEVER,
+                                        "old@example.net"),
+                   SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_notify(m, "x@example.org", SMTPC_NOTIFY_NEVER,
+                                        "bad address"),
+                   SMTPC_ERR_BAD_ADDRESS);
+  ck_assert_int_eq(smtpc_msg_set_notify(m, "nobody@example.org", 0, NULL),
+                   SMTPC_ERR_INVALID_STATE);
+  smtpc_msg_free(m);
+}
+END_TEST
+
 START_TEST(filename_params) {
   static const struct {
     const char *name;
@@ -2349,6 +2543,11 @@ static Suite *mime_suite(void) {
   tcase_add_test(tc, subject_folding);
   tcase_add_test(tc, many_recipients_fold);
   tcase_add_test(tc, display_names);
+  tcase_add_test(tc, utf8_addresses_allowed);
+  tcase_add_test(tc, utf8_domains_as_alabels);
+  tcase_add_test(tc, utf8_refusals);
+  tcase_add_test(tc, idna_builtin);
+  tcase_add_test(tc, dsn_settings);
   tcase_add_test(tc, filename_params);
   tcase_add_test(tc, guess_types);
   suite_add_tcase(s, tc);

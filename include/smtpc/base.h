@@ -197,14 +197,16 @@ typedef enum smtpc_dsn_ret {
   SMTPC_DSN_RET_HDRS = 2     /**< RET=HDRS: its header only. */
 } smtpc_dsn_ret;
 
-/** \name NOTIFY bits (RFC 3461 4.1), per recipient
- *  NEVER stands alone; the others combine.  0 sends no NOTIFY.
- *  @{ */
-#define SMTPC_NOTIFY_NEVER 1u   /**< NOTIFY=NEVER */
-#define SMTPC_NOTIFY_SUCCESS 2u /**< NOTIFY=SUCCESS */
-#define SMTPC_NOTIFY_FAILURE 4u /**< NOTIFY=FAILURE */
-#define SMTPC_NOTIFY_DELAY 8u   /**< NOTIFY=DELAY */
-/** @} */
+/* NOTIFY bits (RFC 3461 4.1), per recipient: NEVER stands alone, the
+ * others combine; 0 sends no NOTIFY. */
+/** \brief NOTIFY=NEVER: no notification (stands alone). */
+#define SMTPC_NOTIFY_NEVER 1u
+/** \brief NOTIFY=SUCCESS: report delivery. */
+#define SMTPC_NOTIFY_SUCCESS 2u
+/** \brief NOTIFY=FAILURE: report failure. */
+#define SMTPC_NOTIFY_FAILURE 4u
+/** \brief NOTIFY=DELAY: report a delay. */
+#define SMTPC_NOTIFY_DELAY 8u
 
 /** \brief DSN flag: fail before MAIL with ::SMTPC_ERR_DSN_UNSUPPORTED when
  *         the server does not offer DSN (without it the parameters are left
