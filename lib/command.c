@@ -260,7 +260,7 @@ int smtpc__orcpt_encode(char *dst, const char *addr, int raw) {
 int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     const smtpc__mail_params *mp) {
   char num[32], envid[SMTPC__ENVID_MAX + 8];
-  const char *parts[10];
+  const char *parts[10]; /* at most 9 */
   size_t lens[10], n = 0;
   parts[n] = "MAIL FROM:<", lens[n++] = 11;
   parts[n] = from, lens[n++] = strlen(from);
@@ -290,8 +290,8 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,
                     unsigned notify, const char *orcpt) {
   char nt[40];
-  const char *parts[6];
-  size_t lens[6], n = 0;
+  const char *parts[8]; /* at most 7 */
+  size_t lens[8], n = 0;
   parts[n] = "RCPT TO:<", lens[n++] = 9;
   parts[n] = to, lens[n++] = strlen(to);
   parts[n] = ">", lens[n++] = 1;

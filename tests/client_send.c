@@ -13,10 +13,13 @@
  *          auto|plain|login|cram-md5] [--allow-plaintext-auth]
  *          [--timeout-ms N] [--repeat N] (--verify | --from A --to A...
  *          [--cc A]... [--bcc A]... [--subject S] [--text T] [--html H]
- *          [--attach F]...)
+ *          [--attach F]... [--notify BITS] [--ret full|hdrs] [--envid ID]
+ *          [--dsn-required]) [--trace]
  * --repeat N (1-5) does it N times, one line each, the calls sharing one
  * smtpc_tls_cache (smtpc_client_config.tls_cache), and stops at the first
- * failure.  Exit: 0 OK, 2 PARTIAL, 1 any other outcome, 64 usage. */
+ * failure.  --notify takes the SMTPC_NOTIFY_* bits as a number; --trace
+ * prints the client's commands on stderr as "C: ...".  Exit: 0 OK, 2
+ * PARTIAL, 1 any other outcome, 64 usage. */
 #include <smtpc/smtpc.h>
 
 #include "err_name.h"
@@ -48,6 +51,13 @@ static int push(const char **list, const char *v) {
   return -1;
 }
 
+static void trace(void *user, smtpc_trace_dir dir, const char *line,
+                  size_t len) {
+  (void)user;
+  if (dir == SMTPC_TRACE_OUT)
+    fprintf(stderr, "C: %.*s\n", (int)len, line);
+}
+
 int main(int argc, char **argv) {
   smtpc_client_config cfg;
   smtpc_mail mail;
@@ -62,6 +72,7 @@ int main(int argc, char **argv) {
 
   memset(&cfg, 0, sizeof(cfg));
   memset(&mail, 0, sizeof(mail));
+  mail.version = SMTPC_MAIL_VERSION;
   memset(att, 0, sizeof(att));
   memset(to, 0, sizeof(to));
   memset(cc, 0, sizeof(cc));
@@ -79,6 +90,14 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o, "--allow-plaintext-auth") == 0) {
       cfg.allow_plaintext_auth = 1;
+      continue;
+    }
+    if (strcmp(o, "--dsn-required") == 0) {
+      mail.dsn_flags = SMTPC_DSN_REQUIRED;
+      continue;
+    }
+    if (strcmp(o, "--trace") == 0) {
+      cfg.trace = trace;
       continue;
     }
     if (v == NULL)
@@ -145,6 +164,14 @@ int main(int argc, char **argv) {
       mail.text = v;
     else if (strcmp(o, "--html") == 0)
       mail.html = v;
+    else if (strcmp(o, "--notify") == 0)
+      mail.dsn_notify = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--envid") == 0)
+      mail.dsn_envid = v;
+    else if (strcmp(o, "--ret") == 0)
+      mail.dsn_ret = strcmp(v, "full") == 0   ? SMTPC_DSN_RET_FULL
+                     : strcmp(v, "hdrs") == 0 ? SMTPC_DSN_RET_HDRS
+                                              : (smtpc_dsn_ret)99;
     else
       return usage("unknown option");
   }

@@ -206,6 +206,21 @@ for mech in PLAIN LOGIN CRAM-MD5; do
     check $? "maillog: a message submitted with sasl_method=$mech"
 done
 
+# smtpc_send() with a UTF-8 sender and DSN (smtpc_mail version 1): the
+# exact MAIL and RCPT parameters, and Postfix takes them.
+out=$(timeout -k 2 "$RUN_TIMEOUT" "$SEND" --trace --host 127.0.0.1 --port "$P" \
+    --tls starttls --cafile "$PFX_CAFILE" --user "$PFX_USER" \
+    --password-env SMTPC_TEST_PASS --from "José <josé@$D>" --to "$dave" \
+    --subject "interop_client utf8 dsn $uniq" --text "hi" --notify 6 \
+    --envid "ic+$uniq" --ret hdrs 2>&1) && rc=0 || rc=$?
+if ((rc == 0)) && grep -qxE "C: MAIL FROM:<josé@$D> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=ic\+2B$uniq" <<<"$out" &&
+    grep -qxF "C: RCPT TO:<$dave> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;$dave" <<<"$out" &&
+    grep -q "^status=OK stage=done .*message=accepted: 250 " <<<"$out"; then
+    ok "smtpc_send: UTF-8 sender with SMTPUTF8, NOTIFY, ORCPT, RET, ENVID accepted"
+else
+    not_ok "smtpc_send: UTF-8 sender and DSN: exit $rc: $(grep -E '^(C: (MAIL|RCPT)|status=)' <<<"$out" | tr '\n' '|')"
+fi
+
 # ============================================================ verify
 echo "# verify: smtpc --verify and smtpc_verify()"
 closed=$(closed_port)
