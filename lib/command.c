@@ -257,22 +257,40 @@ int smtpc__orcpt_encode(char *dst, const char *addr, int raw) {
   return SMTPC_OK;
 }
 
-int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
-                    const smtpc__mail_params *mp) {
-  char num[32], envid[SMTPC__ENVID_MAX + 8];
-  const char *parts[10]; /* at most 9 */
-  size_t lens[10], n = 0;
+/* "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME][ SMTPUTF8]" as parts; num
+ * holds the SIZE text.  Returns the number of parts. */
+static size_t mail_head(const char **parts, size_t *lens, char *num,
+                        size_t numlen, const char *from,
+                        const smtpc__mail_params *mp) {
+  size_t n = 0;
   parts[n] = "MAIL FROM:<", lens[n++] = 11;
   parts[n] = from, lens[n++] = strlen(from);
   parts[n] = ">", lens[n++] = 1;
   if (mp->size >= 0) {
-    int k = snprintf(num, sizeof(num), " SIZE=%lld", (long long)mp->size);
+    int k = snprintf(num, numlen, " SIZE=%lld", (long long)mp->size);
     parts[n] = num, lens[n++] = k > 0 ? (size_t)k : 0;
   }
   if (mp->body8bit)
     parts[n] = " BODY=8BITMIME", lens[n++] = 14;
   if (mp->smtputf8)
     parts[n] = " SMTPUTF8", lens[n++] = 9;
+  return n;
+}
+
+int smtpc__cmd_mail_plain(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                          const smtpc__mail_params *mp) {
+  char num[32];
+  const char *parts[8]; /* at most 7 */
+  size_t lens[8], n = mail_head(parts, lens, num, sizeof(num), from, mp);
+  parts[n] = "\r\n", lens[n++] = 2;
+  return append_parts(out, m, parts, lens, n);
+}
+
+int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                    const smtpc__mail_params *mp) {
+  char num[32], envid[SMTPC__ENVID_MAX + 8];
+  const char *parts[10]; /* at most 9 */
+  size_t lens[10], n = mail_head(parts, lens, num, sizeof(num), from, mp);
   if (mp->ret == SMTPC_DSN_RET_FULL)
     parts[n] = " RET=FULL", lens[n++] = 9;
   else if (mp->ret == SMTPC_DSN_RET_HDRS)
@@ -285,6 +303,15 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
   }
   parts[n] = "\r\n", lens[n++] = 2;
   return append_parts(out, m, parts, lens, n);
+}
+
+int smtpc__cmd_rcpt_plain(smtpc__buf *out, const smtpc_mem *m, const char *to) {
+  const char *parts[3];
+  size_t lens[3];
+  parts[0] = "RCPT TO:<", lens[0] = 9;
+  parts[1] = to, lens[1] = strlen(to);
+  parts[2] = ">\r\n", lens[2] = 3;
+  return append_parts(out, m, parts, lens, 3);
 }
 
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,

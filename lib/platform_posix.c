@@ -3,7 +3,7 @@
  * No sockets and no resolver here: this file must not block on the network,
  * because smtpc_session_open() may call smtpc_default_ehlo_name() from an
  * event loop.  The resolver-based fallback lives in io_socket.c. */
-#include "smtpc_int.h"
+#include "session_int.h"
 
 #include "domain.h"
 
@@ -59,4 +59,11 @@ int64_t smtpc__mono_ms(void) {
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
     return 0;
   return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+}
+
+/* The host's IDNA: libidn2 when built in (else smtpc_idna_to_ascii() says
+ * "not supported" and such an address fails with a clear error). */
+void smtpc__platform_idna(smtpc_idna_cb *cb, const smtpc__idna_ops **ops) {
+  *cb = smtpc_idna_to_ascii;
+  *ops = &smtpc__session_idna;
 }

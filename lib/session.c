@@ -107,34 +107,48 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
 
 static int compose_mail(smtpc_session *s, smtpc_txn *t) {
   smtpc__mail_params mp;
+  const char *from = t->wire_from ? t->wire_from : t->from;
   mp.size = t->body.size;
   mp.body8bit = t->body8;
   mp.smtputf8 = t->smtputf8;
-  mp.ret = t->dsn_sent ? (int)t->ret : 0;
-  mp.envid = t->dsn_sent ? t->envid : NULL;
-  return smtpc__cmd_mail(&s->out, &s->mem,
-                         t->wire_from ? t->wire_from : t->from, &mp);
+  mp.ret = 0;
+  mp.envid = NULL;
+  if (t->dsn_sent)
+    return t->dsn->mail(s, t, &mp, from);
+  return smtpc__cmd_mail_plain(&s->out, &s->mem, from, &mp);
 }
 
-/* RCPT with NOTIFY and ORCPT when DSN is in use.  ORCPT goes with every
- * recipient that has NOTIFY or an ORCPT of its own; by default it is the
- * address as sent (RFC 3461 4.2: on first submission it MUST equal the
- * RCPT address), and it is left out when its encoding would pass the 500
- * characters a server must take.  A caller's ORCPT was checked to fit. */
 static int compose_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx) {
   const char *to = t->wire_rcpts ? t->wire_rcpts[idx] : t->rcpts[idx];
+  if (t->dsn_sent)
+    return t->dsn->rcpt(s, t, idx, to);
+  return smtpc__cmd_rcpt_plain(&s->out, &s->mem, to);
+}
+
+static int dsn_mail(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+                    const char *from) {
+  mp->ret = (int)t->ret;
+  mp->envid = t->envid;
+  return smtpc__cmd_mail(&s->out, &s->mem, from, mp);
+}
+
+/* RCPT with NOTIFY and ORCPT.  ORCPT goes with every recipient that has
+ * NOTIFY or an ORCPT of its own; by default it is the address as sent
+ * (RFC 3461 4.2: on first submission it MUST equal the RCPT address), and
+ * it is left out when its encoding would pass the 500 characters a server
+ * must take.  A caller's ORCPT was checked to fit. */
+static int dsn_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx,
+                    const char *to) {
   char orcpt[SMTPC__ORCPT_MAX + 1];
-  const char *o = NULL;
-  unsigned notify = 0;
-  if (t->dsn_sent) {
-    const char *given = t->orcpt ? t->orcpt[idx] : NULL;
-    notify = t->notify ? t->notify[idx] : 0;
-    if ((given != NULL || notify != 0) &&
-        smtpc__orcpt_encode(orcpt, given ? given : to, t->smtputf8) == SMTPC_OK)
-      o = orcpt;
-  }
+  const char *o = NULL, *given = t->orcpt ? t->orcpt[idx] : NULL;
+  unsigned notify = t->notify ? t->notify[idx] : 0;
+  if ((given != NULL || notify != 0) &&
+      smtpc__orcpt_encode(orcpt, given ? given : to, t->smtputf8) == SMTPC_OK)
+    o = orcpt;
   return smtpc__cmd_rcpt(&s->out, &s->mem, to, notify, o);
 }
+
+const smtpc__dsn_ops smtpc__session_dsn = {dsn_mail, dsn_rcpt};
 
 /* Appends a command line to the output and traces it. */
 static int send_cmd(smtpc_session *s, const char *verb, const char *arg,
@@ -350,10 +364,6 @@ static char *to_alabel(smtpc_session *s, const char *addr, int *rv) {
   const char *at = strrchr(addr, '@');
   char dom[256], *out;
   size_t nl, nd;
-  if (s->idna == NULL) {
-    *rv = SMTPC_ERR_IDNA_UNAVAILABLE;
-    return NULL;
-  }
   *rv = s->idna(s->idna_user, at + 1, dom, sizeof(dom));
   if (*rv == SMTPC_ERR_NOT_SUPPORTED) {
     *rv = SMTPC_ERR_IDNA_UNAVAILABLE;
@@ -405,6 +415,8 @@ static int make_wire(smtpc_session *s, smtpc_txn *t) {
   return SMTPC_OK;
 }
 
+const smtpc__idna_ops smtpc__session_idna = {make_wire};
+
 /* SMTPUTF8 (RFC 6531 3.2, 3.4) and DSN (RFC 3461 5.2.2) against what the
  * server offers.  SMTPUTF8 goes on MAIL exactly when an address or the
  * header is UTF-8 and the server offers it; without it a UTF-8 local part
@@ -425,7 +437,9 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
     txn_complete(s, t, SMTPC_ERR_SMTPUTF8_UNSUPPORTED);
     return SMTPC_OK;
   } else if (t->utf8 & SMTPC__UTF8_DOMAIN) {
-    if ((rv = make_wire(s, t)) != SMTPC_OK) {
+    rv = s->idna_ops != NULL && s->idna != NULL ? s->idna_ops->wire(s, t)
+                                                : SMTPC_ERR_IDNA_UNAVAILABLE;
+    if (rv != SMTPC_OK) {
       smtpc__txn_free_wire(t);
       if (rv == SMTPC_ERR_NOMEM)
         return rv;
@@ -433,7 +447,7 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
       return SMTPC_OK;
     }
   }
-  if (t->dsn_asked) {
+  if (t->dsn_asked && t->dsn != NULL) {
     if (c->flags & SMTPC__CAP_DSN) {
       t->dsn_sent = 1;
     } else if (t->dsn_flags & SMTPC_DSN_REQUIRED) {
@@ -1332,7 +1346,7 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->timeouts[SMTPC_TIMEOUT_DATA_END] = 10 * 60 * 1000;
   s->timeouts[SMTPC_TIMEOUT_OTHER] = 5 * 60 * 1000;
   s->pipelining = 1;
-  s->idna = smtpc_idna_to_ascii;
+  smtpc__platform_idna(&s->idna, &s->idna_ops);
   s->in_chunk = IN_CHUNK;
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;

@@ -90,7 +90,11 @@ struct smtpc_txn {
   smtpc_dsn_ret ret;
   char *envid;
   unsigned *notify; /* per recipient, or NULL */
-  char **orcpt;     /* per recipient as given, or NULL (the RCPT address) */
+  /* &smtpc__session_dsn, set by smtpc_txn_set_dsn()/_set_notify():
+   * through a pointer, so a program that never asks for DSN links none of
+   * its encoders */
+  const struct smtpc__dsn_ops *dsn;
+  char **orcpt; /* per recipient as given, or NULL (the RCPT address) */
 };
 
 /* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
@@ -168,8 +172,29 @@ struct smtpc_session {
   int can_quit;       /* broken by a reply, connection still in sync */
   smtpc_idna_cb idna; /* A-labels for a server without SMTPUTF8 */
   void *idna_user;
-  size_t in_chunk, out_high, body_chunk; /* I/O buffer sizes */
+  const struct smtpc__idna_ops *idna_ops; /* NULL: no conversion linked */
+  size_t in_chunk, out_high, body_chunk;  /* I/O buffer sizes */
 };
+
+/* Converting a transaction's UTF-8 domains to A-labels (session.c).  The
+ * session reaches it through s->idna_ops, set by the platform's default
+ * (smtpc__platform_idna()) or smtpc_session_set_idna(): a port whose
+ * platform gives none links none of it. */
+typedef struct smtpc__idna_ops {
+  int (*wire)(smtpc_session *s, smtpc_txn *t);
+} smtpc__idna_ops;
+extern const smtpc__idna_ops smtpc__session_idna;
+/* The platform's default converter and the ops that use it (POSIX:
+ * smtpc_idna_to_ascii() and &smtpc__session_idna; ports may give NULL). */
+void smtpc__platform_idna(smtpc_idna_cb *cb, const smtpc__idna_ops **ops);
+
+/* Composing MAIL and RCPT with DSN parameters (session.c). */
+typedef struct smtpc__dsn_ops {
+  int (*mail)(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+              const char *from);
+  int (*rcpt)(smtpc_session *s, smtpc_txn *t, size_t idx, const char *to);
+} smtpc__dsn_ops;
+extern const smtpc__dsn_ops smtpc__session_dsn;
 
 /* ---- txn.c ----------------------------------------------------------------- */
 

@@ -215,5 +215,6 @@ int smtpc_session_set_idna(smtpc_session *s, smtpc_idna_cb cb, void *user) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   s->idna = cb;
   s->idna_user = user;
+  s->idna_ops = cb != NULL ? &smtpc__session_idna : NULL;
   return SMTPC_OK;
 }

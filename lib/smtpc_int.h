@@ -202,6 +202,11 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     const smtpc__mail_params *mp);
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,
                     unsigned notify, const char *orcpt);
+/* The same without the DSN parameters (mp->ret and mp->envid are ignored):
+ * what the session links when no DSN is asked for. */
+int smtpc__cmd_mail_plain(smtpc__buf *out, const smtpc_mem *m, const char *from,
+                          const smtpc__mail_params *mp);
+int smtpc__cmd_rcpt_plain(smtpc__buf *out, const smtpc_mem *m, const char *to);
 /* Appends "VERB[ arg]\r\n" (arg may be NULL). */
 int smtpc__cmd_simple(smtpc__buf *out, const smtpc_mem *m, const char *verb,
                       const char *arg);

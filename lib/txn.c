@@ -109,6 +109,7 @@ int smtpc_txn_set_dsn(smtpc_txn *t, smtpc_dsn_ret ret, const char *envid,
   t->ret = ret;
   t->dsn_flags = flags;
   t->dsn_asked = 1;
+  t->dsn = &smtpc__session_dsn;
   return SMTPC_OK;
 }
 
@@ -158,6 +159,7 @@ int smtpc_txn_set_notify(smtpc_txn *t, size_t i, unsigned notify,
       t->orcpt[k] = NULL;
   }
   t->dsn_asked = 1;
+  t->dsn = &smtpc__session_dsn;
   for (k = 0; k < t->nrcpt; k++) {
     if (i != SMTPC_ALL_RCPTS && k != i)
       continue;

@@ -47,3 +47,15 @@ void smtpc__mime_platform_default(smtpc_msg_platform *p) {
   p->now = port_now;
   p->random = port_random;
 }
+
+/* No IDNA converter on the board: a UTF-8 domain needs a server with
+ * SMTPUTF8 (or smtpc_session_set_idna() with the product's own), and no
+ * conversion code is linked. */
+struct smtpc__idna_ops;
+void smtpc__platform_idna(smtpc_idna_cb *cb,
+                          const struct smtpc__idna_ops **ops);
+void smtpc__platform_idna(smtpc_idna_cb *cb,
+                          const struct smtpc__idna_ops **ops) {
+  *cb = NULL;
+  *ops = NULL;
+}
