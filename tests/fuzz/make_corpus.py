@@ -278,6 +278,34 @@ CODEC_SEEDS = {
 for name, (sizes, room, data) in CODEC_SEEDS.items():
     write("codec", name, bytes([len(sizes)]) + sizes + bytes([room]) + data)
 
+# ---- internationalised addresses and DSN ----------------------------------
+
+# fuzz_intl: [options] text; options bit 0 is_from, bit 1 raw RFC 6533 form,
+# bits 2-5 NOTIFY, bits 6-7 RET (see fuzz_intl.c)
+INTL_SEEDS = {
+    "ascii": (0x00, b"alice@example.com"),
+    "utf8-local": (0x0A, "jörg@example.com".encode("utf-8")),
+    "utf8-cjk": (0x4C, "田中@例え.jp".encode("utf-8")),
+    "idn-domain": (0x10, "info@bücher.example".encode("utf-8")),
+    "emoji": (0x82, "\U0001F600+tag=x@example.org".encode("utf-8")),
+    "quoted": (0x18, "\"a b\\\" é\"@example.org".encode("utf-8")),
+    "literal": (0x04, b"postmaster@[IPv6:2001:db8::1]"),
+    "envid": (0x41, b"QQ+1=a b~!" + b"x" * 80),
+    "overlong": (0x00, b"\xc0\xafa@example.org"),
+    "surrogate": (0x02, b"a\xed\xa0\x80@example.org"),
+    "above-max": (0x00, b"a\xf4\x90\x80\x80@example.org"),
+    "c1-control": (0x00, b"a\xc2\x85b@example.org"),
+    "truncated": (0x02, b"a@ex\xc3\xa4mple.org\xc3"),
+    "orcpt-500": (0x00, b"+" * 64 + "@é".encode("utf-8") + b"a" * 40 + b"."
+                  + b"b" * 56),
+    "orcpt-501": (0x00, b"+" * 64 + "@é".encode("utf-8") + b"a" * 40 + b"."
+                  + b"b" * 57),
+    "null-path": (0x01, b""),
+    "bytes": (0x3E, bytes(range(256))),
+}
+for name, (opts, text) in INTL_SEEDS.items():
+    write("intl", name, bytes([opts]) + text)
+
 # ---- MIME builder -----------------------------------------------------------
 
 # fuzz_mime: [options][chunk] then operations: [op] args, each arg a length
