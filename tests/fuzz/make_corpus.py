@@ -236,6 +236,20 @@ SESSION_SEEDS = {
         "250 old.example") + POSTFIX_TXN1 + crlf(
         "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
         "221 bye")),
+    # DSN on the first transaction (byte 1 bit 7); the third message has a
+    # UTF-8 header, so it goes with SMTPUTF8
+    "dsn-smtputf8-3txn": (NOAUTH | NONE | THREE, 0x80, [], crlf(
+        "220 mx ESMTP", "250-mx", "250-PIPELINING", "250-8BITMIME",
+        "250-SMTPUTF8", "250 DSN",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "251 2.1.5 forwarding to <j\xc3\xb6rg>",
+        "354 go", "250 2.0.0 Ok: queued as A1",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "354 go", "250 ok", "221 bye")),
+    "dsn-not-offered": (NOAUTH | NONE, 0x80, [], crlf(
+        "220 mx ESMTP", "250-mx", "250 PIPELINING") + POSTFIX_TXN1 + crlf(
+        "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "221 bye")),
     "greeting-554": (PLAIN | OPP, 0, [], crlf(
         "554 5.7.1 mx.example.org: no SMTP service here", "221 2.0.0 Bye")),
     "starttls-injection": (PLAIN | OPP, 0, [255, 255, 255, 254], crlf(
