@@ -317,8 +317,9 @@ int smtpc__cmd_rcpt_plain(smtpc__buf *out, const smtpc_mem *m, const char *to) {
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,
                     unsigned notify, const char *orcpt) {
   char nt[40];
-  const char *parts[8]; /* at most 7 */
-  size_t lens[8], n = 0;
+  /* "RCPT TO:<", to, ">", NOTIFY, " ORCPT=", orcpt, CRLF */
+  const char *parts[7];
+  size_t lens[7], n = 0;
   parts[n] = "RCPT TO:<", lens[n++] = 9;
   parts[n] = to, lens[n++] = strlen(to);
   parts[n] = ">", lens[n++] = 1;

@@ -18,6 +18,8 @@
  *           bits 4-5  reply limits: defaults, 64-octet lines, 4 lines,
  *                     256 octets
  *           bit 6     queue the transactions before smtpc_session_open()
+ *           bit 7     DSN on the first transaction: RET=HDRS, an ENVID,
+ *                     NOTIFY for both recipients, an ORCPT for the second
  *   byte 2  k = byte & 15 recv sizes follow, used in turn: 0 = return
  *           WANT_READ (never twice in a row), 255 = up to and including the
  *           next LF, 254 = as much as asked, else at most that many bytes
@@ -41,7 +43,9 @@
  * when allowed, never traced unredacted, the secret never sent in clear;
  * STARTTLS is only started when no byte after the 220 has been read; each
  * call that returns a would-block code had a callback block; transaction
- * results agree with the replies and with what went out. */
+ * results agree with the replies and with what went out; SMTPUTF8 only on
+ * the MAIL of the message with a UTF-8 header, DSN parameters only on the
+ * first transaction's commands and only when asked for (byte 1 bit 7). */
 #include <smtpc/smtpc.h>
 
 #include <stdio.h>
@@ -62,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define USER "fuzz-user"
 #define SECRET "Fuzz-S3cret!"
 #define MAX_TXN 3
+
+static int dsn_on; /* byte 1 bit 7 */
 
 /* ---- the queued messages ------------------------------------------------- */
 
@@ -335,7 +341,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
   walk w = {h, 0, 0};
   int in_fin = -1, after_tls = 0, seen_in = 0;
   size_t eods = 0, n354 = 0, bodies = 0, successes = 0;
-  size_t mails = 0, rcpts = 0, datas = 0, nrcpt_total = 0;
+  size_t mails = 0, rcpts = 0, datas = 0, nrcpt_total = 0, cur = MAX_TXN;
 
   /* 1. no bare CR or LF anywhere in what was sent (a CR may end the
    * stream only when the session stopped in the middle of a write) */
@@ -473,8 +479,24 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         FAIL("8-bit body announced without BODY=8BITMIME: \"%s\"", e->text);
       if (b != 2 && strstr(e->text, " BODY=8BITMIME"))
         FAIL("7-bit body announced as 8BITMIME: \"%s\"", e->text);
+      if (b != 2 && strstr(e->text, " SMTPUTF8"))
+        FAIL("SMTPUTF8 for an ASCII message: \"%s\"", e->text);
+      if ((strstr(e->text, " RET=") || strstr(e->text, " ENVID=")) &&
+          !(dsn_on && b == 0 &&
+            strstr(e->text, " RET=HDRS ENVID=fuzz+2B1+3Da+20b")))
+        FAIL("DSN parameters not asked for: \"%s\"", e->text);
+      cur = b;
     } else if (starts(e->text, "RCPT TO:")) {
       rcpts++;
+      if ((strstr(e->text, " NOTIFY=") || strstr(e->text, " ORCPT=")) &&
+          !(dsn_on && cur == 0))
+        FAIL("DSN parameters not asked for: \"%s\"", e->text);
+      if (strstr(e->text, " ORCPT=") &&
+          strcmp(e->text, "RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE "
+                          "ORCPT=rfc822;bob@example.net") != 0 &&
+          strcmp(e->text, "RCPT TO:<carol@example.com> NOTIFY=NEVER "
+                          "ORCPT=rfc822;orig+2Bcarol@example.org") != 0)
+        FAIL("unexpected ORCPT: \"%s\"", e->text);
     } else if (strcmp(e->text, "DATA") == 0) {
       datas++;
     }
@@ -552,6 +574,19 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
     free(ref[i]);
 }
 
+/* With byte 1 bit 7: DSN parameters on the first transaction, if-offered
+ * (a server without DSN gets none of them). */
+static void set_dsn(smtpc_txn *t) {
+  if (!dsn_on)
+    return;
+  if (smtpc_txn_set_dsn(t, SMTPC_DSN_RET_HDRS, "fuzz+1=a b", 0) != SMTPC_OK ||
+      smtpc_txn_set_notify(t, 0, SMTPC_NOTIFY_SUCCESS | SMTPC_NOTIFY_FAILURE,
+                           NULL) != SMTPC_OK ||
+      smtpc_txn_set_notify(t, 1, SMTPC_NOTIFY_NEVER,
+                           "orig+carol@example.org") != SMTPC_OK)
+    FAIL("set_dsn / set_notify on a queued transaction");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const smtpc_auth_mech mechs[4] = {
       SMTPC_AUTH_AUTO, SMTPC_AUTH_PLAIN, SMTPC_AUTH_LOGIN, SMTPC_AUTH_CRAM_MD5};
@@ -582,6 +617,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   h.policy = policy;
   h.tls_want_first = ((o0 >> 2) & 3) == 3;
   allow_plain = !(o1 & 1);
+  dsn_on = (o1 >> 7) & 1;
   ntxn = (o0 & 0x20) ? 3 : 2;
   call_cap = 4 * (unsigned long)size + 10000;
 
@@ -626,6 +662,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               &bodies[i], &t[i]) != SMTPC_OK)
         FAIL("queue before open");
     queued = 1;
+    set_dsn(t[0]);
   }
 
   rv = loop(&h, s, smtpc_session_open, "open");
@@ -636,6 +673,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 &bodies[i], &t[i]) != SMTPC_OK)
           FAIL("queue");
       queued = 1;
+      set_dsn(t[0]);
     }
     rv = loop(&h, s, smtpc_session_run, "run");
     if (rv == SMTPC_OK)

@@ -236,6 +236,20 @@ SESSION_SEEDS = {
         "250 old.example") + POSTFIX_TXN1 + crlf(
         "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
         "221 bye")),
+    # DSN on the first transaction (byte 1 bit 7); the third message has a
+    # UTF-8 header, so it goes with SMTPUTF8
+    "dsn-smtputf8-3txn": (NOAUTH | NONE | THREE, 0x80, [], crlf(
+        "220 mx ESMTP", "250-mx", "250-PIPELINING", "250-8BITMIME",
+        "250-SMTPUTF8", "250 DSN",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "251 2.1.5 forwarding to <j\xc3\xb6rg>",
+        "354 go", "250 2.0.0 Ok: queued as A1",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "354 go", "250 ok", "221 bye")),
+    "dsn-not-offered": (NOAUTH | NONE, 0x80, [], crlf(
+        "220 mx ESMTP", "250-mx", "250 PIPELINING") + POSTFIX_TXN1 + crlf(
+        "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "221 bye")),
     "greeting-554": (PLAIN | OPP, 0, [], crlf(
         "554 5.7.1 mx.example.org: no SMTP service here", "221 2.0.0 Bye")),
     "starttls-injection": (PLAIN | OPP, 0, [255, 255, 255, 254], crlf(
@@ -277,6 +291,34 @@ CODEC_SEEDS = {
 }
 for name, (sizes, room, data) in CODEC_SEEDS.items():
     write("codec", name, bytes([len(sizes)]) + sizes + bytes([room]) + data)
+
+# ---- internationalised addresses and DSN ----------------------------------
+
+# fuzz_intl: [options] text; options bit 0 is_from, bit 1 raw RFC 6533 form,
+# bits 2-5 NOTIFY, bits 6-7 RET (see fuzz_intl.c)
+INTL_SEEDS = {
+    "ascii": (0x00, b"alice@example.com"),
+    "utf8-local": (0x0A, "jörg@example.com".encode("utf-8")),
+    "utf8-cjk": (0x4C, "田中@例え.jp".encode("utf-8")),
+    "idn-domain": (0x10, "info@bücher.example".encode("utf-8")),
+    "emoji": (0x82, "\U0001F600+tag=x@example.org".encode("utf-8")),
+    "quoted": (0x18, "\"a b\\\" é\"@example.org".encode("utf-8")),
+    "literal": (0x04, b"postmaster@[IPv6:2001:db8::1]"),
+    "envid": (0x41, b"QQ+1=a b~!" + b"x" * 80),
+    "overlong": (0x00, b"\xc0\xafa@example.org"),
+    "surrogate": (0x02, b"a\xed\xa0\x80@example.org"),
+    "above-max": (0x00, b"a\xf4\x90\x80\x80@example.org"),
+    "c1-control": (0x00, b"a\xc2\x85b@example.org"),
+    "truncated": (0x02, b"a@ex\xc3\xa4mple.org\xc3"),
+    "orcpt-500": (0x00, b"+" * 64 + "@é".encode("utf-8") + b"a" * 40 + b"."
+                  + b"b" * 56),
+    "orcpt-501": (0x00, b"+" * 64 + "@é".encode("utf-8") + b"a" * 40 + b"."
+                  + b"b" * 57),
+    "null-path": (0x01, b""),
+    "bytes": (0x3E, bytes(range(256))),
+}
+for name, (opts, text) in INTL_SEEDS.items():
+    write("intl", name, bytes([opts]) + text)
 
 # ---- MIME builder -----------------------------------------------------------
 
