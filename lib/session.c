@@ -476,8 +476,12 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
       return SMTPC_OK;
     }
   }
+  /* SMTPUTF8 first: its error is the specific one for a UTF-8 header */
+  if ((rv = check_intl(s, t, has8)) != SMTPC_OK || t->phase == TP_DONE)
+    return rv;
   switch (t->body.type) {
   case SMTPC_BODY_8BITMIME: t->body8 = 1; break;
+  case SMTPC_BODY_SMTPUTF8: t->body8 = 1; break;
   case SMTPC_BODY_7BIT: t->reject8 = 1; break;
   default:
     if (t->body.read == NULL) {
@@ -490,11 +494,15 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     }
     break;
   }
-  if (t->body.type == SMTPC_BODY_SMTPUTF8)
-    t->body8 = 1;
   if (t->body.type == SMTPC_BODY_7BIT && has8) {
     txn_complete(s, t, SMTPC_ERR_8BIT_UNSUPPORTED);
     return SMTPC_OK;
+  }
+  if (t->body8 && !(c->flags & SMTPC__CAP_8BITMIME) && t->smtputf8) {
+    /* RFC 6531 3.1: a server with SMTPUTF8 takes 8-bit data; one that
+     * does not also list 8BITMIME gets no BODY parameter it did not offer */
+    t->body8 = 0;
+    t->reject8 = 0;
   }
   if (t->body8 && !(c->flags & SMTPC__CAP_8BITMIME)) {
     /* RFC 6152 3: never send 8-bit data to a server without 8BITMIME */
@@ -511,9 +519,6 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     size = -1;
   }
   t->body.size = size;
-
-  if ((rv = check_intl(s, t, has8)) != SMTPC_OK || t->phase == TP_DONE)
-    return rv;
 
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;

@@ -158,8 +158,10 @@ int smtpc_txn_set_notify(smtpc_txn *t, size_t i, unsigned notify,
     for (k = 0; k < t->nrcpt; k++)
       t->orcpt[k] = NULL;
   }
-  t->dsn_asked = 1;
-  t->dsn = &smtpc__session_dsn;
+  if (notify != 0 || o != NULL) { /* else nothing is asked for */
+    t->dsn_asked = 1;
+    t->dsn = &smtpc__session_dsn;
+  }
   for (k = 0; k < t->nrcpt; k++) {
     if (i != SMTPC_ALL_RCPTS && k != i)
       continue;

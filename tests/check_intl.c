@@ -567,6 +567,77 @@ START_TEST(test_utf8_body_only) {
 }
 END_TEST
 
+/* A UTF-8 header to a server with neither 8BITMIME nor SMTPUTF8: the
+ * specific error (SMTPUTF8), not the 8-bit one. */
+START_TEST(test_hdr8_without_8bitmime) {
+  static const char *const to[] = {"bob@example.org"};
+  fixture f;
+  smtpc_txn *t1, *t2;
+  fx_init(&f, &ts_modes[_i]);
+  script_open(f.t, "250-mx.example hello\r\n250 PIPELINING\r\n");
+  ts_client(f.t, "NOOP\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "alice@example.com", to, 1, BODY_HDR8);
+  t2 = fx_queue_type(&f, "alice@example.com", to, 1, BODY, SMTPC_BODY_SMTPUTF8);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_SMTPUTF8_UNSUPPORTED);
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_ERR_SMTPUTF8_UNSUPPORTED);
+  ck_assert_int_eq(smtpc_txn_step(t1), SMTPC_STEP_NONE);
+  ck_assert_int_eq(fx_noop(&f), SMTPC_OK);
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+}
+END_TEST
+
+/* SMTPUTF8 offered without 8BITMIME (RFC 6531 3.1 says it must come with
+ * it): the UTF-8 message goes with SMTPUTF8 and no BODY parameter the
+ * server did not offer. */
+START_TEST(test_smtputf8_without_8bitmime) {
+  static const char *const to[] = {"bob@example.org"};
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i]);
+  script_open(f.t, "250-mx.example hello\r\n250-PIPELINING\r\n"
+                   "250 SMTPUTF8\r\n");
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com> SMTPUTF8\r\n"
+                        "RCPT TO:<bob@example.org>\r\n"
+                        "DATA\r\n");
+  script_accept(f.t, 1, BODY_HDR8);
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", to, 1, BODY_HDR8);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_smtputf8(tx), 1);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* NOTIFY 0 without an ORCPT asks for nothing: plain commands, and
+ * smtpc_txn_dsn_sent() does not claim parameters went out. */
+START_TEST(test_notify_zero_asks_nothing) {
+  static const char *const to[] = {"bob@example.org"};
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i]);
+  script_open(f.t, EHLO_ALL);
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com> SIZE=21\r\n"
+                        "RCPT TO:<bob@example.org>\r\n"
+                        "DATA\r\n");
+  script_accept(f.t, 1, BODY);
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", to, 1, BODY);
+  ck_assert_int_eq(smtpc_txn_set_notify(tx, 0, 0, NULL), SMTPC_OK);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_dsn_sent(tx), 0);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
 /* No SMTPUTF8: a UTF-8 local part (sender or recipient) or a UTF-8 header
  * completes the transaction before MAIL; the NOOP that follows is the next
  * thing on the wire. */
@@ -1246,6 +1317,9 @@ static Suite *intl_suite(void) {
   tcase_add_loop_test(tc, test_utf8_address_ascii_body, 0, n);
   tcase_add_loop_test(tc, test_utf8_header_only, 0, n);
   tcase_add_loop_test(tc, test_utf8_body_only, 0, n);
+  tcase_add_loop_test(tc, test_hdr8_without_8bitmime, 0, n);
+  tcase_add_loop_test(tc, test_smtputf8_without_8bitmime, 0, n);
+  tcase_add_loop_test(tc, test_notify_zero_asks_nothing, 0, n);
   tcase_add_loop_test(tc, test_no_smtputf8_refused, 0, n);
   tcase_add_loop_test(tc, test_no_smtputf8_next_goes, 0, n);
   tcase_add_loop_test(tc, test_idna_alabel, 0, n);
