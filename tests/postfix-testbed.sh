@@ -7,6 +7,7 @@
 #   postfix-testbed.sh stop DIR
 #   postfix-testbed.sh wait-mail DIR N [TIMEOUT_S]
 #   postfix-testbed.sh discard-ext DIR "chunking, smtputf8"
+#   postfix-testbed.sh postconf DIR 'name = value' ['name = value'...]
 #
 # start: DIR must be empty or not exist.  Everything (config, queue, certs,
 #   sasldb, Maildir, log) lives below DIR.  Environment (with defaults):
@@ -22,11 +23,17 @@
 #   Writes DIR/env (sourceable: PFX_DIR PFX_PORT PFX_SMTPS_PORT
 #   PFX_AUTHPLAIN_PORT PFX_USER PFX_PASS PFX_DOMAIN PFX_CAFILE PFX_MAILDIR
 #   PFX_SIZE_LIMIT, all exported).  Postfix logs to DIR/maillog.
+#   PFX_POSTCONF (optional): main.cf settings applied before the first
+#   start, one 'name = value' per line (postconf -e; a value may be UTF-8,
+#   e.g. "virtual_mailbox_domains = example.test, bücher.example").
 # stop: SIGTERM to the master, wait for its process group (zombies count as
 #   dead) and until the ports refuse.  Exit 0 also when already stopped.
 # wait-mail: wait until DIR/mail/Maildir/new holds >= N files (default 10 s).
 # discard-ext: set smtpd_discard_ehlo_keywords (e.g. "chunking, smtputf8";
 #   "" restores the default) and reload; waits until the reload took effect.
+# postconf: set main.cf parameters ('name = value', postconf -e) and reload;
+#   waits until the reload was logged and every smtpd process of the old
+#   configuration has exited, so the next connection sees the new settings.
 #
 # Needs root and the Debian packages postfix, sasl2-bin, openssl.  Only ever
 # listens on 127.0.0.1; never touches /etc/postfix or port 25.
@@ -47,6 +54,7 @@ usage: $PROG start DIR
        $PROG stop DIR
        $PROG wait-mail DIR N [TIMEOUT_S]
        $PROG discard-ext DIR "KEYWORD, KEYWORD..."
+       $PROG postconf DIR 'name = value' ['name = value'...]
 EOF
     exit 2
 }
@@ -368,6 +376,27 @@ write_env() {
     chmod 0644 "$f"
 }
 
+# One 'name = value' setting for postconf -e: a parameter name, " =", and
+# " value" without control characters (UTF-8 is allowed) or nothing.
+check_setting() {
+    [[ $1 =~ ^[a-z0-9_]+\ =(\ [^[:cntrl:]]*)?$ ]] ||
+        die "invalid setting (want 'name = value'): '$1'"
+}
+
+# PFX_POSTCONF: extra main.cf settings, one per line, before the first start.
+apply_postconf_env() {
+    local dir=$1 line
+    local -a settings=()
+    [[ -n ${PFX_POSTCONF:-} ]] || return 0
+    while IFS= read -r line; do
+        [[ -n $line ]] || continue
+        check_setting "$line"
+        settings+=("$line")
+    done <<<"$PFX_POSTCONF"
+    ((${#settings[@]} == 0)) && return 0
+    postconf -c "$dir/etc" -e "${settings[@]}" || die "postconf failed"
+}
+
 cmd_start() {
     local dir
     dir=$(abs_dir "$1")
@@ -433,6 +462,7 @@ cmd_start() {
     chmod 0755 "$dir/tls"
     write_sasl "$dir"
     write_main_cf "$dir"
+    apply_postconf_env "$dir"
     write_master_cf "$dir"
     # A main.cf younger than ~2 s makes Postfix pause "to let main.cf cool
     # down" (~2 s per start).  Backdate it.
@@ -601,6 +631,72 @@ cmd_discard_ext() {
     return 1
 }
 
+# ---------------------------------------------------------------- postconf
+
+# PIDs (one per line) of the living smtpd processes of master $1.
+smtpd_pids() {
+    local f line rest comm pid
+    local -a fields
+    for f in /proc/[0-9]*/stat; do
+        { IFS= read -r line <"$f"; } 2>/dev/null || continue
+        rest=${line##*) }
+        read -r -a fields <<<"$rest"
+        [[ ${fields[2]:-} == "$1" && ${fields[0]:-} != [ZX] ]] || continue
+        comm=${line#*(}
+        comm=${comm%%)*}
+        [[ $comm == smtpd ]] || continue
+        pid=${f#/proc/}
+        printf '%s\n' "${pid%/stat}"
+    done
+}
+
+cmd_postconf() {
+    local dir mpid before after deadline n=0 s p alive
+    local -a old
+    dir=$(abs_dir "$1")
+    shift
+    [[ -f $dir/etc/main.cf ]] || die "no instance in $dir"
+    for s in "$@"; do
+        check_setting "$s"
+    done
+    load_env "$dir"
+    mpid=$(master_pid "$dir")
+    is_our_master "$mpid" "$dir" || die "instance in $dir is not running"
+
+    postconf -c "$dir/etc" -e "$@" || die "postconf failed"
+    touch -d '1 minute ago' "$dir/etc/main.cf"
+    mapfile -t old < <(smtpd_pids "$mpid")
+    before=$(grep -c 'postfix/master\[[0-9]*\]: reload' "$dir/maillog" || true)
+    postfix -c "$dir/etc" reload </dev/null >>"$dir/postfix-cmd.log" 2>&1 ||
+        { print_log_tail "$dir"; die "postfix reload failed"; }
+
+    # The master closes the status pipe of the old children on reload; an
+    # idle smtpd then exits.  Until it has, it may still take a connection
+    # with the old settings.
+    deadline=$(($(now_us) + 10000000))
+    while :; do
+        after=$(grep -c 'postfix/master\[[0-9]*\]: reload' "$dir/maillog" || true)
+        if ((after > before)); then
+            alive=0
+            for p in "${old[@]}"; do
+                if [[ -r /proc/$p/stat ]] &&
+                    [[ $(proc_state "$p" 2>/dev/null) != [ZX]* ]]; then
+                    alive=1
+                    break
+                fi
+            done
+            ((alive)) || { smtp_greets "$PFX_PORT" && return 0; } || true
+        fi
+        if ((n++ > 200)) || (($(now_us) >= deadline)); then
+            break
+        fi
+        sleep 0.05
+    done
+    printf '%s: reload did not take effect in time\n' "$PROG" >&2
+    print_log_tail "$dir"
+    return 1
+}
+
 # ---------------------------------------------------------------- main
 
 (($# >= 2)) || usage
@@ -622,6 +718,10 @@ wait-mail)
 discard-ext)
     (($# == 2)) || usage
     cmd_discard_ext "$@"
+    ;;
+postconf)
+    (($# >= 2)) || usage
+    cmd_postconf "$@"
     ;;
 *)
     usage
