@@ -70,8 +70,9 @@ typedef struct opts {
 typedef struct tally {
   unsigned long long delivered, total; /* recipient deliveries */
   int temp, perm;                      /* some failure was 4xx / 5xx */
-  int other;     /* exit code of another per-message failure, or 0 */
-  int dsn_noted; /* "DSN not offered" was printed */
+  int other;       /* exit code of another per-message failure, or 0 */
+  int dsn_noted;   /* "DSN not offered" was printed */
+  int body_failed; /* the built message could not be made for the server */
 } tally;
 
 /* strdup() whose result is freed at exit (see free_opts). */
@@ -1454,8 +1455,14 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
   for (i = 0; i < count && qrc == SMTPC_OK; i++) {
     smtpc_body built;
     /* a built message gets its own reader per transaction */
-    if (m != NULL && (qrc = smtpc_msg_body(m, &built)) != SMTPC_OK)
+    if (m != NULL && (qrc = smtpc_msg_body(m, &built)) != SMTPC_OK) {
+      /* the message cannot go to this server (a UTF-8 address without
+       * SMTPUTF8): said as for a transaction refused before MAIL */
+      if (!ty->body_failed)
+        fprintf(stderr, "smtpc: message not sent: %s\n", smtpc_strerror(qrc));
+      ty->body_failed = 1;
       break;
+    }
     qrc = smtpc_session_queue(s, o->env_from, o->env_rcpts, o->nenv,
                               m != NULL ? &built : body, &txns[i]);
     if (qrc == SMTPC_OK)
@@ -1694,7 +1701,9 @@ int main(int argc, char **argv) {
     rc = send_batch(s, &o, built, &body, done + 1, n, &ty);
     done += n;
   }
-  if (rc == SMTPC_ERR_BAD_ADDRESS)
+  if (ty.body_failed)
+    ex = exit_code(rc); /* already said */
+  else if (rc == SMTPC_ERR_BAD_ADDRESS)
     ex = fail("--from/--to", rc, s, sock, &o);
   else if (rc != SMTPC_OK)
     ex = fail("sending", rc, s, sock, &o);

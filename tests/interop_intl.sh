@@ -151,8 +151,16 @@ checker() { # WHAT ARGS...: intl_check.py ARGS
 }
 
 # Maildir files whose header section carries "Subject: $1".
+# Files whose own header (up to the first empty line) has this Subject: a
+# delivery report quotes the original header further down (RET=HDRS).
 files_with_subject() {
-    grep -lxF -- "Subject: $1" "$maildir"/* 2>/dev/null | sort || true
+    local f
+    for f in "$maildir"/*; do
+        [[ -e $f ]] || continue
+        if sed '/^\r\{0,1\}$/q' "$f" | grep -qxF -- "Subject: $1"; then
+            echo "$f"
+        fi
+    done | sort
 }
 
 nfiles() {
