@@ -231,6 +231,7 @@ typedef struct leaf {
 typedef struct tree {
   leaf l[MAX_PARTS + 2];
   size_t n;
+  int utf8_hdr; /* the body is SMTPC_BODY_SMTPUTF8: UTF-8 in the top header */
 } tree;
 
 static int ci_prefix(const char *s, const char *p) {
@@ -273,7 +274,7 @@ static int field(const unsigned char *h, size_t n, const char *name,
 }
 
 /* Checks a header block: every line a field "name:" or a continuation. */
-static void check_headers(const unsigned char *h, size_t n) {
+static void check_headers(const unsigned char *h, size_t n, int utf8) {
   size_t i = 0;
   int first = 1;
   while (i < n) {
@@ -295,7 +296,7 @@ static void check_headers(const unsigned char *h, size_t n) {
         FAIL("header line without a field name and colon");
     }
     for (k = i; k < e; k++)
-      if (h[k] >= 0x80)
+      if (h[k] >= 0x80 && !utf8)
         FAIL("8-bit byte in a header field");
     first = 0;
     i = e + 2;
@@ -397,7 +398,7 @@ static void parse_entity(const unsigned char *p, size_t n, int depth, tree *t) {
       FAIL("entity without the empty line after its header");
     hend += 2;
   }
-  check_headers(p, hend);
+  check_headers(p, hend, depth == 0 && t->utf8_hdr);
   body = p + hend + 2;
   blen = n - hend - 2;
   if (!field(p, hend, "content-type", &ct) || ct.n < 2)
@@ -510,15 +511,20 @@ static int read_body(const smtpc_body *b, size_t chunk, bytes *out) {
   }
 }
 
+/* allow_utf8: smtpc_msg_set_smtputf8() was on and a UTF-8 address was
+ * given, so the body may be SMTPC_BODY_SMTPUTF8. */
 static void check_message(const bytes *msg, const smtpc_body *b, int allow8,
-                          tree *t) {
-  size_t i, line = 0, hend;
+                          int allow_utf8, tree *t) {
+  size_t i, line = 0, hend, in_hdr = 1;
   bytes f = {NULL, 0, 0};
   if (b->size != -1 && (uint64_t)b->size != msg->n)
     FAIL("body.size %lld, %zu bytes read", (long long)b->size, msg->n);
-  if (b->type != SMTPC_BODY_7BIT && !(allow8 && b->type == SMTPC_BODY_8BITMIME))
-    FAIL("body type %d with 8bit %s", (int)b->type,
-         allow8 ? "allowed" : "not allowed");
+  if (b->type != SMTPC_BODY_7BIT &&
+      !(allow8 && b->type == SMTPC_BODY_8BITMIME) &&
+      !(allow_utf8 && b->type == SMTPC_BODY_SMTPUTF8))
+    FAIL("body type %d with 8bit %s, UTF-8 addresses %s", (int)b->type,
+         allow8 ? "allowed" : "not allowed",
+         allow_utf8 ? "allowed" : "not allowed");
   for (i = 0; i < msg->n; i++) {
     unsigned char c = msg->p[i];
     if (c == '\0')
@@ -529,9 +535,15 @@ static void check_message(const bytes *msg, const smtpc_body *b, int allow8,
       FAIL("bare LF at offset %zu", i);
     if (c >= 0x80 && b->type == SMTPC_BODY_7BIT)
       FAIL("8-bit byte at offset %zu of a 7-bit body", i);
+    /* RFC 6532: UTF-8 in the header only for a message sent with SMTPUTF8 */
+    if (c >= 0x80 && in_hdr && b->type != SMTPC_BODY_SMTPUTF8)
+      FAIL("8-bit byte at offset %zu of the header, body type %d", i,
+           (int)b->type);
     if (c == '\r')
       continue;
     if (c == '\n') {
+      if (line == 0)
+        in_hdr = 0;
       line = 0;
       continue;
     }
@@ -556,6 +568,7 @@ static void check_message(const bytes *msg, const smtpc_body *b, int allow8,
       FAIL("a Bcc field was written");
   }
   free(f.p);
+  t->utf8_hdr = b->type == SMTPC_BODY_SMTPUTF8;
   parse_entity(msg->p, msg->n, 0, t);
 }
 
@@ -569,7 +582,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   added parts[MAX_PARTS];
   size_t nstreams = 0, nparts = 0, nops = 0, chunk, i;
   input in;
-  int allow8, again, rv, have_from = 0;
+  int allow8, again, rv, have_from = 0, allow_utf8, utf8_addr = 0;
   int text_set = 0, html_set = 0;
   const unsigned char *text = NULL, *html = NULL;
   size_t text_len = 0, html_len = 0, ninline = 0, nattach = 0;
@@ -580,6 +593,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   allow8 = data[0] & 1;
   again = (data[0] >> 1) & 1;
+  allow_utf8 = (data[0] >> 2) & 1;
   chunk = data[1] ? data[1] : 4096;
   in.p = data + 2;
   in.n = size - 2;
@@ -599,7 +613,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   plat.file_close = p_close;
   if (smtpc_msg_set_platform(m, &plat) != SMTPC_OK ||
       smtpc_msg_set_seed(m, 0x5eed) != SMTPC_OK ||
-      smtpc_msg_set_8bitmime(m, allow8) != SMTPC_OK)
+      smtpc_msg_set_8bitmime(m, allow8) != SMTPC_OK ||
+      smtpc_msg_set_smtputf8(m, allow_utf8) != SMTPC_OK)
     FAIL("setup");
 
   while (in.n > 0 && nops++ < MAX_OPS) {
@@ -626,6 +641,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                       : smtpc_msg_set_sender(m, a, b);
       if (op == 0 && rv == SMTPC_OK)
         have_from = 1;
+      for (c = b; rv == SMTPC_OK && c != NULL && *c != '\0'; c++)
+        if ((unsigned char)*c >= 0x80)
+          utf8_addr = 1;
       break;
     case 4: rv = smtpc_msg_set_subject(m, str_arg(&in, &pl, 0)); break;
     case 5:
@@ -753,6 +771,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rv != SMTPC_OK) {
     if (getenv("FUZZ_MIME_DUMP") != NULL)
       fprintf(stderr, "smtpc_msg_body: %d (%s)\n", rv, smtpc_strerror(rv));
+    /* a UTF-8 address without SMTPUTF8: a domain with no A-label (or no
+     * converter), or a UTF-8 local part, cannot be written */
+    if (utf8_addr && !allow_utf8 &&
+        (rv == SMTPC_ERR_SMTPUTF8_UNSUPPORTED || rv == SMTPC_ERR_BAD_ADDRESS ||
+         rv == SMTPC_ERR_IDNA_UNAVAILABLE))
+      goto done;
     if (rv != SMTPC_ERR_INVALID_STATE)
       FAIL("smtpc_msg_body: %d (%s)", rv, smtpc_strerror(rv));
     if (have_from && !(ninline > 0 && !html_set))
@@ -773,7 +797,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FAIL("%ld files left open after reading", fs.open);
   if (getenv("FUZZ_MIME_DUMP") != NULL) /* for reading a crash */
     fwrite(msg.p, 1, msg.n, stderr);
-  check_message(&msg, &body, allow8, &t);
+  check_message(&msg, &body, allow8, allow_utf8 && utf8_addr, &t);
 
   /* one leaf per body and part, each decoding to the bytes given */
   {
