@@ -308,7 +308,7 @@ cd "$fz_dir/$pkg-$ver"
 make -j"$JOBS" >/dev/null
 # each harness replays its corpus (seeds and regress-* crashes), then fuzzes
 make fuzz-smoke FUZZ_SMOKE_TIME="${FUZZ_SMOKE_TIME:-30}"
-passed=$((passed + 5))
+passed=$((passed + 6)) # one per harness (FUZZ_PROGS)
 cd "$top"
 rm -rf "$fz_dir"
 end
