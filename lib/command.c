@@ -86,17 +86,25 @@ static int utf8_text(const char *s, size_t n) {
   size_t i = 0, k;
   uint32_t c;
   while (i < n) {
-    if ((k = smtpc__utf8_seq(p + i, n - i, &c)) == 0 || c < 32 ||
-        (c >= 127 && c < 160))
-      return 0;
+    if (p[i] < 0x80) { /* ASCII: every address, almost always */
+      if (p[i] < 32 || p[i] == 127)
+        return 0;
+      i++;
+      continue;
+    }
+    if ((k = smtpc__utf8_seq(p + i, n - i, &c)) == 0 || c < 160)
+      return 0; /* ill-formed, or a C1 control */
     i += k;
   }
   return 1;
 }
 
 unsigned smtpc__addr_utf8(const char *addr) {
-  const char *at = strrchr(addr, '@'), *p;
+  const char *at, *p;
   unsigned f = 0;
+  if (!smtpc__has_8bit(addr, strlen(addr)))
+    return 0;              /* every ASCII address: one word-at-a-time scan */
+  at = strrchr(addr, '@'); /* the domain starts after the last '@' */
   for (p = addr; *p; p++)
     if ((unsigned char)*p >= 0x80)
       f |= (at != NULL && p > at) ? SMTPC__UTF8_DOMAIN : SMTPC__UTF8_LOCAL;
@@ -104,13 +112,25 @@ unsigned smtpc__addr_utf8(const char *addr) {
 }
 
 int smtpc__check_mailbox(const char *addr, int is_from) {
+  return smtpc__check_mailbox_utf8(addr, is_from, NULL);
+}
+
+int smtpc__check_mailbox_utf8(const char *addr, int is_from, unsigned *utf8) {
   size_t n, at;
   const char *p;
+  if (utf8 != NULL)
+    *utf8 = 0;
   if (addr == NULL)
     return SMTPC_ERR_BAD_ADDRESS;
   n = strlen(addr);
-  if (!utf8_text(addr, n))
-    return SMTPC_ERR_BAD_ADDRESS;
+  /* the grammar checks below refuse every ASCII control; UTF-8 is checked
+   * here, only when there is some (a word-at-a-time scan otherwise) */
+  if (smtpc__has_8bit(addr, n)) {
+    if (!utf8_text(addr, n))
+      return SMTPC_ERR_BAD_ADDRESS;
+    if (utf8 != NULL)
+      *utf8 = smtpc__addr_utf8(addr);
+  }
   if (n == 0)
     return is_from ? SMTPC_OK : SMTPC_ERR_BAD_ADDRESS; /* "<>" */
   if (n > MAX_PATH)

@@ -1421,6 +1421,7 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
                         const smtpc_body *body, smtpc_txn **out) {
   smtpc_txn *t;
   size_t i;
+  unsigned utf8, u;
   int rv;
   if (out != NULL)
     *out = NULL;
@@ -1433,17 +1434,17 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
     return SMTPC_ERR_INVALID_STATE;
   if (nrcpts > SIZE_MAX / sizeof(char *))
     return SMTPC_ERR_INVALID_ARGUMENT;
-  if ((rv = smtpc__check_mailbox(from, 1)) != SMTPC_OK)
+  if ((rv = smtpc__check_mailbox_utf8(from, 1, &utf8)) != SMTPC_OK)
     return rv;
-  for (i = 0; i < nrcpts; i++)
-    if ((rv = smtpc__check_mailbox(rcpts[i], 0)) != SMTPC_OK)
+  for (i = 0; i < nrcpts; i++) {
+    if ((rv = smtpc__check_mailbox_utf8(rcpts[i], 0, &u)) != SMTPC_OK)
       return rv;
+    utf8 |= u;
+  }
   if ((t = smtpc__txn_new(&s->mem, from, rcpts, nrcpts, &rv)) == NULL)
     return rv;
   t->status = SMTPC__PENDING;
-  t->utf8 = smtpc__addr_utf8(from);
-  for (i = 0; i < nrcpts; i++)
-    t->utf8 |= smtpc__addr_utf8(rcpts[i]);
+  t->utf8 = utf8;
   t->body = *body;
   t->nrcpt = nrcpts;
   t->s = s;

@@ -146,6 +146,10 @@ const char *smtpc__caps_params(const smtpc__caps *c, const char *keyword);
  * (null reverse-path); rcpt allows "postmaster". SMTPC_OK or
  * SMTPC_ERR_BAD_ADDRESS. */
 int smtpc__check_mailbox(const char *addr, int is_from);
+/* The same, with the SMTPC__UTF8_* parts of a valid address in *utf8 (may
+ * be NULL): one pass over an ASCII address, as smtpc_session_queue() needs
+ * both. */
+int smtpc__check_mailbox_utf8(const char *addr, int is_from, unsigned *utf8);
 /* Validates a command argument: non-empty, at most 500 octets, no control
  * characters (CR, LF, NUL, ...); octets >= 0x80 pass (UTF-8 SASL names). */
 int smtpc__check_arg(const char *arg, int allow_space);
