@@ -64,6 +64,7 @@ typedef struct opts {
   smtpc_dsn_ret ret;
   const char *envid;
   int dsn, dsn_required;
+  int bdat; /* --bdat: BDAT when CHUNKING is offered */
 } opts;
 
 /* Outcome of the run, folded message by message. */
@@ -121,7 +122,7 @@ static void usage(FILE *f) {
       "ADDR]\n"
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
       "             [--notify WHAT] [--ret FULL|HDRS] [--envid ID]\n"
-      "             [--dsn-required]\n"
+      "             [--dsn-required] [--bdat]\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
       f);
@@ -179,6 +180,9 @@ static void help(void) {
       "  --ret FULL|HDRS what a failure notification returns\n"
       "  --envid ID      envelope id the notifications quote (printable "
       "ASCII)\n"
+      "  --bdat          send the message with BDAT (RFC 3030) when the "
+      "server\n"
+      "                  offers CHUNKING (default: DATA)\n"
       "  --dsn-required  fail when the server does not offer DSN (default: "
       "send\n"
       "                  without the request and say so)\n"
@@ -377,6 +381,10 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (strcmp(a, "--verify") == 0) {
       o->verify = 1;
+      continue;
+    }
+    if (strcmp(a, "--bdat") == 0) {
+      o->bdat = 1;
       continue;
     }
     if (strcmp(a, "--dsn-required") == 0) {
@@ -1026,6 +1034,9 @@ static void account(tally *ty, smtpc_txn *t, unsigned long msgno, const opts *o,
     case SMTPC_STEP_DATA:
       fprintf(stderr, "smtpc: %sDATA rejected: ", pre);
       break;
+    case SMTPC_STEP_BODY: /* a BDAT chunk */
+      fprintf(stderr, "smtpc: %smessage data rejected: ", pre);
+      break;
     default:
       fprintf(stderr, "smtpc: %smessage rejected after end of data: ", pre);
       break;
@@ -1650,6 +1661,7 @@ int main(int argc, char **argv) {
   free_secret(secret); /* the library keeps its own copy */
   secret = NULL;
   smtpc_session_set_flag(s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH, o.allow_plain);
+  smtpc_session_set_flag(s, SMTPC_FLAG_CHUNKING, o.bdat);
   if (o.helo == NULL && smtpc_socket_ehlo_name(sock, ehlo, sizeof ehlo) == 0)
     o.helo = ehlo;
   if (o.helo != NULL && (rc = smtpc_session_set_ehlo_name(s, o.helo)) != 0) {

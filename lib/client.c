@@ -166,6 +166,8 @@ static int conn_session(smtpc__conn *c, const smtpc_client_config *cfg,
   }
   smtpc_session_set_flag(c->s, SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH,
                          cfg->allow_plaintext_auth != 0);
+  smtpc_session_set_flag(c->s, SMTPC_FLAG_CHUNKING,
+                         cfg->version >= 1 && cfg->bdat != 0);
   if (cfg->ehlo_name != NULL)
     rc = smtpc_session_set_ehlo_name(c->s, cfg->ehlo_name);
   else if (smtpc_socket_ehlo_name(c->sock, ehlo, sizeof(ehlo)) == SMTPC_OK)

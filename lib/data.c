@@ -144,11 +144,11 @@ static size_t copy_line(smtpc__dot *d, const unsigned char *in, size_t n,
  * "." is stuffed.  Returns the input used (whole lines only); *o is moved
  * past the output. */
 static size_t copy_lines(const unsigned char *in, size_t n, unsigned char *out,
-                         size_t room, size_t *o) {
+                         size_t room, size_t *o, int stuff) {
   const unsigned char *p = in, *b = in; /* b..p still to go out at out + w */
   size_t w = 0, left = room;            /* left: room after b..p */
   while (p < in + n) {
-    size_t rest = (size_t)(in + n - p), dot = *p == '.', len, crlf;
+    size_t rest = (size_t)(in + n - p), dot = stuff && *p == '.', len, crlf;
     const unsigned char *lf;
     if (rest > SMTPC__MAX_BODY_LINE + 2)
       rest = SMTPC__MAX_BODY_LINE + 2; /* the longest line and CR LF */
@@ -214,7 +214,8 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
     unsigned char c = in[i];
     size_t plain = plain_span(&st, i, inlen, known7), n;
     if (st.bol && !st.cr && plain > 0 &&
-        (n = copy_lines(in + i, plain, out + o, outcap - o, &o)) > 0) {
+        (n = copy_lines(in + i, plain, out + o, outcap - o, &o, !st.nostuff)) >
+            0) {
       i += n;
       continue;
     }
@@ -222,7 +223,7 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
       i += line_end(&st, in + i, inlen - i, out, &o);
       continue;
     }
-    if (st.bol && c == '.') {
+    if (st.bol && c == '.' && !st.nostuff) {
       /* not content: RFC 5321 4.5.3.1.6 does not count it in the limit */
       out[o++] = '.';
       st.bol = 0; /* stuffed once, even if the '.' goes out next call */
@@ -248,6 +249,8 @@ size_t smtpc__dot_finish(smtpc__dot *d, unsigned char *out) {
   d->cr = 0;
   d->bol = 1;
   d->linelen = 0;
+  if (d->nostuff)
+    return o; /* BDAT: the count ends the data, not a "." line */
   out[o++] = '.';
   out[o++] = '\r';
   out[o++] = '\n';

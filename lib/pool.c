@@ -18,6 +18,7 @@
 #include "client_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -125,7 +126,14 @@ static const char **cfg_str(smtpc_client_config *c, size_t i) {
 static int copy_config(smtpc_pool *p, const smtpc_client_config *cfg) {
   size_t i, total = 0, off = 0;
   const char **f;
-  p->cfg = *cfg;
+  /* a caller built against the first layout has no members after
+   * tls_cache: copy only what its version has */
+  memset(&p->cfg, 0, sizeof(p->cfg));
+  memcpy(&p->cfg, cfg,
+         cfg->version >= 1 ? sizeof(*cfg)
+                           : offsetof(smtpc_client_config, tls_cache) +
+                                 sizeof(cfg->tls_cache));
+  p->cfg.version = SMTPC_CLIENT_CONFIG_VERSION;
   p->cfg.mem = &p->mem;
   for (i = 0; (f = cfg_str(&p->cfg, i)) != NULL; i++)
     if (*f != NULL)

@@ -19,6 +19,7 @@
 #define IN_CHUNK 16384   /* bytes asked of recv() at once */
 #define OUT_HIGH 65536   /* body bytes encoded before flushing */
 #define BODY_CHUNK 16384 /* bytes asked of a streamed body at once */
+#define BDAT_CHUNK 65536 /* octets of message data per BDAT command */
 /* ---- small helpers ------------------------------------------------------- */
 
 static void trace(smtpc_session *s, smtpc_trace_dir dir, const char *line,
@@ -59,6 +60,7 @@ static unsigned timeout_for(const smtpc_session *s, ex_kind k) {
   case EX_RCPT: return s->timeouts[SMTPC_TIMEOUT_RCPT];
   case EX_DATA: return s->timeouts[SMTPC_TIMEOUT_DATA_INIT];
   case EX_DATA_END: return s->timeouts[SMTPC_TIMEOUT_DATA_END];
+  case EX_BDAT: return s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK];
   default: return s->timeouts[SMTPC_TIMEOUT_OTHER];
   }
 }
@@ -319,7 +321,8 @@ static int send_rcpt_group(smtpc_session *s, smtpc_txn *t) {
       return rv;
     t->rcpt_sent++;
   }
-  if (t->rcpt_sent == t->nrcpt && use_pipelining(s))
+  /* BDAT waits for every envelope reply (RFC 3030 2) */
+  if (t->rcpt_sent == t->nrcpt && use_pipelining(s) && !t->bdat)
     return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
   return SMTPC_OK;
 }
@@ -519,6 +522,7 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     size = -1;
   }
   t->body.size = size;
+  t->bdat = s->chunking && (c->flags & SMTPC__CAP_CHUNKING);
 
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
@@ -825,7 +829,10 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
   t->step = SMTPC_STEP_BODY;
   s->body_txn = t;
   smtpc__dot_init(&s->dot, t->reject8);
+  s->dot.nostuff = t->bdat;
   s->chunk_len = s->chunk_off = 0;
+  s->bdat_len = 0;
+  s->bdat_out = 0;
   arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]);
   return SMTPC_OK;
 }
@@ -927,6 +934,11 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     return SMTPC_OK; /* more replies of this group to come */
   if (t->rcpt_sent < t->nrcpt)
     return send_rcpt_group(s, t);
+  if (t->bdat) { /* every envelope reply is in: the chunks may go */
+    if (t->accepted == 0)
+      return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
+    return begin_body(s, t);
+  }
   if (use_pipelining(s)) {
     t->step = SMTPC_STEP_DATA;
     return SMTPC_OK; /* DATA went with the last group */
@@ -973,6 +985,22 @@ static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   return SMTPC_OK;
 }
 
+/* A reply to a BDAT chunk that is not the last.  The first refusal ends
+ * the transaction: no further chunk goes out (RFC 3030 2: the state is then
+ * indeterminate), the replies to chunks already in flight are only
+ * counted, and RSET comes before the next MAIL. */
+static int on_bdat(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
+  if (s->bdat_out > 0)
+    s->bdat_out--;
+  if (r->code / 100 == 2)
+    return SMTPC_OK;
+  smtpc__txn_set_final(t, r);
+  t->step = SMTPC_STEP_BODY; /* even if the LAST chunk is on its way */
+  if (s->body_txn == t)
+    s->body_txn = NULL;
+  return after_txn_failure(s, t, reply_class_error(r->code));
+}
+
 /* A reply to MAIL, RCPT, DATA or the end of data. */
 static int on_txn_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
   smtpc_txn *t = e->t;
@@ -991,6 +1019,7 @@ static int on_txn_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
   case EX_MAIL: return on_mail(s, t, r);
   case EX_RCPT: return on_rcpt(s, t, e->idx, r);
   case EX_DATA: return on_data(s, t, r);
+  case EX_BDAT: return on_bdat(s, t, r);
   default: return on_data_end(s, t, r);
   }
 }
@@ -1015,6 +1044,7 @@ static int handle_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
   case EX_MAIL:
   case EX_RCPT:
   case EX_DATA:
+  case EX_BDAT:
   case EX_DATA_END: return on_txn_reply(s, e, r);
   }
   return fail_session(s, SMTPC_ERR_INTERNAL);
@@ -1139,9 +1169,97 @@ static int end_body(smtpc_session *s, smtpc_txn *t) {
   return SMTPC_OK;
 }
 
+/* Emits the filled chunk: "BDAT n[ LAST]" CRLF and its n octets. */
+static int emit_chunk(smtpc_session *s, smtpc_txn *t, int last) {
+  char cmd[48];
+  size_t before = s->out.len;
+  int k = snprintf(cmd, sizeof(cmd), "BDAT %lu%s\r\n",
+                   (unsigned long)s->bdat_len, last ? " LAST" : "");
+  int rv;
+  if (k <= 0 || (size_t)k >= sizeof(cmd))
+    return fail_session(s, SMTPC_ERR_INTERNAL);
+  if ((rv = smtpc__buf_append(&s->out, &s->mem, cmd, (size_t)k)) != SMTPC_OK ||
+      (rv = smtpc__buf_append(&s->out, &s->mem, s->bdat, s->bdat_len)) !=
+          SMTPC_OK ||
+      (rv = push_expect(s, last ? EX_DATA_END : EX_BDAT, t, 0)) != SMTPC_OK) {
+    s->out.len = before;
+    return fail_session(s, rv);
+  }
+  trace(s, SMTPC_TRACE_OUT, cmd, (size_t)k - 2);
+  s->bdat_len = 0;
+  if (!last) {
+    s->bdat_out++;
+    return SMTPC_OK;
+  }
+  if (s->trace != NULL) {
+    char note[64];
+    int n = snprintf(note, sizeof(note), "(%llu octets of message body)",
+                     (unsigned long long)t->body_octets);
+    trace(s, SMTPC_TRACE_INFO, note, n > 0 ? (size_t)n : 0);
+  }
+  t->phase = TP_END;
+  t->step = SMTPC_STEP_DATA_END;
+  s->body_txn = NULL;
+  return SMTPC_OK;
+}
+
+/* 1 while a BDAT body may not send another chunk before a reply. */
+static int bdat_window_full(const smtpc_session *s) {
+  return s->body_txn != NULL && s->body_txn->bdat &&
+         s->bdat_out >= (use_pipelining(s) ? BDAT_WINDOW : 1u);
+}
+
+/* The body in BDAT chunks: each chunk is filled with the encoded body (line
+ * ends made CRLF, nothing stuffed) and sent whole with its count.  The
+ * chunk that holds the end of the body is the LAST one; only a streamed
+ * body that ends exactly at a chunk's end gives "BDAT 0 LAST". */
+static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
+  int rv;
+  if (s->bdat == NULL &&
+      (s->bdat = smtpc__malloc(&s->mem, s->bdat_chunk)) == NULL)
+    return fail_session(s, SMTPC_ERR_NOMEM);
+  while (smtpc__buf_avail(&s->out) < s->out_high && !bdat_window_full(s)) {
+    int last = 0;
+    while (s->bdat_len + 3 <= s->bdat_chunk) {
+      const unsigned char *src = NULL;
+      size_t srclen = 0, used = 0;
+      smtpc_ssize w;
+      if ((rv = next_body_bytes(s, t, &src, &srclen)) != SMTPC_OK)
+        return rv; /* WANT_READ keeps the chunk filled so far */
+      if (srclen == 0) {
+        last = 1;
+        break;
+      }
+      w = smtpc__dot_encode(&s->dot, src, srclen, s->bdat + s->bdat_len,
+                            s->bdat_chunk - s->bdat_len, &used);
+      if (w < 0)
+        return abort_body(s, (int)w);
+      s->bdat_len += (size_t)w;
+      t->body_octets += (uint64_t)w;
+      if (t->body.read == NULL)
+        t->body_off += used;
+      else
+        s->chunk_off += used;
+      if (w == 0 && used == 0)
+        break; /* the encoder needs more room: the chunk is full */
+    }
+    /* a body in memory that ended with this chunk needs no empty LAST */
+    if (!last && t->body.read == NULL && t->body_off == t->body.len &&
+        s->bdat_chunk - s->bdat_len >= 2)
+      last = 1;
+    if (last)
+      s->bdat_len += smtpc__dot_finish(&s->dot, s->bdat + s->bdat_len);
+    if ((rv = emit_chunk(s, t, last)) != SMTPC_OK || last)
+      return rv;
+  }
+  return SMTPC_OK;
+}
+
 static int pump_body(smtpc_session *s) {
   smtpc_txn *t = s->body_txn;
   int rv;
+  if (t->bdat)
+    return pump_bdat(s, t);
   while (smtpc__buf_avail(&s->out) < s->out_high) {
     const unsigned char *src = NULL;
     size_t srclen = 0, used = 0;
@@ -1263,7 +1381,7 @@ static int engine(smtpc_session *s, const int *goal) {
     }
     if (s->ph == PH_HANDSHAKE)
       return SMTPC__NEED_TLS;
-    if (s->body_txn != NULL) {
+    if (s->body_txn != NULL && !bdat_window_full(s)) {
       if ((rv = pump_body(s)) != SMTPC_OK)
         return rv;
       if (s->body_txn == NULL && s->ph != PH_BROKEN) {
@@ -1355,6 +1473,7 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->in_chunk = IN_CHUNK;
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;
+  s->bdat_chunk = BDAT_CHUNK;
   s->ph = PH_NEW;
   s->security = SMTPC_SECURITY_NONE; /* zero would be STARTTLS required */
   s->open_result = SMTPC__PENDING;
@@ -1384,6 +1503,7 @@ void smtpc_session_free(smtpc_session *s) {
   smtpc__reply_free(&m, s->last);
   smtpc__free(&m, s->ex);
   smtpc__free(&m, s->chunk);
+  smtpc__free(&m, s->bdat);
   smtpc__free(&m, s->ehlo_name);
   smtpc__free(&m, s->server_name);
   smtpc__free(&m, s->op_arg);

@@ -13,6 +13,11 @@
  * far below any socket buffer.  Larger envelopes go in several groups. */
 #define RCPT_GROUP 128
 
+/* BDAT chunks (not LAST) in flight at once with PIPELINING: a failed chunk
+ * makes the server discard the ones after it, so more buys nothing but
+ * wasted bytes; without PIPELINING each chunk waits for its reply. */
+#define BDAT_WINDOW 4
+
 /* What a pending reply answers. */
 typedef enum {
   EX_GREETING,
@@ -23,7 +28,8 @@ typedef enum {
   EX_MAIL,
   EX_RCPT,
   EX_DATA,
-  EX_DATA_END,
+  EX_DATA_END, /* the end of data: "." or BDAT ... LAST */
+  EX_BDAT,     /* a BDAT chunk that is not the last (RFC 3030) */
   EX_STARTTLS,
   EX_AUTH,        /* AUTH command or a response to a 334 challenge */
   EX_AUTH_CANCEL, /* "*" sent after a bad challenge (RFC 4954 4) */
@@ -77,6 +83,7 @@ struct smtpc_txn {
   int body8;        /* BODY=8BITMIME declared */
   int reject8;      /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned; /* the caller holds a pointer */
+  int bdat;         /* the body goes in BDAT chunks (RFC 3030) */
   unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
   int smtputf8;     /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a
@@ -125,6 +132,7 @@ struct smtpc_session {
   unsigned armed_seq;
   unsigned next_seq;
   int pipelining; /* flag: use PIPELINING when offered */
+  int chunking;   /* flag: use BDAT when CHUNKING is offered */
   int helo_only;
   smtpc_trace_cb trace;
   void *trace_user;
@@ -147,6 +155,9 @@ struct smtpc_session {
   smtpc__dot dot;
   unsigned char *chunk; /* read buffer for streamed bodies */
   size_t chunk_len, chunk_off;
+  unsigned char *bdat; /* the BDAT chunk being filled (bdat_chunk octets) */
+  size_t bdat_len, bdat_chunk;
+  unsigned bdat_out; /* BDAT chunks sent, replies awaited */
 
   int used;          /* a run() has completed on this connection */
   int need_check;    /* send a health-check RSET before the next MAIL */

@@ -86,18 +86,23 @@ int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which, size_t value) {
   case SMTPC_LIMIT_READ_BUFFER:
   case SMTPC_LIMIT_WRITE_BUFFER:
   case SMTPC_LIMIT_BODY_CHUNK:
+  case SMTPC_LIMIT_BDAT_CHUNK:
     if (value < 64 || value > ((size_t)1 << 30))
       return SMTPC_ERR_INVALID_ARGUMENT;
     if (which == SMTPC_LIMIT_READ_BUFFER)
       s->in_chunk = value;
     else if (which == SMTPC_LIMIT_WRITE_BUFFER)
       s->out_high = value;
-    else {
-      if (s->body_txn != NULL)
-        return SMTPC_ERR_INVALID_STATE;
+    else if (s->body_txn != NULL)
+      return SMTPC_ERR_INVALID_STATE;
+    else if (which == SMTPC_LIMIT_BODY_CHUNK) {
       smtpc__free(&s->mem, s->chunk); /* reallocated at the new size */
       s->chunk = NULL;
       s->body_chunk = value;
+    } else {
+      smtpc__free(&s->mem, s->bdat);
+      s->bdat = NULL;
+      s->bdat_chunk = value;
     }
     return SMTPC_OK;
   default: return SMTPC_ERR_INVALID_ARGUMENT;
@@ -109,6 +114,7 @@ int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   switch (flag) {
   case SMTPC_FLAG_PIPELINING: s->pipelining = on != 0; return SMTPC_OK;
+  case SMTPC_FLAG_CHUNKING: s->chunking = on != 0; return SMTPC_OK;
   case SMTPC_FLAG_HELO_ONLY: s->helo_only = on != 0; return SMTPC_OK;
   case SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH:
     s->allow_plain_auth = on != 0;

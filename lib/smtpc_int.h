@@ -227,6 +227,8 @@ typedef struct smtpc__dot {
   size_t linelen; /* content octets on the current line (no stuffed dot) */
   int saw8bit;    /* an octet >= 0x80 was seen */
   int reject8bit; /* fail on an 8-bit octet */
+  int nostuff;    /* BDAT (RFC 3030): line ends normalised, no dot-stuffing
+                     and no "." line at the end; set after smtpc__dot_init() */
   int err;        /* sticky error */
 } smtpc__dot;
 
@@ -238,8 +240,8 @@ void smtpc__dot_init(smtpc__dot *d, int reject8bit);
 smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
                               size_t inlen, unsigned char *out, size_t outcap,
                               size_t *consumed);
-/* Writes the pending line end (if any) and "." CRLF. out needs 5 bytes.
- * Returns bytes written. */
+/* Writes the pending line end (if any) and "." CRLF (only the line end with
+ * nostuff). out needs 5 bytes.  Returns bytes written. */
 size_t smtpc__dot_finish(smtpc__dot *d, unsigned char *out);
 /* 1 if any octet >= 0x80 is in buf. */
 int smtpc__has_8bit(const void *buf, size_t len);

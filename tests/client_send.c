@@ -14,7 +14,7 @@
  *          [--timeout-ms N] [--repeat N] (--verify | --from A --to A...
  *          [--cc A]... [--bcc A]... [--subject S] [--text T] [--html H]
  *          [--attach F]... [--notify BITS] [--ret full|hdrs] [--envid ID]
- *          [--dsn-required]) [--trace]
+ *          [--dsn-required]) [--trace] [--bdat]
  * --repeat N (1-5) does it N times, one line each, the calls sharing one
  * smtpc_tls_cache (smtpc_client_config.tls_cache), and stops at the first
  * failure.  --notify takes the SMTPC_NOTIFY_* bits as a number; --trace
@@ -71,6 +71,7 @@ int main(int argc, char **argv) {
   size_t n;
 
   memset(&cfg, 0, sizeof(cfg));
+  cfg.version = SMTPC_CLIENT_CONFIG_VERSION;
   memset(&mail, 0, sizeof(mail));
   mail.version = SMTPC_MAIL_VERSION;
   memset(att, 0, sizeof(att));
@@ -94,6 +95,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o, "--dsn-required") == 0) {
       mail.dsn_flags = SMTPC_DSN_REQUIRED;
+      continue;
+    }
+    if (strcmp(o, "--bdat") == 0) {
+      cfg.bdat = 1;
       continue;
     }
     if (strcmp(o, "--trace") == 0) {

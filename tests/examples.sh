@@ -43,14 +43,7 @@ chmod 0755 "$work" # Postfix daemons (postfix, nobody) traverse it
 pfx=
 cleanup() {
     local rc=$?
-    if [[ -n $pfx ]]; then
-        if ((rc != 0 || nfail > 0)); then
-            echo "--- tail of $pfx/maillog"
-            tail -n 25 "$pfx/maillog" 2>/dev/null || true
-        fi
-        bash "$testbed" stop "$pfx" || true
-    fi
-    rm -rf "$work"
+    pfx_teardown "$rc"
     exit "$rc"
 }
 trap cleanup EXIT

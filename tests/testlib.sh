@@ -98,3 +98,17 @@ start_postfix() {
     done
     return 1
 }
+
+# pfx_teardown RC: the end of a test that started Postfix (start_postfix)
+# in $work: on failure the tail of its log, then the instance stopped and
+# $work removed.  Call it from the EXIT trap with the exit status.
+pfx_teardown() {
+    if [[ -n ${pfx:-} ]]; then
+        if (($1 != 0 || nfail > 0)); then
+            echo "--- tail of $pfx/maillog"
+            tail -n 25 "$pfx/maillog" 2>/dev/null || true
+        fi
+        bash "$testbed" stop "$pfx" || true
+    fi
+    rm -rf "$work"
+}

@@ -47,8 +47,8 @@ extern "C" {
 #endif
 
 /** \brief Layout version of ::smtpc_client_config in these headers (0: the
- *         first). */
-#define SMTPC_CLIENT_CONFIG_VERSION 0
+ *         first; 1 added \ref smtpc_client_config::bdat). */
+#define SMTPC_CLIENT_CONFIG_VERSION 1
 
 /**
  * \brief Where and how to connect, for smtpc_send(), smtpc_verify() and
@@ -109,6 +109,10 @@ typedef struct smtpc_client_config {
    *  connections skip the full handshake.  A pool given NULL makes its
    *  own. */
   smtpc_tls_cache *tls_cache;
+  /* ---- version 1 ---- */
+  /** Non-zero: send message data with BDAT when the server offers
+   *  CHUNKING (::SMTPC_FLAG_CHUNKING; default DATA). */
+  int bdat;
 } smtpc_client_config;
 
 /** \brief A file or bytes to attach to an ::smtpc_mail. */

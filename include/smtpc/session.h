@@ -66,7 +66,10 @@ typedef enum smtpc_limit {
   SMTPC_LIMIT_WRITE_BUFFER = 4,
   /** Bytes asked of a streamed body's read callback at once (default
    *  16384, at least 64; not while a body is being sent). */
-  SMTPC_LIMIT_BODY_CHUNK = 5
+  SMTPC_LIMIT_BODY_CHUNK = 5,
+  /** Octets of message data per BDAT command (::SMTPC_FLAG_CHUNKING;
+   *  default 65536, at least 64; not while a body is being sent). */
+  SMTPC_LIMIT_BDAT_CHUNK = 6
 } smtpc_limit;
 
 /** \brief Session flags, see smtpc_session_set_flag(). */
@@ -77,7 +80,16 @@ typedef enum smtpc_flag {
   SMTPC_FLAG_HELO_ONLY = 1,
   /** Allow AUTH over a connection that is not encrypted and verified
    *  (default off: such an AUTH fails with ::SMTPC_ERR_AUTH_INSECURE). */
-  SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH = 2
+  SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH = 2,
+  /** Send message data with BDAT (RFC 3030) when the server offers
+   *  CHUNKING (default off: DATA, which every server handles; several
+   *  mishandle BDAT).  Line ends are still made CRLF and lines are still
+   *  held to 998 octets; there is no dot-stuffing.  After the envelope's
+   *  replies the data goes in chunks of ::SMTPC_LIMIT_BDAT_CHUNK octets
+   *  (up to 4 in flight with PIPELINING), the last as `BDAT n LAST`; the
+   *  first refused chunk ends the transaction, no further chunk is sent
+   *  and RSET precedes the next one. */
+  SMTPC_FLAG_CHUNKING = 3
 } smtpc_flag;
 
 /** \brief SASL mechanisms, see smtpc_session_set_auth(). */

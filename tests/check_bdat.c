@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* CHUNKING / BDAT (RFC 3030) transcripts: the engine through the scripted
+ * transport (tests/testutil.h), asserting the exact bytes sent -- the
+ * chunk counts, the data without dot-stuffing but with CRLF line ends, no
+ * BDAT before every envelope reply is in, nothing after a refused chunk
+ * and RSET before the next transaction -- in every transport mode where the
+ * dialogue allows it. */
+#include "testutil.h"
+
+#include <smtpc/smtpc.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GREETING "220 mx.example ESMTP ready\r\n"
+#define EHLO_CMD "EHLO client.test\r\n"
+#define EHLO_PIPE_CHUNK                                                        \
+  "250-mx.example hello\r\n250-PIPELINING\r\n250-8BITMIME\r\n"                 \
+  "250 CHUNKING\r\n"
+#define EHLO_CHUNK                                                             \
+  "250-mx.example hello\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n"
+#define EHLO_PIPE "250-mx.example hello\r\n250 PIPELINING\r\n"
+
+/* Six lines that start with "." (stuffed under DATA, not under BDAT) and
+ * end with a bare LF (CRLF on the wire either way): 14 + 6 * 30 octets
+ * once encoded. */
+#define LINE ".line of thirty characters..\n"
+#define BODY6 "Subject: t\r\n\r\n" LINE LINE LINE LINE LINE LINE
+#define WLINE ".line of thirty characters..\r\n"
+
+typedef struct fixture {
+  tu_alloc a;
+  ts *t;
+  smtpc_session *s;
+  smtpc_io io;
+} fixture;
+
+static void fx_init(fixture *f, const ts_mode *mode, size_t chunk) {
+  tu_alloc_init(&f->a, 0);
+  f->t = ts_new();
+  if (mode != NULL)
+    ts_set_mode(f->t, mode);
+  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_flag(f->s, SMTPC_FLAG_CHUNKING, 1),
+                   SMTPC_OK);
+  if (chunk != 0)
+    ck_assert_int_eq(
+        smtpc_session_set_limit(f->s, SMTPC_LIMIT_BDAT_CHUNK, chunk), SMTPC_OK);
+  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
+}
+
+static void fx_fini(fixture *f) {
+  ts_done(f->t);
+  smtpc_session_free(f->s);
+  ts_free(f->t);
+  TU_ASSERT_NO_LEAKS(&f->a);
+}
+
+static int fx_open(fixture *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_open(f->s));
+  return rv;
+}
+
+static int fx_run(fixture *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_run(f->s));
+  return rv;
+}
+
+static smtpc_txn *fx_queue(fixture *f, const char *from, const char *body) {
+  static const char *const to[] = {"bob@example.org"};
+  smtpc_body b;
+  smtpc_txn *t = NULL;
+  smtpc_body_init_memory(&b, body, strlen(body));
+  ck_assert_int_eq(smtpc_session_queue(f->s, from, to, 1, &b, &t), SMTPC_OK);
+  return t;
+}
+
+static void script_open(ts *t, const char *ehlo) {
+  ts_server(t, GREETING);
+  ts_client(t, EHLO_CMD);
+  ts_server(t, ehlo);
+}
+
+/* Without PIPELINING: MAIL, its reply, RCPT to bob, its reply. */
+static void script_envelope(ts *t, const char *from) {
+  char mail[128];
+  snprintf(mail, sizeof(mail), "MAIL FROM:<%s>\r\n", from);
+  ts_client(t, mail);
+  ts_server(t, "250 2.1.0 Ok\r\n");
+  ts_client(t, "RCPT TO:<bob@example.org>\r\n");
+  ts_server(t, "250 2.1.5 Ok\r\n");
+}
+
+/* The 194 octets of BODY6 in chunks of 64: a chunk is sent full (the
+ * encoder stops with fewer than 3 octets free, so 62 to 64), the line end
+ * of the last line goes in the LAST one. */
+#define CHUNKS64                                                               \
+  "BDAT 64\r\nSubject: t\r\n\r\n" WLINE ".line of thirty char"                 \
+  "BDAT 64\r\nacters..\r\n" WLINE ".line of thirty characte"                   \
+  "BDAT 64\r\nrs..\r\n" WLINE ".line of thirty characters.."                   \
+  "BDAT 2 LAST\r\n\r\n"
+
+/* PIPELINING: MAIL and RCPT in one flight, nothing more until both are
+ * answered; then the chunks, up to four in flight, the last "BDAT n LAST". */
+START_TEST(test_bdat_pipelined) {
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i], 64);
+  script_open(f.t, EHLO_PIPE_CHUNK);
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ts_client(f.t, CHUNKS64);
+  ts_server(f.t, "250 2.0.0 64 octets\r\n250 2.0.0 64 octets\r\n"
+                 "250 2.0.0 64 octets\r\n"
+                 "250 2.0.0 Ok: 194 bytes queued as B1\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", BODY6);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_step(tx), SMTPC_STEP_DATA_END);
+  ck_assert_str_eq(smtpc_txn_queue_id(tx), "B1");
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* Without PIPELINING every chunk waits for its reply. */
+START_TEST(test_bdat_lockstep) {
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i], 64);
+  script_open(f.t, EHLO_CHUNK);
+  script_envelope(f.t, "alice@example.com");
+  ts_client(f.t, "BDAT 64\r\nSubject: t\r\n\r\n" WLINE ".line of thirty char");
+  ts_server(f.t, "250 2.0.0 64 octets\r\n");
+  ts_client(f.t, "BDAT 64\r\nacters..\r\n" WLINE ".line of thirty characte");
+  ts_server(f.t, "250 2.0.0 64 octets\r\n");
+  ts_client(f.t, "BDAT 64\r\nrs..\r\n" WLINE ".line of thirty characters..");
+  ts_server(f.t, "250 2.0.0 64 octets\r\n");
+  ts_client(f.t, "BDAT 2 LAST\r\n\r\n");
+  ts_server(f.t, "250 2.0.0 Ok: queued as B2\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", BODY6);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  ck_assert_str_eq(smtpc_txn_queue_id(tx), "B2");
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* The default chunk (64 KiB) holds a small message: one "BDAT n LAST". */
+START_TEST(test_bdat_one_chunk) {
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i], 0);
+  script_open(f.t, EHLO_PIPE_CHUNK);
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ts_client(f.t, "BDAT 194 LAST\r\nSubject: t\r\n\r\n" WLINE WLINE WLINE WLINE
+                     WLINE WLINE);
+  ts_server(f.t, "250 2.0.0 Ok: queued as B3\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", BODY6);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* A refused chunk ends the transaction: no further chunk, and RSET before
+ * the next MAIL (RFC 3030 2).  Without PIPELINING the RSET goes alone. */
+START_TEST(test_bdat_chunk_refused) {
+  fixture f;
+  smtpc_txn *t1, *t2;
+  fx_init(&f, &ts_modes[_i], 64);
+  script_open(f.t, EHLO_CHUNK);
+  script_envelope(f.t, "alice@example.com");
+  ts_client(f.t, "BDAT 64\r\nSubject: t\r\n\r\n" WLINE ".line of thirty char");
+  ts_server(f.t, "250 2.0.0 64 octets\r\n");
+  ts_client(f.t, "BDAT 64\r\nacters..\r\n" WLINE ".line of thirty characte");
+  ts_server(f.t, "552 5.3.4 Message size exceeds fixed limit\r\n");
+  ts_client(f.t, "RSET\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  script_envelope(f.t, "carol@example.com");
+  ts_client(f.t, "BDAT 18 LAST\r\nSubject: u\r\n\r\nhi\r\n");
+  ts_server(f.t, "250 2.0.0 Ok: queued as B4\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "alice@example.com", BODY6);
+  t2 = fx_queue(&f, "carol@example.com", "Subject: u\n\nhi\n");
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_REPLY_PERMANENT);
+  ck_assert_int_eq(smtpc_txn_step(t1), SMTPC_STEP_BODY);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(t1)), 552);
+  ck_assert_str_eq(smtpc_reply_enhanced(smtpc_txn_reply(t1)), "5.3.4");
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_OK);
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+}
+END_TEST
+
+/* With PIPELINING the chunks after a refused one are already on their way:
+ * the server discards them (Postfix: 551 5.0.0 Discarded ...); their
+ * replies are only counted, and the next MAIL follows RSET. */
+START_TEST(test_bdat_refused_in_flight) {
+  fixture f;
+  smtpc_txn *t1, *t2;
+  fx_init(&f, NULL, 64);
+  script_open(f.t, EHLO_PIPE_CHUNK);
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ts_client(f.t, CHUNKS64);
+  ts_server(f.t, "250 2.0.0 64 octets\r\n"
+                 "552 5.3.4 Message size exceeds fixed limit\r\n"
+                 "551 5.0.0 Discarded 64 bytes after earlier error\r\n"
+                 "551 5.0.0 Discarded 2 bytes after earlier error\r\n");
+  ts_client_flight(f.t, "RSET\r\nMAIL FROM:<carol@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ts_client(f.t, "BDAT 18 LAST\r\nSubject: u\r\n\r\nhi\r\n");
+  ts_server(f.t, "250 2.0.0 Ok: queued as B5\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "alice@example.com", BODY6);
+  t2 = fx_queue(&f, "carol@example.com", "Subject: u\n\nhi\n");
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_REPLY_PERMANENT);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(t1)), 552);
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_OK);
+  ck_assert_str_eq(smtpc_txn_queue_id(t2), "B5");
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+}
+END_TEST
+
+/* Every recipient refused: no BDAT at all (there is nothing to deliver),
+ * RSET before the next MAIL. */
+START_TEST(test_bdat_no_recipients) {
+  fixture f;
+  smtpc_txn *t1, *t2;
+  fx_init(&f, &ts_modes[_i], 0);
+  script_open(f.t, EHLO_CHUNK);
+  ts_client(f.t, "MAIL FROM:<alice@example.com>\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n");
+  ts_client(f.t, "RCPT TO:<bob@example.org>\r\n");
+  ts_server(f.t, "550 5.1.1 No such user\r\n");
+  ts_client(f.t, "RSET\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  script_envelope(f.t, "carol@example.com");
+  ts_client(f.t, "BDAT 18 LAST\r\nSubject: u\r\n\r\nhi\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "alice@example.com", BODY6);
+  t2 = fx_queue(&f, "carol@example.com", "Subject: u\n\nhi\n");
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_NO_RECIPIENTS);
+  ck_assert_int_eq(smtpc_txn_status(t2), SMTPC_OK);
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+}
+END_TEST
+
+/* 421 between chunks: the session is over, the message was not taken. */
+START_TEST(test_bdat_421_between_chunks) {
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i], 64);
+  script_open(f.t, EHLO_CHUNK);
+  script_envelope(f.t, "alice@example.com");
+  ts_client(f.t, "BDAT 64\r\nSubject: t\r\n\r\n" WLINE ".line of thirty char");
+  ts_server(f.t, "421 4.3.2 Shutting down\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", BODY6);
+  ck_assert_int_eq(fx_run(&f), SMTPC_ERR_SERVICE_CLOSING);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_ERR_SERVICE_CLOSING);
+  ck_assert_int_eq(smtpc_txn_step(tx), SMTPC_STEP_BODY);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+/* No CHUNKING offered: DATA, with its dot-stuffing, whatever the flag. */
+START_TEST(test_bdat_not_offered) {
+  fixture f;
+  smtpc_txn *tx;
+  fx_init(&f, &ts_modes[_i], 0);
+  script_open(f.t, EHLO_PIPE);
+  ts_client_flight(f.t, "MAIL FROM:<alice@example.com>\r\n"
+                        "RCPT TO:<bob@example.org>\r\nDATA\r\n");
+  ts_server(f.t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client(f.t, "Subject: u\r\n\r\n..hi\r\n.\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  tx = fx_queue(&f, "alice@example.com", "Subject: u\n\n.hi\n");
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+  smtpc_txn_free(tx);
+  fx_fini(&f);
+}
+END_TEST
+
+typedef struct stream_src {
+  const char *data;
+  size_t len, off;
+} stream_src;
+
+static smtpc_ssize stream_read(void *ctx, unsigned char *buf, size_t len) {
+  stream_src *s = ctx;
+  size_t n = s->len - s->off;
+  if (n > len)
+    n = len;
+  memcpy(buf, s->data + s->off, n);
+  s->off += n;
+  return (smtpc_ssize)n;
+}
+
+/* A body that ends exactly where a chunk fills: from memory the end is
+ * known ("BDAT 62 LAST"); a stream only learns it from the next read, and
+ * the message ends with "BDAT 0 LAST" (RFC 3030 2 allows it; never an empty
+ * chunk that is not the last: Postfix answers "551 Null BDAT request"). */
+START_TEST(test_bdat_exact_boundary) {
+  static const char body[] =
+      "Subject: x\r\n\r\n"
+      "0123456789012345678901234567890123456789012345\r\n";
+  static const char *const to[] = {"bob@example.org"};
+  int stream;
+  ck_assert_uint_eq(sizeof(body) - 1, 62);
+  for (stream = 0; stream <= 1; stream++) {
+    fixture f;
+    smtpc_txn *tx = NULL;
+    smtpc_body b;
+    stream_src src = {body, sizeof(body) - 1, 0};
+    fx_init(&f, &ts_modes[_i], 64);
+    script_open(f.t, EHLO_CHUNK);
+    script_envelope(f.t, "alice@example.com");
+    if (stream) {
+      ts_client(f.t, "BDAT 62\r\n");
+      ts_client(f.t, body);
+      ts_server(f.t, "250 2.0.0 62 octets\r\n");
+      ts_client(f.t, "BDAT 0 LAST\r\n");
+    } else {
+      ts_client(f.t, "BDAT 62 LAST\r\n");
+      ts_client(f.t, body);
+    }
+    ts_server(f.t, "250 2.0.0 Ok\r\n");
+    ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+    if (stream)
+      smtpc_body_init_stream(&b, stream_read, &src, -1);
+    else
+      smtpc_body_init_memory(&b, body, sizeof(body) - 1);
+    ck_assert_int_eq(
+        smtpc_session_queue(f.s, "alice@example.com", to, 1, &b, &tx),
+        SMTPC_OK);
+    ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+    ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+    smtpc_txn_free(tx);
+    fx_fini(&f);
+  }
+}
+END_TEST
+
+START_TEST(test_bdat_limit_bounds) {
+  smtpc_session *s;
+  ck_assert_int_eq(smtpc_session_new(&s, NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_limit(s, SMTPC_LIMIT_BDAT_CHUNK, 63),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_limit(s, SMTPC_LIMIT_BDAT_CHUNK, 64),
+                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_session_set_limit(s, SMTPC_LIMIT_BDAT_CHUNK, ((size_t)1 << 30) + 1),
+      SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_session_set_flag(s, SMTPC_FLAG_CHUNKING, 1), SMTPC_OK);
+  smtpc_session_free(s);
+}
+END_TEST
+
+static Suite *bdat_suite(void) {
+  Suite *s = suite_create("bdat");
+  TCase *tc = tcase_create("transcripts");
+  int n = (int)ts_nmodes;
+  tcase_add_loop_test(tc, test_bdat_pipelined, 0, n);
+  tcase_add_loop_test(tc, test_bdat_lockstep, 0, n);
+  tcase_add_loop_test(tc, test_bdat_one_chunk, 0, n);
+  tcase_add_loop_test(tc, test_bdat_chunk_refused, 0, n);
+  tcase_add_test(tc, test_bdat_refused_in_flight);
+  tcase_add_loop_test(tc, test_bdat_no_recipients, 0, n);
+  tcase_add_loop_test(tc, test_bdat_421_between_chunks, 0, n);
+  tcase_add_loop_test(tc, test_bdat_not_offered, 0, n);
+  tcase_add_loop_test(tc, test_bdat_exact_boundary, 0, n);
+  tcase_add_test(tc, test_bdat_limit_bounds);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(bdat_suite());
+  int failed;
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# interop_bdat.sh -- CHUNKING / BDAT (RFC 3030) against a real Postfix
+# (tests/postfix-testbed.sh on 127.0.0.1, which offers CHUNKING by default):
+#   1. a 400,000-octet message in 64 KiB chunks: the exact BDAT lines, every
+#      chunk accepted, the message delivered byte for byte;
+#   2. three messages on one connection: each next MAIL leaves with the
+#      previous BDAT ... LAST (no round trip between messages), all three
+#      delivered intact;
+#   3. smtpc_send() with smtpc_client_config.bdat (tests/client_send);
+#   4. CHUNKING discarded from EHLO: the same message goes with DATA;
+#   5. SIZE discarded and message_size_limit 200,000: Postfix refuses a
+#      chunk with 552 and discards the rest with 551; no BDAT leaves after
+#      the 552 arrives, RSET precedes the next MAIL, and the failure is
+#      reported (exit 69).
+# TAP output; under CI=true a missing tool is a failure, not a skip.
+set -euo pipefail
+
+export PATH=$PATH:/usr/sbin:/sbin
+export LC_ALL=C
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+TEST_NAME="the BDAT interop test"
+# shellcheck source=tests/testlib.sh
+. "$top_srcdir/tests/testlib.sh"
+top_builddir=${top_builddir:-$top_srcdir}
+testbed=$top_srcdir/tests/postfix-testbed.sh
+SMTPC=$top_builddir/examples/smtpc
+SEND=$top_builddir/tests/client_send
+SMTPC_TIMEOUT=60 # seconds, hard bound on every client run
+t_start=$SECONDS
+
+need_postfix openssl timeout python3
+[[ -x $SMTPC ]] || die "$SMTPC is not built"
+[[ -x $SEND ]] || die "$SEND is not built"
+
+work=$(mktemp -d /tmp/smtpc-bdat.XXXXXX)
+chmod 0755 "$work" # Postfix daemons (postfix, nobody) traverse it
+pfx=
+cleanup() {
+    local rc=$?
+    pfx_teardown "$rc"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run NAME PROG ARGS...: bounded run, stdout and stderr in $work/NAME.*; $rc
+run() {
+    local name=$1
+    shift
+    rc=0
+    timeout -k 5 "$SMTPC_TIMEOUT" "$@" >"$work/$name.out" 2>"$work/$name.err" ||
+        rc=$?
+}
+
+# the client's lines of a trace: "C: MAIL ...", "C: BDAT ...", ...
+client_lines() {
+    sed -n 's/^C: //p' "$work/$1.err" | tr -d '\r'
+}
+
+check_lines() { # NAME WHAT EXPECTED-LINES
+    local got
+    got=$(client_lines "$1" | grep -vE '^(EHLO|QUIT)' || true)
+    if [[ $got == "$3" ]]; then
+        ok "$2"
+    else
+        not_ok "$2"
+        diff <(echo "$3") <(echo "$got") | sed 's/^/#   /' | head -n 30
+    fi
+}
+
+# The Maildir file of the message whose header has this subject.
+file_with_subject() {
+    local f
+    for f in "$maildir"/*; do
+        [[ -e $f ]] || continue
+        if sed '/^\r\{0,1\}$/q' "$f" | grep -qxF -- "Subject: $1"; then
+            echo "$f"
+        fi
+    done
+}
+
+# same_message NAME FILE ORIGINAL: the delivered file, without the lines
+# Postfix put in front of the message, equals the original (Postfix stores
+# LF line ends).
+same_message() {
+    local skip
+    skip=$(grep -n -m1 -xF -- "$(head -n1 "$3" | tr -d '\r')" "$2" | cut -d: -f1)
+    if [[ -n $skip ]] && cmp -s <(tail -n +"$skip" "$2") <(tr -d '\r' <"$3"); then
+        ok "$1: delivered byte for byte ($(wc -c <"$3") octets sent)"
+    else
+        not_ok "$1: the delivered message differs from what was sent"
+    fi
+}
+
+start_postfix 24003 3000 4 2900 || die "could not start Postfix"
+port=$PFX_PORT
+maildir=$PFX_MAILDIR/new
+D=$PFX_DOMAIN
+uniq=$$.$RANDOM
+
+# A message of exactly 400,000 octets (CRLF, 76-octet lines, a few lines
+# starting with "." that BDAT must not stuff).
+mkmsg() { # SIZE SUBJECT OUT
+    python3 - "$@" <<'EOF'
+import sys
+size, subject, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+# Date and Message-ID given: Postfix adds them to a message without
+head = ("From: a@example.test\r\nTo: b@example.test\r\nSubject: %s\r\n"
+        "Date: Mon, 07 Dec 2026 12:00:00 +0000\r\n"
+        "Message-ID: <%d.bdat@example.test>\r\n"
+        "\r\n" % (subject, size)).encode()
+body = bytearray()
+i = 0
+while len(head) + len(body) < size:
+    line = (b"." if i % 7 == 0 else b"") + (b"%06d " % i) + b"x" * 60 + b"\r\n"
+    body += line
+    i += 1
+msg = (head + bytes(body))[:size - 2] + b"\r\n"
+open(out, "wb").write(msg)
+EOF
+}
+
+# ---------------------------------------------------------------- (1)
+echo "# (1) one 400,000-octet message in 64 KiB chunks"
+mkmsg 400000 "bdat-1 $uniq" "$work/m1.eml"
+run m1 "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --bdat --from "a@$D" --to "b@$D" --message "$work/m1.eml"
+if ((rc == 0)); then ok "(1) exit 0"; else not_ok "(1) exit $rc"; sed 's/^/#   /' "$work/m1.err" | tail -n 20; fi
+check_lines m1 "(1) MAIL, RCPT, then 6 chunks of 65536 and BDAT 6784 LAST" \
+    "MAIL FROM:<a@$D> SIZE=400000
+RCPT TO:<b@$D>
+BDAT 65536
+BDAT 65536
+BDAT 65536
+BDAT 65536
+BDAT 65536
+BDAT 65536
+BDAT 6784 LAST"
+n=$(grep -c '^S: 250 2.0.0 Ok: 65536 bytes' "$work/m1.err" || true)
+if ((n == 6)) && grep -q '^S: 250 2.0.0 Ok: 400000 bytes queued as ' "$work/m1.err"; then
+    ok "(1) each chunk answered '250 2.0.0 Ok: 65536 bytes', the LAST '400000 bytes queued'"
+else
+    not_ok "(1) chunk replies: $n of 6, $(grep -c 'queued as' "$work/m1.err" || true) final"
+fi
+bash "$testbed" wait-mail "$pfx" 1 20 >/dev/null 2>&1 || true
+f=$(file_with_subject "bdat-1 $uniq")
+if [[ -n $f ]]; then same_message "(1)" "$f" "$work/m1.eml"; else not_ok "(1) not delivered"; fi
+
+# ---------------------------------------------------------------- (2)
+echo "# (2) three messages on one connection"
+mkmsg 100000 "bdat-2 $uniq" "$work/m2.eml"
+run m2 "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --bdat --repeat 3 --from "a@$D" --to "b@$D" --message "$work/m2.eml"
+if ((rc == 0)); then ok "(2) exit 0"; else not_ok "(2) exit $rc"; fi
+check_lines m2 "(2) three transactions, each 65536 + 34464 LAST" \
+    "$(for _ in 1 2 3; do printf 'MAIL FROM:<a@%s> SIZE=100000\nRCPT TO:<b@%s>\nBDAT 65536\nBDAT 34464 LAST\n' "$D" "$D"; done)"
+# the next MAIL leaves before the LAST chunk's reply: one flight
+order=$(grep -E '^(C: MAIL|C: BDAT [0-9]+ LAST|S: 250 2.0.0 Ok: 100000 bytes queued)' "$work/m2.err" |
+    sed -E 's/^C: MAIL.*/M/; s/^C: BDAT.*/L/; s/^S: .*/Q/' | tr -d '\n')
+if [[ $order == MLMQLMQLQ ]]; then
+    ok "(2) each next MAIL went out before the previous message's final reply ($order)"
+else
+    not_ok "(2) order of MAIL (M), BDAT LAST (L), final reply (Q): $order"
+fi
+bash "$testbed" wait-mail "$pfx" 4 20 >/dev/null 2>&1 || true
+mapfile -t files < <(file_with_subject "bdat-2 $uniq")
+if ((${#files[@]} == 3)); then
+    ok "(2) three messages delivered"
+    for f in "${files[@]}"; do same_message "(2) $(basename "$f" | cut -c1-20)" "$f" "$work/m2.eml"; done
+else
+    not_ok "(2) ${#files[@]} messages delivered, expected 3"
+fi
+
+# ---------------------------------------------------------------- (3)
+echo "# (3) smtpc_send() with smtpc_client_config.bdat"
+run m3 "$SEND" --host 127.0.0.1 --port "$port" --tls none --trace --bdat \
+    --from "a@$D" --to "b@$D" --subject "bdat-3 $uniq" --text "hello over BDAT"
+if ((rc == 0)) && grep -qE '^C: BDAT [0-9]+ LAST$' "$work/m3.err" &&
+    ! grep -q '^C: DATA' "$work/m3.err" &&
+    grep -q '^status=OK stage=done .*queued as' "$work/m3.out"; then
+    ok "(3) smtpc_send: one BDAT ... LAST, no DATA, accepted"
+else
+    not_ok "(3) smtpc_send with bdat: exit $rc: $(cat "$work/m3.out")"
+fi
+
+# ---------------------------------------------------------------- (4)
+echo "# (4) CHUNKING not offered: DATA"
+bash "$testbed" discard-ext "$pfx" "chunking" >/dev/null
+run m4 "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --bdat --from "a@$D" --to "b@$D" --message "$work/m2.eml"
+if ((rc == 0)) && ! grep -q '^S: 250.CHUNKING' "$work/m4.err"; then
+    ok "(4) exit 0, CHUNKING not in EHLO"
+else
+    not_ok "(4) exit $rc"
+fi
+check_lines m4 "(4) DATA and the dot, no BDAT" \
+    "MAIL FROM:<a@$D> SIZE=100000
+RCPT TO:<b@$D>
+DATA
+."
+
+# ---------------------------------------------------------------- (5)
+echo "# (5) a chunk refused: 552, the rest discarded, RSET"
+bash "$testbed" discard-ext "$pfx" "size" >/dev/null
+bash "$testbed" postconf "$pfx" "message_size_limit = 200000" >/dev/null
+run m5 "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --bdat --repeat 2 --from "a@$D" --to "b@$D" --message "$work/m1.eml"
+if ((rc == 69)); then ok "(5) exit 69"; else not_ok "(5) exit $rc, expected 69"; fi
+# after the 552 arrives, the next client line is RSET (chunks already in
+# flight may precede the 552 in the trace; none follows it)
+after=$(sed -n '/^S: 552 5.3.4 /,$p' "$work/m5.err" | grep '^C: ' | head -n 1 || true)
+if grep -q '^S: 552 5.3.4 Chunk exceeds message size limit' "$work/m5.err" &&
+    [[ $after == "C: RSET" ]]; then
+    ok "(5) '552 5.3.4 Chunk exceeds message size limit', then RSET before anything else"
+else
+    not_ok "(5) after the 552: '${after:-nothing}'"
+fi
+if grep -q '^S: 551 5.0.0 Discarded 65536 bytes after earlier error' "$work/m5.err"; then
+    ok "(5) Postfix discarded the chunks in flight (551 5.0.0)"
+else
+    not_ok "(5) no 551 for the chunks in flight"
+fi
+n=$(grep -c '^C: MAIL' "$work/m5.err" || true)
+if ((n == 2)) && grep -q '^smtpc: message 1: message data rejected: 552 5.3.4' "$work/m5.err"; then
+    ok "(5) both messages tried on the connection, the refusal reported"
+else
+    not_ok "(5) $n MAIL commands; stderr: $(grep -v '^[CS*]: ' "$work/m5.err" | head -n 3 | tr '\n' '|')"
+fi
+
+echo "# interop_bdat: $npass passed, $nfail failed in $((SECONDS - t_start)) s"
+echo "1..$((npass + nfail))"
+((nfail == 0))
