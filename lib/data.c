@@ -8,6 +8,15 @@
 
 #include <string.h>
 
+/* BDAT's unstuffed encoding; compiled out with SMTPC_NO_CHUNKING. */
+#ifdef SMTPC_NO_CHUNKING
+#define NOSTUFF(d) ((void)(d), 0)
+#define STUFF(x) ((void)(x), 1)
+#else
+#define NOSTUFF(d) ((d)->nostuff)
+#define STUFF(x) (x)
+#endif
+
 void smtpc__dot_init(smtpc__dot *d, int reject8bit) {
   memset(d, 0, sizeof(*d));
   d->bol = 1;
@@ -148,7 +157,8 @@ static size_t copy_lines(const unsigned char *in, size_t n, unsigned char *out,
   const unsigned char *p = in, *b = in; /* b..p still to go out at out + w */
   size_t w = 0, left = room;            /* left: room after b..p */
   while (p < in + n) {
-    size_t rest = (size_t)(in + n - p), dot = stuff && *p == '.', len, crlf;
+    size_t rest = (size_t)(in + n - p), dot = STUFF(stuff) && *p == '.', len,
+           crlf;
     const unsigned char *lf;
     if (rest > SMTPC__MAX_BODY_LINE + 2)
       rest = SMTPC__MAX_BODY_LINE + 2; /* the longest line and CR LF */
@@ -223,7 +233,7 @@ smtpc_ssize smtpc__dot_encode(smtpc__dot *d, const unsigned char *in,
       i += line_end(&st, in + i, inlen - i, out, &o);
       continue;
     }
-    if (st.bol && c == '.' && !st.nostuff) {
+    if (st.bol && c == '.' && !NOSTUFF(&st)) {
       /* not content: RFC 5321 4.5.3.1.6 does not count it in the limit */
       out[o++] = '.';
       st.bol = 0; /* stuffed once, even if the '.' goes out next call */
@@ -249,7 +259,7 @@ size_t smtpc__dot_finish(smtpc__dot *d, unsigned char *out) {
   d->cr = 0;
   d->bol = 1;
   d->linelen = 0;
-  if (d->nostuff)
+  if (NOSTUFF(d))
     return o; /* BDAT: the count ends the data, not a "." line */
   out[o++] = '.';
   out[o++] = '\r';

@@ -60,7 +60,9 @@ static unsigned timeout_for(const smtpc_session *s, ex_kind k) {
   case EX_RCPT: return s->timeouts[SMTPC_TIMEOUT_RCPT];
   case EX_DATA: return s->timeouts[SMTPC_TIMEOUT_DATA_INIT];
   case EX_DATA_END: return s->timeouts[SMTPC_TIMEOUT_DATA_END];
+#ifndef SMTPC_NO_CHUNKING
   case EX_BDAT: return s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK];
+#endif
   default: return s->timeouts[SMTPC_TIMEOUT_OTHER];
   }
 }
@@ -322,7 +324,7 @@ static int send_rcpt_group(smtpc_session *s, smtpc_txn *t) {
     t->rcpt_sent++;
   }
   /* BDAT waits for every envelope reply (RFC 3030 2) */
-  if (t->rcpt_sent == t->nrcpt && use_pipelining(s) && !t->bdat)
+  if (t->rcpt_sent == t->nrcpt && use_pipelining(s) && !TXN_BDAT(t))
     return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
   return SMTPC_OK;
 }
@@ -522,7 +524,10 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     size = -1;
   }
   t->body.size = size;
-  t->bdat = s->chunking && (c->flags & SMTPC__CAP_CHUNKING);
+#ifndef SMTPC_NO_CHUNKING
+  t->bdat =
+      s->chunking && s->bdat_ops != NULL && (c->flags & SMTPC__CAP_CHUNKING);
+#endif
 
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
@@ -829,7 +834,7 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
   t->step = SMTPC_STEP_BODY;
   s->body_txn = t;
   smtpc__dot_init(&s->dot, t->reject8);
-  s->dot.nostuff = t->bdat;
+  s->dot.nostuff = TXN_BDAT(t);
   s->chunk_len = s->chunk_off = 0;
   s->bdat_len = 0;
   s->bdat_out = 0;
@@ -934,7 +939,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     return SMTPC_OK; /* more replies of this group to come */
   if (t->rcpt_sent < t->nrcpt)
     return send_rcpt_group(s, t);
-  if (t->bdat) { /* every envelope reply is in: the chunks may go */
+  if (TXN_BDAT(t)) { /* every envelope reply is in: the chunks may go */
     if (t->accepted == 0)
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
     return begin_body(s, t);
@@ -1019,7 +1024,9 @@ static int on_txn_reply(smtpc_session *s, const expect *e, smtpc_reply *r) {
   case EX_MAIL: return on_mail(s, t, r);
   case EX_RCPT: return on_rcpt(s, t, e->idx, r);
   case EX_DATA: return on_data(s, t, r);
-  case EX_BDAT: return on_bdat(s, t, r);
+#ifndef SMTPC_NO_CHUNKING
+  case EX_BDAT: return s->bdat_ops->reply(s, t, r); /* only BDAT pushes it */
+#endif
   default: return on_data_end(s, t, r);
   }
 }
@@ -1123,8 +1130,11 @@ static int abort_body(smtpc_session *s, int err) {
 /* Points *src at the next body bytes (*len of them; 0 at the end of the
  * body).  Returns OK, WANT_READ (a streamed source is not ready) or an
  * error (the body is abandoned). */
-static int next_body_bytes(smtpc_session *s, smtpc_txn *t,
-                           const unsigned char **src, size_t *len) {
+/* Inlined into both pumps: a program without BDAT links pump_bdat() not
+ * at all, and a shared out-of-line copy would cost it ~150 bytes. */
+SMTPC__ALWAYS_INLINE int next_body_bytes(smtpc_session *s, smtpc_txn *t,
+                                         const unsigned char **src,
+                                         size_t *len) {
   if (t->body.read == NULL) {
     *src = (const unsigned char *)t->body.data + t->body_off;
     *len = t->body.len - t->body_off;
@@ -1204,8 +1214,8 @@ static int emit_chunk(smtpc_session *s, smtpc_txn *t, int last) {
 }
 
 /* 1 while a BDAT body may not send another chunk before a reply. */
-static int bdat_window_full(const smtpc_session *s) {
-  return s->body_txn != NULL && s->body_txn->bdat &&
+SMTPC__ALWAYS_INLINE int bdat_window_full(const smtpc_session *s) {
+  return s->body_txn != NULL && TXN_BDAT(s->body_txn) &&
          s->bdat_out >= (use_pipelining(s) ? BDAT_WINDOW : 1u);
 }
 
@@ -1255,11 +1265,13 @@ static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
   return SMTPC_OK;
 }
 
+const smtpc__bdat_ops smtpc__session_bdat = {pump_bdat, on_bdat};
+
 static int pump_body(smtpc_session *s) {
   smtpc_txn *t = s->body_txn;
   int rv;
-  if (t->bdat)
-    return pump_bdat(s, t);
+  if (TXN_BDAT(t))
+    return s->bdat_ops->pump(s, t);
   while (smtpc__buf_avail(&s->out) < s->out_high) {
     const unsigned char *src = NULL;
     size_t srclen = 0, used = 0;
@@ -1473,7 +1485,9 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->in_chunk = IN_CHUNK;
   s->out_high = OUT_HIGH;
   s->body_chunk = BODY_CHUNK;
+#ifndef SMTPC_NO_CHUNKING
   s->bdat_chunk = BDAT_CHUNK;
+#endif
   s->ph = PH_NEW;
   s->security = SMTPC_SECURITY_NONE; /* zero would be STARTTLS required */
   s->open_result = SMTPC__PENDING;
@@ -1503,7 +1517,9 @@ void smtpc_session_free(smtpc_session *s) {
   smtpc__reply_free(&m, s->last);
   smtpc__free(&m, s->ex);
   smtpc__free(&m, s->chunk);
+#ifndef SMTPC_NO_CHUNKING
   smtpc__free(&m, s->bdat);
+#endif
   smtpc__free(&m, s->ehlo_name);
   smtpc__free(&m, s->server_name);
   smtpc__free(&m, s->op_arg);

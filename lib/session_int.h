@@ -18,6 +18,14 @@
  * wasted bytes; without PIPELINING each chunk waits for its reply. */
 #define BDAT_WINDOW 4
 
+/* -DSMTPC_NO_CHUNKING (small targets): no BDAT; the engine's BDAT branches
+ * compile away and SMTPC_FLAG_CHUNKING is refused. */
+#ifdef SMTPC_NO_CHUNKING
+#define TXN_BDAT(t) ((void)(t), 0)
+#else
+#define TXN_BDAT(t) ((t)->bdat)
+#endif
+
 /* What a pending reply answers. */
 typedef enum {
   EX_GREETING,
@@ -133,6 +141,7 @@ struct smtpc_session {
   unsigned next_seq;
   int pipelining; /* flag: use PIPELINING when offered */
   int chunking;   /* flag: use BDAT when CHUNKING is offered */
+  const struct smtpc__bdat_ops *bdat_ops; /* set with the flag */
   int helo_only;
   smtpc_trace_cb trace;
   void *trace_user;
@@ -198,6 +207,15 @@ extern const smtpc__idna_ops smtpc__session_idna;
 /* The platform's default converter and the ops that use it (POSIX:
  * smtpc_idna_to_ascii() and &smtpc__session_idna; ports may give NULL). */
 void smtpc__platform_idna(smtpc_idna_cb *cb, const smtpc__idna_ops **ops);
+
+/* Sending a body in BDAT chunks and taking a chunk's reply (session.c),
+ * installed by smtpc_session_set_flag(SMTPC_FLAG_CHUNKING): a program that
+ * never asks for BDAT links none of it. */
+typedef struct smtpc__bdat_ops {
+  int (*pump)(smtpc_session *s, smtpc_txn *t);
+  int (*reply)(smtpc_session *s, smtpc_txn *t, smtpc_reply *r);
+} smtpc__bdat_ops;
+extern const smtpc__bdat_ops smtpc__session_bdat;
 
 /* Composing MAIL and RCPT with DSN parameters (session.c). */
 typedef struct smtpc__dsn_ops {

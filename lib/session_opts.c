@@ -86,7 +86,9 @@ int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which, size_t value) {
   case SMTPC_LIMIT_READ_BUFFER:
   case SMTPC_LIMIT_WRITE_BUFFER:
   case SMTPC_LIMIT_BODY_CHUNK:
+#ifndef SMTPC_NO_CHUNKING
   case SMTPC_LIMIT_BDAT_CHUNK:
+#endif
     if (value < 64 || value > ((size_t)1 << 30))
       return SMTPC_ERR_INVALID_ARGUMENT;
     if (which == SMTPC_LIMIT_READ_BUFFER)
@@ -114,7 +116,14 @@ int smtpc_session_set_flag(smtpc_session *s, smtpc_flag flag, int on) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   switch (flag) {
   case SMTPC_FLAG_PIPELINING: s->pipelining = on != 0; return SMTPC_OK;
-  case SMTPC_FLAG_CHUNKING: s->chunking = on != 0; return SMTPC_OK;
+  case SMTPC_FLAG_CHUNKING:
+#ifdef SMTPC_NO_CHUNKING
+    return on ? SMTPC_ERR_NOT_SUPPORTED : SMTPC_OK;
+#else
+    s->chunking = on != 0;
+    s->bdat_ops = &smtpc__session_bdat; /* kept: a body may be on its way */
+    return SMTPC_OK;
+#endif
   case SMTPC_FLAG_HELO_ONLY: s->helo_only = on != 0; return SMTPC_OK;
   case SMTPC_FLAG_ALLOW_PLAINTEXT_AUTH:
     s->allow_plain_auth = on != 0;

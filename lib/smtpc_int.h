@@ -4,6 +4,14 @@
 #ifndef SMTPC_INT_H
 #define SMTPC_INT_H
 
+/* A static function inlined at every call even with -Os (where GCC keeps
+ * one out-of-line copy of a function with two callers). */
+#if defined(__GNUC__)
+#define SMTPC__ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define SMTPC__ALWAYS_INLINE static inline
+#endif
+
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
