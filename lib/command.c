@@ -111,6 +111,33 @@ unsigned smtpc__addr_utf8(const char *addr) {
   return f;
 }
 
+int smtpc__addr_alabel(smtpc_idna_cb cb, void *user, const char *addr,
+                       char *out) {
+  const char *at = strrchr(addr, '@'), *z;
+  char dom[256];
+  size_t nl = (size_t)(at - addr) + 1, nd;
+  int rv;
+  if (cb == NULL)
+    return SMTPC_ERR_IDNA_UNAVAILABLE;
+  rv = cb(user, at + 1, dom, sizeof(dom));
+  if (rv == SMTPC_ERR_NOT_SUPPORTED)
+    return SMTPC_ERR_IDNA_UNAVAILABLE;
+  if (rv == SMTPC_ERR_NOMEM)
+    return rv;
+  if (rv != SMTPC_OK)
+    return SMTPC_ERR_BAD_ADDRESS; /* no A-label (that fits) */
+  z = memchr(dom, '\0', sizeof(dom));
+  nd = z != NULL ? (size_t)(z - dom) : sizeof(dom);
+  if (nd == sizeof(dom) || nl + nd > 254 || smtpc__has_8bit(dom, nd) ||
+      dom[0] == '[')
+    return SMTPC_ERR_BAD_ADDRESS;
+  memcpy(out, addr, nl);
+  memcpy(out + nl, dom, nd + 1);
+  /* what a callback gives is checked like the caller's addresses (the one
+   * domain check of this file, so it stays inlined once) */
+  return smtpc__check_mailbox(out, 0);
+}
+
 int smtpc__check_mailbox(const char *addr, int is_from) {
   return smtpc__check_mailbox_utf8(addr, is_from, NULL);
 }

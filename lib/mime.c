@@ -267,8 +267,6 @@ int smtpc_msg_set_idna(smtpc_msg *m, smtpc_idna_cb cb, void *user) {
 int smtpc__mime_addr(smtpc_msg *m, const char *addr, char *out,
                      const char **res) {
   unsigned u = smtpc__addr_utf8(addr);
-  const char *at = strrchr(addr, '@');
-  size_t nl, nd;
   int rv;
   *res = addr;
   if (u == 0)
@@ -279,24 +277,9 @@ int smtpc__mime_addr(smtpc_msg *m, const char *addr, char *out,
   }
   if (u & SMTPC__UTF8_LOCAL)
     return SMTPC_ERR_SMTPUTF8_UNSUPPORTED;
-  nl = (size_t)(at - addr) + 1;
-  if (m->idna == NULL)
-    return SMTPC_ERR_IDNA_UNAVAILABLE;
-  rv = m->idna(m->idna_user, at + 1, out + nl, SMTPC__MIME_ADDR_MAX - nl);
-  if (rv == SMTPC_ERR_NOT_SUPPORTED)
-    return SMTPC_ERR_IDNA_UNAVAILABLE;
-  if (rv == SMTPC_ERR_INVALID_ARGUMENT)
-    return SMTPC_ERR_BAD_ADDRESS; /* no A-label that fits */
-  if (rv != SMTPC_OK)
-    return rv;
-  out[SMTPC__MIME_ADDR_MAX - 1] = '\0';
-  nd = strlen(out + nl);
-  memcpy(out, addr, nl);
-  if (smtpc__has_8bit(out + nl, nd) || nl + nd > 254 ||
-      smtpc__check_mailbox(out, 0) != SMTPC_OK)
-    return SMTPC_ERR_BAD_ADDRESS;
-  *res = out;
-  return SMTPC_OK;
+  if ((rv = smtpc__addr_alabel(m->idna, m->idna_user, addr, out)) == SMTPC_OK)
+    *res = out;
+  return rv;
 }
 
 /* ---- DSN for the envelope ------------------------------------------------ */

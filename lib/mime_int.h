@@ -200,7 +200,7 @@ int smtpc__mime_file_open(smtpc_msg *m, const char *path, void **fh,
  * is allowed (m->utf8hdr is then set), else with its domain as an A-label
  * in out (SMTPC__MIME_ADDR_MAX octets).  *res points at the result.
  * SMTPC_ERR_SMTPUTF8_UNSUPPORTED for a UTF-8 local part without UTF-8. */
-#define SMTPC__MIME_ADDR_MAX 256
+#define SMTPC__MIME_ADDR_MAX SMTPC__ADDR_BUF
 int smtpc__mime_addr(smtpc_msg *m, const char *addr, char *out,
                      const char **res);
 

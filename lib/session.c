@@ -366,33 +366,11 @@ static int header_has8(const unsigned char *p, size_t n) {
 
 /* "local@" + the A-label form of the domain, or NULL with *rv set. */
 static char *to_alabel(smtpc_session *s, const char *addr, int *rv) {
-  const char *at = strrchr(addr, '@');
-  char dom[256], *out;
-  size_t nl, nd;
-  *rv = s->idna(s->idna_user, at + 1, dom, sizeof(dom));
-  if (*rv == SMTPC_ERR_NOT_SUPPORTED) {
-    *rv = SMTPC_ERR_IDNA_UNAVAILABLE;
+  char buf[SMTPC__ADDR_BUF], *out;
+  if ((*rv = smtpc__addr_alabel(s->idna, s->idna_user, addr, buf)) != SMTPC_OK)
     return NULL;
-  }
-  nl = (size_t)(at - addr) + 1;
-  if (*rv == SMTPC_OK) {
-    const char *z = memchr(dom, '\0', sizeof(dom));
-    nd = z ? (size_t)(z - dom) : sizeof(dom);
-  } else {
-    nd = 0;
-  }
-  /* what a callback gives is checked like the caller's addresses */
-  if (*rv == SMTPC_OK && (nd == sizeof(dom) || smtpc__has_8bit(dom, nd) ||
-                          !smtpc__check_domain(dom, nd, 0) || nl + nd > 254))
-    *rv = SMTPC_ERR_BAD_ADDRESS;
-  if (*rv != SMTPC_OK)
-    return NULL;
-  if ((out = smtpc__malloc(&s->mem, nl + nd + 1)) == NULL) {
+  if ((out = smtpc__strdup(&s->mem, buf)) == NULL)
     *rv = SMTPC_ERR_NOMEM;
-    return NULL;
-  }
-  memcpy(out, addr, nl);
-  memcpy(out + nl, dom, nd + 1);
   return out;
 }
 

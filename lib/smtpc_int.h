@@ -170,6 +170,15 @@ unsigned smtpc__addr_utf8(const char *addr);
  * surrogate, above U+10FFFF, truncated). */
 size_t smtpc__utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
 
+/* addr (a valid mailbox with a UTF-8 domain and an ASCII local part) with
+ * its domain converted by cb, into out (SMTPC__ADDR_BUF octets): "local@"
+ * + an RFC 5321 LDH domain.  SMTPC_ERR_IDNA_UNAVAILABLE when cb is NULL or
+ * says NOT_SUPPORTED, SMTPC_ERR_NOMEM passed on, SMTPC_ERR_BAD_ADDRESS for
+ * any other failure or a result that is not an ASCII domain that fits. */
+#define SMTPC__ADDR_BUF 256
+int smtpc__addr_alabel(smtpc_idna_cb cb, void *user, const char *addr,
+                       char *out);
+
 /* RFC 3461: ENVID at most 100 characters as sent; the ORCPT parameter at
  * most 500 ("ORCPT=" included). */
 #define SMTPC__ENVID_MAX 100
