@@ -18,12 +18,30 @@
  * wasted bytes; without PIPELINING each chunk waits for its reply. */
 #define BDAT_WINDOW 4
 
+/* Messages in flight at once by default (SMTPC_LIMIT_MESSAGE_WINDOW): with
+ * PIPELINING and BDAT a message needs no reply before the next one's MAIL
+ * (RFC 2920 3.1 lists DATA, not BDAT, as a command to wait after), so a
+ * queue of small messages leaves in one flight. */
+#define MESSAGE_WINDOW 16
+
 /* -DSMTPC_NO_CHUNKING (small targets): no BDAT; the engine's BDAT branches
  * compile away and SMTPC_FLAG_CHUNKING is refused. */
+/* Without BDAT no body goes ahead of its envelope's replies, so at most
+ * two messages are ever in flight and the window is not tracked. */
 #ifdef SMTPC_NO_CHUNKING
 #define TXN_BDAT(t) ((void)(t), 0)
+#define TXN_AHEAD(t) ((void)(t), 0)
+#define INFLIGHT_ADD(s) ((void)(s))
+#define INFLIGHT_SUB(s) ((void)(s))
+#define WINDOW_FULL(s) ((void)(s), 0)
+#define LATER_IN_FLIGHT(s) ((void)(s), 0)
 #else
 #define TXN_BDAT(t) ((t)->bdat)
+#define TXN_AHEAD(t) ((t)->ahead)
+#define INFLIGHT_ADD(s) ((s)->inflight++)
+#define INFLIGHT_SUB(s) ((s)->inflight -= (s)->inflight > 0)
+#define WINDOW_FULL(s) ((s)->inflight >= (s)->window)
+#define LATER_IN_FLIGHT(s) ((s)->inflight > 1)
 #endif
 
 /* What a pending reply answers. */
@@ -92,6 +110,7 @@ struct smtpc_txn {
   int reject8;      /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned; /* the caller holds a pointer */
   int bdat;         /* the body goes in BDAT chunks (RFC 3030) */
+  int ahead;        /* BDAT body started before the envelope's replies */
   unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
   int smtputf8;     /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a
@@ -167,6 +186,9 @@ struct smtpc_session {
   unsigned char *bdat; /* the BDAT chunk being filled (bdat_chunk octets) */
   size_t bdat_len, bdat_chunk;
   unsigned bdat_out; /* BDAT chunks sent, replies awaited */
+  int bdat_held;     /* a full chunk waits for the envelope's replies */
+  size_t inflight;   /* transactions past QUEUED and not yet DONE */
+  size_t window;     /* most transactions in flight at once */
 
   int used;          /* a run() has completed on this connection */
   int need_check;    /* send a health-check RSET before the next MAIL */

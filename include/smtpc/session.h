@@ -69,7 +69,15 @@ typedef enum smtpc_limit {
   SMTPC_LIMIT_BODY_CHUNK = 5,
   /** Octets of message data per BDAT command (::SMTPC_FLAG_CHUNKING;
    *  default 65536, at least 64; not while a body is being sent). */
-  SMTPC_LIMIT_BDAT_CHUNK = 6
+  SMTPC_LIMIT_BDAT_CHUNK = 6,
+  /** Messages whose replies may be outstanding at once (default 16, 1 to
+   *  4096).  With PIPELINING and BDAT (::SMTPC_FLAG_CHUNKING) a message
+   *  that fits in one chunk leaves as MAIL, RCPT... and `BDAT n LAST`
+   *  without waiting for a reply, and the next queued message follows in
+   *  the same flight; replies are matched in order and each message keeps
+   *  its own.  With DATA a message waits for the 354, so at most two are
+   *  in flight whatever this says. */
+  SMTPC_LIMIT_MESSAGE_WINDOW = 7
 } smtpc_limit;
 
 /** \brief Session flags, see smtpc_session_set_flag(). */
@@ -84,11 +92,14 @@ typedef enum smtpc_flag {
   /** Send message data with BDAT (RFC 3030) when the server offers
    *  CHUNKING (default off: DATA, which every server handles; several
    *  mishandle BDAT).  Line ends are still made CRLF and lines are still
-   *  held to 998 octets; there is no dot-stuffing.  After the envelope's
-   *  replies the data goes in chunks of ::SMTPC_LIMIT_BDAT_CHUNK octets
-   *  (up to 4 in flight with PIPELINING), the last as `BDAT n LAST`; the
-   *  first refused chunk ends the transaction, no further chunk is sent
-   *  and RSET precedes the next one. */
+   *  held to 998 octets; there is no dot-stuffing.  The data goes in
+   *  chunks of ::SMTPC_LIMIT_BDAT_CHUNK octets (up to 4 in flight with
+   *  PIPELINING), the last as `BDAT n LAST`.  With PIPELINING a message
+   *  that fits in one chunk follows its MAIL and RCPT commands at once,
+   *  and the next queued message follows it behind an RSET (see
+   *  ::SMTPC_LIMIT_MESSAGE_WINDOW); a larger one's chunks wait for the
+   *  envelope's replies.  The first refused chunk ends the transaction,
+   *  no further chunk of it is sent and RSET precedes the next MAIL. */
   SMTPC_FLAG_CHUNKING = 3
 } smtpc_flag;
 
