@@ -78,8 +78,8 @@ static void arm(smtpc_session *s, unsigned ms) {
  * went ahead (its BDAT LAST leaves before the next MAIL, so no reply can
  * put the next envelope inside a message: the danger of DATA's 354). */
 static int ex_blocks(ex_kind kind, const smtpc_txn *t) {
-  return kind != EX_DATA_END && kind != EX_RSET_TXN &&
-         kind != EX_RSET_CHECK && !(t != NULL && TXN_AHEAD(t));
+  return kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK &&
+         !(t != NULL && TXN_AHEAD(t));
 }
 
 static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
