@@ -110,6 +110,10 @@ struct smtpc_txn {
    * its encoders */
   const struct smtpc__dsn_ops *dsn;
   char **orcpt; /* per recipient as given, or NULL (the RCPT address) */
+  /* REQUIRETLS (RFC 8689): &smtpc__session_rtls when asked for with
+   * smtpc_txn_set_requiretls(), else NULL (none of it linked) */
+  const struct smtpc__rtls_ops *rtls;
+  int rtls_sent; /* MAIL carried REQUIRETLS */
 };
 
 /* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
@@ -224,6 +228,16 @@ typedef struct smtpc__dsn_ops {
   int (*rcpt)(smtpc_session *s, smtpc_txn *t, size_t idx, const char *to);
 } smtpc__dsn_ops;
 extern const smtpc__dsn_ops smtpc__session_dsn;
+
+/* REQUIRETLS (session.c): check decides before MAIL whether the
+ * transaction may go (SMTPC_OK) or completes with the error returned;
+ * mail composes MAIL with the parameter. */
+typedef struct smtpc__rtls_ops {
+  int (*check)(smtpc_session *s, smtpc_txn *t);
+  int (*mail)(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+              const char *from);
+} smtpc__rtls_ops;
+extern const smtpc__rtls_ops smtpc__session_rtls;
 
 /* ---- txn.c ----------------------------------------------------------------- */
 

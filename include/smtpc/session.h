@@ -738,6 +738,37 @@ SMTPC_API int smtpc_txn_dsn_sent(const smtpc_txn *t);
 SMTPC_API int smtpc_txn_smtputf8(const smtpc_txn *t);
 
 /**
+ * \brief Requires TLS for the message's whole path: MAIL carries
+ *        REQUIRETLS (RFC 8689).
+ *
+ * Call before smtpc_session_run() starts the transaction.  MAIL carries
+ * REQUIRETLS, after its other parameters, only when the connection is TLS
+ * (STARTTLS done, or implicit TLS) with a verified certificate
+ * (smtpc_io::is_secure returns 1; a connection whose certificate is not
+ * verified, as with smtpc_tls_insecure_skip_verify(), never qualifies) and
+ * the EHLO after TLS offers REQUIRETLS.  Otherwise the transaction fails
+ * before MAIL with ::SMTPC_ERR_REQUIRETLS_UNAVAILABLE, no byte of it is
+ * sent (RFC 8689 4.2.1: the message MUST NOT be sent), and the next
+ * queued transaction goes on.  A DSN RET=FULL asked for with
+ * smtpc_txn_set_dsn() is sent as asked: a server taking REQUIRETLS
+ * disregards it and returns headers only (RFC 8689 5).
+ * \param[in] t The transaction, queued and not started.
+ * \param[in] on 1 to require TLS, 0 to take the request back.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p t is NULL.
+ * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ */
+SMTPC_API int smtpc_txn_set_requiretls(smtpc_txn *t, int on);
+
+/**
+ * \brief Whether MAIL carried REQUIRETLS.
+ * \param[in] t The transaction.
+ * \return 1 when REQUIRETLS was asked for (smtpc_txn_set_requiretls()) and
+ *         MAIL carried it, else 0.
+ */
+SMTPC_API int smtpc_txn_requiretls(const smtpc_txn *t);
+
+/**
  * \brief Number of recipients in the transaction.
  * \param[in] t The transaction.
  * \return The count given to smtpc_session_queue().
