@@ -356,6 +356,8 @@ void smtpc__session_drop_last(smtpc_session *s);
 int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t);
 /* 1 if m asks for DSN. */
 int smtpc__msg_dsn_asked(const smtpc_msg *m);
+/* Asks REQUIRETLS on t when m does (smtpc_msg_set_requiretls()). */
+int smtpc__msg_apply_requiretls(const smtpc_msg *m, smtpc_txn *t);
 /* Completes t, queued and not started, with status: nothing is sent. */
 void smtpc__session_cancel(smtpc_session *s, smtpc_txn *t, int status);
 
