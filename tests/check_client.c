@@ -535,6 +535,17 @@ START_TEST(test_setup_refused) {
   smtpc_result_free(R);
   R = NULL;
 
+  /* REQUIRETLS and TLS-Required: No never both (RFC 8689 4.3) */
+  m = mail_from("s@client.test");
+  m.version = 2;
+  m.requiretls = 1;
+  m.tls_required_no = 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "exclusive");
+  smtpc_result_free(R);
+  R = NULL;
+
   /* structures that claim a layout newer than the library's */
   m = mail_from("s@client.test");
   m.version = SMTPC_MAIL_VERSION + 1;
