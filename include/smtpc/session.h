@@ -413,6 +413,11 @@ SMTPC_API smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s);
 
 /**
  * \brief 1 when the session runs over an encrypted, verified transport.
+ *
+ * Also 1 when the transport is encrypted but its certificate was not
+ * verified (smtpc_io::is_secure returns 2, as with
+ * smtpc_tls_insecure_skip_verify()): such a session meets the TLS policy
+ * but never qualifies for REQUIRETLS (smtpc_txn_set_requiretls()).
  * \param[in] s The session.
  * \return 1 or 0.
  */
