@@ -117,7 +117,7 @@ static int compose_mail(smtpc_session *s, smtpc_txn *t) {
   mp.smtputf8 = t->smtputf8;
   mp.ret = 0;
   mp.envid = NULL;
-  if (t->rtls != NULL)
+  if (TXN_RTLS(t) != NULL)
     return t->rtls->mail(s, t, &mp, from);
   if (t->dsn_sent)
     return t->dsn->mail(s, t, &mp, from);
@@ -417,7 +417,7 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
   smtpc__txn_free_wire(t); /* a transaction retried on a new connection */
   t->smtputf8 = 0;
   t->dsn_sent = 0;
-  if (t->rtls != NULL && (rv = t->rtls->check(s, t)) != SMTPC_OK) {
+  if (TXN_RTLS(t) != NULL && (rv = t->rtls->check(s, t)) != SMTPC_OK) {
     txn_complete(s, t, rv);
     return SMTPC_OK;
   }

@@ -26,6 +26,14 @@
 #define TXN_BDAT(t) ((t)->bdat)
 #endif
 
+/* -DSMTPC_NO_REQUIRETLS (small targets): the engine's two REQUIRETLS hooks
+ * compile away and smtpc_txn_set_requiretls() refuses. */
+#ifdef SMTPC_NO_REQUIRETLS
+#define TXN_RTLS(t) ((void)(t), (const struct smtpc__rtls_ops *)0)
+#else
+#define TXN_RTLS(t) ((t)->rtls)
+#endif
+
 /* What a pending reply answers. */
 typedef enum {
   EX_GREETING,

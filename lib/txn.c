@@ -186,8 +186,12 @@ int smtpc_txn_set_requiretls(smtpc_txn *t, int on) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (!txn_settable(t))
     return SMTPC_ERR_INVALID_STATE;
+#ifdef SMTPC_NO_REQUIRETLS
+  return on ? SMTPC_ERR_NOT_SUPPORTED : SMTPC_OK;
+#else
   t->rtls = on ? &smtpc__session_rtls : NULL;
   return SMTPC_OK;
+#endif
 }
 
 int smtpc_txn_requiretls(const smtpc_txn *t) {

@@ -762,6 +762,8 @@ SMTPC_API int smtpc_txn_smtputf8(const smtpc_txn *t);
  * \retval SMTPC_OK Set.
  * \retval SMTPC_ERR_INVALID_ARGUMENT \p t is NULL.
  * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ * \retval SMTPC_ERR_NOT_SUPPORTED \p on, and the library was built with
+ *         `-DSMTPC_NO_REQUIRETLS` (small targets).
  */
 SMTPC_API int smtpc_txn_set_requiretls(smtpc_txn *t, int on);
 
