@@ -125,6 +125,8 @@ static int compose_mail(smtpc_session *s, smtpc_txn *t) {
   mp.smtputf8 = t->smtputf8;
   mp.ret = 0;
   mp.envid = NULL;
+  if (TXN_RTLS(t) != NULL)
+    return t->rtls->mail(s, t, &mp, from);
   if (t->dsn_sent)
     return t->dsn->mail(s, t, &mp, from);
   return smtpc__cmd_mail_plain(&s->out, &s->mem, from, &mp);
@@ -141,6 +143,7 @@ static int dsn_mail(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
                     const char *from) {
   mp->ret = (int)t->ret;
   mp->envid = t->envid;
+  mp->requiretls = 0;
   return smtpc__cmd_mail(&s->out, &s->mem, from, mp);
 }
 
@@ -446,6 +449,10 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
   smtpc__txn_free_wire(t); /* a transaction retried on a new connection */
   t->smtputf8 = 0;
   t->dsn_sent = 0;
+  if (TXN_RTLS(t) != NULL && (rv = t->rtls->check(s, t)) != SMTPC_OK) {
+    txn_complete(s, t, rv);
+    return SMTPC_OK;
+  }
   if (c->flags & SMTPC__CAP_SMTPUTF8) {
     t->smtputf8 = hdr8 || t->utf8 != 0;
   } else if (hdr8 || (t->utf8 & SMTPC__UTF8_LOCAL)) {
@@ -625,9 +632,37 @@ static int session_secure(const smtpc_session *s) {
   if (!s->have_io)
     return 0;
   if (s->io.is_secure != NULL)
-    return s->io.is_secure(s->io.ctx) == 1;
+    return s->io.is_secure(s->io.ctx) > 0; /* 2: encrypted, unverified */
   return s->tls_up;
 }
+
+/* REQUIRETLS (RFC 8689 4.2.1): MAIL carries it only over TLS with a
+ * verified certificate (a transport reporting 2, encrypted but unverified,
+ * does not qualify) and when the EHLO after TLS offers it (what came
+ * before TLS was forgotten); otherwise the message MUST NOT be sent. */
+static int rtls_check(smtpc_session *s, smtpc_txn *t) {
+  t->rtls_sent = 0; /* a transaction retried on a new connection */
+  if (!session_secure(s) ||
+      (!s->mem_mode && s->io.is_secure != NULL &&
+       s->io.is_secure(s->io.ctx) != 1) ||
+      smtpc__caps_params(&s->caps, "REQUIRETLS") == NULL)
+    return SMTPC_ERR_REQUIRETLS_UNAVAILABLE;
+  t->rtls_sent = 1;
+  return SMTPC_OK;
+}
+
+/* MAIL with REQUIRETLS after any DSN parameters. */
+static int rtls_mail(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+                     const char *from) {
+  if (t->dsn_sent) {
+    mp->ret = (int)t->ret;
+    mp->envid = t->envid;
+  }
+  mp->requiretls = 1;
+  return smtpc__cmd_mail(&s->out, &s->mem, from, mp);
+}
+
+const smtpc__rtls_ops smtpc__session_rtls = {rtls_check, rtls_mail};
 
 /* 1 if the transport can be upgraded after STARTTLS. */
 static int can_starttls(const smtpc_session *s) {

@@ -44,6 +44,14 @@
 #define LATER_IN_FLIGHT(s) ((s)->inflight > 1)
 #endif
 
+/* -DSMTPC_NO_REQUIRETLS (small targets): the engine's two REQUIRETLS hooks
+ * compile away and smtpc_txn_set_requiretls() refuses. */
+#ifdef SMTPC_NO_REQUIRETLS
+#define TXN_RTLS(t) ((void)(t), (const struct smtpc__rtls_ops *)0)
+#else
+#define TXN_RTLS(t) ((t)->rtls)
+#endif
+
 /* What a pending reply answers. */
 typedef enum {
   EX_GREETING,
@@ -129,6 +137,10 @@ struct smtpc_txn {
    * its encoders */
   const struct smtpc__dsn_ops *dsn;
   char **orcpt; /* per recipient as given, or NULL (the RCPT address) */
+  /* REQUIRETLS (RFC 8689): &smtpc__session_rtls when asked for with
+   * smtpc_txn_set_requiretls(), else NULL (none of it linked) */
+  const struct smtpc__rtls_ops *rtls;
+  int rtls_sent; /* MAIL carried REQUIRETLS */
 };
 
 /* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
@@ -246,6 +258,16 @@ typedef struct smtpc__dsn_ops {
   int (*rcpt)(smtpc_session *s, smtpc_txn *t, size_t idx, const char *to);
 } smtpc__dsn_ops;
 extern const smtpc__dsn_ops smtpc__session_dsn;
+
+/* REQUIRETLS (session.c): check decides before MAIL whether the
+ * transaction may go (SMTPC_OK) or completes with the error returned;
+ * mail composes MAIL with the parameter. */
+typedef struct smtpc__rtls_ops {
+  int (*check)(smtpc_session *s, smtpc_txn *t);
+  int (*mail)(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+              const char *from);
+} smtpc__rtls_ops;
+extern const smtpc__rtls_ops smtpc__session_rtls;
 
 /* ---- txn.c ----------------------------------------------------------------- */
 

@@ -424,6 +424,11 @@ SMTPC_API smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s);
 
 /**
  * \brief 1 when the session runs over an encrypted, verified transport.
+ *
+ * Also 1 when the transport is encrypted but its certificate was not
+ * verified (smtpc_io::is_secure returns 2, as with
+ * smtpc_tls_insecure_skip_verify()): such a session meets the TLS policy
+ * but never qualifies for REQUIRETLS (smtpc_txn_set_requiretls()).
  * \param[in] s The session.
  * \return 1 or 0.
  */
@@ -747,6 +752,39 @@ SMTPC_API int smtpc_txn_dsn_sent(const smtpc_txn *t);
  *         SMTPUTF8, else 0.
  */
 SMTPC_API int smtpc_txn_smtputf8(const smtpc_txn *t);
+
+/**
+ * \brief Requires TLS for the message's whole path: MAIL carries
+ *        REQUIRETLS (RFC 8689).
+ *
+ * Call before smtpc_session_run() starts the transaction.  MAIL carries
+ * REQUIRETLS, after its other parameters, only when the connection is TLS
+ * (STARTTLS done, or implicit TLS) with a verified certificate
+ * (smtpc_io::is_secure returns 1; a connection whose certificate is not
+ * verified, as with smtpc_tls_insecure_skip_verify(), never qualifies) and
+ * the EHLO after TLS offers REQUIRETLS.  Otherwise the transaction fails
+ * before MAIL with ::SMTPC_ERR_REQUIRETLS_UNAVAILABLE, no byte of it is
+ * sent (RFC 8689 4.2.1: the message MUST NOT be sent), and the next
+ * queued transaction goes on.  A DSN RET=FULL asked for with
+ * smtpc_txn_set_dsn() is sent as asked: a server taking REQUIRETLS
+ * disregards it and returns headers only (RFC 8689 5).
+ * \param[in] t The transaction, queued and not started.
+ * \param[in] on 1 to require TLS, 0 to take the request back.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p t is NULL.
+ * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ * \retval SMTPC_ERR_NOT_SUPPORTED \p on, and the library was built with
+ *         `-DSMTPC_NO_REQUIRETLS` (small targets).
+ */
+SMTPC_API int smtpc_txn_set_requiretls(smtpc_txn *t, int on);
+
+/**
+ * \brief Whether MAIL carried REQUIRETLS.
+ * \param[in] t The transaction.
+ * \return 1 when REQUIRETLS was asked for (smtpc_txn_set_requiretls()) and
+ *         MAIL carried it, else 0.
+ */
+SMTPC_API int smtpc_txn_requiretls(const smtpc_txn *t);
 
 /**
  * \brief Number of recipients in the transaction.
