@@ -1028,6 +1028,10 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
 static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   int rv;
   smtpc__txn_set_final(t, r);
+  if (TXN_BDAT(t) && r->code / 100 != 2 && !LATER_IN_FLIGHT(s))
+    /* RFC 3030 2: after a failed BDAT, LAST included, RSET MUST come
+     * before more commands (a later message went behind one already) */
+    s->need_rset = 1;
   if (t->accepted == 0) {
     txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
   } else if (r->code / 100 == 2) {
@@ -1305,7 +1309,8 @@ static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
     }
     /* a body in memory that ended with this chunk needs no empty LAST */
     if (!last && t->body.read == NULL && t->body_off == t->body.len &&
-        s->bdat_chunk - s->bdat_len >= 2)
+        s->bdat_chunk - s->bdat_len >=
+            (s->dot.cr || !s->dot.bol ? 2u : 0u)) /* the final line end */
       last = 1;
     if (!last && envelope_pending(t)) {
       s->bdat_held = 1; /* the first chunk waits for the envelope */

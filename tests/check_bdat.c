@@ -602,6 +602,72 @@ START_TEST(test_bdat_window_421) {
 }
 END_TEST
 
+/* A refused LAST chunk fails the message, and RSET precedes the next MAIL
+ * (RFC 3030 2: the state after any failed BDAT is indeterminate). */
+START_TEST(test_bdat_last_refused_rset) {
+  fixture f;
+  smtpc_txn *t1, *t2;
+  fx_init(&f, &ts_modes[_i], 0);
+  script_open(f.t, EHLO_CHUNK);
+  script_envelope(f.t, "alice@example.com");
+  ts_client(f.t, "BDAT 18 LAST\r\n" MSG_U);
+  ts_server(f.t, "554 5.7.1 Message refused\r\n");
+  ts_client(f.t, "RSET\r\n");
+  ts_server(f.t, "250 2.0.0 Ok\r\n");
+  script_envelope(f.t, "carol@example.com");
+  ts_client(f.t, "BDAT 18 LAST\r\n" MSG_U);
+  ts_server(f.t, "250 2.0.0 Ok: queued as R2\r\n");
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t1 = fx_queue(&f, "alice@example.com", MSG_U);
+  t2 = fx_queue(&f, "carol@example.com", MSG_U);
+  ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_REPLY_PERMANENT);
+  ck_assert_int_eq(smtpc_txn_step(t1), SMTPC_STEP_DATA_END);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_reply(t1)), 554);
+  ck_assert_str_eq(smtpc_txn_queue_id(t2), "R2");
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  fx_fini(&f);
+}
+END_TEST
+
+/* A body in memory that ends with its line end 0 or 1 octets before the
+ * chunk is full goes as one "BDAT n LAST", never "BDAT n" + "BDAT 0 LAST". */
+START_TEST(test_bdat_memory_end_at_boundary) {
+  static const char body64[] =
+      "Subject: x\r\n\r\n"
+      "01234567890123456789012345678901234567890123456789\r\n";
+  size_t len;
+  ck_assert_uint_eq(sizeof(body64) - 1, 66);
+  for (len = 63; len <= 64; len++) {
+    fixture f;
+    smtpc_txn *tx = NULL;
+    smtpc_body b;
+    static const char *const to[] = {"bob@example.org"};
+    char body[80], cmd[32];
+    /* a body of len octets ending in CRLF */
+    memcpy(body, body64, len - 2);
+    memcpy(body + len - 2, "\r\n", 2);
+    fx_init(&f, &ts_modes[_i], 64);
+    script_open(f.t, EHLO_CHUNK);
+    script_envelope(f.t, "alice@example.com");
+    snprintf(cmd, sizeof(cmd), "BDAT %zu LAST\r\n", len);
+    ts_client(f.t, cmd);
+    ts_client_n(f.t, body, len);
+    ts_server(f.t, "250 2.0.0 Ok\r\n");
+    ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+    smtpc_body_init_memory(&b, body, len);
+    ck_assert_int_eq(
+        smtpc_session_queue(f.s, "alice@example.com", to, 1, &b, &tx),
+        SMTPC_OK);
+    ck_assert_int_eq(fx_run(&f), SMTPC_OK);
+    ck_assert_int_eq(smtpc_txn_status(tx), SMTPC_OK);
+    smtpc_txn_free(tx);
+    fx_fini(&f);
+  }
+}
+END_TEST
+
 START_TEST(test_bdat_limit_bounds) {
   smtpc_session *s;
   ck_assert_int_eq(smtpc_session_new(&s, NULL), SMTPC_OK);
@@ -644,6 +710,8 @@ static Suite *bdat_suite(void) {
   tcase_add_loop_test(tc, test_bdat_ahead_mail_refused, 0, n);
   tcase_add_loop_test(tc, test_bdat_ahead_partial, 0, n);
   tcase_add_loop_test(tc, test_bdat_window_421, 0, n);
+  tcase_add_loop_test(tc, test_bdat_last_refused_rset, 0, n);
+  tcase_add_loop_test(tc, test_bdat_memory_end_at_boundary, 0, n);
   tcase_add_test(tc, test_bdat_limit_bounds);
   suite_add_tcase(s, tc);
   return s;
