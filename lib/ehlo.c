@@ -93,6 +93,39 @@ static int64_t parse_size(const char *p) {
   return (*p == '\0' || *p == ' ') ? v : 0;
 }
 
+#ifndef SMTPC_NO_LIMITS
+/* RFC 9422 4: "LIMITS" *(SP name "=" value), names case-insensitive.  Only
+ * MAILMAX, RCPTMAX and RCPTDOMAINMAX are known; a value that is not a
+ * decimal from 1 to 10^9 leaves its limit unset (unknown or malformed
+ * limits are ignored), and the first of a repeated name counts. */
+static void parse_limits(smtpc__caps *c, const char *p) {
+  static const char *const names[3] = {"MAILMAX=", "RCPTMAX=",
+                                       "RCPTDOMAINMAX="};
+  size_t *const slot[3] = {&c->mailmax, &c->rcptmax, &c->rcptdommax};
+  while (*p != '\0') {
+    size_t i, n = 0, digits = 0;
+    uint64_t v = 0;
+    for (i = 0; i < 3; i++) {
+      n = strlen(names[i]);
+      if (smtpc__strncasecmp(p, names[i], n) == 0)
+        break;
+    }
+    if (i < 3) {
+      const char *q = p + n;
+      while (smtpc__isdigit((unsigned char)*q) && digits < 11) {
+        v = v * 10 + (uint64_t)(*q++ - '0');
+        digits++;
+      }
+      if ((*q == ' ' || *q == '\0') && digits > 0 && digits <= 10 &&
+          v >= 1 && v <= 1000000000u && *slot[i] == 0)
+        *slot[i] = (size_t)v;
+    }
+    p += strcspn(p, " ");
+    p += strspn(p, " ");
+  }
+}
+#endif
+
 int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
                       const smtpc_reply *r) {
   size_t i;
@@ -158,6 +191,10 @@ int smtpc__caps_parse(smtpc__caps *c, const smtpc_mem *m,
     else if (strcmp(cap->keyword, "SIZE") == 0) {
       c->flags |= SMTPC__CAP_SIZE;
       c->size = parse_size(params); /* RFC 1870: "SIZE" alone = no limit */
+#ifndef SMTPC_NO_LIMITS
+    } else if (strcmp(cap->keyword, "LIMITS") == 0) {
+      parse_limits(c, params);
+#endif
     } else if (strcmp(cap->keyword, "AUTH") == 0 && !legacy_auth) {
       c->flags |= SMTPC__CAP_AUTH;
       if (add_auth(c, m, params) != SMTPC_OK)

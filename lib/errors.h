@@ -38,6 +38,12 @@
   X(SMTPC_ERR_REQUIRETLS_UNAVAILABLE,                                          \
     "REQUIRETLS asked for but the connection is not verified TLS or the "      \
     "server does not offer REQUIRETLS; message not sent")                      \
+  X(SMTPC_ERR_RCPT_LIMIT,                                                      \
+    "more recipients than the server takes per transaction (LIMITS) and a "    \
+    "body that cannot be re-read; message not sent")                           \
+  X(SMTPC_ERR_MAIL_LIMIT,                                                      \
+    "the server takes no more transactions on this connection (LIMITS "        \
+    "MAILMAX); send on a new connection")                                      \
   X(SMTPC_ERR_PROTOCOL, "malformed or out-of-sequence reply from server")      \
   X(SMTPC_ERR_REPLY_LINE_TOO_LONG,                                             \
     "server reply line exceeds the configured limit")                          \

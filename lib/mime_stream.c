@@ -580,6 +580,33 @@ static int rebuild(smtpc_msg *m) {
   return SMTPC_OK;
 }
 
+/* smtpc_body::rewind of a body without stream parts: the same bytes
+ * again, from the start (the program is fixed until the message changes). */
+static int msg_rewind(void *ctx) {
+  reader *r = ctx;
+  smtpc_msg *m = r->m;
+  if (r->err != SMTPC_OK)
+    return r->err;
+  if (m->stale || r->gen != m->gen)
+    return SMTPC_ERR_INVALID_STATE; /* the message changed */
+  if (r->file != NULL && m->plat.file_close != NULL)
+    m->plat.file_close(m->plat.user, r->file);
+  r->file = NULL;
+  if (r->ibuf == NULL)
+    r->ibuf = smtpc__malloc(&m->mem, r->icap);
+  if (r->obuf == NULL)
+    r->obuf = smtpc__malloc(&m->mem, r->ocap);
+  if (r->ibuf == NULL || r->obuf == NULL) {
+    reader_finish(r, SMTPC_ERR_NOMEM);
+    return SMTPC_ERR_NOMEM;
+  }
+  r->finished = 0;
+  r->olen = r->ooff = 0;
+  r->seg = (size_t)-1;
+  next_seg(r);
+  return SMTPC_OK;
+}
+
 int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   size_t i;
   reader *r;
@@ -630,6 +657,7 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   body->data = NULL;
   body->len = 0;
   body->size = m->size;
+  body->rewind = has_stream ? NULL : msg_rewind;
   body->type = m->utf8hdr   ? SMTPC_BODY_SMTPUTF8
                : m->any8bit ? SMTPC_BODY_8BITMIME
                             : SMTPC_BODY_7BIT;

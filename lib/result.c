@@ -135,6 +135,7 @@ smtpc_retry smtpc_retry_classify(int status, smtpc_step step,
   case SMTPC_ERR_IDNA_UNAVAILABLE:
   case SMTPC_ERR_DSN_UNSUPPORTED:
   case SMTPC_ERR_REQUIRETLS_UNAVAILABLE:
+  case SMTPC_ERR_RCPT_LIMIT:
   case SMTPC_ERR_MESSAGE_TOO_BIG:
   case SMTPC_ERR_BODY_LINE_TOO_LONG:
   case SMTPC_ERR_NOT_SUPPORTED:
@@ -144,7 +145,8 @@ smtpc_retry smtpc_retry_classify(int status, smtpc_step step,
   case SMTPC_ERR_AUTH_INSECURE:
   case SMTPC_ERR_AUTH_UNSUPPORTED:
   case SMTPC_ERR_CERTIFICATE: return SMTPC_RETRY_PERMANENT;
-  case SMTPC_ERR_REPLY_TEMPORARY: return SMTPC_RETRY_TRANSIENT;
+  case SMTPC_ERR_REPLY_TEMPORARY:
+  case SMTPC_ERR_MAIL_LIMIT: return SMTPC_RETRY_TRANSIENT;
   default:
     /* The connection (or the library) failed without a verdict.  Once the
      * end of data is out, the server may have taken the message
@@ -177,6 +179,8 @@ smtpc_retry smtpc_txn_rcpt_retry(const smtpc_txn *t, size_t i) {
     return code < 500 ? SMTPC_RETRY_TRANSIENT : SMTPC_RETRY_PERMANENT;
   if (code / 100 == 2 && (st == SMTPC_OK || st == SMTPC_ERR_PARTIAL))
     return SMTPC_RETRY_NONE;
+  if (rr == NULL && st == SMTPC_ERR_PARTIAL)
+    return SMTPC_RETRY_TRANSIENT; /* not reached (LIMITS, a lost link) */
   return smtpc_txn_retry(t);
 }
 

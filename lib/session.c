@@ -245,6 +245,10 @@ static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
   leave_queued(s, t);
   if (t->phase != TP_QUEUED)
     INFLIGHT_SUB(s);
+  if (MULTI_ROUND(t) && t->delivered > 0 && status != SMTPC_OK)
+    status = SMTPC_ERR_PARTIAL; /* an earlier round was delivered */
+  if (ROUND_TXN(s) == t)
+    s->round_txn = NULL;
   t->status = status;
   t->phase = TP_DONE;
   if (s->body_txn == t) {
@@ -342,7 +346,7 @@ static int begin_body(smtpc_session *s, smtpc_txn *t) {
 /* 1 while replies to the envelope of a body that went ahead are awaited
  * (every RCPT of such a message went in its first group). */
 static int envelope_pending(const smtpc_txn *t) {
-  return t->answered < t->nrcpt;
+  return t->answered < TXN_REND(t);
 }
 
 /* Composes the next group of RCPT commands: with PIPELINING up to
@@ -351,15 +355,15 @@ static int envelope_pending(const smtpc_txn *t) {
 static int send_rcpt_group(smtpc_session *s, smtpc_txn *t) {
   size_t end = t->rcpt_sent + (use_pipelining(s) ? RCPT_GROUP : 1);
   int rv;
-  if (end > t->nrcpt)
-    end = t->nrcpt;
+  if (end > TXN_REND(t))
+    end = TXN_REND(t);
   while (t->rcpt_sent < end) {
     if ((rv = send_cmd(s, NULL, NULL, EX_RCPT, t, t->rcpt_sent)) != SMTPC_OK)
       return rv;
     t->rcpt_sent++;
   }
   /* BDAT waits for every envelope reply (RFC 3030 2) */
-  if (t->rcpt_sent == t->nrcpt && use_pipelining(s) && !TXN_BDAT(t))
+  if (t->rcpt_sent == TXN_REND(t) && use_pipelining(s) && !TXN_BDAT(t))
     return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
   return SMTPC_OK;
 }
@@ -480,6 +484,50 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
   return SMTPC_OK;
 }
 
+/* ---- RFC 9422 LIMITS: a message to more recipients (or recipient domains)
+ * than the server takes at once goes in several transactions, "rounds" of
+ * the same body, each recipient keeping its own result ------------------ */
+
+#ifndef SMTPC_NO_LIMITS
+static const char *rcpt_domain(const smtpc_txn *t, size_t i) {
+  const char *a = t->wire_rcpts ? t->wire_rcpts[i] : t->rcpts[i];
+  const char *at = strrchr(a, '@');
+  return at != NULL ? at + 1 : "";
+}
+
+/* The end of the round of at most RCPTMAX recipients and RCPTDOMAINMAX
+ * distinct domains that starts at recipient first (never empty). */
+static size_t round_end(smtpc_session *s, const smtpc_txn *t, size_t first) {
+  size_t end = t->nrcpt, dmax = s->caps.rcptdommax, ndom = 0, i, j;
+  const char **dom;
+  if (s->caps.rcptmax != 0 && end - first > s->caps.rcptmax)
+    end = first + s->caps.rcptmax;
+  if (dmax == 0 || end - first <= dmax)
+    return end;
+  /* the distinct domains so far: at most dmax of them are compared */
+  if ((dom = smtpc__malloc(&s->mem, dmax * sizeof(*dom))) == NULL)
+    return first + 1; /* one recipient is one domain */
+  for (i = first; i < end; i++) {
+    const char *d = rcpt_domain(t, i);
+    for (j = 0; j < ndom && smtpc__strcasecmp(dom[j], d) != 0; j++)
+      ;
+    if (j == ndom) {
+      if (ndom == dmax) {
+        end = i;
+        break;
+      }
+      dom[ndom++] = d;
+    }
+  }
+  smtpc__free(&s->mem, dom);
+  return end;
+}
+#else
+#define round_end(s, t, first) ((void)(s), (void)(first), (t)->nrcpt)
+#endif
+
+static int send_envelope(smtpc_session *s, smtpc_txn *t);
+
 /* Checks a queued transaction against the server's extensions and composes
  * its envelope.  A transaction that cannot be sent is completed without a
  * byte reaching the server. */
@@ -547,7 +595,34 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   /* With PIPELINING the body may follow its envelope at once (RFC 3030
    * 4.2): all of it when it fits in one chunk, else its first chunk waits
    * in memory for the replies, so a refused envelope costs no data. */
-  t->ahead = t->bdat && pipe && t->nrcpt <= RCPT_GROUP;
+#endif
+#ifndef SMTPC_NO_LIMITS
+  t->rfirst = 0;
+  t->rend = round_end(s, t, 0);
+#endif
+  if (ROUNDS_LEFT(t)) {
+    if (t->body.read != NULL && t->body.rewind == NULL) {
+      txn_complete(s, t, SMTPC_ERR_RCPT_LIMIT); /* cannot be sent twice */
+      return SMTPC_OK;
+    }
+    s->round_txn = t; /* the next message waits for every round */
+  }
+#ifndef SMTPC_NO_CHUNKING
+  t->ahead = t->bdat && pipe && !ROUNDS_LEFT(t) && t->nrcpt <= RCPT_GROUP;
+#endif
+  return send_envelope(s, t);
+}
+
+/* Sends MAIL (after an RSET owed), and with PIPELINING the recipients of
+ * this round and DATA, or the start of a body that goes ahead. */
+static int send_envelope(smtpc_session *s, smtpc_txn *t) {
+  int rv;
+#ifndef SMTPC_NO_LIMITS
+  if (s->caps.mailmax != 0 && s->mails >= s->caps.mailmax) {
+    /* RFC 9422 5.1: no more transactions on this connection */
+    txn_complete(s, t, SMTPC_ERR_MAIL_LIMIT);
+    return SMTPC_OK;
+  }
 #endif
 
   if (TXN_AHEAD(t) && s->inflight > 0)
@@ -559,14 +634,60 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     return rv;
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
     return rv;
+#ifndef SMTPC_NO_LIMITS
+  s->mails++;
+#endif
+  if (t->phase == TP_QUEUED)
+    INFLIGHT_ADD(s);
   t->phase = TP_ENVELOPE;
   t->step = SMTPC_STEP_MAIL;
-  INFLIGHT_ADD(s);
-  if (!pipe)
+  if (!use_pipelining(s))
     return SMTPC_OK;
   if ((rv = send_rcpt_group(s, t)) != SMTPC_OK || !TXN_AHEAD(t))
     return rv;
   return begin_body(s, t);
+}
+
+/* Starts the next round of a message whose previous one has ended. */
+static int next_round(smtpc_session *s, smtpc_txn *t) {
+  int rv;
+  t->rfirst = t->rend;
+  t->rend = round_end(s, t, t->rfirst);
+  t->racc = 0;
+  t->mail_ok = 0;
+  t->body_off = 0;
+  if (t->rend == t->nrcpt)
+    s->round_txn = NULL; /* the last round: later messages may follow */
+  if (t->body.read != NULL && (rv = t->body.rewind(t->body.ctx)) != SMTPC_OK) {
+    txn_complete(s, t, rv == SMTPC_ERR_NOMEM ? rv : SMTPC_ERR_BODY_READ);
+    return SMTPC_OK;
+  }
+  return send_envelope(s, t);
+}
+
+/* A round has ended with status: the next one waits for start_queued(),
+ * or the message is complete. */
+static int round_done(smtpc_session *s, smtpc_txn *t, int status) {
+  if (ROUNDS_LEFT(t)) {
+    t->phase = TP_ROUND;
+    return SMTPC_OK;
+  }
+  txn_complete(s, t, status);
+  return SMTPC_OK;
+}
+
+/* In a message of several rounds, the recipients a failed round had
+ * accepted get the reply that refused the message as their outcome. */
+static int mark_round(smtpc_txn *t, smtpc_reply *r) {
+  size_t i;
+  int rv;
+  if (!MULTI_ROUND(t))
+    return SMTPC_OK; /* one round: the transaction's status says it */
+  for (i = t->rfirst; i < t->rend; i++)
+    if (t->rreplies[i] != NULL && t->rreplies[i]->code / 100 == 2 &&
+        (rv = smtpc__txn_keep_rcpt_reply(t, i, r)) != SMTPC_OK)
+      return rv;
+  return SMTPC_OK;
 }
 
 /* The next transaction whose envelope has not been sent. */
@@ -577,7 +698,9 @@ static smtpc_txn *next_queued(const smtpc_session *s) { return s->queued; }
 static int start_queued(smtpc_session *s) {
   smtpc_txn *t;
   int rv;
-  while ((t = next_queued(s)) != NULL) {
+  while ((t = ROUND_TXN(s) != NULL ? ROUND_TXN(s) : next_queued(s)) != NULL) {
+    if (t == ROUND_TXN(s) && t->phase != TP_ROUND)
+      return SMTPC_OK; /* its current round is still on its way */
     /* Only one envelope may be outstanding, and no body: the DATA reply
      * decides what comes next.  DATA ends a group (RFC 2920 3.1): while any
      * envelope reply is outstanding (even of a transaction that already
@@ -592,7 +715,8 @@ static int start_queued(smtpc_session *s) {
       /* RSET alone; MAIL follows its reply (RFC 5321 synchronisation:
        * servers like Exim drop clients that talk ahead) */
       return send_rset_if_owed(s);
-    if ((rv = start_txn(s, t)) != SMTPC_OK)
+    if ((rv = t == ROUND_TXN(s) ? next_round(s, t) : start_txn(s, t)) !=
+        SMTPC_OK)
       return rv;
     if (t->phase == TP_ENVELOPE)
       return SMTPC_OK;
@@ -883,6 +1007,10 @@ static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
    * went out, which start_txn() sent behind an RSET. */
   if (t->mail_ok && !LATER_IN_FLIGHT(s))
     s->need_rset = 1;
+  if (status == SMTPC_ERR_NO_RECIPIENTS && ROUNDS_LEFT(t))
+    return round_done(s, t, status); /* the next round may do better */
+  if (t->final != NULL && mark_round(t, t->final) != SMTPC_OK)
+    return fail_session(s, SMTPC_ERR_NOMEM);
   txn_complete(s, t, status);
   return SMTPC_OK;
 }
@@ -978,14 +1106,16 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
   if ((rv = smtpc__txn_keep_rcpt_reply(t, idx, r)) != SMTPC_OK)
     return fail_session(s, rv);
   t->answered++;
-  if (r->code / 100 == 2)
+  if (r->code / 100 == 2) {
     t->accepted++;
+    t->racc++;
+  }
   if (idx + 1 != t->rcpt_sent)
     return SMTPC_OK; /* more replies of this group to come */
-  if (t->rcpt_sent < t->nrcpt)
+  if (t->rcpt_sent < TXN_REND(t))
     return send_rcpt_group(s, t);
   if (TXN_BDAT(t)) {      /* every envelope reply is in: the chunks may go */
-    if (t->accepted == 0) /* data already sent gets a refusal, counted */
+    if (t->racc == 0) /* data already sent gets a refusal, counted */
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
     if (!TXN_AHEAD(t))
       return begin_body(s, t);
@@ -998,7 +1128,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     t->step = SMTPC_STEP_DATA;
     return SMTPC_OK; /* DATA went with the last group */
   }
-  if (t->accepted == 0)
+  if (t->racc == 0)
     return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
   t->step = SMTPC_STEP_DATA;
   return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
@@ -1006,7 +1136,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
 
 static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   int rv;
-  if (r->code == 354 && t->accepted > 0)
+  if (r->code == 354 && t->racc > 0)
     return begin_body(s, t);
   if (r->code == 354) {
     /* RFC 2920 3.1: DATA accepted though no recipient was: end the
@@ -1021,8 +1151,8 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   }
   smtpc__txn_set_final(t, r);
   return after_txn_failure(s, t,
-                           t->accepted == 0 ? SMTPC_ERR_NO_RECIPIENTS
-                                            : reply_class_error(r->code));
+                           t->racc == 0 ? SMTPC_ERR_NO_RECIPIENTS
+                                        : reply_class_error(r->code));
 }
 
 static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
@@ -1032,16 +1162,18 @@ static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
     /* RFC 3030 2: after a failed BDAT, LAST included, RSET MUST come
      * before more commands (a later message went behind one already) */
     s->need_rset = 1;
-  if (t->accepted == 0) {
-    txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
-  } else if (r->code / 100 == 2) {
+  if (t->racc == 0)
+    return round_done(s, t, SMTPC_ERR_NO_RECIPIENTS);
+  if (r->code / 100 == 2) {
     if ((rv = smtpc__txn_find_queue_id(t)) != SMTPC_OK)
       return fail_session(s, rv);
-    txn_complete(s, t, t->accepted == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
-  } else {
-    txn_complete(s, t, reply_class_error(r->code));
+    t->delivered += t->racc;
+    return round_done(s, t,
+                      t->delivered == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
   }
-  return SMTPC_OK;
+  if (mark_round(t, r) != SMTPC_OK)
+    return fail_session(s, SMTPC_ERR_NOMEM);
+  return round_done(s, t, reply_class_error(r->code));
 }
 
 /* A reply to a BDAT chunk that is not the last.  The first refusal ends
@@ -1477,7 +1609,9 @@ static int engine(smtpc_session *s, const int *goal) {
     }
     if (goal != NULL && *goal != SMTPC__PENDING)
       return SMTPC_OK;
-    if (goal == NULL && s->ph == PH_READY && next_queued(s) != NULL) {
+    if (goal == NULL && s->ph == PH_READY &&
+        (next_queued(s) != NULL ||
+         (ROUND_TXN(s) != NULL && ROUND_TXN(s)->phase == TP_ROUND))) {
       if (smtpc__buf_avail(&s->in) > 0)
         return unsolicited(s);
       if ((rv = start_queued(s)) != SMTPC_OK)
@@ -1626,7 +1760,7 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   if (out != NULL)
     *out = NULL;
   if (s == NULL || rcpts == NULL || nrcpts == 0 || body == NULL ||
-      body->version != SMTPC_BODY_VERSION ||
+      body->version < 0 || body->version > SMTPC_BODY_VERSION ||
       (body->read == NULL && body->data == NULL && body->len > 0) ||
       (unsigned)body->type > SMTPC_BODY_SMTPUTF8)
     return SMTPC_ERR_INVALID_ARGUMENT;
@@ -1645,7 +1779,9 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
     return rv;
   t->status = SMTPC__PENDING;
   t->utf8 = utf8;
-  t->body = *body;
+  /* the first layout ends before rewind (left NULL) */
+  memcpy(&t->body, body,
+         body->version == 0 ? offsetof(smtpc_body, rewind) : sizeof(*body));
   t->nrcpt = nrcpts;
   t->s = s;
   t->caller_owned = out != NULL;

@@ -52,6 +52,20 @@
 #define TXN_RTLS(t) ((t)->rtls)
 #endif
 
+/* -DSMTPC_NO_LIMITS (small targets): RFC 9422 LIMITS are not parsed and a
+ * message always goes in one transaction ("round"). */
+#ifdef SMTPC_NO_LIMITS
+#define ROUNDS_LEFT(t) ((void)(t), 0)
+#define ROUND_TXN(s) ((void)(s), (smtpc_txn *)NULL)
+#define MULTI_ROUND(t) ((void)(t), 0)
+#define TXN_REND(t) ((t)->nrcpt)
+#else
+#define ROUNDS_LEFT(t) ((t)->rend < (t)->nrcpt)
+#define ROUND_TXN(s) ((s)->round_txn)
+#define MULTI_ROUND(t) ((t)->rfirst != 0 || (t)->rend != (t)->nrcpt)
+#define TXN_REND(t) ((t)->rend) /* the end of the current round */
+#endif
+
 /* What a pending reply answers. */
 typedef enum {
   EX_GREETING,
@@ -89,6 +103,7 @@ typedef enum {
   TP_ENVELOPE, /* MAIL (and maybe RCPT/DATA) sent */
   TP_BODY,     /* 354 received, body streaming */
   TP_END,      /* end-of-data sent, awaiting the final reply */
+  TP_ROUND,    /* between two transactions of one message (LIMITS) */
   TP_DONE
 } txn_phase;
 
@@ -119,6 +134,10 @@ struct smtpc_txn {
   int caller_owned; /* the caller holds a pointer */
   int bdat;         /* the body goes in BDAT chunks (RFC 3030) */
   int ahead;        /* BDAT body started before the envelope's replies */
+  /* RFC 9422 LIMITS: the recipients [rfirst, rend) go in the current
+   * transaction ("round") of this message; racc of them were accepted,
+   * delivered counts those of rounds whose end of data was accepted */
+  size_t rfirst, rend, racc, delivered;
   unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
   int smtputf8;     /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a
@@ -200,6 +219,8 @@ struct smtpc_session {
   unsigned bdat_out; /* BDAT chunks sent, replies awaited */
   int bdat_held;     /* a full chunk waits for the envelope's replies */
   size_t inflight;   /* transactions past QUEUED and not yet DONE */
+  size_t mails;      /* MAIL commands sent on this connection */
+  smtpc_txn *round_txn; /* a message with rounds still to start */
   size_t window;     /* most transactions in flight at once */
 
   int used;          /* a run() has completed on this connection */

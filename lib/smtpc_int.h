@@ -135,6 +135,8 @@ typedef struct smtpc__cap {
 typedef struct smtpc__caps {
   unsigned flags;
   int64_t size; /* -1 not offered, 0 offered without limit, else limit */
+  /* RFC 9422 LIMITS (0: none stated) */
+  size_t mailmax, rcptmax, rcptdommax;
   char *auth;   /* AUTH mechanisms, upper-cased, space separated ("" none) */
   smtpc__cap *list;
   size_t n;

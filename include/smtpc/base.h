@@ -91,6 +91,15 @@ typedef enum smtpc_error {
    *  with a verified certificate, or the EHLO after TLS does not offer
    *  REQUIRETLS; nothing of the message was sent. */
   SMTPC_ERR_REQUIRETLS_UNAVAILABLE = -112,
+  /** The message has more recipients (or recipient domains) than the
+   *  server takes in one transaction (RFC 9422 LIMITS RCPTMAX,
+   *  RCPTDOMAINMAX) and its body cannot be read a second time (a stream
+   *  without smtpc_body::rewind); nothing of it was sent. */
+  SMTPC_ERR_RCPT_LIMIT = -114,
+  /** The server takes no more transactions on this connection (RFC 9422
+   *  LIMITS MAILMAX): send the message on a new one.  Recipients it did
+   *  not reach have no reply. */
+  SMTPC_ERR_MAIL_LIMIT = -115,
 
   /** A server reply is syntactically invalid (bad code, separator, NUL), or
    *  out of sequence: a 354 to the DATA of a transaction already refused. */
@@ -279,8 +288,9 @@ typedef struct smtpc_io {
   int (*is_secure)(void *ctx);
 } smtpc_io;
 
-/** \brief Layout version of ::smtpc_body in these headers (0: the first). */
-#define SMTPC_BODY_VERSION 0
+/** \brief Layout version of ::smtpc_body in these headers (0: the first;
+ *         1 added smtpc_body::rewind). */
+#define SMTPC_BODY_VERSION 1
 
 /** \brief What the caller knows about the body's octets. */
 typedef enum smtpc_body_type {
@@ -323,6 +333,17 @@ typedef struct smtpc_body {
   size_t len;           /**< Length of \p data. */
   int64_t size;         /**< Size in octets if known, else -1. */
   smtpc_body_type type; /**< 7-bit or 8-bit content. */
+  /**
+   * Version 1: starts \p read over from the first byte, so the message can
+   * be sent again -- when the server takes fewer recipients per transaction
+   * than it has (RFC 9422 LIMITS RCPTMAX, RCPTDOMAINMAX), each further
+   * transaction re-reads it.  Returns ::SMTPC_OK or an error.  NULL (the
+   * default of smtpc_body_init_stream()) for a one-shot stream: such a
+   * message with too many recipients fails before MAIL with
+   * ::SMTPC_ERR_RCPT_LIMIT.  Bodies of smtpc_msg_body() have one unless the
+   * message holds a stream part.  Not used for a body in memory.
+   */
+  int (*rewind)(void *ctx);
 } smtpc_body;
 
 /**
