@@ -99,8 +99,8 @@ static int64_t parse_size(const char *p) {
  * decimal from 1 to 10^9 leaves its limit unset (unknown or malformed
  * limits are ignored), and the first of a repeated name counts. */
 static void parse_limits(smtpc__caps *c, const char *p) {
-  static const char *const names[3] = {"MAILMAX=", "RCPTMAX=",
-                                       "RCPTDOMAINMAX="};
+  static const char *const names[3] = {
+      "MAILMAX=", "RCPTMAX=", "RCPTDOMAINMAX="};
   size_t *const slot[3] = {&c->mailmax, &c->rcptmax, &c->rcptdommax};
   while (*p != '\0') {
     size_t i, n = 0, digits = 0;
@@ -116,8 +116,8 @@ static void parse_limits(smtpc__caps *c, const char *p) {
         v = v * 10 + (uint64_t)(*q++ - '0');
         digits++;
       }
-      if ((*q == ' ' || *q == '\0') && digits > 0 && digits <= 10 &&
-          v >= 1 && v <= 1000000000u && *slot[i] == 0)
+      if ((*q == ' ' || *q == '\0') && digits > 0 && digits <= 10 && v >= 1 &&
+          v <= 1000000000u && *slot[i] == 0)
         *slot[i] = (size_t)v;
     }
     p += strcspn(p, " ");

@@ -361,10 +361,12 @@ static smtpc__conn *acquire(smtpc_pool *p, int64_t deadline, smtpc_result *r,
 }
 
 /* Returns a connection after a send: back to the idle list when it is
- * still good and under max_messages, else closed (with QUIT when still in
- * sync).  dead: it failed under the transaction (counted as replaced). */
+ * still good, under max_messages and under the server's MAILMAX (RFC 9422),
+ * else closed (with QUIT when still in sync).  dead: it failed under the
+ * transaction (counted as replaced). */
 static void release(smtpc_pool *p, smtpc__conn *c, int reusable, int dead) {
-  if (reusable && c->messages < p->opt.max_messages) {
+  if (reusable && c->messages < p->opt.max_messages &&
+      !smtpc__session_spent(c->s)) {
     lock(p);
     p->busy--;
     c->last_used_ms = smtpc__mono_ms();
@@ -407,7 +409,7 @@ static int retry_safe(const smtpc_result *r) {
   if (r->txn == NULL || smtpc_txn_step(r->txn) == SMTPC_STEP_DATA_END)
     return 0;
   return st == SMTPC_ERR_SERVICE_CLOSING || st == SMTPC_ERR_EOF ||
-         st == SMTPC_ERR_IO;
+         st == SMTPC_ERR_IO || st == SMTPC_ERR_MAIL_LIMIT;
 }
 
 static void pool_send(smtpc_pool *p, smtpc_msg *msg, unsigned wait_ms,

@@ -1114,7 +1114,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     return SMTPC_OK; /* more replies of this group to come */
   if (t->rcpt_sent < TXN_REND(t))
     return send_rcpt_group(s, t);
-  if (TXN_BDAT(t)) {      /* every envelope reply is in: the chunks may go */
+  if (TXN_BDAT(t)) {  /* every envelope reply is in: the chunks may go */
     if (t->racc == 0) /* data already sent gets a refusal, counted */
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
     if (!TXN_AHEAD(t))
@@ -1983,6 +1983,15 @@ smtpc__phase smtpc__session_phase(const smtpc_session *s) {
  * it before a pooled connection changes threads: afterwards the replies a
  * result holds are referenced by that result alone, so freeing it never
  * touches a count the next thread's session may be changing. */
+int smtpc__session_spent(const smtpc_session *s) {
+#ifndef SMTPC_NO_LIMITS
+  return s->caps.mailmax != 0 && s->mails >= s->caps.mailmax;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
 void smtpc__session_drop_last(smtpc_session *s) {
   smtpc__reply_free(&s->mem, s->last);
   s->last = NULL;

@@ -138,8 +138,8 @@ struct smtpc_txn {
    * transaction ("round") of this message; racc of them were accepted,
    * delivered counts those of rounds whose end of data was accepted */
   size_t rfirst, rend, racc, delivered;
-  unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
-  int smtputf8;     /* SMTPUTF8 sent on MAIL */
+  unsigned utf8; /* SMTPC__UTF8_* of every address, ORed */
+  int smtputf8;  /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a
    * server without SMTPUTF8), else NULL */
   char *wire_from;
@@ -216,12 +216,12 @@ struct smtpc_session {
   size_t chunk_len, chunk_off;
   unsigned char *bdat; /* the BDAT chunk being filled (bdat_chunk octets) */
   size_t bdat_len, bdat_chunk;
-  unsigned bdat_out; /* BDAT chunks sent, replies awaited */
-  int bdat_held;     /* a full chunk waits for the envelope's replies */
-  size_t inflight;   /* transactions past QUEUED and not yet DONE */
-  size_t mails;      /* MAIL commands sent on this connection */
+  unsigned bdat_out;    /* BDAT chunks sent, replies awaited */
+  int bdat_held;        /* a full chunk waits for the envelope's replies */
+  size_t inflight;      /* transactions past QUEUED and not yet DONE */
+  size_t mails;         /* MAIL commands sent on this connection */
   smtpc_txn *round_txn; /* a message with rounds still to start */
-  size_t window;     /* most transactions in flight at once */
+  size_t window;        /* most transactions in flight at once */
 
   int used;          /* a run() has completed on this connection */
   int need_check;    /* send a health-check RSET before the next MAIL */

@@ -137,7 +137,7 @@ typedef struct smtpc__caps {
   int64_t size; /* -1 not offered, 0 offered without limit, else limit */
   /* RFC 9422 LIMITS (0: none stated) */
   size_t mailmax, rcptmax, rcptdommax;
-  char *auth;   /* AUTH mechanisms, upper-cased, space separated ("" none) */
+  char *auth; /* AUTH mechanisms, upper-cased, space separated ("" none) */
   smtpc__cap *list;
   size_t n;
 } smtpc__caps;
@@ -353,6 +353,9 @@ void smtpc__session_set_phase_hook(smtpc_session *s, smtpc__phase_hook hook,
  * smtpc_session_open() got to (the one-call API maps it to a stage). */
 smtpc__phase smtpc__session_phase(const smtpc_session *s);
 void smtpc__session_drop_last(smtpc_session *s);
+/* 1 if the server takes no more transactions on this connection (RFC 9422
+ * MAILMAX reached): the pool retires it. */
+int smtpc__session_spent(const smtpc_session *s);
 /* Gives t the DSN settings of m (smtpc_msg_set_dsn(), _set_notify()):
  * mime.c, for the one-call API. */
 int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t);

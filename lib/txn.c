@@ -205,28 +205,29 @@ void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r) {
 }
 
 /* Finds a queue id in a final reply: Postfix "queued as ABC", Exim "id=X",
- * Sendmail "XYZ Message accepted", else none. */
+ * Sendmail "XYZ Message accepted", else none.  A message sent in several
+ * rounds (LIMITS) keeps the last one named. */
 int smtpc__txn_find_queue_id(smtpc_txn *t) {
   const char *txt = t->final ? t->final->text : "", *p;
   size_t n;
-  if ((p = strstr(txt, "queued as ")) != NULL)
+  if ((p = strstr(txt, "queued as ")) != NULL) {
     p += 10;
-  else if ((p = strstr(txt, "id=")) != NULL)
+    n = strcspn(p, " \n;,)");
+  } else if ((p = strstr(txt, "id=")) != NULL) {
     p += 3;
-  else if ((p = strstr(txt, " Message accepted")) != NULL) {
+    n = strcspn(p, " \n;,)");
+  } else if ((p = strstr(txt, " Message accepted")) != NULL) {
     const char *q = p;
     while (q > txt && q[-1] != ' ' && q[-1] != '\n')
       q--;
     n = (size_t)(p - q);
-    if (n == 0)
-      return SMTPC_OK;
-    t->queue_id = smtpc__strndup(&t->mem, q, n);
-    return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
-  } else
+    p = q;
+  } else {
     return SMTPC_OK;
-  n = strcspn(p, " \n;,)");
+  }
   if (n == 0)
     return SMTPC_OK;
+  smtpc__free(&t->mem, t->queue_id);
   t->queue_id = smtpc__strndup(&t->mem, p, n);
   return t->queue_id ? SMTPC_OK : SMTPC_ERR_NOMEM;
 }
