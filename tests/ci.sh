@@ -148,17 +148,29 @@ shopt -u nullglob
 if ((${#vg_progs[@]} == 0)); then
     echo "ci: no Check programs built; skipping valgrind pass"
 else
-    for t in "${vg_progs[@]}"; do
-        vlog=$t.valgrind.log
-        if CK_FORK=no ./libtool --mode=execute valgrind -q --error-exitcode=99 \
+    # $JOBS suites at a time; each writes its log and exit status
+    vg_one() {
+        local rc=0
+        CK_FORK=no ./libtool --mode=execute valgrind -q --error-exitcode=99 \
             --leak-check=full --errors-for-leak-kinds=definite,indirect \
-            --show-leak-kinds=definite,indirect "$t" >"$vlog" 2>&1; then
+            --show-leak-kinds=definite,indirect "$1" >"$1.valgrind.log" 2>&1 ||
+            rc=$?
+        echo "$rc" >"$1.valgrind.rc"
+    }
+    for t in "${vg_progs[@]}"; do
+        rm -f "$t.valgrind.rc"
+        while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+        vg_one "$t" &
+    done
+    wait
+    for t in "${vg_progs[@]}"; do
+        if [[ $(cat "$t.valgrind.rc" 2>/dev/null) == 0 ]]; then
             passed=$((passed + 1))
             printf 'PASS: %s (valgrind)\n' "$t"
         else
             failed=$((failed + 1))
             printf 'FAIL: %s (valgrind)\n' "$t"
-            cat "$vlog"
+            cat "$t.valgrind.log"
         fi
     done
     # Fail only after running every suite, so one run shows every problem.
