@@ -44,47 +44,12 @@
 #define MUENCHEN "bob@m\xc3\xbcnchen.example"
 #define MUENCHEN_A "bob@xn--mnchen-3ya.example"
 
-typedef struct fixture {
-  tu_alloc a;
-  ts *t;
-  smtpc_session *s;
-  smtpc_io io;
-} fixture;
-
-static void fx_init(fixture *f, const ts_mode *mode) {
-  tu_alloc_init(&f->a, 0);
-  f->t = ts_new();
-  if (mode != NULL)
-    ts_set_mode(f->t, mode);
-  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
-  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
-}
-
-static void fx_fini(fixture *f) {
-  ts_done(f->t);
-  smtpc_session_free(f->s);
-  ts_free(f->t);
-  TU_ASSERT_NO_LEAKS(&f->a);
-}
-
-static int fx_open(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_open(f->s));
-  return rv;
-}
-
-static int fx_run(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_run(f->s));
-  return rv;
-}
-
-static int fx_noop(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_noop(f->s));
-  return rv;
-}
+typedef tu_fx fixture; /* tests/testutil.h */
+#define fx_init tu_fx_init
+#define fx_fini tu_fx_fini
+#define fx_open tu_fx_open
+#define fx_run tu_fx_run
+#define fx_noop tu_fx_noop
 
 static smtpc_txn *fx_queue_type(fixture *f, const char *from,
                                 const char *const *to, size_t n,

@@ -55,12 +55,11 @@ typedef enum sec_kind {
   SEC_UNVERIFIED /* STARTTLS, encrypted but not verified (is_secure 2) */
 } sec_kind;
 
-typedef struct fixture {
-  tu_alloc a;
-  ts *t;
-  smtpc_session *s;
-  smtpc_io io;
-} fixture;
+typedef tu_fx fixture; /* tests/testutil.h */
+#define fx_fini tu_fx_fini
+#define fx_open tu_fx_open
+#define fx_run tu_fx_run
+#define fx_noop tu_fx_noop
 
 /* smtpc_io::is_secure of the scripted transport: ctx is the ts. */
 static int sec_after_tls(void *ctx) {
@@ -77,13 +76,7 @@ static int sec_always(void *ctx) {
 static int is_mem(const ts_mode *m) { return m != NULL && m->mem; }
 
 static void fx_init(fixture *f, const ts_mode *mode, sec_kind sec) {
-  tu_alloc_init(&f->a, 0);
-  f->t = ts_new();
-  if (mode != NULL)
-    ts_set_mode(f->t, mode);
-  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
-  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
+  tu_fx_init(f, mode);
   if (sec == SEC_PLAIN)
     return;
   ck_assert_int_eq(smtpc_session_set_tls_policy(
@@ -102,31 +95,6 @@ static void fx_init(fixture *f, const ts_mode *mode, sec_kind sec) {
                     : sec == SEC_STARTTLS ? sec_after_tls
                                           : sec_unverified_after_tls;
   ck_assert_int_eq(smtpc_session_set_io(f->s, &f->io), SMTPC_OK);
-}
-
-static void fx_fini(fixture *f) {
-  ts_done(f->t);
-  smtpc_session_free(f->s);
-  ts_free(f->t);
-  TU_ASSERT_NO_LEAKS(&f->a);
-}
-
-static int fx_open(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_open(f->s));
-  return rv;
-}
-
-static int fx_run(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_run(f->s));
-  return rv;
-}
-
-static int fx_noop(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_noop(f->s));
-  return rv;
 }
 
 static smtpc_txn *fx_queue(fixture *f, int requiretls) {

@@ -20,53 +20,18 @@
 #define EHLO_PLAIN "250-mx.example hello\r\n250 SIZE\r\n"
 #define BODY "Subject: t\r\n\r\nhello\r\n"
 
-typedef struct fixture {
-  tu_alloc a;
-  ts *t;
-  smtpc_session *s;
-  smtpc_io io;
-} fixture;
-
-static void fx_init(fixture *f, const ts_mode *mode) {
-  tu_alloc_init(&f->a, 0);
-  f->t = ts_new();
-  if (mode != NULL)
-    ts_set_mode(f->t, mode);
-  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
-  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
-}
-
-static void fx_fini(fixture *f) {
-  ts_done(f->t);
-  smtpc_session_free(f->s);
-  ts_free(f->t);
-  TU_ASSERT_NO_LEAKS(&f->a);
-}
+typedef tu_fx fixture; /* tests/testutil.h */
+#define fx_init tu_fx_init
+#define fx_fini tu_fx_fini
+#define fx_open tu_fx_open
+#define fx_run tu_fx_run
+#define fx_quit tu_fx_quit
 
 /* For scripts the client is expected to abandon part-way. */
 static void fx_fini_partial(fixture *f) {
   smtpc_session_free(f->s);
   ts_free(f->t);
   TU_ASSERT_NO_LEAKS(&f->a);
-}
-
-static int fx_open(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_open(f->s));
-  return rv;
-}
-
-static int fx_run(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_run(f->s));
-  return rv;
-}
-
-static int fx_quit(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_quit(f->s));
-  return rv;
 }
 
 static smtpc_txn *fx_queue(fixture *f, const char *from, const char *const *to,

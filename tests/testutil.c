@@ -1359,3 +1359,46 @@ Suite *tu_selftest_suite(void) {
   suite_add_tcase(s, tc);
   return s;
 }
+
+/* ---- the session fixture of the transcript suites ------------------------ */
+
+void tu_fx_init(tu_fx *f, const ts_mode *mode) {
+  tu_alloc_init(&f->a, 0);
+  f->t = ts_new();
+  if (mode != NULL)
+    ts_set_mode(f->t, mode);
+  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
+  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
+  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
+}
+
+void tu_fx_fini(tu_fx *f) {
+  ts_done(f->t);
+  smtpc_session_free(f->s);
+  ts_free(f->t);
+  TU_ASSERT_NO_LEAKS(&f->a);
+}
+
+int tu_fx_open(tu_fx *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_open(f->s));
+  return rv;
+}
+
+int tu_fx_run(tu_fx *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_run(f->s));
+  return rv;
+}
+
+int tu_fx_noop(tu_fx *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_noop(f->s));
+  return rv;
+}
+
+int tu_fx_quit(tu_fx *f) {
+  int rv;
+  TS_LOOP(rv, smtpc_session_quit(f->s));
+  return rv;
+}

@@ -260,6 +260,27 @@ void ts_dump(const ts *t, FILE *f);
                   #call, ts_spins_);                                           \
   } while (0)
 
+/* ---- the session fixture of the transcript suites ------------------------ */
+
+/* A session (EHLO name "client.test", counting allocator) attached to a
+ * scripted transport in one of the ts_modes. */
+typedef struct tu_fx {
+  tu_alloc a;
+  ts *t;
+  smtpc_session *s;
+  smtpc_io io;
+} tu_fx;
+
+/* Sets f up; mode NULL: the default mode. */
+void tu_fx_init(tu_fx *f, const ts_mode *mode);
+/* Checks the script was consumed, frees everything, fails on a leak. */
+void tu_fx_fini(tu_fx *f);
+/* smtpc_session_open/run/noop/quit through TS_LOOP; returns their result. */
+int tu_fx_open(tu_fx *f);
+int tu_fx_run(tu_fx *f);
+int tu_fx_noop(tu_fx *f);
+int tu_fx_quit(tu_fx *f);
+
 /* Self-tests of these helpers (added to one suite's runner). */
 Suite *tu_selftest_suite(void);
 
