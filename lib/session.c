@@ -1108,14 +1108,14 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
   t->answered++;
   if (r->code / 100 == 2) {
     t->accepted++;
-    t->racc++;
+    RACC_INC(t);
   }
   if (idx + 1 != t->rcpt_sent)
     return SMTPC_OK; /* more replies of this group to come */
   if (t->rcpt_sent < TXN_REND(t))
     return send_rcpt_group(s, t);
-  if (TXN_BDAT(t)) {  /* every envelope reply is in: the chunks may go */
-    if (t->racc == 0) /* data already sent gets a refusal, counted */
+  if (TXN_BDAT(t)) {      /* every envelope reply is in: the chunks may go */
+    if (TXN_RACC(t) == 0) /* data already sent gets a refusal, counted */
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
     if (!TXN_AHEAD(t))
       return begin_body(s, t);
@@ -1128,7 +1128,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     t->step = SMTPC_STEP_DATA;
     return SMTPC_OK; /* DATA went with the last group */
   }
-  if (t->racc == 0)
+  if (TXN_RACC(t) == 0)
     return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
   t->step = SMTPC_STEP_DATA;
   return send_cmd(s, "DATA", NULL, EX_DATA, t, 0);
@@ -1136,7 +1136,7 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
 
 static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   int rv;
-  if (r->code == 354 && t->racc > 0)
+  if (r->code == 354 && TXN_RACC(t) > 0)
     return begin_body(s, t);
   if (r->code == 354) {
     /* RFC 2920 3.1: DATA accepted though no recipient was: end the
@@ -1151,8 +1151,8 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   }
   smtpc__txn_set_final(t, r);
   return after_txn_failure(s, t,
-                           t->racc == 0 ? SMTPC_ERR_NO_RECIPIENTS
-                                        : reply_class_error(r->code));
+                           TXN_RACC(t) == 0 ? SMTPC_ERR_NO_RECIPIENTS
+                                            : reply_class_error(r->code));
 }
 
 static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
@@ -1162,14 +1162,14 @@ static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
     /* RFC 3030 2: after a failed BDAT, LAST included, RSET MUST come
      * before more commands (a later message went behind one already) */
     s->need_rset = 1;
-  if (t->racc == 0)
+  if (TXN_RACC(t) == 0)
     return round_done(s, t, SMTPC_ERR_NO_RECIPIENTS);
   if (r->code / 100 == 2) {
     if ((rv = smtpc__txn_find_queue_id(t)) != SMTPC_OK)
       return fail_session(s, rv);
-    t->delivered += t->racc;
-    return round_done(s, t,
-                      t->delivered == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
+    ROUND_DELIVERED(t);
+    return round_done(
+        s, t, TXN_DELIVERED(t) == t->nrcpt ? SMTPC_OK : SMTPC_ERR_PARTIAL);
   }
   if (mark_round(t, r) != SMTPC_OK)
     return fail_session(s, SMTPC_ERR_NOMEM);

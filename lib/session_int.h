@@ -59,11 +59,19 @@
 #define ROUND_TXN(s) ((void)(s), (smtpc_txn *)NULL)
 #define MULTI_ROUND(t) ((void)(t), 0)
 #define TXN_REND(t) ((t)->nrcpt)
+#define TXN_RACC(t) ((t)->accepted)
+#define RACC_INC(t) ((void)(t))
+#define TXN_DELIVERED(t) ((t)->accepted)
+#define ROUND_DELIVERED(t) ((void)(t))
 #else
 #define ROUNDS_LEFT(t) ((t)->rend < (t)->nrcpt)
 #define ROUND_TXN(s) ((s)->round_txn)
 #define MULTI_ROUND(t) ((t)->rfirst != 0 || (t)->rend != (t)->nrcpt)
 #define TXN_REND(t) ((t)->rend) /* the end of the current round */
+#define TXN_RACC(t) ((t)->racc) /* recipients accepted in this round */
+#define RACC_INC(t) ((t)->racc++)
+#define TXN_DELIVERED(t) ((t)->delivered)
+#define ROUND_DELIVERED(t) ((t)->delivered += (t)->racc)
 #endif
 
 /* What a pending reply answers. */
