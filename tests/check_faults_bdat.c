@@ -58,7 +58,11 @@ static const char *const all_specs[] = {
     "bdat-421-chunk2",   "bdat-close-mid-chunk2",    "bdat-reset-mid-chunk2",
     "bdat-stall-chunk2", "bdat-stall-chunk2+nopipe", "stall-after-eod+chunking",
     "552-eod+chunking",  "partial-rcpt+chunking",    "reject-rcpt+chunking",
-    "bdat-lazy",         "bdat-lazy+nopipe",         "ok+chunking+raw"};
+    "bdat-lazy",         "bdat-lazy+nopipe",         "ok+chunking+raw",
+#ifdef SMTPC_TEST_KNOWN_BUGS
+    "ok+chunking+bnda",  "ok+chunking+bndb",
+#endif
+};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
 /* ---- messages ------------------------------------------------------------- */
@@ -230,12 +234,17 @@ static void esc(char *out, size_t cap, const char *p, size_t n) {
   out[o] = '\0';
 }
 
-static unsigned fnv1a(const char *p, size_t n) {
-  unsigned h = 0x811C9DC5u;
+/* CRC-32 as zlib computes it (faultd's MESSAGE lines). */
+static unsigned long crc32_of(const char *p, size_t n) {
+  unsigned long c = 0xFFFFFFFFul;
   size_t i;
-  for (i = 0; i < n; i++)
-    h = (h ^ (unsigned char)p[i]) * 0x01000193u;
-  return h & 0xFFFFFFFFu;
+  int k;
+  for (i = 0; i < n; i++) {
+    c ^= (unsigned char)p[i];
+    for (k = 0; k < 8; k++)
+      c = (c >> 1) ^ (0xEDB88320ul & (0ul - (c & 1ul)));
+  }
+  return ~c & 0xFFFFFFFFul;
 }
 
 /* faultd took exactly these bytes as the message from `from` (MESSAGE and
@@ -247,8 +256,8 @@ static void expect_message(const char *from, const char *wire, int txn) {
   char *got;
   esc(e, sizeof(e), wire, n);
   snprintf(want, sizeof(want),
-           "MESSAGE txn=%d from=<%s> bytes=%zu fnv=%08x data=%s%s\n", txn, from,
-           n, fnv1a(wire, n), e, n > 4096 ? "...(overlong)" : "");
+           "MESSAGE txn=%d from=<%s> bytes=%zu crc=%08lx data=%s%s\n", txn,
+           from, n, crc32_of(wire, n), e, n > 4096 ? "...(overlong)" : "");
   ck_assert_msg(n <= 4096, "expect_message: message too long to compare");
   got = hold(tf_log_lines(G.log, G.tag, "MESSAGE ", &k));
   ck_assert_msg(strstr(got, want) != NULL,
@@ -565,14 +574,44 @@ START_TEST(test_last_refused) {
   expect_message("m2@client.test", m2_wire, 2);
   /* RFC 3030 2: after a 4xx or 5xx to any BDAT "the state ... is
    * indeterminate.  A RSET command MUST be sent".  The library sends none
-   * after a refused LAST chunk (reported: see the suite's notes). */
-#ifdef SMTPC_TEST_RFC3030_RSET_AFTER_LAST
+   * after a refused LAST chunk: it has pipelined m2's MAIL behind the LAST
+   * chunk.  Known bug: -DSMTPC_TEST_KNOWN_BUGS asserts the RSET. */
+#ifdef SMTPC_TEST_KNOWN_BUGS
   expect_commands(env(M1_LEN, M1_CHUNKS "RSET\n" ENV_M2 M2_CHUNKS "QUIT\n"));
 #else
   expect_commands(env(M1_LEN, M1_CHUNKS ENV_M2 M2_CHUNKS "QUIT\n"));
 #endif
 }
 END_TEST
+
+#ifdef SMTPC_TEST_KNOWN_BUGS
+/* Known bug: a body in memory whose encoding ends with CRLF one or zero
+ * octets before the end of a chunk goes as "BDAT 255" (or 256) then
+ * "BDAT 0 LAST", though the end of the body was known (pump_bdat wants 2
+ * free octets for a line end that is not needed). */
+START_TEST(test_boundary) {
+  static char body[257];
+  const size_t len = 255 + (size_t)_i;
+  char want[256];
+  long ms;
+  int rv;
+  memset(body, 'b', len - 2);
+  memcpy(body + len - 2, "\r\n", 3);
+  conn_open(_i == 0 ? "ok+chunking+bnda" : "ok+chunking+bndb");
+  queue(0, "m1@client.test", rcpt1, 1, body);
+  TIMED(rv, ms, smtpc_session_run(G.s));
+  ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
+  expect_bound("run", rv, ms, TMO);
+  quit_ok();
+  conn_finish();
+  snprintf(want, sizeof(want),
+           "EHLO client.test\nMAIL FROM:<m1@client.test> SIZE=%zu\n"
+           "RCPT TO:<again@rcpt.test>\nBDAT %zu LAST\nQUIT\n",
+           len, len);
+  expect_commands(want);
+}
+END_TEST
+#endif
 
 /* Refused recipients.  Some: the chunks go for the others (PARTIAL).  All:
  * no BDAT at all, RSET before m2. */
@@ -759,6 +798,9 @@ static Suite *bdat_faults_suite(void) {
   tcase_add_loop_test(tc, test_hang, 0,
                       (int)(sizeof(hang_rows) / sizeof(hang_rows[0])));
   tcase_add_test(tc, test_last_refused);
+#ifdef SMTPC_TEST_KNOWN_BUGS
+  tcase_add_loop_test(tc, test_boundary, 0, 2);
+#endif
   tcase_add_test(tc, test_rcpt_partial);
   tcase_add_test(tc, test_rcpt_all_refused);
   tcase_add_loop_test(tc, test_window, 0, 2);

@@ -80,11 +80,11 @@ from 1):
                                 yet answered, counting this one
   TAG DISCARDED txn=K n=I bytes=N
                                 a chunk after an earlier error (551)
-  TAG MESSAGE txn=K from=<F> bytes=N fnv=XXXXXXXX data=<escaped>
+  TAG MESSAGE txn=K from=<F> bytes=N crc=XXXXXXXX data=<escaped>
                                 the message as received (after DATA:
                                 unstuffed; after BDAT: the chunks joined),
-                                logged with BODY; fnv is its 32-bit FNV-1a
-                                hash, data its first 4096 bytes escaped
+                                logged with BODY; crc is its CRC-32 (as
+                                zlib's), data its first 4096 bytes escaped
   TAG FAULT <what>              the scenario's fault fires
   TAG STALL-READ bytes=N data=<escaped>
                                 what a stall that reads received and dropped
@@ -108,6 +108,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 HOSTNAME = "faultd.test"
 BODY_FAULT_AT = 32768      # body bytes read before a mid-body fault
@@ -934,12 +935,9 @@ class Conn:
         """BODY and MESSAGE lines for a message received whole."""
         log(self.tag, "BODY txn=%d from=<%s> bytes=%d"
             % (self.txn, self.mail_from_addr(), len(msg)))
-        h = 0x811C9DC5
-        for b in msg:
-            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-        log(self.tag, "MESSAGE txn=%d from=<%s> bytes=%d fnv=%08x data=%s"
-            % (self.txn, self.mail_from_addr(), len(msg), h,
-               esc(msg, MESSAGE_LOG_MAX)))
+        log(self.tag, "MESSAGE txn=%d from=<%s> bytes=%d crc=%08x data=%s"
+            % (self.txn, self.mail_from_addr(), len(msg),
+               zlib.crc32(msg) & 0xFFFFFFFF, esc(msg, MESSAGE_LOG_MAX)))
 
     def read_body(self):
         """Reads up to the end-of-data line; returns the unstuffed body."""
