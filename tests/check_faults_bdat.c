@@ -53,14 +53,32 @@
   } while (0)
 
 static const char *const all_specs[] = {
-    "ok+chunking",       "ok+chunking+nopipe",       "ok+binarymime",
-    "bdat-552-chunk2",   "bdat-552-chunk2+nopipe",   "bdat-451-chunk2+nopipe",
-    "bdat-421-chunk2",   "bdat-close-mid-chunk2",    "bdat-reset-mid-chunk2",
-    "bdat-stall-chunk2", "bdat-stall-chunk2+nopipe", "stall-after-eod+chunking",
-    "552-eod+chunking",  "partial-rcpt+chunking",    "reject-rcpt+chunking",
-    "bdat-lazy",         "bdat-lazy+nopipe",         "ok+chunking+raw",
+    "ok+chunking",
+    "ok+chunking+nopipe",
+    "ok+binarymime",
+    "bdat-552-chunk2",
+    "bdat-552-chunk2+nopipe",
+    "bdat-451-chunk2+nopipe",
+    "bdat-421-chunk2",
+    "bdat-close-mid-chunk2",
+    "bdat-reset-mid-chunk2",
+    "bdat-stall-chunk2",
+    "bdat-stall-chunk2+nopipe",
+    "stall-mid-body+chunking",
+    "stall-after-eod+chunking",
+    "552-eod+chunking",
+    "partial-rcpt+chunking",
+    "reject-rcpt+chunking",
+    "bdat-lazy",
+    "bdat-lazy+nopipe",
+    "ok+chunking+nb",
+    "bdat-552-chunk2+nb",
+    "bdat-421-chunk2+nb",
+    "bdat-stall-chunk2+nb",
+    "ok+chunking+raw",
 #ifdef SMTPC_TEST_KNOWN_BUGS
-    "ok+chunking+bnda",  "ok+chunking+bndb",
+    "ok+chunking+bnda",
+    "ok+chunking+bndb",
 #endif
 };
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
@@ -127,6 +145,29 @@ static void teardown(void) {
   memset(&G, 0, sizeof(G));
 }
 
+/* A spec with the label "+nb" runs over a non-blocking socket: each call
+ * is driven the way an event loop would (poll for at most the session's
+ * current timeout, call again; bounded). */
+static int nonblocking;
+
+static int call(int (*fn)(smtpc_session *)) {
+  long spins = 0;
+  for (;;) {
+    struct pollfd p;
+    int rv = fn(G.s);
+    if (!nonblocking ||
+        (rv != SMTPC_ERR_WANT_READ && rv != SMTPC_ERR_WANT_WRITE))
+      return rv;
+    TU_CHECK(++spins < TS_MAX_SPINS, "%s: still blocking after %ld calls",
+             G.tag, spins);
+    p.fd = smtpc_socket_fd(G.sock);
+    p.events = rv == SMTPC_ERR_WANT_READ ? POLLIN : POLLOUT;
+    p.revents = 0;
+    TU_CHECK(p.fd >= 0, "%s: no descriptor while waiting", G.tag);
+    (void)poll(&p, 1, (int)smtpc_session_current_timeout(G.s));
+  }
+}
+
 /* Connects to spec's port with CHUNKING on, chunks of CHUNK octets and
  * every timeout TMO; then opens the session. */
 static void conn_open(const char *spec) {
@@ -138,6 +179,9 @@ static void conn_open(const char *spec) {
   ck_assert_int_eq(smtpc_socket_new(&G.sock, &G.a.mem), SMTPC_OK);
   rv = smtpc_socket_connect(G.sock, "127.0.0.1", tf_port_of(spec), 5000);
   ck_assert_msg(rv == SMTPC_OK, "%s: connect: %s", G.tag, smtpc_strerror(rv));
+  nonblocking = strstr(spec, "+nb") != NULL;
+  if (nonblocking)
+    smtpc_socket_set_blocking(G.sock, 0);
   smtpc_socket_io(G.sock, &io);
   ck_assert_int_eq(smtpc_session_new(&G.s, &G.a.mem), SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_io(G.s, &io), SMTPC_OK);
@@ -147,7 +191,7 @@ static void conn_open(const char *spec) {
                    SMTPC_OK);
   ck_assert_int_eq(smtpc_session_set_limit(G.s, SMTPC_LIMIT_BDAT_CHUNK, CHUNK),
                    SMTPC_OK);
-  rv = smtpc_session_open(G.s);
+  rv = call(smtpc_session_open);
   ck_assert_msg(rv == SMTPC_OK, "%s: open: %s", G.tag, tf_err_name(rv));
 }
 
@@ -344,14 +388,14 @@ static int run_two(const char *spec, const char *body, long *ms) {
   conn_open(spec);
   queue(0, "m1@client.test", rcpts3, 3, body);
   queue(1, "m2@client.test", rcpt1, 1, m2_body);
-  TIMED(rv, *ms, smtpc_session_run(G.s));
+  TIMED(rv, *ms, call(smtpc_session_run));
   return rv;
 }
 
 static void quit_ok(void) {
   int rv;
   long ms;
-  TIMED(rv, ms, smtpc_session_quit(G.s));
+  TIMED(rv, ms, call(smtpc_session_quit));
   ck_assert_msg(rv == SMTPC_OK, "%s: quit: %s", G.tag, tf_err_name(rv));
   expect_bound("quit", rv, ms, TMO);
 }
@@ -360,7 +404,7 @@ static void quit_ok(void) {
 
 /* A well-behaved server: both messages in chunks, byte-identical. */
 static const char *const ok_specs[] = {"ok+chunking", "ok+chunking+nopipe",
-                                       "ok+binarymime"};
+                                       "ok+binarymime", "ok+chunking+nb"};
 
 START_TEST(test_ok) {
   long ms;
@@ -393,6 +437,7 @@ static const struct {
     {"bdat-552-chunk2+nopipe", 552, SMTPC_ERR_REPLY_PERMANENT, "5.3.4"},
     {"bdat-451-chunk2+nopipe", 451, SMTPC_ERR_REPLY_TEMPORARY, "4.3.0"},
     {"bdat-552-chunk2", 552, SMTPC_ERR_REPLY_PERMANENT, "5.3.4"},
+    {"bdat-552-chunk2+nb", 552, SMTPC_ERR_REPLY_PERMANENT, "5.3.4"},
 };
 
 START_TEST(test_chunk_refused) {
@@ -449,6 +494,9 @@ static const struct {
      421},
     {"bdat-close-mid-chunk2", {SMTPC_ERR_EOF, SMTPC_ERR_IO}, 0},
     {"bdat-reset-mid-chunk2", {SMTPC_ERR_IO, SMTPC_ERR_EOF}, 0},
+    {"bdat-421-chunk2+nb",
+     {SMTPC_ERR_SERVICE_CLOSING, SMTPC_ERR_SERVICE_CLOSING},
+     421},
 };
 
 START_TEST(test_chunk_break) {
@@ -501,6 +549,8 @@ static const struct {
      "BDAT 256\nBDAT 256\n", 3 * 10 + 766, NULL, SMTPC_STEP_NONE},
     {"bdat-stall-chunk2+nopipe", TMO_BLOCK, SMTPC_STEP_BODY, m3_body, M3_LEN,
      "BDAT 256\nBDAT 256\n", 0, NULL, SMTPC_STEP_NONE},
+    {"bdat-stall-chunk2+nb", TMO_BLOCK, SMTPC_STEP_BODY, m3_body, M3_LEN,
+     "BDAT 256\nBDAT 256\n", 3 * 10 + 766, NULL, SMTPC_STEP_NONE},
     /* m2's envelope is pipelined behind the LAST chunk */
     {"stall-after-eod+chunking", TMO_END, SMTPC_STEP_DATA_END, m1_body, M1_LEN,
      M1_CHUNKS, 0,
@@ -520,7 +570,7 @@ START_TEST(test_hang) {
       SMTPC_OK);
   queue(0, "m1@client.test", rcpts3, 3, hang_rows[_i].body);
   queue(1, "m2@client.test", rcpt1, 1, m2_body);
-  TIMED(rv, ms, smtpc_session_run(G.s));
+  TIMED(rv, ms, call(smtpc_session_run));
   ck_assert_msg(rv == SMTPC_ERR_TIMEOUT, "%s: run: %s", G.tag, tf_err_name(rv));
   ck_assert_msg(ms >= hang_rows[_i].tmo - 50 && ms <= hang_rows[_i].tmo + SLACK,
                 "%s: timed out after %ld ms, the timeout is %ld ms", G.tag, ms,
@@ -531,7 +581,7 @@ START_TEST(test_hang) {
   expect_txn(G.t[0], SMTPC_ERR_TIMEOUT, hang_rows[_i].step, 0, NULL, ok3, 3);
   ck_assert_int_eq(smtpc_txn_status(G.t[1]), SMTPC_ERR_TIMEOUT);
   ck_assert_int_eq(smtpc_txn_step(G.t[1]), hang_rows[_i].m2_step);
-  TIMED(rv, ms, smtpc_session_quit(G.s));
+  TIMED(rv, ms, call(smtpc_session_quit));
   expect_bound("quit", rv, ms, 0);
   conn_finish();
   no_violation();
@@ -557,6 +607,49 @@ START_TEST(test_hang) {
                        : strcmp(got, want) == 0),
         "%s: faultd: %s expected %s", G.tag, got, want);
   }
+}
+END_TEST
+
+/* faultd stops reading 32 KiB into a 64 KiB chunk: the client's writes
+ * block, and SMTPC_TIMEOUT_DATA_BLOCK (per block written) ends the wait.
+ * (The chunk is 65534 octets: the encoder leaves a chunk with fewer than 3
+ * octets free.) */
+#define BIG_LEN (512u * 1024u)
+
+START_TEST(test_write_blocked) {
+  static char big[BIG_LEN + 1];
+  struct linger lg;
+  long ms;
+  int rv, sz = 32768, n;
+  fill_body(big, BIG_LEN, "big");
+  conn_open("stall-mid-body+chunking");
+  ck_assert_int_eq(setsockopt(smtpc_socket_fd(G.sock), SOL_SOCKET, SO_SNDBUF,
+                              &sz, sizeof(sz)),
+                   0);
+  ck_assert_int_eq(smtpc_session_set_limit(G.s, SMTPC_LIMIT_BDAT_CHUNK, 65536),
+                   SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_session_set_timeout(G.s, SMTPC_TIMEOUT_DATA_BLOCK, TMO_BLOCK),
+      SMTPC_OK);
+  queue(0, "m1@client.test", rcpt1, 1, big);
+  TIMED(rv, ms, call(smtpc_session_run));
+  ck_assert_msg(rv == SMTPC_ERR_TIMEOUT, "%s: run: %s", G.tag, tf_err_name(rv));
+  expect_bound("run", rv, ms, TMO_BLOCK);
+  expect_txn(G.t[0], SMTPC_ERR_TIMEOUT, SMTPC_STEP_BODY, 0, NULL, ok1, 1);
+  /* RST: faultd, not reading, sees the end at once */
+  lg.l_onoff = 1;
+  lg.l_linger = 0;
+  (void)setsockopt(smtpc_socket_fd(G.sock), SOL_SOCKET, SO_LINGER, &lg,
+                   sizeof(lg));
+  conn_finish();
+  no_violation();
+  expect_not_accepted("m1@client.test");
+  expect_commands("EHLO client.test\nMAIL FROM:<m1@client.test> SIZE=524288\n"
+                  "RCPT TO:<again@rcpt.test>\nBDAT 65534\n");
+  free(tf_log_lines(G.log, G.tag, "FAULT after 32768 body bytes", &n));
+  ck_assert_int_eq(n, 1);
+  free(tf_log_lines(G.log, G.tag, "CHUNK ", &n));
+  ck_assert_int_eq(n, 0);
 }
 END_TEST
 
@@ -599,7 +692,7 @@ START_TEST(test_boundary) {
   memcpy(body + len - 2, "\r\n", 3);
   conn_open(_i == 0 ? "ok+chunking+bnda" : "ok+chunking+bndb");
   queue(0, "m1@client.test", rcpt1, 1, body);
-  TIMED(rv, ms, smtpc_session_run(G.s));
+  TIMED(rv, ms, call(smtpc_session_run));
   ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
   expect_bound("run", rv, ms, TMO);
   quit_ok();
@@ -659,7 +752,7 @@ START_TEST(test_window) {
   const char *p;
   conn_open(spec);
   queue(0, "m1@client.test", rcpt1, 1, m3_body);
-  TIMED(rv, ms, smtpc_session_run(G.s));
+  TIMED(rv, ms, call(smtpc_session_run));
   ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
   expect_bound("run", rv, ms, 11 * 200); /* faultd waits 0.15 s per pause */
   expect_txn(G.t[0], SMTPC_OK, SMTPC_STEP_DATA_END, 250, "2.0.0", ok1, 1);
@@ -797,6 +890,7 @@ static Suite *bdat_faults_suite(void) {
                       (int)(sizeof(break_rows) / sizeof(break_rows[0])));
   tcase_add_loop_test(tc, test_hang, 0,
                       (int)(sizeof(hang_rows) / sizeof(hang_rows[0])));
+  tcase_add_test(tc, test_write_blocked);
   tcase_add_test(tc, test_last_refused);
 #ifdef SMTPC_TEST_KNOWN_BUGS
   tcase_add_loop_test(tc, test_boundary, 0, 2);
