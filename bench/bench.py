@@ -19,7 +19,7 @@ Environment (defaults in brackets):
   BENCH_TLS_COUNT [10]  sessions between the two callgrind runs of the TLS
                         set-up measurement (slope over COUNT=1 and 1+N)
   BENCH_SKIP            comma list of sections to skip:
-                        tput,instr,sys,rt,big,heap,mime,embedded,tls,many
+                        tput,instr,sys,rt,big,heap,mime,embedded,tls,many,bdat
 
 The TLS section (STARTTLS + AUTH set-up, bench/tls_setup against
 bench/peer_curl_tls) needs root, Postfix, sasl2-bin and OpenSSL: it starts a
@@ -429,6 +429,19 @@ class Bench:
         self.cmds.append(" ".join(argv[1:3]) + " --delay-ms %g ...; smtpc-bench 127.0.0.1 PORT "
                          "{%d,%d} msg-1k.eml {1,10}; slope of the sink's flight count" %
                          (self.delay_ms, n1, n2))
+
+    # ---- 4b. DATA beside BDAT (bench/chunking.py) ------------------------------
+    def chunking(self):
+        argv = [self.py, os.path.join(self.a.srcdir, "bench", "chunking.py"),
+                "--srcdir", self.a.srcdir, "--smtpc", self.a.smtpc,
+                "--delay-ms", str(self.delay_ms)]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=900)
+        if r.returncode == 0:
+            self.chunking_md = r.stdout
+        else:
+            self.notes.append("DATA beside BDAT not measured: bench/chunking.py failed")
+        self.cmds.append("bench/chunking.py --delay-ms %g (delay sink with CHUNKING; "
+                         "Postfix test bed smtpd)" % self.delay_ms)
 
     # ---- 5. one 64 MiB message ------------------------------------------------
     def timed_rss(self, argv, want_stdout=False):
@@ -1244,7 +1257,7 @@ def main():
         steps = [("tput", b.throughput), ("instr", b.instructions), ("sys", b.syscalls),
                  ("rt", b.round_trips), ("big", b.big_message), ("tls", b.tls),
                  ("many", b.many), ("heap", b.heap), ("mime", b.mime),
-                 ("embedded", b.embedded)]
+                 ("embedded", b.embedded), ("bdat", b.chunking)]
         for name, fn in steps:
             if name in b.skip:
                 continue
@@ -1277,6 +1290,8 @@ def main():
     doc.append(b.report())
     doc.append(b.targets())
     doc.append("")
+    if getattr(b, "chunking_md", None):
+        doc.append(b.chunking_md)
     if b.notes:
         doc.append("Notes: " + "; ".join(sorted(set(b.notes))))
         doc.append("")

@@ -3,11 +3,13 @@
 """delay_sink.py -- an SMTP sink that delays its replies and counts round trips.
 
     delay_sink.py [--port N | --port-file F] [--delay-ms 20] [--sessions N]
-                  [--timeout S] [--stats FILE] [--no-pipelining]
+                  [--timeout S] [--stats FILE] [--no-pipelining] [--chunking]
 
 Listens on 127.0.0.1 only (port 0 = any free port, written to --port-file),
 serves one connection at a time, throws the mail away.  It advertises
-PIPELINING (unless --no-pipelining), 8BITMIME and ENHANCEDSTATUSCODES.
+PIPELINING (unless --no-pipelining), 8BITMIME and ENHANCEDSTATUSCODES, and
+with --chunking also CHUNKING: `BDAT n [LAST]` is followed by exactly n
+octets of data, answered "250" each, the LAST one ending the message.
 
 Every reply is delayed, but per flight, not per command: when client bytes
 arrive the sink reads everything the client sends within the next DELAY ms,
@@ -19,7 +21,8 @@ sink has answered everything it had: the client was waiting for replies and
 now sends again.  The greeting counts as the first answer, so the EHLO is
 flight 1.  Bytes that arrive while no reply has gone out since the flight
 began (the rest of a long body, a pipelined group split across writes)
-belong to the same flight.  Round trips per message = flights / messages,
+belong to the same flight, and so do the rest of a BDAT chunk's octets.
+Round trips per message = flights / messages,
 or better the slope between two runs with different message counts.
 
 After each session one JSON line goes to --stats (default: stderr):
@@ -42,8 +45,12 @@ END = b"\r\n.\r\n"
 
 
 class Session:
-    def __init__(self, pipelining):
+    def __init__(self, pipelining, chunking=False):
         self.pipelining = pipelining
+        self.chunking = chunking
+        self.bdat_left = 0          # octets of the current chunk to come
+        self.bdat_last = False
+        self.bdat_octets = 0        # octets of this message's chunks so far
         self.data_mode = False
         self.buf = bytearray()      # command bytes not yet parsed
         self.dbuf = bytearray()     # body bytes (with a CRLF prefix)
@@ -60,6 +67,14 @@ class Session:
         else:
             self.buf += data
         while not self.quit:
+            if self.bdat_left > 0:
+                n = min(self.bdat_left, len(self.buf))
+                del self.buf[:n]
+                self.bdat_left -= n
+                if self.bdat_left > 0:
+                    return
+                self.chunk_done(out)
+                continue
             if self.data_mode:
                 start = max(0, self.scanned - len(END) + 1)
                 i = self.dbuf.find(END, start)
@@ -69,18 +84,11 @@ class Session:
                 # body octets on the wire, up to and including the CRLF
                 # before "." (the CRLF prefix stands in for that CRLF when
                 # the body is empty)
-                octets = i
-                st = self.stats
-                st["messages"] += 1
-                if st["body_octets_min"] is None or octets < st["body_octets_min"]:
-                    st["body_octets_min"] = octets
-                if st["body_octets_max"] is None or octets > st["body_octets_max"]:
-                    st["body_octets_max"] = octets
                 rest = bytes(self.dbuf[i + len(END):])
                 self.dbuf = bytearray()
                 self.scanned = 0
                 self.data_mode = False
-                out.append(b"250 2.0.0 Ok: queued as D%d\r\n" % st["messages"])
+                self.message(i, out)
                 self.buf = bytearray(rest) + self.buf
                 continue
             nl = self.buf.find(b"\n")
@@ -93,6 +101,22 @@ class Session:
             del self.buf[:nl + 1]
             self.command(line, out)
 
+    def message(self, octets, out):
+        st = self.stats
+        st["messages"] += 1
+        if st["body_octets_min"] is None or octets < st["body_octets_min"]:
+            st["body_octets_min"] = octets
+        if st["body_octets_max"] is None or octets > st["body_octets_max"]:
+            st["body_octets_max"] = octets
+        out.append(b"250 2.0.0 Ok: queued as D%d\r\n" % st["messages"])
+
+    def chunk_done(self, out):
+        if self.bdat_last:
+            self.message(self.bdat_octets, out)
+            self.bdat_octets = 0
+        else:
+            out.append(b"250 2.0.0 Ok: chunk\r\n")
+
     def command(self, line, out):
         st = self.stats
         st["commands"] += 1
@@ -102,6 +126,8 @@ class Session:
             if self.pipelining:
                 caps.append(b"PIPELINING")
             caps += [b"8BITMIME", b"ENHANCEDSTATUSCODES"]
+            if self.chunking:
+                caps.append(b"CHUNKING")
             out.append(b"".join(b"250-" + c + b"\r\n" for c in caps[:-1]) +
                        b"250 " + caps[-1] + b"\r\n")
         elif verb == b"HELO":
@@ -119,7 +145,21 @@ class Session:
             self.dbuf = bytearray(b"\r\n") + self.buf
             self.buf = bytearray()
             self.scanned = 0
+        elif verb == b"BDAT" and self.chunking:
+            parts = line.split()
+            if len(parts) not in (2, 3) or not parts[1].isdigit() or \
+                    (len(parts) == 3 and parts[2].upper() != b"LAST"):
+                out.append(b"501 5.5.4 Syntax: BDAT count [LAST]\r\n")
+                self.quit = True  # the data that follows cannot be framed
+                return
+            self.bdat_left = int(parts[1])
+            self.bdat_last = len(parts) == 3
+            self.bdat_octets += self.bdat_left
+            if self.bdat_left == 0:
+                self.chunk_done(out)
         elif verb in (b"RSET", b"NOOP"):
+            if verb == b"RSET":
+                self.bdat_octets = 0
             out.append(b"250 2.0.0 Ok\r\n")
         elif verb == b"QUIT":
             out.append(b"221 2.0.0 Bye\r\n")
@@ -128,8 +168,8 @@ class Session:
             out.append(b"502 5.5.2 Error: command not recognized\r\n")
 
 
-def serve(conn, delay, pipelining, deadline, dump=None):
-    s = Session(pipelining)
+def serve(conn, delay, pipelining, deadline, dump=None, chunking=False):
+    s = Session(pipelining, chunking)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     t0 = time.monotonic()
     time.sleep(delay)
@@ -178,7 +218,7 @@ def serve(conn, delay, pipelining, deadline, dump=None):
         # Everything asked for is answered (after a 354 the client waits
         # too); only a half-received command line means the client was still
         # sending its flight.
-        answered = len(s.buf) == 0
+        answered = len(s.buf) == 0 and s.bdat_left == 0
         if closed:
             break
     s.stats["seconds"] = round(time.monotonic() - t0, 3)
@@ -194,6 +234,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--stats")
     ap.add_argument("--no-pipelining", action="store_true")
+    ap.add_argument("--chunking", action="store_true")
     ap.add_argument("--dump", help="append every byte received to this file")
     a = ap.parse_args()
     if not (0 <= a.delay_ms <= 10000 and 1 <= a.sessions <= 100000 and
@@ -221,7 +262,7 @@ def main():
         conn, _ = ls.accept()
         try:
             st = serve(conn, a.delay_ms / 1000.0, not a.no_pipelining,
-                       deadline, dump)
+                       deadline, dump, a.chunking)
         finally:
             conn.close()
         statf.write(json.dumps(st) + "\n")

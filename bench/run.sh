@@ -10,7 +10,8 @@
 # 2. builds the peers (bench/Makefile.peers) into $top_builddir/bench/,
 # 3. runs bench/bench.py: smtp-sink on 127.0.0.1, then messages/second,
 #    instructions/msg (callgrind), syscalls/msg (strace -c; perf trace when
-#    it works), round trips/msg (bench/delay_sink.py), one 64 MiB message
+#    it works), round trips/msg (bench/delay_sink.py), DATA beside BDAT
+#    (bench/chunking.py: round trips, msgs/s into Postfix), one 64 MiB message
 #    (MB/s, peak RSS), STARTTLS + AUTH set-up instructions (bench/tls_setup
 #    vs bench/peer_curl_tls against a throwaway Postfix, root only), 1,000
 #    concurrent sessions from one thread (bench/many_sessions vs

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* smtpc-bench -- libsmtpc throughput driver for bench/run.sh.
  *
- *   smtpc-bench HOST PORT COUNT MSGFILE NRCPT
+ *   smtpc-bench HOST PORT COUNT MSGFILE NRCPT [data|bdat [QUEUED]]
  *
  * One connection, EHLO bench.local, COUNT transactions (MAIL
  * FROM:<bench@example.com>, RCPT TO:<rcptK@example.com> for K = 0..NRCPT-1,
  * body = the bytes of MSGFILE, a complete CRLF message, sent as they are
- * through smtpc_body_init_memory()), QUIT.  Transactions are queued BATCH at
- * a time and run with smtpc_session_run(), so with PIPELINING a message's
- * body and end-of-data share a flight with the next envelope.
+ * through smtpc_body_init_memory()), QUIT.  Transactions are queued QUEUED
+ * (default 256) at a time and run with smtpc_session_run(), so with
+ * PIPELINING a message's body and end-of-data share a flight with the next
+ * envelope.  "bdat" sets SMTPC_FLAG_CHUNKING (BDAT when the server offers
+ * CHUNKING; with PIPELINING the queued messages leave in one flight).
  *
  * Prints nothing on stdout.  Exit 0 only if every transaction got 2xx after
  * end-of-data; 1 when some did not; 2 on a usage or set-up error.
@@ -84,7 +86,7 @@ static int load_file(const char *path, const unsigned char **data, size_t *len,
 }
 
 int main(int argc, char **argv) {
-  unsigned long count, nrcpt, done = 0, ok = 0, failed = 0, k;
+  unsigned long count, nrcpt, done = 0, ok = 0, failed = 0, k, batch = BATCH;
   const unsigned char *msg;
   size_t msglen;
   int mapped, rc, ex = 1;
@@ -95,9 +97,13 @@ int main(int argc, char **argv) {
   smtpc_body body;
   smtpc_txn *txns[BATCH];
 
-  if (argc != 6 || parse_ulong(argv[3], 1, MAX_COUNT, &count) != 0 ||
-      parse_ulong(argv[5], 1, MAX_RCPT, &nrcpt) != 0) {
-    fprintf(stderr, "usage: smtpc-bench HOST PORT COUNT MSGFILE NRCPT\n");
+  if (argc < 6 || argc > 8 || parse_ulong(argv[3], 1, MAX_COUNT, &count) != 0 ||
+      parse_ulong(argv[5], 1, MAX_RCPT, &nrcpt) != 0 ||
+      (argc > 6 && strcmp(argv[6], "data") != 0 &&
+       strcmp(argv[6], "bdat") != 0) ||
+      (argc > 7 && parse_ulong(argv[7], 1, BATCH, &batch) != 0)) {
+    fprintf(stderr, "usage: smtpc-bench HOST PORT COUNT MSGFILE NRCPT "
+                    "[data|bdat [QUEUED]]\n");
     return 2;
   }
   if (load_file(argv[4], &msg, &msglen, &mapped) != 0) {
@@ -127,6 +133,9 @@ int main(int argc, char **argv) {
       (rc = smtpc_session_set_io(s, &io)) != SMTPC_OK ||
       (rc = smtpc_session_set_ehlo_name(s, "bench.local")) != SMTPC_OK ||
       (rc = smtpc_session_set_timeout_all(s, TIMEOUT_MS)) != SMTPC_OK ||
+      (rc = smtpc_session_set_flag(s, SMTPC_FLAG_CHUNKING,
+                                   argc > 6 && argv[6][0] == 'b')) !=
+          SMTPC_OK ||
       (rc = smtpc_session_open(s)) != SMTPC_OK) {
     fprintf(stderr, "smtpc-bench: open: %s\n", smtpc_strerror(rc));
     ex = 2;
@@ -136,7 +145,7 @@ int main(int argc, char **argv) {
   smtpc_body_init_memory(&body, msg, msglen);
   rc = SMTPC_OK;
   while (done < count && rc == SMTPC_OK) {
-    unsigned long n = count - done > BATCH ? BATCH : count - done, i, q = 0;
+    unsigned long n = count - done > batch ? batch : count - done, i, q = 0;
     for (i = 0; i < n; i++) {
       rc = smtpc_session_queue(s, "bench@example.com",
                                (const char *const *)rcpts, nrcpt, &body,

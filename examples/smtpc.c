@@ -65,6 +65,8 @@ typedef struct opts {
   const char *envid;
   int dsn, dsn_required;
   int bdat; /* --bdat: BDAT when CHUNKING is offered */
+  /* RFC 8689: --requiretls (MAIL parameter), --tls-required-no (field) */
+  int requiretls, tls_required_no;
 } opts;
 
 /* Outcome of the run, folded message by message. */
@@ -123,6 +125,7 @@ static void usage(FILE *f) {
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
       "             [--notify WHAT] [--ret FULL|HDRS] [--envid ID]\n"
       "             [--dsn-required] [--bdat]\n"
+      "             [--requiretls | --tls-required-no]\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
       f);
@@ -186,6 +189,13 @@ static void help(void) {
       "  --dsn-required  fail when the server does not offer DSN (default: "
       "send\n"
       "                  without the request and say so)\n"
+      "  --requiretls    require TLS on every hop (RFC 8689): MAIL carries\n"
+      "                  REQUIRETLS; without verified TLS (--tls starttls or\n"
+      "                  implicit, no --insecure) to a server offering it the\n"
+      "                  message is not sent (exit 69)\n"
+      "  --tls-required-no  add 'TLS-Required: No' (RFC 8689 3): ask relays\n"
+      "                  to ignore TLS policies; not with --requiretls or\n"
+      "                  --message\n"
       "  Addresses may be UTF-8 (josé@bücher.example): SMTPUTF8 is used "
       "when\n"
       "  the server offers it; else an IDN domain goes as an A-label and a\n"
@@ -211,7 +221,8 @@ static void help(void) {
       "  64  usage error (EX_USAGE)          65  message unsendable "
       "(EX_DATAERR)\n"
       "  66  cannot read message (EX_NOINPUT) 68  host not found (EX_NOHOST)\n"
-      "  69  permanent failure, 5xx (EX_UNAVAILABLE)\n"
+      "  69  permanent failure: 5xx, or an extension required but not\n"
+      "      offered (SMTPUTF8, DSN, REQUIRETLS) (EX_UNAVAILABLE)\n"
       "  70  internal error (EX_SOFTWARE)\n"
       "  74  connection failed, timed out or lost (EX_IOERR)\n"
       "  75  temporary failure, 4xx (EX_TEMPFAIL)\n"
@@ -387,6 +398,14 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->bdat = 1;
       continue;
     }
+    if (strcmp(a, "--requiretls") == 0) {
+      o->requiretls = 1;
+      continue;
+    }
+    if (strcmp(a, "--tls-required-no") == 0) {
+      o->tls_required_no = 1;
+      continue;
+    }
     if (strcmp(a, "--dsn-required") == 0) {
       o->dsn = o->dsn_required = 1;
       continue;
@@ -524,6 +543,18 @@ static int validate(opts *o) {
   }
   if ((o->cert == NULL) != (o->key == NULL)) {
     fputs("smtpc: --cert and --key go together\n", stderr);
+    return EX_USAGE;
+  }
+  if (o->requiretls && o->tls_required_no) {
+    fputs("smtpc: --requiretls and --tls-required-no ask opposite things "
+          "(RFC 8689 4.3)\n",
+          stderr);
+    return EX_USAGE;
+  }
+  if (o->tls_required_no && o->message != NULL) {
+    fputs("smtpc: --tls-required-no adds a field to a built message; with\n"
+          "  --message write 'TLS-Required: No' in the message itself\n",
+          stderr);
     return EX_USAGE;
   }
   if (o->envid != NULL) {
@@ -934,6 +965,7 @@ static int exit_code(int rc) {
   case SMTPC_ERR_8BIT_UNSUPPORTED:
   case SMTPC_ERR_SMTPUTF8_UNSUPPORTED:
   case SMTPC_ERR_DSN_UNSUPPORTED:
+  case SMTPC_ERR_REQUIRETLS_UNAVAILABLE:
   case SMTPC_ERR_MESSAGE_TOO_BIG: return EX_UNAVAILABLE;
   case SMTPC_ERR_CONNECT:
   case SMTPC_ERR_TIMEOUT:
@@ -1311,6 +1343,14 @@ static int build_message(opts *o, smtpc_msg **out) {
     if ((rv = smtpc_msg_add_header(m, c, colon)) != SMTPC_OK)
       return msg_fail("--header", o->headers[i], rv);
   }
+  /* never both: a --header TLS-Required with either option is refused */
+  if ((o->tls_required_no &&
+       (rv = smtpc_msg_set_tls_required_no(m, 1)) != SMTPC_OK) ||
+      (o->requiretls && (rv = smtpc_msg_set_requiretls(m, 1)) != SMTPC_OK)) {
+    fprintf(stderr, "smtpc: %s: not with a --header TLS-Required\n",
+            o->requiretls ? "--requiretls" : "--tls-required-no");
+    return EX_USAGE;
+  }
   if (o->text != NULL) {
     if ((ex = read_message(o->text, &buf, &len)) != 0)
       return ex;
@@ -1410,6 +1450,8 @@ static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
     fputs(" ENVID=", stderr);
     put_xtext(o->envid);
   }
+  if (o->requiretls)
+    fputs(" REQUIRETLS", stderr);
   fputc('\n', stderr);
   for (i = 0; i < o->nenv; i++) {
     fprintf(stderr, "smtpc: dry run: RCPT TO:<%s>", o->env_rcpts[i]);
@@ -1486,6 +1528,9 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
           (qrc = smtpc_txn_set_notify(txns[i], SMTPC_ALL_RCPTS, o->notify,
                                       NULL)) != SMTPC_OK)))
       break; /* checked before: only out of memory */
+    if (qrc == SMTPC_OK && o->requiretls &&
+        (qrc = smtpc_txn_set_requiretls(txns[i], 1)) != SMTPC_OK)
+      break;
   }
   if (queued > 0) /* finish what was queued even if queueing failed later */
     rc = smtpc_session_run(s);

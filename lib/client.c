@@ -393,7 +393,9 @@ int smtpc__conn_send(smtpc__conn *c, smtpc_msg *msg, smtpc_result *r) {
   }
   rc = smtpc_session_queue(c->s, from, rcpts, n, &body, &t);
   c->dsn_asked = smtpc__msg_dsn_asked(msg);
-  if (rc == SMTPC_OK && (rc = smtpc__msg_apply_dsn(msg, t)) != SMTPC_OK) {
+  if (rc == SMTPC_OK &&
+      ((rc = smtpc__msg_apply_dsn(msg, t)) != SMTPC_OK ||
+       (rc = smtpc__msg_apply_requiretls(msg, t)) != SMTPC_OK)) {
     smtpc__session_cancel(c->s, t, rc); /* never sent */
     smtpc_txn_free(t);
   }

@@ -153,6 +153,13 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
                           ? "the envelope id must be printable ASCII of at "
                             "most 100 characters once xtext-encoded"
                           : smtpc_strerror(rc));
+  if (rc == SMTPC_OK && mail->version >= 2 &&
+      ((mail->requiretls &&
+        (rc = smtpc_msg_set_requiretls(m, 1)) != SMTPC_OK) ||
+       (mail->tls_required_no &&
+        (rc = smtpc_msg_set_tls_required_no(m, 1)) != SMTPC_OK)))
+    smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
+                      "requiretls and tls_required_no are exclusive");
   for (i = 0; rc == SMTPC_OK && i < mail->nattachments; i++)
     rc = mail->attachments != NULL ? add_part(m, &mail->attachments[i], r)
                                    : SMTPC_ERR_INVALID_ARGUMENT;

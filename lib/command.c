@@ -336,8 +336,8 @@ int smtpc__cmd_mail_plain(smtpc__buf *out, const smtpc_mem *m, const char *from,
 int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     const smtpc__mail_params *mp) {
   char num[32], envid[SMTPC__ENVID_MAX + 8];
-  const char *parts[10]; /* at most 9 */
-  size_t lens[10], n = mail_head(parts, lens, num, sizeof(num), from, mp);
+  const char *parts[11]; /* at most 10 */
+  size_t lens[11], n = mail_head(parts, lens, num, sizeof(num), from, mp);
   if (mp->ret == SMTPC_DSN_RET_FULL)
     parts[n] = " RET=FULL", lens[n++] = 9;
   else if (mp->ret == SMTPC_DSN_RET_HDRS)
@@ -348,6 +348,8 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
     parts[n] = envid;
     lens[n++] = 7 + smtpc__xtext(envid + 7, mp->envid, strlen(mp->envid));
   }
+  if (mp->requiretls) /* RFC 8689 2: after the other parameters here */
+    parts[n] = " REQUIRETLS", lens[n++] = 11;
   parts[n] = "\r\n", lens[n++] = 2;
   return append_parts(out, m, parts, lens, n);
 }

@@ -938,9 +938,13 @@ static void io_close(void *ctx) {
     t->c.lower.close(t->c.lower.ctx);
 }
 
+/* 2 when the certificate was not verified: encrypted, which the TLS
+ * policy takes, but not enough for REQUIRETLS (see smtpc_io::is_secure). */
 static int io_is_secure(void *ctx) {
   const smtpc_tls *t = ctx;
-  return t->c.state == ST_ACTIVE;
+  if (t->c.state != ST_ACTIVE)
+    return 0;
+  return t->skip_verify ? 2 : 1;
 }
 
 /* ---- wrap ---------------------------------------------------------------- */

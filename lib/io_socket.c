@@ -256,6 +256,7 @@ static int is_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 /* Shared by send and recv: returns >= 0 (bytes), or an smtpc error. */
 static smtpc_ssize sock_xfer(smtpc_socket *s, unsigned char *rbuf,
                              const unsigned char *wbuf, size_t len) {
+  static const int one = 1;
   int i;
   short ev = rbuf != NULL ? POLLIN : POLLOUT;
   int want = rbuf != NULL ? SMTPC_ERR_WANT_READ : SMTPC_ERR_WANT_WRITE;
@@ -298,6 +299,15 @@ static smtpc_ssize sock_xfer(smtpc_socket *s, unsigned char *rbuf,
       s->last_errno = errno;
       return SMTPC_ERR_IO;
     }
+#ifdef TCP_QUICKACK
+    if (rbuf != NULL)
+      /* About to wait for the rest of the replies with nothing to send:
+       * acknowledge what was read now.  A server that holds more replies
+       * (Nagle) waits for this ACK, which would otherwise be delayed by up
+       * to 40 ms -- once per flight of several pipelined messages
+       * (Postfix: 190 instead of 360 msgs/s). */
+      (void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#endif
     if (!s->blocking)
       return want;
     w = wait_fd(s->fd, ev, s->armed, s->deadline);

@@ -338,6 +338,40 @@ int smtpc_msg_set_notify(smtpc_msg *m, const char *addr, unsigned notify,
 
 int smtpc__msg_dsn_asked(const smtpc_msg *m) { return m->dsn_set; }
 
+/* ---- REQUIRETLS and TLS-Required (RFC 8689) ------------------------------ */
+
+/* 1 if the caller added a TLS-Required field. */
+static int has_tls_required_field(const smtpc_msg *m) {
+  size_t i;
+  for (i = 0; i < m->nfields; i++)
+    if (smtpc__strcasecmp(m->fields[i].name, "TLS-Required") == 0)
+      return 1;
+  return 0;
+}
+
+int smtpc_msg_set_requiretls(smtpc_msg *m, int on) {
+  if (m == NULL || (on && m->tls_required_no))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (on && has_tls_required_field(m))
+    return SMTPC_ERR_INVALID_STATE;
+  m->requiretls = on != 0;
+  return SMTPC_OK;
+}
+
+int smtpc_msg_set_tls_required_no(smtpc_msg *m, int on) {
+  if (m == NULL || (on && m->requiretls))
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (on && has_tls_required_field(m))
+    return SMTPC_ERR_INVALID_STATE; /* RFC 8689 3: at most one */
+  m->tls_required_no = on != 0;
+  touch(m);
+  return SMTPC_OK;
+}
+
+int smtpc__msg_apply_requiretls(const smtpc_msg *m, smtpc_txn *t) {
+  return m->requiretls ? smtpc_txn_set_requiretls(t, 1) : SMTPC_OK;
+}
+
 int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t) {
   size_t i, j, n = smtpc_txn_rcpt_count(t);
   int rv;
@@ -596,6 +630,11 @@ int smtpc_msg_add_header(smtpc_msg *m, const char *name, const char *value) {
     if (smtpc__strcasecmp(name, reserved[i]) == 0)
       return SMTPC_ERR_BAD_ARGUMENT;
   if (smtpc__strncasecmp(name, "content-", 8) == 0)
+    return SMTPC_ERR_BAD_ARGUMENT;
+  /* the library writes TLS-Required itself (RFC 8689 3: at most one), and
+   * it contradicts REQUIRETLS */
+  if ((m->tls_required_no || m->requiretls) &&
+      smtpc__strcasecmp(name, "TLS-Required") == 0)
     return SMTPC_ERR_BAD_ARGUMENT;
   if ((rv = check_htext(value, 1)) != SMTPC_OK)
     return rv;

@@ -473,6 +473,8 @@ void smtpc__hw_message(smtpc__hw *h) {
   smtpc__hw_str(h, m->msgid);
   smtpc__hw_put(h, ">", 1);
   smtpc__hw_end(h);
+  if (m->tls_required_no)
+    smtpc__hw_str(h, "TLS-Required: No\r\n"); /* RFC 8689 3 */
   for (i = 0; i < m->nfields; i++) {
     const char *v = m->fields[i].value;
     smtpc__hw_field(h, m->fields[i].name);

@@ -158,7 +158,11 @@ struct smtpc_msg {
   char *dsn_envid;
   unsigned dsn_flags;
   unsigned dsn_notify; /* for every recipient not named */
-  size_t bufsize;      /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
+  /* RFC 8689: REQUIRETLS for the envelope, or the header field
+   * "TLS-Required: No"; never both */
+  int requiretls;
+  int tls_required_no;
+  size_t bufsize; /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
   char rnd[SMTPC__MIME_RND_LEN + 1];
   int have_rnd;
   /* the program, built by smtpc_msg_body() when stale */

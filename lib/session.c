@@ -73,6 +73,15 @@ static void arm(smtpc_session *s, unsigned ms) {
     s->io.set_timeout(s->io.ctx, ms);
 }
 
+/* 1 if a new MAIL must wait for this reply: all but those that end a
+ * message or clean up after one, and the envelope of a message whose body
+ * went ahead (its BDAT LAST leaves before the next MAIL, so no reply can
+ * put the next envelope inside a message: the danger of DATA's 354). */
+static int ex_blocks(ex_kind kind, const smtpc_txn *t) {
+  return kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK &&
+         !(t != NULL && TXN_AHEAD(t));
+}
+
 static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
                        size_t idx) {
   expect *e;
@@ -100,8 +109,7 @@ static int push_expect(smtpc_session *s, ex_kind kind, smtpc_txn *t,
   e = &s->ex[s->ex_len++];
   if (t != NULL)
     t->pending++;
-  if (kind != EX_DATA_END && kind != EX_RSET_TXN && kind != EX_RSET_CHECK)
-    s->blocking++;
+  s->blocking += (size_t)ex_blocks(kind, t);
   e->kind = kind;
   e->t = t;
   e->idx = idx;
@@ -117,6 +125,8 @@ static int compose_mail(smtpc_session *s, smtpc_txn *t) {
   mp.smtputf8 = t->smtputf8;
   mp.ret = 0;
   mp.envid = NULL;
+  if (TXN_RTLS(t) != NULL)
+    return t->rtls->mail(s, t, &mp, from);
   if (t->dsn_sent)
     return t->dsn->mail(s, t, &mp, from);
   return smtpc__cmd_mail_plain(&s->out, &s->mem, from, &mp);
@@ -133,6 +143,7 @@ static int dsn_mail(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
                     const char *from) {
   mp->ret = (int)t->ret;
   mp->envid = t->envid;
+  mp->requiretls = 0;
   return smtpc__cmd_mail(&s->out, &s->mem, from, mp);
 }
 
@@ -232,10 +243,14 @@ static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
   if (t->phase == TP_DONE)
     return;
   leave_queued(s, t);
+  if (t->phase != TP_QUEUED)
+    INFLIGHT_SUB(s);
   t->status = status;
   t->phase = TP_DONE;
-  if (s->body_txn == t)
+  if (s->body_txn == t) {
     s->body_txn = NULL;
+    s->bdat_held = 0; /* a chunk held for the envelope is dropped */
+  }
   unlink_txn(s, t);
   t->s = NULL;
   if (!t->caller_owned && t->pending == 0)
@@ -308,6 +323,26 @@ static void scan_body(const unsigned char *p, size_t n, size_t *maxline,
 
 static int use_pipelining(const smtpc_session *s) {
   return s->pipelining && (s->caps.flags & SMTPC__CAP_PIPELINING);
+}
+
+static int begin_body(smtpc_session *s, smtpc_txn *t) {
+  t->phase = TP_BODY;
+  if (!TXN_AHEAD(t)) /* else the step stays with the envelope's replies */
+    t->step = SMTPC_STEP_BODY;
+  s->body_txn = t;
+  smtpc__dot_init(&s->dot, t->reject8);
+  s->dot.nostuff = TXN_BDAT(t);
+  s->chunk_len = s->chunk_off = 0;
+  s->bdat_len = 0;
+  s->bdat_held = 0;
+  arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]);
+  return SMTPC_OK;
+}
+
+/* 1 while replies to the envelope of a body that went ahead are awaited
+ * (every RCPT of such a message went in its first group). */
+static int envelope_pending(const smtpc_txn *t) {
+  return t->answered < t->nrcpt;
 }
 
 /* Composes the next group of RCPT commands: with PIPELINING up to
@@ -414,6 +449,10 @@ static int check_intl(smtpc_session *s, smtpc_txn *t, int has8) {
   smtpc__txn_free_wire(t); /* a transaction retried on a new connection */
   t->smtputf8 = 0;
   t->dsn_sent = 0;
+  if (TXN_RTLS(t) != NULL && (rv = t->rtls->check(s, t)) != SMTPC_OK) {
+    txn_complete(s, t, rv);
+    return SMTPC_OK;
+  }
   if (c->flags & SMTPC__CAP_SMTPUTF8) {
     t->smtputf8 = hdr8 || t->utf8 != 0;
   } else if (hdr8 || (t->utf8 & SMTPC__UTF8_LOCAL)) {
@@ -505,17 +544,29 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
 #ifndef SMTPC_NO_CHUNKING
   t->bdat =
       s->chunking && s->bdat_ops != NULL && (c->flags & SMTPC__CAP_CHUNKING);
+  /* With PIPELINING the body may follow its envelope at once (RFC 3030
+   * 4.2): all of it when it fits in one chunk, else its first chunk waits
+   * in memory for the replies, so a refused envelope costs no data. */
+  t->ahead = t->bdat && pipe && t->nrcpt <= RCPT_GROUP;
 #endif
 
+  if (TXN_AHEAD(t) && s->inflight > 0)
+    /* the outcome of an earlier message is not known yet, and after a
+     * failed BDAT "RSET MUST be issued ... before additional commands"
+     * (RFC 3030 2): so one goes before every MAIL that follows one */
+    s->need_rset = 1;
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
     return rv;
   t->phase = TP_ENVELOPE;
   t->step = SMTPC_STEP_MAIL;
-  if (pipe)
-    return send_rcpt_group(s, t);
-  return SMTPC_OK;
+  INFLIGHT_ADD(s);
+  if (!pipe)
+    return SMTPC_OK;
+  if ((rv = send_rcpt_group(s, t)) != SMTPC_OK || !TXN_AHEAD(t))
+    return rv;
+  return begin_body(s, t);
 }
 
 /* The next transaction whose envelope has not been sent. */
@@ -533,7 +584,7 @@ static int start_queued(smtpc_session *s) {
      * failed) a new MAIL could end up inside a message if DATA were
      * answered 354.  Only end-of-data or RSET replies may be on their way
      * (s->blocking counts the others). */
-    if (s->body_txn != NULL || s->blocking > 0)
+    if (s->body_txn != NULL || s->blocking > 0 || WINDOW_FULL(s))
       return SMTPC_OK;
     if (s->ex_len > s->ex_head && !use_pipelining(s))
       return SMTPC_OK; /* without pipelining wait for every reply */
@@ -581,9 +632,37 @@ static int session_secure(const smtpc_session *s) {
   if (!s->have_io)
     return 0;
   if (s->io.is_secure != NULL)
-    return s->io.is_secure(s->io.ctx) == 1;
+    return s->io.is_secure(s->io.ctx) > 0; /* 2: encrypted, unverified */
   return s->tls_up;
 }
+
+/* REQUIRETLS (RFC 8689 4.2.1): MAIL carries it only over TLS with a
+ * verified certificate (a transport reporting 2, encrypted but unverified,
+ * does not qualify) and when the EHLO after TLS offers it (what came
+ * before TLS was forgotten); otherwise the message MUST NOT be sent. */
+static int rtls_check(smtpc_session *s, smtpc_txn *t) {
+  t->rtls_sent = 0; /* a transaction retried on a new connection */
+  if (!session_secure(s) ||
+      (!s->mem_mode && s->io.is_secure != NULL &&
+       s->io.is_secure(s->io.ctx) != 1) ||
+      smtpc__caps_params(&s->caps, "REQUIRETLS") == NULL)
+    return SMTPC_ERR_REQUIRETLS_UNAVAILABLE;
+  t->rtls_sent = 1;
+  return SMTPC_OK;
+}
+
+/* MAIL with REQUIRETLS after any DSN parameters. */
+static int rtls_mail(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+                     const char *from) {
+  if (t->dsn_sent) {
+    mp->ret = (int)t->ret;
+    mp->envid = t->envid;
+  }
+  mp->requiretls = 1;
+  return smtpc__cmd_mail(&s->out, &s->mem, from, mp);
+}
+
+const smtpc__rtls_ops smtpc__session_rtls = {rtls_check, rtls_mail};
 
 /* 1 if the transport can be upgraded after STARTTLS. */
 static int can_starttls(const smtpc_session *s) {
@@ -800,23 +879,11 @@ static int unsolicited(smtpc_session *s) {
 
 static int after_txn_failure(smtpc_session *s, smtpc_txn *t, int status) {
   /* MAIL was accepted, so the server holds a transaction: RSET it before
-   * the next MAIL (RFC 5321 4.1.1.5). */
-  if (t->mail_ok)
+   * the next MAIL (RFC 5321 4.1.1.5) -- unless a later message already
+   * went out, which start_txn() sent behind an RSET. */
+  if (t->mail_ok && !LATER_IN_FLIGHT(s))
     s->need_rset = 1;
   txn_complete(s, t, status);
-  return SMTPC_OK;
-}
-
-static int begin_body(smtpc_session *s, smtpc_txn *t) {
-  t->phase = TP_BODY;
-  t->step = SMTPC_STEP_BODY;
-  s->body_txn = t;
-  smtpc__dot_init(&s->dot, t->reject8);
-  s->dot.nostuff = TXN_BDAT(t);
-  s->chunk_len = s->chunk_off = 0;
-  s->bdat_len = 0;
-  s->bdat_out = 0;
-  arm(s, s->timeouts[SMTPC_TIMEOUT_DATA_BLOCK]);
   return SMTPC_OK;
 }
 
@@ -917,10 +984,15 @@ static int on_rcpt(smtpc_session *s, smtpc_txn *t, size_t idx, smtpc_reply *r) {
     return SMTPC_OK; /* more replies of this group to come */
   if (t->rcpt_sent < t->nrcpt)
     return send_rcpt_group(s, t);
-  if (TXN_BDAT(t)) { /* every envelope reply is in: the chunks may go */
-    if (t->accepted == 0)
+  if (TXN_BDAT(t)) {      /* every envelope reply is in: the chunks may go */
+    if (t->accepted == 0) /* data already sent gets a refusal, counted */
       return after_txn_failure(s, t, SMTPC_ERR_NO_RECIPIENTS);
-    return begin_body(s, t);
+    if (!TXN_AHEAD(t))
+      return begin_body(s, t);
+    if (s->body_txn == t)
+      s->bdat_held = 0; /* a held chunk may go now */
+    t->step = t->phase == TP_END ? SMTPC_STEP_DATA_END : SMTPC_STEP_BODY;
+    return SMTPC_OK;
   }
   if (use_pipelining(s)) {
     t->step = SMTPC_STEP_DATA;
@@ -956,6 +1028,10 @@ static int on_data(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
 static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
   int rv;
   smtpc__txn_set_final(t, r);
+  if (TXN_BDAT(t) && r->code / 100 != 2 && !LATER_IN_FLIGHT(s))
+    /* RFC 3030 2: after a failed BDAT, LAST included, RSET MUST come
+     * before more commands (a later message went behind one already) */
+    s->need_rset = 1;
   if (t->accepted == 0) {
     txn_complete(s, t, SMTPC_ERR_NO_RECIPIENTS);
   } else if (r->code / 100 == 2) {
@@ -973,8 +1049,6 @@ static int on_data_end(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
  * indeterminate), the replies to chunks already in flight are only
  * counted, and RSET comes before the next MAIL. */
 static int on_bdat(smtpc_session *s, smtpc_txn *t, smtpc_reply *r) {
-  if (s->bdat_out > 0)
-    s->bdat_out--;
   if (r->code / 100 == 2)
     return SMTPC_OK;
   smtpc__txn_set_final(t, r);
@@ -1186,7 +1260,8 @@ static int emit_chunk(smtpc_session *s, smtpc_txn *t, int last) {
     trace(s, SMTPC_TRACE_INFO, note, n > 0 ? (size_t)n : 0);
   }
   t->phase = TP_END;
-  t->step = SMTPC_STEP_DATA_END;
+  if (!envelope_pending(t))
+    t->step = SMTPC_STEP_DATA_END;
   s->body_txn = NULL;
   return SMTPC_OK;
 }
@@ -1194,7 +1269,8 @@ static int emit_chunk(smtpc_session *s, smtpc_txn *t, int last) {
 /* 1 while a BDAT body may not send another chunk before a reply. */
 SMTPC__ALWAYS_INLINE int bdat_window_full(const smtpc_session *s) {
   return s->body_txn != NULL && TXN_BDAT(s->body_txn) &&
-         s->bdat_out >= (use_pipelining(s) ? BDAT_WINDOW : 1u);
+         (s->bdat_held ||
+          s->bdat_out >= (use_pipelining(s) ? BDAT_WINDOW : 1u));
 }
 
 /* The body in BDAT chunks: each chunk is filled with the encoded body (line
@@ -1233,8 +1309,13 @@ static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
     }
     /* a body in memory that ended with this chunk needs no empty LAST */
     if (!last && t->body.read == NULL && t->body_off == t->body.len &&
-        s->bdat_chunk - s->bdat_len >= 2)
+        s->bdat_chunk - s->bdat_len >=
+            (s->dot.cr || !s->dot.bol ? 2u : 0u)) /* the final line end */
       last = 1;
+    if (!last && envelope_pending(t)) {
+      s->bdat_held = 1; /* the first chunk waits for the envelope */
+      return SMTPC_OK;
+    }
     if (last)
       s->bdat_len += smtpc__dot_finish(&s->dot, s->bdat + s->bdat_len);
     if ((rv = emit_chunk(s, t, last)) != SMTPC_OK || last)
@@ -1303,7 +1384,7 @@ static int read_reply(smtpc_session *s) {
      * transaction; after QUIT it is the normal end. */
     if (e.kind == EX_OP && s->op == OP_QUIT) {
       s->ex_head++;
-      s->blocking--;
+      s->blocking--; /* QUIT blocks */
       s->op_result = SMTPC_OK;
       return SMTPC_OK;
     }
@@ -1315,8 +1396,9 @@ static int read_reply(smtpc_session *s) {
   s->last = r;
   trace_reply(s, r);
   s->ex_head++;
-  if (e.kind != EX_DATA_END && e.kind != EX_RSET_TXN && e.kind != EX_RSET_CHECK)
-    s->blocking--;
+  s->blocking -= (size_t)ex_blocks(e.kind, e.t);
+  if (e.kind == EX_BDAT && s->bdat_out > 0)
+    s->bdat_out--; /* also for a transaction that already failed */
   rv = handle_reply(s, &e, r);
   release_txn(e.t);
   return rv;
@@ -1359,6 +1441,20 @@ static int engine(smtpc_session *s, const int *goal) {
       return s->fatal;
     if (++rounds > 1000000u)
       return fail_session(s, SMTPC_ERR_INTERNAL); /* cannot happen */
+    if (s->body_txn != NULL && !bdat_window_full(s) &&
+        smtpc__buf_avail(&s->out) < s->out_high) {
+      /* body bytes join the commands before them in one write: an
+       * envelope and the BDAT chunk behind it leave in one flight */
+      if ((rv = pump_body(s)) != SMTPC_OK)
+        return rv;
+      if (s->body_txn == NULL && s->ph != PH_BROKEN) {
+        /* RFC 2920 3.1: the next envelope may share the flight of this
+         * body's end. */
+        if ((rv = start_queued(s)) != SMTPC_OK)
+          return fail_session(s, rv);
+      }
+      continue;
+    }
     if (smtpc__buf_avail(&s->out) > 0) {
       if (s->body_txn == NULL && s->ex_len > s->ex_head &&
           s->armed_seq != s->ex[s->ex_head].seq) {
@@ -1371,17 +1467,6 @@ static int engine(smtpc_session *s, const int *goal) {
     }
     if (s->ph == PH_HANDSHAKE)
       return SMTPC__NEED_TLS;
-    if (s->body_txn != NULL && !bdat_window_full(s)) {
-      if ((rv = pump_body(s)) != SMTPC_OK)
-        return rv;
-      if (s->body_txn == NULL && s->ph != PH_BROKEN) {
-        /* RFC 2920 3.1: the next envelope may share the flight of this
-         * body's end. */
-        if ((rv = start_queued(s)) != SMTPC_OK)
-          return fail_session(s, rv);
-      }
-      continue;
-    }
     if (s->ex_len > s->ex_head) {
       if ((rv = read_reply(s)) != SMTPC_OK)
         return rv;
@@ -1465,6 +1550,7 @@ int smtpc_session_new(smtpc_session **out, const smtpc_mem *mem) {
   s->body_chunk = BODY_CHUNK;
 #ifndef SMTPC_NO_CHUNKING
   s->bdat_chunk = BDAT_CHUNK;
+  s->window = MESSAGE_WINDOW;
 #endif
   s->ph = PH_NEW;
   s->security = SMTPC_SECURITY_NONE; /* zero would be STARTTLS required */

@@ -18,12 +18,38 @@
  * wasted bytes; without PIPELINING each chunk waits for its reply. */
 #define BDAT_WINDOW 4
 
+/* Messages in flight at once by default (SMTPC_LIMIT_MESSAGE_WINDOW): with
+ * PIPELINING and BDAT a message needs no reply before the next one's MAIL
+ * (RFC 2920 3.1 lists DATA, not BDAT, as a command to wait after), so a
+ * queue of small messages leaves in one flight. */
+#define MESSAGE_WINDOW 16
+
 /* -DSMTPC_NO_CHUNKING (small targets): no BDAT; the engine's BDAT branches
  * compile away and SMTPC_FLAG_CHUNKING is refused. */
+/* Without BDAT no body goes ahead of its envelope's replies, so at most
+ * two messages are ever in flight and the window is not tracked. */
 #ifdef SMTPC_NO_CHUNKING
 #define TXN_BDAT(t) ((void)(t), 0)
+#define TXN_AHEAD(t) ((void)(t), 0)
+#define INFLIGHT_ADD(s) ((void)(s))
+#define INFLIGHT_SUB(s) ((void)(s))
+#define WINDOW_FULL(s) ((void)(s), 0)
+#define LATER_IN_FLIGHT(s) ((void)(s), 0)
 #else
 #define TXN_BDAT(t) ((t)->bdat)
+#define TXN_AHEAD(t) ((t)->ahead)
+#define INFLIGHT_ADD(s) ((s)->inflight++)
+#define INFLIGHT_SUB(s) ((s)->inflight -= (s)->inflight > 0)
+#define WINDOW_FULL(s) ((s)->inflight >= (s)->window)
+#define LATER_IN_FLIGHT(s) ((s)->inflight > 1)
+#endif
+
+/* -DSMTPC_NO_REQUIRETLS (small targets): the engine's two REQUIRETLS hooks
+ * compile away and smtpc_txn_set_requiretls() refuses. */
+#ifdef SMTPC_NO_REQUIRETLS
+#define TXN_RTLS(t) ((void)(t), (const struct smtpc__rtls_ops *)0)
+#else
+#define TXN_RTLS(t) ((t)->rtls)
 #endif
 
 /* What a pending reply answers. */
@@ -92,6 +118,7 @@ struct smtpc_txn {
   int reject8;      /* fail on an 8-bit octet (no 8BITMIME declared) */
   int caller_owned; /* the caller holds a pointer */
   int bdat;         /* the body goes in BDAT chunks (RFC 3030) */
+  int ahead;        /* BDAT body started before the envelope's replies */
   unsigned utf8;    /* SMTPC__UTF8_* of every address, ORed */
   int smtputf8;     /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a
@@ -110,6 +137,10 @@ struct smtpc_txn {
    * its encoders */
   const struct smtpc__dsn_ops *dsn;
   char **orcpt; /* per recipient as given, or NULL (the RCPT address) */
+  /* REQUIRETLS (RFC 8689): &smtpc__session_rtls when asked for with
+   * smtpc_txn_set_requiretls(), else NULL (none of it linked) */
+  const struct smtpc__rtls_ops *rtls;
+  int rtls_sent; /* MAIL carried REQUIRETLS */
 };
 
 /* The AUTH steps of session.c, installed by smtpc_session_set_auth(). */
@@ -167,6 +198,9 @@ struct smtpc_session {
   unsigned char *bdat; /* the BDAT chunk being filled (bdat_chunk octets) */
   size_t bdat_len, bdat_chunk;
   unsigned bdat_out; /* BDAT chunks sent, replies awaited */
+  int bdat_held;     /* a full chunk waits for the envelope's replies */
+  size_t inflight;   /* transactions past QUEUED and not yet DONE */
+  size_t window;     /* most transactions in flight at once */
 
   int used;          /* a run() has completed on this connection */
   int need_check;    /* send a health-check RSET before the next MAIL */
@@ -224,6 +258,16 @@ typedef struct smtpc__dsn_ops {
   int (*rcpt)(smtpc_session *s, smtpc_txn *t, size_t idx, const char *to);
 } smtpc__dsn_ops;
 extern const smtpc__dsn_ops smtpc__session_dsn;
+
+/* REQUIRETLS (session.c): check decides before MAIL whether the
+ * transaction may go (SMTPC_OK) or completes with the error returned;
+ * mail composes MAIL with the parameter. */
+typedef struct smtpc__rtls_ops {
+  int (*check)(smtpc_session *s, smtpc_txn *t);
+  int (*mail)(smtpc_session *s, smtpc_txn *t, smtpc__mail_params *mp,
+              const char *from);
+} smtpc__rtls_ops;
+extern const smtpc__rtls_ops smtpc__session_rtls;
 
 /* ---- txn.c ----------------------------------------------------------------- */
 

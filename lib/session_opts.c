@@ -83,6 +83,13 @@ int smtpc_session_set_limit(smtpc_session *s, smtpc_limit which, size_t value) {
       return SMTPC_ERR_INVALID_ARGUMENT;
     s->parser.max_lines = value;
     return SMTPC_OK;
+#ifndef SMTPC_NO_CHUNKING
+  case SMTPC_LIMIT_MESSAGE_WINDOW:
+    if (value < 1 || value > 4096)
+      return SMTPC_ERR_INVALID_ARGUMENT;
+    s->window = value;
+    return SMTPC_OK;
+#endif
   case SMTPC_LIMIT_READ_BUFFER:
   case SMTPC_LIMIT_WRITE_BUFFER:
   case SMTPC_LIMIT_BODY_CHUNK:

@@ -211,10 +211,11 @@ typedef struct smtpc__mail_params {
   int smtputf8;      /* SMTPUTF8 */
   int ret;           /* smtpc_dsn_ret: RET=FULL / RET=HDRS, or none */
   const char *envid; /* ENVID=xtext (checked), or NULL */
+  int requiretls;    /* REQUIRETLS (RFC 8689) */
 } smtpc__mail_params;
 
 /* Appends "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME][ SMTPUTF8][ RET=..]
- * [ ENVID=..]\r\n" and "RCPT TO:<to>[ NOTIFY=..][ ORCPT=orcpt]\r\n"
+ * [ ENVID=..][ REQUIRETLS]\r\n" and "RCPT TO:<to>[ NOTIFY=..][ ORCPT=orcpt]\r\n"
  * (notify: SMTPC_NOTIFY_* bits, 0 for none; orcpt already encoded, or
  * NULL).  The addresses are not checked here: the caller has had them pass
  * smtpc__check_mailbox() (smtpc_session_queue() checks every address of a
@@ -223,8 +224,9 @@ int smtpc__cmd_mail(smtpc__buf *out, const smtpc_mem *m, const char *from,
                     const smtpc__mail_params *mp);
 int smtpc__cmd_rcpt(smtpc__buf *out, const smtpc_mem *m, const char *to,
                     unsigned notify, const char *orcpt);
-/* The same without the DSN parameters (mp->ret and mp->envid are ignored):
- * what the session links when no DSN is asked for. */
+/* The same without the DSN and REQUIRETLS parameters (mp->ret, mp->envid
+ * and mp->requiretls are ignored): what the session links when neither is
+ * asked for. */
 int smtpc__cmd_mail_plain(smtpc__buf *out, const smtpc_mem *m, const char *from,
                           const smtpc__mail_params *mp);
 int smtpc__cmd_rcpt_plain(smtpc__buf *out, const smtpc_mem *m, const char *to);
@@ -354,6 +356,8 @@ void smtpc__session_drop_last(smtpc_session *s);
 int smtpc__msg_apply_dsn(smtpc_msg *m, smtpc_txn *t);
 /* 1 if m asks for DSN. */
 int smtpc__msg_dsn_asked(const smtpc_msg *m);
+/* Asks REQUIRETLS on t when m does (smtpc_msg_set_requiretls()). */
+int smtpc__msg_apply_requiretls(const smtpc_msg *m, smtpc_txn *t);
 /* Completes t, queued and not started, with status: nothing is sent. */
 void smtpc__session_cancel(smtpc_session *s, smtpc_txn *t, int status);
 

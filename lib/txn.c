@@ -178,6 +178,26 @@ int smtpc_txn_dsn_sent(const smtpc_txn *t) { return t != NULL && t->dsn_sent; }
 
 int smtpc_txn_smtputf8(const smtpc_txn *t) { return t != NULL && t->smtputf8; }
 
+/* ---- REQUIRETLS (RFC 8689) ------------------------------------------------
+ * Through a pointer like DSN: a program that never asks links none of it. */
+
+int smtpc_txn_set_requiretls(smtpc_txn *t, int on) {
+  if (t == NULL)
+    return SMTPC_ERR_INVALID_ARGUMENT;
+  if (!txn_settable(t))
+    return SMTPC_ERR_INVALID_STATE;
+#ifdef SMTPC_NO_REQUIRETLS
+  return on ? SMTPC_ERR_NOT_SUPPORTED : SMTPC_OK;
+#else
+  t->rtls = on ? &smtpc__session_rtls : NULL;
+  return SMTPC_OK;
+#endif
+}
+
+int smtpc_txn_requiretls(const smtpc_txn *t) {
+  return t != NULL && t->rtls_sent;
+}
+
 /* Keeps r as the transaction's final reply (a reference, not a copy). */
 void smtpc__txn_set_final(smtpc_txn *t, smtpc_reply *r) {
   smtpc__reply_free(&t->mem, t->final);

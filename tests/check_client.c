@@ -74,7 +74,9 @@ static const char *const all_specs[] = {
     "ok+pool", "421-mail2", "reject-mail-354", "close-after-eod+pool",
     "close-eod2", "421-eod", "close-idle-300", "close-idle-300+rset",
     "421-idle", "slow-eod+max", "slow-eod+wait", "ok+rate", "ok+norate",
-    "ok+poolsetup", "stall-quit", "ok+idleclose"};
+    "ok+poolsetup", "stall-quit", "ok+idleclose",
+    /* REQUIRETLS refused in clear text */
+    "ok+rtls", "ok+rtlspool"};
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
 /* Counts the log lines of scenario `spec` (any of its connections when
@@ -532,6 +534,17 @@ START_TEST(test_setup_refused) {
   ck_assert_msg(rv == SMTPC_ERR_INVALID_ARGUMENT || rv == SMTPC_ERR_BAD_ADDRESS,
                 "no recipient: %s", tf_err_name(rv));
   ck_assert_int_eq(smtpc_result_stage(R), SMTPC_STAGE_SETUP);
+  smtpc_result_free(R);
+  R = NULL;
+
+  /* REQUIRETLS and TLS-Required: No never both (RFC 8689 4.3) */
+  m = mail_from("s@client.test");
+  m.version = 2;
+  m.requiretls = 1;
+  m.tls_required_no = 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_INVALID_ARGUMENT, SMTPC_STAGE_SETUP,
+         SMTPC_RETRY_PERMANENT, "exclusive");
   smtpc_result_free(R);
   R = NULL;
 
@@ -1019,6 +1032,55 @@ START_TEST(test_pool_reuse) {
   ck_assert_int_eq(log_count(LOG, "ok+pool", 1, "C QUIT", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "ok+pool", 1, "END quit", NULL), 1);
   ck_assert_int_eq(log_count(LOG, "ok+pool", 0, "VIOLATION", NULL), 0);
+}
+END_TEST
+
+/* REQUIRETLS (RFC 8689) over clear text: refused before MAIL, through
+ * smtpc_send() (smtpc_mail version 2) and through the pool
+ * (smtpc_msg_set_requiretls()), where the connection then takes the next
+ * message. */
+START_TEST(test_send_requiretls_plain) {
+  smtpc_client_config cfg = cfg_for("ok+rtls");
+  smtpc_mail m = mail_from("alice@client.test");
+  int rv;
+  m.version = 2;
+  m.requiretls = 1;
+  rv = smtpc_send(&cfg, &m, &R);
+  EXPECT(rv, R, SMTPC_ERR_REQUIRETLS_UNAVAILABLE, SMTPC_STAGE_SEND,
+         SMTPC_RETRY_PERMANENT, "REQUIRETLS");
+  ck_assert_int_eq(smtpc_txn_requiretls(smtpc_result_txn(R)), 0);
+  hold_log(log_wait_ends("ok+rtls", 1));
+  ck_assert_int_eq(log_count(LOG, "ok+rtls", 1, "C MAIL", NULL), 0);
+  ck_assert_int_eq(log_count(LOG, "ok+rtls", 1, "C QUIT", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+rtls", 0, "VIOLATION", NULL), 0);
+}
+END_TEST
+
+START_TEST(test_pool_requiretls_plain) {
+  smtpc_msg *msg = NULL;
+  int rv;
+  POOL = pool_for("ok+rtlspool", 1, 0, 0);
+  ck_assert_int_eq(smtpc_msg_new(&msg, NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_from(msg, NULL, "rtls@client.test"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_add_to(msg, NULL, "to1@rcpt.test"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_text(msg, "hi\n", SIZE_MAX), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_requiretls(msg, 1), SMTPC_OK);
+  rv = smtpc_pool_send_msg(POOL, msg, 5000, &R);
+  EXPECT(rv, R, SMTPC_ERR_REQUIRETLS_UNAVAILABLE, SMTPC_STAGE_SEND,
+         SMTPC_RETRY_PERMANENT, "REQUIRETLS");
+  smtpc_result_free(R);
+  R = NULL;
+  ck_assert_int_eq(smtpc_msg_set_requiretls(msg, 0), SMTPC_OK);
+  rv = smtpc_pool_send_msg(POOL, msg, 5000, &R);
+  EXPECT(rv, R, SMTPC_OK, SMTPC_STAGE_DONE, SMTPC_RETRY_NONE, "accepted: ");
+  smtpc_msg_free(msg);
+  smtpc_pool_free(POOL);
+  POOL = NULL;
+  hold_log(log_wait_ends("ok+rtlspool", 1));
+  ck_assert_int_eq(log_count(LOG, "ok+rtlspool", 0, "CONNECT", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+rtlspool", 1, "C MAIL", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+rtlspool", 1, "ACCEPTED", NULL), 1);
+  ck_assert_int_eq(log_count(LOG, "ok+rtlspool", 0, "VIOLATION", NULL), 0);
 }
 END_TEST
 
@@ -1615,6 +1677,7 @@ static Suite *client_suite(void) {
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_test(tc, test_send_ok);
   tcase_add_test(tc, test_send_msg_twice);
+  tcase_add_test(tc, test_send_requiretls_plain);
   tcase_add_test(tc, test_setup_refused);
   tcase_add_test(tc, test_greeting_554);
   tcase_add_test(tc, test_greeting_421);
@@ -1644,6 +1707,7 @@ static Suite *client_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_test(tc, test_pool_reuse);
+  tcase_add_test(tc, test_pool_requiretls_plain);
   tcase_add_test(tc, test_pool_close_idle);
   tcase_add_test(tc, test_pool_421_retried);
   tcase_add_test(tc, test_pool_354_after_refused_mail);

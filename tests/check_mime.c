@@ -2496,6 +2496,62 @@ END_TEST
  * ----------------------------------------------------------------------------
  */
 
+/* RFC 8689 3: "TLS-Required: No" after Message-ID, once; REQUIRETLS and
+ * the field never both; a caller's TLS-Required field is refused while
+ * either is on. */
+START_TEST(tls_required_no) {
+  smtpc_msg *m = new_msg();
+  tu_bytes out = {0};
+  static const char want[] = "Date: Tue, 14 Nov 2023 23:13:20 +0100\r\n"
+                             "From: Alice Example <alice@example.org>\r\n"
+                             "To: x@example.org\r\n"
+                             "Subject: t\r\n"
+                             "Message-ID: <id@example.org>\r\n"
+                             "TLS-Required: No\r\n"
+                             "MIME-Version: 1.0\r\n";
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "x@example.org"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_subject(m, "t"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_message_id(m, "id@example.org"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_text(m, "hi\r\n", 4), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(NULL, 1),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_requiretls(NULL, 1),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(m, 1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(m, 1), SMTPC_OK); /* once */
+  body_bytes(m, 4096, &out);
+  ck_assert_uint_ge(out.n, sizeof want - 1);
+  ck_assert_mem_eq(out.p, want, sizeof want - 1);
+  /* never both, whichever comes second */
+  ck_assert_int_eq(smtpc_msg_set_requiretls(m, 1), SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_add_header(m, "TLS-Required", "No"),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_add_header(m, "tls-required", "No"),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  /* off: no field, and REQUIRETLS may be asked */
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(m, 0), SMTPC_OK);
+  tu_bytes_free(&out);
+  body_bytes(m, 4096, &out);
+  ck_assert(!contains(&out, "TLS-Required"));
+  ck_assert_int_eq(smtpc_msg_set_requiretls(m, 1), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(m, 1),
+                   SMTPC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(smtpc_msg_add_header(m, "TLS-Required", "No"),
+                   SMTPC_ERR_BAD_ARGUMENT);
+  tu_bytes_free(&out);
+  body_bytes(m, 4096, &out); /* REQUIRETLS is envelope only */
+  ck_assert(!contains(&out, "TLS-Required"));
+  ck_assert_int_eq(smtpc_msg_set_requiretls(m, 0), SMTPC_OK);
+  /* a caller's own field, added first, blocks both options */
+  ck_assert_int_eq(smtpc_msg_add_header(m, "TLS-Required", "No"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_tls_required_no(m, 1),
+                   SMTPC_ERR_INVALID_STATE);
+  ck_assert_int_eq(smtpc_msg_set_requiretls(m, 1), SMTPC_ERR_INVALID_STATE);
+  tu_bytes_free(&out);
+  smtpc_msg_free(m);
+}
+END_TEST
+
 static Suite *mime_suite(void) {
   Suite *s = suite_create("mime");
   TCase *tc = tcase_create("golden");
@@ -2548,6 +2604,7 @@ static Suite *mime_suite(void) {
   tcase_add_test(tc, utf8_refusals);
   tcase_add_test(tc, idna_builtin);
   tcase_add_test(tc, dsn_settings);
+  tcase_add_test(tc, tls_required_no);
   tcase_add_test(tc, filename_params);
   tcase_add_test(tc, guess_types);
   suite_add_tcase(s, tc);

@@ -36,6 +36,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 top=$PWD
 export PATH=$PATH:/usr/sbin:/sbin # postfix, saslpasswd2
 export AM_COLOR_TESTS=no
+# npm packages (.ci/run: npm ci) for tests/interop_requiretls.sh, also in
+# the builds of the tarball, which holds no node_modules
+export SMTPC_NODE_DIR=$top/tests/node
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 passed=0 failed=0 skipped=0

@@ -84,6 +84,20 @@ check "--message and --subject together: usage error (exit 64)" \
 check "--dry-run --message prints the finished message as given" \
     run 0 --dry-run --from a@example.test --to b@example.test --message "$work/t.txt"
 check "the finished message is printed byte for byte" cmp -s "$work/out" "$work/t.txt"
+check "--tls-required-no writes the field once, after Message-ID" \
+    run 0 --dry-run --from a@example.test --to b@example.test --subject s --text "$work/t.txt" --tls-required-no
+check "TLS-Required: No follows Message-ID, no MAIL parameter" \
+    bash -c "grep -A1 '^Message-ID: ' '$work/out' | tail -n 1 | grep -qx \$'TLS-Required: No\r' && [[ \$(grep -c '^TLS-Required:' '$work/out') == 1 ]] && ! grep -q REQUIRETLS '$work/err'"
+check "--requiretls: the dry run shows the MAIL parameter, no field" \
+    run 0 --dry-run --from a@example.test --to b@example.test --subject s --text "$work/t.txt" --requiretls
+check "MAIL FROM ends with REQUIRETLS" \
+    bash -c "grep -qx 'smtpc: dry run: MAIL FROM:<a@example.test> REQUIRETLS' '$work/err' && ! grep -q '^TLS-Required' '$work/out'"
+check "--requiretls with --tls-required-no: usage error (exit 64)" \
+    run 64 --dry-run --from a@example.test --to b@example.test --subject s --text "$work/t.txt" --requiretls --tls-required-no
+check "--tls-required-no with --message: usage error (exit 64)" \
+    run 64 --dry-run --from a@example.test --to b@example.test --message "$work/t.txt" --tls-required-no
+check "--tls-required-no with --header TLS-Required: usage error (exit 64)" \
+    run 64 --dry-run --from a@example.test --to b@example.test --subject s --text "$work/t.txt" --header 'TLS-Required: No' --tls-required-no
 check "a CR/LF in a header value is refused (exit 64)" \
     run 64 --dry-run --from a@example.test --to b@example.test --subject $'x\r\nBcc: evil@example.test' --text "$work/t.txt"
 

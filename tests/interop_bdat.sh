@@ -4,15 +4,18 @@
 # (tests/postfix-testbed.sh on 127.0.0.1, which offers CHUNKING by default):
 #   1. a 400,000-octet message in 64 KiB chunks: the exact BDAT lines, every
 #      chunk accepted, the message delivered byte for byte;
-#   2. three messages on one connection: each next MAIL leaves with the
-#      previous BDAT ... LAST (no round trip between messages), all three
+#   2. three messages on one connection: each next RSET and MAIL leave with
+#      the previous BDAT ... LAST (no round trip between messages), all
+#      three delivered intact;
+#   2b. ten 2,000-octet messages: all ten envelopes and their BDAT LAST
+#      chunks leave in one flight (RSET before each but the first), all
 #      delivered intact;
 #   3. smtpc_send() with smtpc_client_config.bdat (tests/client_send);
 #   4. CHUNKING discarded from EHLO: the same message goes with DATA;
 #   5. SIZE discarded and message_size_limit 200,000: Postfix refuses a
-#      chunk with 552 and discards the rest with 551; no BDAT leaves after
-#      the 552 arrives, RSET precedes the next MAIL, and the failure is
-#      reported (exit 69).
+#      chunk with 552 and discards the rest with 551; no BDAT of that
+#      message leaves after the 552 arrives, RSET precedes the next MAIL,
+#      and the failure is reported (exit 69).
 # TAP output; under CI=true a missing tool is a failure, not a skip.
 set -euo pipefail
 
@@ -72,12 +75,18 @@ check_lines() { # NAME WHAT EXPECTED-LINES
 # check_chunks NAME WHAT TOTAL TXNS: the client's BDAT lines, per transaction,
 # are chunks of 65534 to 65536 octets (the encoder leaves a chunk with up
 # to two octets unused rather than split a line end) and a last one with
-# LAST, adding up to TOTAL, in TXNS transactions; MAIL and RCPT exact.
+# LAST, adding up to TOTAL, in TXNS transactions; MAIL and RCPT exact; an
+# RSET between transactions (each MAIL leaves before the previous LAST is
+# answered, and RFC 3030 wants RSET after a failed BDAT).
 check_chunks() {
-    local name=$1 what=$2 total=$3 line sum=0 n=0 bad='' txns=0
+    local name=$1 what=$2 total=$3 line sum=0 n=0 bad='' txns=0 rsets=0
     while read -r line; do
         case $line in
         "MAIL FROM:<a@$D> SIZE=$total") sum=0 n=0 txns=$((txns + 1)) ;;
+        RSET) # before a MAIL that follows a LAST still unanswered
+            ((txns > 0 && sum == total)) || bad="RSET inside a transaction"
+            rsets=$((rsets + 1))
+            ;;
         "RCPT TO:<b@$D>") ;;
         BDAT\ *\ LAST)
             line=${line#BDAT }
@@ -93,10 +102,10 @@ check_chunks() {
         *) bad="unexpected '$line'" ;;
         esac
     done < <(client_lines "$name" | grep -vE '^(EHLO|QUIT)')
-    if [[ -z $bad ]] && ((txns == $4)); then
+    if [[ -z $bad ]] && ((txns == $4 && rsets == $4 - 1)); then
         ok "$what"
     else
-        not_ok "$what: ${bad:-$txns transactions}"
+        not_ok "$what: ${bad:-$txns transactions, $rsets RSET}"
         client_lines "$name" | sed 's/^/#   /' | head -n 20
     fi
 }
@@ -198,6 +207,35 @@ else
     not_ok "(2) ${#files[@]} messages delivered, expected 3"
 fi
 
+# ---------------------------------------------------------------- (2b)
+echo "# (2b) ten small messages in one flight"
+mkmsg 2000 "bdat-2b $uniq" "$work/m2b.eml"
+run m2b "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --bdat --repeat 10 --from "a@$D" --to "b@$D" --message "$work/m2b.eml"
+if ((rc == 0)); then ok "(2b) exit 0"; else not_ok "(2b) exit $rc"; fi
+# every client line up to the first reply after EHLO: 10 x (MAIL, RCPT,
+# BDAT 2000 LAST) with RSET before all but the first
+flight=$(sed -n '/^S: 250 CHUNKING/,$p' "$work/m2b.err" | sed -n '2,/^S: /p' |
+    grep '^C: ' | sed -E 's/^C: (MAIL|RCPT|RSET|BDAT 2000 LAST).*/\1/' | tr '\n' ' ')
+want="MAIL RCPT BDAT 2000 LAST "
+for _ in 2 3 4 5 6 7 8 9 10; do want+="RSET MAIL RCPT BDAT 2000 LAST "; done
+if [[ $flight == "$want" ]]; then
+    ok "(2b) all ten envelopes and their data left before the first reply"
+else
+    not_ok "(2b) first flight: $flight"
+fi
+n=$(grep -c '^S: 250 2.0.0 Ok: 2000 bytes queued as ' "$work/m2b.err" || true)
+if ((n == 10)); then ok "(2b) ten '250 2.0.0 Ok: 2000 bytes queued'"; else not_ok "(2b) $n accepted"; fi
+bash "$testbed" wait-mail "$pfx" 14 20 >/dev/null 2>&1 || true
+mapfile -t files < <(file_with_subject "bdat-2b $uniq")
+if ((${#files[@]} == 10)); then
+    ok "(2b) ten messages delivered"
+    same_message "(2b) the first" "${files[0]}" "$work/m2b.eml"
+    same_message "(2b) the last" "${files[9]}" "$work/m2b.eml"
+else
+    not_ok "(2b) ${#files[@]} messages delivered, expected 10"
+fi
+
 # ---------------------------------------------------------------- (3)
 echo "# (3) smtpc_send() with smtpc_client_config.bdat"
 run m3 "$SEND" --host 127.0.0.1 --port "$port" --tls none --trace --bdat \
@@ -233,14 +271,18 @@ bash "$testbed" postconf "$pfx" "message_size_limit = 200000" >/dev/null
 run m5 "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
     --trace --bdat --repeat 2 --from "a@$D" --to "b@$D" --message "$work/m1.eml"
 if ((rc == 69)); then ok "(5) exit 69"; else not_ok "(5) exit $rc, expected 69"; fi
-# after the 552 arrives, the next client line is RSET (chunks already in
-# flight may precede the 552 in the trace; none follows it)
-after=$(sed -n '/^S: 552 5.3.4 /,$p' "$work/m5.err" | grep '^C: ' | head -n 1 || true)
+# once a transaction's 552 has arrived no chunk of it follows (the 552 of
+# the k-th transaction: no BDAT after it unless a later MAIL went first),
+# and the second MAIL leaves behind an RSET
+after=$(awk '/^C: MAIL/ { m++; stop = 0 }
+    /^S: 552 / { r++; if (r == m) stop = 1 }
+    /^C: BDAT/ && stop { print; exit }' "$work/m5.err")
+prev=$(grep '^C: ' "$work/m5.err" | grep -B1 '^C: MAIL' | sed -n 4p)
 if grep -q '^S: 552 5.3.4 Chunk exceeds message size limit' "$work/m5.err" &&
-    [[ $after == "C: RSET" ]]; then
-    ok "(5) '552 5.3.4 Chunk exceeds message size limit', then RSET before anything else"
+    [[ -z $after && $prev == "C: RSET" ]]; then
+    ok "(5) '552 5.3.4 Chunk exceeds message size limit', no chunk after it, RSET before the next MAIL"
 else
-    not_ok "(5) after the 552: '${after:-nothing}'"
+    not_ok "(5) after the 552: '${after:-no BDAT}', before the 2nd MAIL: '$prev'"
 fi
 if grep -q '^S: 551 5.0.0 Discarded 65536 bytes after earlier error' "$work/m5.err"; then
     ok "(5) Postfix discarded the chunks in flight (551 5.0.0)"

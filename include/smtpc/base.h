@@ -87,6 +87,10 @@ typedef enum smtpc_error {
   /** Delivery status notifications were required (::SMTPC_DSN_REQUIRED)
    *  and the server does not offer DSN; nothing of the message was sent. */
   SMTPC_ERR_DSN_UNSUPPORTED = -111,
+  /** REQUIRETLS was asked for (RFC 8689) and the connection is not TLS
+   *  with a verified certificate, or the EHLO after TLS does not offer
+   *  REQUIRETLS; nothing of the message was sent. */
+  SMTPC_ERR_REQUIRETLS_UNAVAILABLE = -112,
 
   /** A server reply is syntactically invalid (bad code, separator, NUL), or
    *  out of sequence: a 354 to the DATA of a transaction already refused. */
@@ -264,9 +268,13 @@ typedef struct smtpc_io {
   void (*close)(void *ctx);
   /**
    * Returns 1 when the connection is encrypted and the server verified
-   * (after a STARTTLS handshake, or from the start with implicit TLS).
-   * Optional: NULL means never.  The session's security setting and its
-   * refusal to send credentials in clear rely on it.
+   * (after a STARTTLS handshake, or from the start with implicit TLS);
+   * 2 when it is encrypted but the certificate was not verified (the TLS
+   * adapter with smtpc_tls_insecure_skip_verify()): enough for the
+   * security setting and for sending credentials, never for REQUIRETLS
+   * (smtpc_txn_set_requiretls()); 0 otherwise.  Optional: NULL means
+   * never.  The session's security setting and its refusal to send
+   * credentials in clear rely on it.
    */
   int (*is_secure)(void *ctx);
 } smtpc_io;

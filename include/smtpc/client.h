@@ -132,8 +132,9 @@ typedef struct smtpc_attachment {
 } smtpc_attachment;
 
 /** \brief Layout version of ::smtpc_mail in these headers (0: the first;
- *         1 added the `dsn_` members). */
-#define SMTPC_MAIL_VERSION 1
+ *         1 added the `dsn_` members; 2 `requiretls` and
+ *         `tls_required_no`). */
+#define SMTPC_MAIL_VERSION 2
 
 /** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
@@ -174,6 +175,18 @@ typedef struct smtpc_mail {
   /** 0: the DSN parameters are left out when the server does not offer DSN
    *  (see smtpc_txn_dsn_sent()); ::SMTPC_DSN_REQUIRED: fail instead. */
   unsigned dsn_flags;
+  /* ---- version 2 ---- */
+  /** Non-zero: MAIL carries REQUIRETLS (RFC 8689), TLS required along the
+   *  whole path.  Without a verified TLS connection to a server offering
+   *  it, nothing is sent and the call fails with
+   *  ::SMTPC_ERR_REQUIRETLS_UNAVAILABLE (see smtpc_txn_set_requiretls()).
+   *  A `dsn_ret` of RET=FULL is sent as asked; the server returns
+   *  headers only (RFC 8689 5).  Not with `tls_required_no`. */
+  int requiretls;
+  /** Non-zero: the header field `TLS-Required: No` (RFC 8689 3,
+   *  smtpc_msg_set_tls_required_no()).  Not with `requiretls`: setting
+   *  both fails with ::SMTPC_ERR_INVALID_ARGUMENT before connecting. */
+  int tls_required_no;
 } smtpc_mail;
 
 /** \brief Where a one-call operation stopped, see smtpc_result_stage(). */

@@ -276,7 +276,9 @@ SMTPC_API const char *smtpc_msg_message_id(const smtpc_msg *m);
  * with UTF-8 text is taken as unstructured and written as RFC 2047
  * encoded-words.  Fields the builder writes itself (From, Sender, Reply-To,
  * To, Cc, Bcc, Subject, Date, Message-ID, MIME-Version and every
- * `Content-*`) are refused: use the dedicated setters.
+ * `Content-*`) are refused: use the dedicated setters; so is TLS-Required
+ * once smtpc_msg_set_tls_required_no() or smtpc_msg_set_requiretls() is
+ * on.
  * \param[in] m The message.
  * \param[in] name Field name: 1..76 printable ASCII characters without ':'
  *            (RFC 5322 ftext) (copied).
@@ -540,6 +542,46 @@ SMTPC_API int smtpc_msg_set_dsn(smtpc_msg *m, smtpc_dsn_ret ret,
  */
 SMTPC_API int smtpc_msg_set_notify(smtpc_msg *m, const char *addr,
                                    unsigned notify, const char *orcpt);
+
+/**
+ * \brief Requires TLS for the whole path of the message: its envelope
+ *        carries REQUIRETLS (RFC 8689), for smtpc_send_msg() and
+ *        smtpc_pool_send_msg().
+ *
+ * The request reaches the transaction the one-call functions make (with
+ * the session API, use smtpc_txn_set_requiretls(), which says when it is
+ * sent).  Without a verified TLS connection to a server offering
+ * REQUIRETLS the message is not sent and the call fails with
+ * ::SMTPC_ERR_REQUIRETLS_UNAVAILABLE.  It cannot be combined with
+ * smtpc_msg_set_tls_required_no() (never both, RFC 8689 4.3), nor with a
+ * TLS-Required field added with smtpc_msg_add_header().
+ * \param[in] m The message.
+ * \param[in] on 1 to require TLS, 0 not to.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p m is NULL, or \p on with
+ *         smtpc_msg_set_tls_required_no() set.
+ * \retval SMTPC_ERR_INVALID_STATE \p on and the message has a
+ *         TLS-Required field from smtpc_msg_add_header().
+ */
+SMTPC_API int smtpc_msg_set_requiretls(smtpc_msg *m, int on);
+
+/**
+ * \brief Writes the header field `TLS-Required: No` (RFC 8689 3): the
+ *        sender asks that TLS policies (MTA-STS, DANE) be ignored for this
+ *        message.
+ *
+ * The field follows Message-ID, once.  Afterwards smtpc_msg_add_header()
+ * refuses a TLS-Required field of the caller's.  It cannot be combined with
+ * smtpc_msg_set_requiretls() (never both).
+ * \param[in] m The message.
+ * \param[in] on 1 to write the field, 0 not to.
+ * \retval SMTPC_OK Success.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p m is NULL, or \p on with
+ *         smtpc_msg_set_requiretls() set.
+ * \retval SMTPC_ERR_INVALID_STATE \p on and the message has a
+ *         TLS-Required field from smtpc_msg_add_header().
+ */
+SMTPC_API int smtpc_msg_set_tls_required_no(smtpc_msg *m, int on);
 
 /**
  * \brief Builds the message and fills \p body with a reader that streams

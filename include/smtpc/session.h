@@ -69,7 +69,15 @@ typedef enum smtpc_limit {
   SMTPC_LIMIT_BODY_CHUNK = 5,
   /** Octets of message data per BDAT command (::SMTPC_FLAG_CHUNKING;
    *  default 65536, at least 64; not while a body is being sent). */
-  SMTPC_LIMIT_BDAT_CHUNK = 6
+  SMTPC_LIMIT_BDAT_CHUNK = 6,
+  /** Messages whose replies may be outstanding at once (default 16, 1 to
+   *  4096).  With PIPELINING and BDAT (::SMTPC_FLAG_CHUNKING) a message
+   *  that fits in one chunk leaves as MAIL, RCPT... and `BDAT n LAST`
+   *  without waiting for a reply, and the next queued message follows in
+   *  the same flight; replies are matched in order and each message keeps
+   *  its own.  With DATA a message waits for the 354, so at most two are
+   *  in flight whatever this says. */
+  SMTPC_LIMIT_MESSAGE_WINDOW = 7
 } smtpc_limit;
 
 /** \brief Session flags, see smtpc_session_set_flag(). */
@@ -84,11 +92,14 @@ typedef enum smtpc_flag {
   /** Send message data with BDAT (RFC 3030) when the server offers
    *  CHUNKING (default off: DATA, which every server handles; several
    *  mishandle BDAT).  Line ends are still made CRLF and lines are still
-   *  held to 998 octets; there is no dot-stuffing.  After the envelope's
-   *  replies the data goes in chunks of ::SMTPC_LIMIT_BDAT_CHUNK octets
-   *  (up to 4 in flight with PIPELINING), the last as `BDAT n LAST`; the
-   *  first refused chunk ends the transaction, no further chunk is sent
-   *  and RSET precedes the next one. */
+   *  held to 998 octets; there is no dot-stuffing.  The data goes in
+   *  chunks of ::SMTPC_LIMIT_BDAT_CHUNK octets (up to 4 in flight with
+   *  PIPELINING), the last as `BDAT n LAST`.  With PIPELINING a message
+   *  that fits in one chunk follows its MAIL and RCPT commands at once,
+   *  and the next queued message follows it behind an RSET (see
+   *  ::SMTPC_LIMIT_MESSAGE_WINDOW); a larger one's chunks wait for the
+   *  envelope's replies.  The first refused chunk ends the transaction,
+   *  no further chunk of it is sent and RSET precedes the next MAIL. */
   SMTPC_FLAG_CHUNKING = 3
 } smtpc_flag;
 
@@ -413,6 +424,11 @@ SMTPC_API smtpc_auth_mech smtpc_session_auth_mech(const smtpc_session *s);
 
 /**
  * \brief 1 when the session runs over an encrypted, verified transport.
+ *
+ * Also 1 when the transport is encrypted but its certificate was not
+ * verified (smtpc_io::is_secure returns 2, as with
+ * smtpc_tls_insecure_skip_verify()): such a session meets the TLS policy
+ * but never qualifies for REQUIRETLS (smtpc_txn_set_requiretls()).
  * \param[in] s The session.
  * \return 1 or 0.
  */
@@ -736,6 +752,39 @@ SMTPC_API int smtpc_txn_dsn_sent(const smtpc_txn *t);
  *         SMTPUTF8, else 0.
  */
 SMTPC_API int smtpc_txn_smtputf8(const smtpc_txn *t);
+
+/**
+ * \brief Requires TLS for the message's whole path: MAIL carries
+ *        REQUIRETLS (RFC 8689).
+ *
+ * Call before smtpc_session_run() starts the transaction.  MAIL carries
+ * REQUIRETLS, after its other parameters, only when the connection is TLS
+ * (STARTTLS done, or implicit TLS) with a verified certificate
+ * (smtpc_io::is_secure returns 1; a connection whose certificate is not
+ * verified, as with smtpc_tls_insecure_skip_verify(), never qualifies) and
+ * the EHLO after TLS offers REQUIRETLS.  Otherwise the transaction fails
+ * before MAIL with ::SMTPC_ERR_REQUIRETLS_UNAVAILABLE, no byte of it is
+ * sent (RFC 8689 4.2.1: the message MUST NOT be sent), and the next
+ * queued transaction goes on.  A DSN RET=FULL asked for with
+ * smtpc_txn_set_dsn() is sent as asked: a server taking REQUIRETLS
+ * disregards it and returns headers only (RFC 8689 5).
+ * \param[in] t The transaction, queued and not started.
+ * \param[in] on 1 to require TLS, 0 to take the request back.
+ * \retval SMTPC_OK Set.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT \p t is NULL.
+ * \retval SMTPC_ERR_INVALID_STATE The transaction has started.
+ * \retval SMTPC_ERR_NOT_SUPPORTED \p on, and the library was built with
+ *         `-DSMTPC_NO_REQUIRETLS` (small targets).
+ */
+SMTPC_API int smtpc_txn_set_requiretls(smtpc_txn *t, int on);
+
+/**
+ * \brief Whether MAIL carried REQUIRETLS.
+ * \param[in] t The transaction.
+ * \return 1 when REQUIRETLS was asked for (smtpc_txn_set_requiretls()) and
+ *         MAIL carried it, else 0.
+ */
+SMTPC_API int smtpc_txn_requiretls(const smtpc_txn *t);
 
 /**
  * \brief Number of recipients in the transaction.
