@@ -10,8 +10,12 @@
  *     enhanced code), every recipient's reply, the queue id;
  *   - what faultd saw on the wire: the exact command lines in order (the
  *     BDAT counts, no chunk after a refused one without PIPELINING, at most
- *     three behind it with, RSET before the next MAIL), the exact bytes of
- *     each message it took, no protocol violation;
+ *     three behind it with, RSET before the next MAIL; with PIPELINING a
+ *     message that fits in one chunk goes ahead as MAIL, RCPT and "BDAT n
+ *     LAST" in one flight, behind an RSET when a message is still in
+ *     flight), the exact bytes of each message it took, no protocol
+ *     violation (faultd allows a chunk before the envelope's replies only
+ *     so);
  *   - that each call returns within its timeout, and that a hang is ended
  *     by the timeout of the wait it hangs in (a chunk's reply: DATA_BLOCK;
  *     the LAST chunk's: DATA_END);
@@ -76,10 +80,10 @@ static const char *const all_specs[] = {
     "bdat-421-chunk2+nb",
     "bdat-stall-chunk2+nb",
     "ok+chunking+raw",
-#ifdef SMTPC_TEST_KNOWN_BUGS
     "ok+chunking+bnda",
     "ok+chunking+bndb",
-#endif
+    "552-eod+chunking+nopipe",
+    "reject-mail+chunking",
 };
 #define NSPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
@@ -371,6 +375,11 @@ static const int ok1[] = {250};
 #define M3_AFTER2 "BDAT 256\nBDAT 256\nBDAT 254\n"
 #define ENV_M2 "MAIL FROM:<m2@client.test> SIZE=31\nRCPT TO:<again@rcpt.test>\n"
 #define M2_CHUNKS "BDAT 31 LAST\n"
+/* With PIPELINING m2 fits in one chunk and goes "ahead": MAIL, RCPT and
+ * "BDAT 31 LAST" in one flight, right behind m1's LAST chunk; m1's outcome
+ * is not known yet, so an RSET goes first (RFC 3030 2, done before the
+ * fact).  Without PIPELINING m2 waits for m1's reply and needs none. */
+#define M2_AHEAD "RSET\n" ENV_M2 M2_CHUNKS
 
 /* ENV_M1 for an m1 of `len` octets, then `rest`. */
 static const char *env(size_t len, const char *rest) {
@@ -419,7 +428,10 @@ START_TEST(test_ok) {
   conn_finish();
   no_violation();
   /* BINARYMIME offered is not BINARYMIME used: no BODY= parameter */
-  expect_commands(env(M1_LEN, M1_CHUNKS ENV_M2 M2_CHUNKS "QUIT\n"));
+  if (strstr(ok_specs[_i], "nopipe") != NULL)
+    expect_commands(env(M1_LEN, M1_CHUNKS ENV_M2 M2_CHUNKS "QUIT\n"));
+  else
+    expect_commands(env(M1_LEN, M1_CHUNKS M2_AHEAD "QUIT\n"));
   expect_message("m1@client.test", m1_body, 1);
   expect_message("m2@client.test", m2_wire, 2);
 }
@@ -551,10 +563,12 @@ static const struct {
      "BDAT 256\nBDAT 256\n", 0, NULL, SMTPC_STEP_NONE},
     {"bdat-stall-chunk2+nb", TMO_BLOCK, SMTPC_STEP_BODY, m3_body, M3_LEN,
      "BDAT 256\nBDAT 256\n", 3 * 10 + 766, NULL, SMTPC_STEP_NONE},
-    /* m2's envelope is pipelined behind the LAST chunk */
+    /* m2 (one chunk) goes ahead behind the LAST chunk and an RSET */
     {"stall-after-eod+chunking", TMO_END, SMTPC_STEP_DATA_END, m1_body, M1_LEN,
      M1_CHUNKS, 0,
-     "MAIL FROM:<m2@client.test> SIZE=31\r\nRCPT TO:<again@rcpt.test>\r\n",
+     "RSET\r\nMAIL FROM:<m2@client.test> SIZE=31\r\n"
+     "RCPT TO:<again@rcpt.test>\r\nBDAT 31 LAST\r\n"
+     "Subject: m2\r\n\r\n.dot line\r\nbye\r\n",
      SMTPC_STEP_MAIL},
 };
 
@@ -653,11 +667,17 @@ START_TEST(test_write_blocked) {
 }
 END_TEST
 
-/* The LAST chunk refused (552 to the end of data). */
+/* The LAST chunk refused (552 to the end of data).  RFC 3030 2: after a
+ * 4xx or 5xx to any BDAT "the state ... is indeterminate.  A RSET command
+ * MUST be sent".  Without PIPELINING it follows the refusal (F5, fixed);
+ * with it m2 went ahead behind an RSET already, and none is owed after. */
 START_TEST(test_last_refused) {
+  static const char *const specs[] = {"552-eod+chunking",
+                                      "552-eod+chunking+nopipe"};
   long ms;
-  int rv = run_two("552-eod+chunking", m1_body, &ms);
+  int rv = run_two(specs[_i], m1_body, &ms);
   ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
+  expect_bound("run", rv, ms, TMO);
   expect_txn(G.t[0], SMTPC_ERR_REPLY_PERMANENT, SMTPC_STEP_DATA_END, 552,
              "5.3.4", ok3, 3);
   expect_txn(G.t[1], SMTPC_OK, SMTPC_STEP_DATA_END, 250, "2.0.0", ok1, 1);
@@ -665,23 +685,14 @@ START_TEST(test_last_refused) {
   conn_finish();
   no_violation();
   expect_message("m2@client.test", m2_wire, 2);
-  /* RFC 3030 2: after a 4xx or 5xx to any BDAT "the state ... is
-   * indeterminate.  A RSET command MUST be sent".  The library sends none
-   * after a refused LAST chunk: it has pipelined m2's MAIL behind the LAST
-   * chunk.  Known bug: -DSMTPC_TEST_KNOWN_BUGS asserts the RSET. */
-#ifdef SMTPC_TEST_KNOWN_BUGS
   expect_commands(env(M1_LEN, M1_CHUNKS "RSET\n" ENV_M2 M2_CHUNKS "QUIT\n"));
-#else
-  expect_commands(env(M1_LEN, M1_CHUNKS ENV_M2 M2_CHUNKS "QUIT\n"));
-#endif
 }
 END_TEST
 
-#ifdef SMTPC_TEST_KNOWN_BUGS
-/* Known bug: a body in memory whose encoding ends with CRLF one or zero
- * octets before the end of a chunk goes as "BDAT 255" (or 256) then
- * "BDAT 0 LAST", though the end of the body was known (pump_bdat wants 2
- * free octets for a line end that is not needed). */
+/* A body in memory whose encoding ends with CRLF one or zero octets before
+ * the end of a chunk goes as one "BDAT 255 LAST" (or 256): its end is
+ * known, no "BDAT 0 LAST" follows (F6, fixed).  It fits in one chunk, so
+ * it goes ahead of the envelope's replies. */
 START_TEST(test_boundary) {
   static char body[257];
   const size_t len = 255 + (size_t)_i;
@@ -695,16 +706,50 @@ START_TEST(test_boundary) {
   TIMED(rv, ms, call(smtpc_session_run));
   ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
   expect_bound("run", rv, ms, TMO);
+  expect_txn(G.t[0], SMTPC_OK, SMTPC_STEP_DATA_END, 250, "2.0.0", ok1, 1);
   quit_ok();
   conn_finish();
+  no_violation();
   snprintf(want, sizeof(want),
            "EHLO client.test\nMAIL FROM:<m1@client.test> SIZE=%zu\n"
            "RCPT TO:<again@rcpt.test>\nBDAT %zu LAST\nQUIT\n",
            len, len);
   expect_commands(want);
+  expect_message("m1@client.test", body, 1);
 }
 END_TEST
-#endif
+
+/* MAIL refused while m1 (one chunk) went ahead: its RCPT and its LAST
+ * chunk get 503 ("need MAIL"), only counted (m1 ended with the 550, no
+ * recipient reply is kept); a refused BDAT wants RSET before m2 (RFC 3030
+ * 2); m2 goes through. */
+START_TEST(test_mail_refused_ahead) {
+  static const int none[] = {0};
+  long ms;
+  int rv;
+  conn_open("reject-mail+chunking");
+  queue(0, "m1@client.test", rcpt1, 1, m2_body);
+  queue(1, "m2@client.test", rcpt1, 1, m2_body);
+  TIMED(rv, ms, call(smtpc_session_run));
+  ck_assert_msg(rv == SMTPC_OK, "%s: run: %s", G.tag, tf_err_name(rv));
+  expect_bound("run", rv, ms, TMO);
+  expect_txn(G.t[0], SMTPC_ERR_REPLY_PERMANENT, SMTPC_STEP_MAIL, 550, "5.7.1",
+             none, 1);
+  expect_txn(G.t[1], SMTPC_OK, SMTPC_STEP_DATA_END, 250, "2.0.0", ok1, 1);
+  quit_ok();
+  conn_finish();
+  no_violation();
+  expect_commands("EHLO client.test\nMAIL FROM:<m1@client.test> SIZE=31\n"
+                  "RCPT TO:<again@rcpt.test>\nBDAT 31 LAST\n" M2_AHEAD
+                  "QUIT\n");
+  expect_message("m2@client.test", m2_wire, 2);
+  {
+    int n;
+    free(tf_log_lines(G.log, G.tag, "ACCEPTED txn=", &n));
+    ck_assert_msg(n == 1, "%s: faultd accepted %d messages", G.tag, n);
+  }
+}
+END_TEST
 
 /* Refused recipients.  Some: the chunks go for the others (PARTIAL).  All:
  * no BDAT at all, RSET before m2. */
@@ -719,7 +764,7 @@ START_TEST(test_rcpt_partial) {
   quit_ok();
   conn_finish();
   no_violation();
-  expect_commands(env(M1_LEN, M1_CHUNKS ENV_M2 M2_CHUNKS "QUIT\n"));
+  expect_commands(env(M1_LEN, M1_CHUNKS M2_AHEAD "QUIT\n"));
   expect_message("m1@client.test", m1_body, 1);
   expect_message("m2@client.test", m2_wire, 2);
 }
@@ -866,9 +911,11 @@ START_TEST(test_faultd_bdat_framing) {
   hold(tf_log_lines(G.log, G.tag, "CHUNK txn=1 n=1 size=22 last=0", &n));
   ck_assert_int_eq(n, 1);
   v = hold(tf_log_lines(G.log, G.tag, "VIOLATION", &n));
-  ck_assert_msg(n == 2, "%s: %d violations: %s", G.tag, n, v);
+  ck_assert_msg(n == 3, "%s: %d violations: %s", G.tag, n, v);
   ck_assert_ptr_nonnull(strstr(v, "DATA after BDAT in one transaction"));
   ck_assert_ptr_nonnull(strstr(v, "BDAT 0 without LAST"));
+  /* "BDAT 4 LAST" was refused (551), and r2's MAIL came without RSET */
+  ck_assert_ptr_nonnull(strstr(v, "MAIL after a refused BDAT without RSET"));
   snprintf(want, sizeof(want), "\r\n.");
   expect_message("r2@raw.test", want, 2);
 }
@@ -891,10 +938,9 @@ static Suite *bdat_faults_suite(void) {
   tcase_add_loop_test(tc, test_hang, 0,
                       (int)(sizeof(hang_rows) / sizeof(hang_rows[0])));
   tcase_add_test(tc, test_write_blocked);
-  tcase_add_test(tc, test_last_refused);
-#ifdef SMTPC_TEST_KNOWN_BUGS
+  tcase_add_loop_test(tc, test_last_refused, 0, 2);
   tcase_add_loop_test(tc, test_boundary, 0, 2);
-#endif
+  tcase_add_test(tc, test_mail_refused_ahead);
   tcase_add_test(tc, test_rcpt_partial);
   tcase_add_test(tc, test_rcpt_all_refused);
   tcase_add_loop_test(tc, test_window, 0, 2);

@@ -46,7 +46,11 @@ Discarded N bytes after earlier error" until LAST or RSET; "BDAT 0" without
 LAST gets "551 5.7.1 Null BDAT request"; BDAT outside a transaction 503, with
 no accepted recipient 554 (its octets are read and dropped either way); DATA
 after BDAT in one transaction 503; BDAT to a server that did not offer
-CHUNKING, or a malformed BDAT, 521 and close.  The "+chunking" scenarios
+CHUNKING, or a malformed BDAT, 521 and close.  A chunk before the replies to
+its MAIL and RCPT commands is a VIOLATION but for the LAST chunk of an
+envelope sent in one flight ("MAIL, RCPT..., BDAT n LAST", RFC 3030 4.2, as
+Postfix takes it); so is a MAIL after a refused BDAT (LAST too) without an
+RSET between (RFC 3030 2).  The "+chunking" scenarios
 whose point is "body" count chunk octets as body bytes.
 
 Ends after N connections (--conns, default 0 = no limit) have been served, T
@@ -100,6 +104,7 @@ byte strings are shortened to their first 200 bytes plus "...(N bytes)".
 
 import errno
 import os
+import re
 import select
 import selectors
 import signal
@@ -353,6 +358,9 @@ class Conn:
         self.refused = False    # greeted with 554: only QUIT is served
         self.bdat_reset()
         self.pending = []       # bdat-lazy: replies held back
+        self.verb = ""          # the command being answered
+        self.rset_owed = False  # a BDAT was refused, no RSET since
+        self.env_flight = False  # MAIL and its RCPTs sent without a wait
 
     def bdat_reset(self):
         self.chunks = 0         # BDAT chunks of this transaction
@@ -421,6 +429,10 @@ class Conn:
 
     def reply(self, text):
         """Sends a complete reply (text with CRLFs)."""
+        if self.verb == "BDAT" and text[:1] in ("4", "5"):
+            # RFC 3030 2: after a failed BDAT (LAST too) the state is
+            # indeterminate and "A RSET command MUST be issued"
+            self.rset_owed = True
         log(self.tag, "S " + esc(text))
         self.send(text)
 
@@ -514,6 +526,12 @@ class Conn:
         if not extra:
             self.drain_peek()
             extra = len(self.buf) > 0
+        # MAIL and every RCPT after it sent without waiting for a reply:
+        # the envelope is in one flight (see ahead_ok)
+        if verb == "MAIL":
+            self.env_flight = extra
+        elif verb == "RCPT":
+            self.env_flight = self.env_flight and extra
         if not extra:
             return
         if not self.pipelining:
@@ -527,9 +545,34 @@ class Conn:
         elif verb in ("MAIL", "RCPT") and (
                 self.buf[:5].upper() == b"BDAT " or
                 b"\r\nBDAT " in bytes(self.buf).upper()):
-            # RFC 3030 2: chunks only after every MAIL and RCPT reply
-            log(self.tag, "VIOLATION BDAT sent before the reply to %s: %s"
-                % (verb, esc(bytes(self.buf[:80]))))
+            # RFC 3030 2: chunks only after every MAIL and RCPT reply, but
+            # for the LAST chunk of an envelope sent in one flight (4.2)
+            if not self.ahead_ok():
+                log(self.tag, "VIOLATION BDAT sent before the reply to %s: %s"
+                    % (verb, esc(bytes(self.buf[:80]))))
+
+    def ahead_ok(self):
+        """RFC 3030 4.2 pipelines BDAT behind MAIL and RCPT, and Postfix
+        takes "MAIL, RCPT..., BDAT n LAST" in one flight (a refused
+        envelope gets the chunk's octets refused too).  A chunk may come
+        before the envelope's replies only so: the envelope went without
+        waiting for any of its replies, nothing but RCPT lines lie between
+        this command and the chunk, and the chunk is the LAST one.  A chunk
+        that is not LAST would leave data behind a refused envelope."""
+        if not self.env_flight:
+            return False
+        buf = bytes(self.buf)
+        pos = 0
+        while True:
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                return False  # the chunk's command line is not whole yet
+            line = buf[pos:end].upper()
+            if line.startswith(b"BDAT "):
+                return re.fullmatch(rb"BDAT [0-9]+ LAST", line) is not None
+            if not line.startswith(b"RCPT "):
+                return False
+            pos = end + 2
 
     def drain_peek(self):
         self.sock.settimeout(0.0)
@@ -1109,6 +1152,12 @@ class Conn:
             line = raw.rstrip(b"\r\n").decode("latin-1")
             verb = line.split(" ", 1)[0].upper()
             arg = line[len(verb):].strip()
+            self.verb = verb
+            if verb == "MAIL" and self.rset_owed:
+                log(self.tag, "VIOLATION MAIL after a refused BDAT without "
+                    "RSET")
+            if verb in ("RSET", "MAIL", "EHLO", "HELO"):
+                self.rset_owed = False
             log(self.tag, "C " + esc(line if verb != "AUTH" else
                                      "AUTH " + arg.split(" ", 1)[0]))
             if verb != "BDAT":  # its octets follow: checked after them
