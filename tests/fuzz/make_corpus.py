@@ -320,6 +320,21 @@ BDAT_SEEDS = {
     "bdat-rcpt-refused": (NOAUTH | NONE, 0, BDAT, [], 10, BDAT_EHLO + crlf(
         "250 2.1.0 Ok", "550 5.1.1 no", "550 5.1.1 no", "250 2.0.0 Ok")
         + OKS),
+    # bodies that fit in one chunk go "ahead" with PIPELINING: MAIL, RCPT
+    # and BDAT n LAST in one flight, each later message behind an RSET
+    "bdat-ahead-three": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                         BDAT_EHLO + OKS),
+    "bdat-ahead-last-refused": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                                BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "552 5.3.4 Message size exceeds fixed limit") + OKS),
+    # Postfix after a refused MAIL: RCPT and the chunk get 503
+    "bdat-ahead-mail-refused": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                                BDAT_EHLO + crlf(
+        "550 5.7.1 Sender address rejected",
+        "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command") + OKS),
     "bdat-not-offered": (NOAUTH | NONE, 0, BDAT | STREAM, [], 0, crlf(
         "220 mx ESMTP", "250-mx", "250 PIPELINING") + POSTFIX_TXN1 + crlf(
         "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
