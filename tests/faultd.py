@@ -8,11 +8,13 @@ drips, sends garbage, overlong or endless replies, 421, or rejects.  Python 3
 standard library only.  Used by tests/check_faults.c.
 
 usage: faultd.py [--log FILE] [--timeout T] [--conn-timeout T] [--conns N]
-                 SCENARIO[+nopipe][+LABEL] ...
+                 SCENARIO[+nopipe][+chunking][+binarymime][+LABEL] ...
        faultd.py --list | --help
 
 One listening socket per SCENARIO, each bound to 127.0.0.1 port 0 (never any
-other address).  SCENARIO may carry "+" suffixes: "+nopipe" (below); any other
+other address).  SCENARIO may carry "+" suffixes: "+nopipe" (below),
+"+chunking" (CHUNKING in the EHLO reply: BDAT, below), "+binarymime"
+(CHUNKING and BINARYMIME); any other
 lower-case word is a label that only makes the name (port, log tag) distinct,
 e.g. "ok+nb" for a second, separate "ok".  Standard output, flushed at once:
   line 1      the port of the first SCENARIO (so a single-scenario run reads
@@ -33,6 +35,23 @@ is accepted.  RCPT or DATA outside a transaction get 503.  "close" sends FIN
 at once (shutdown) and reads on until the client closes, so no RST follows;
 mid-body it closes with unread data, which Linux turns into RST.  "reset"
 closes with SO_LINGER 0 (RST).
+
+CHUNKING (RFC 3030): "+chunking", "+binarymime" and every "bdat-*" scenario
+offer it.  "BDAT <n> [LAST]" is followed by exactly n octets, read as they
+are (binary-safe: no line or dot handling); chunks of a transaction are
+reassembled, and a LAST chunk ends the message as the end of data does (the
+"eod" faults then apply to it, e.g. "552-eod+chunking").  Like Postfix: after
+a refused chunk every later chunk of the transaction gets "551 5.0.0
+Discarded N bytes after earlier error" until LAST or RSET; "BDAT 0" without
+LAST gets "551 5.7.1 Null BDAT request"; BDAT outside a transaction 503, with
+no accepted recipient 554 (its octets are read and dropped either way); DATA
+after BDAT in one transaction 503; BDAT to a server that did not offer
+CHUNKING, or a malformed BDAT, 521 and close.  A chunk before the replies to
+its MAIL and RCPT commands is a VIOLATION but for the LAST chunk of an
+envelope sent in one flight ("MAIL, RCPT..., BDAT n LAST", RFC 3030 4.2, as
+Postfix takes it); so is a MAIL after a refused BDAT (LAST too) without an
+RSET between (RFC 3030 2).  The "+chunking" scenarios
+whose point is "body" count chunk octets as body bytes.
 
 Ends after N connections (--conns, default 0 = no limit) have been served, T
 seconds after start (--timeout, default 120), on SIGTERM/SIGINT, or when the
@@ -55,9 +74,25 @@ from 1):
                                 a complete 250 reply to the end of data is
                                 about to be sent (written before the reply,
                                 so a client that saw the 250 finds it here)
-  TAG REJECTED txn=K code=NNN   a complete non-2xx reply to DATA or to the
-                                end of data is about to be sent
+  TAG REJECTED txn=K code=NNN   a complete non-2xx reply to DATA, to the
+                                end of data or to a BDAT chunk (not a 551
+                                discard) is about to be sent
+  TAG CHUNK txn=K n=I size=N last=L
+                                BDAT chunk I (from 1) of transaction K and its
+                                N octets were read (L: 1 for LAST)
+  TAG UNANSWERED n=N            (bdat-lazy) N chunks have been read and not
+                                yet answered, counting this one
+  TAG DISCARDED txn=K n=I bytes=N
+                                a chunk after an earlier error (551)
+  TAG MESSAGE txn=K from=<F> bytes=N crc=XXXXXXXX data=<escaped>
+                                the message as received (after DATA:
+                                unstuffed; after BDAT: the chunks joined),
+                                logged with BODY; crc is its CRC-32 (as
+                                zlib's), data its first 4096 bytes escaped
   TAG FAULT <what>              the scenario's fault fires
+  TAG STALL-READ bytes=N data=<escaped>
+                                what a stall that reads received and dropped
+                                (logged when the stall ends)
   TAG VIOLATION <what>          the client broke the protocol (e.g. wrote
                                 behind DATA before the 354, or pipelined
                                 without PIPELINING)
@@ -69,6 +104,7 @@ byte strings are shortened to their first 200 bytes plus "...(N bytes)".
 
 import errno
 import os
+import re
 import select
 import selectors
 import signal
@@ -77,6 +113,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 HOSTNAME = "faultd.test"
 BODY_FAULT_AT = 32768      # body bytes read before a mid-body fault
@@ -95,6 +132,8 @@ SLOW_EOD_DELAY = 0.3       # slow-eod: pause before each reply to end of data
 AUTH_USER = "user"         # the one account of "auth"
 AUTH_PASS = "good pass"
 LINE_MAX = 8192            # longest command line read
+LAZY_QUIET = 0.15          # bdat-lazy: silence before pending replies go
+MESSAGE_LOG_MAX = 4096     # message bytes escaped into a MESSAGE line
 
 # name -> (point, action, description)
 #   points:  pre-greeting, after-greeting, ehlo, mail, rcpt (first RCPT),
@@ -109,6 +148,10 @@ LINE_MAX = 8192            # longest command line read
 #            451, partial, 554-greet, reject-hello, auth, 421-mail2,
 #            close-eod2, idle-close, slow,
 #            421-same-write, none
+#   BDAT:    point "chunk" (chunk K of the first transaction, K from the
+#            name's "chunkK"); actions bdat-552, bdat-451, 421, stall,
+#            close, reset (the last two halfway through the chunk's data);
+#            "bdat-lazy" (point --) holds its chunk replies back
 SCENARIOS = {}
 
 
@@ -232,6 +275,26 @@ _add("close-idle-300", "--", "idle-close",
      "command" % IDLE_CLOSE_DELAY)
 _add("slow-eod", "--", "slow",
      "waits %g s before every reply to the end of data" % SLOW_EOD_DELAY)
+# CHUNKING / BDAT (RFC 3030): these offer CHUNKING
+for _k in (1, 2, 3):
+    _add("bdat-552-chunk%d" % _k, "chunk", "bdat-552",
+         "first transaction: BDAT chunk %d gets \"552 5.3.4 Message too "
+         "big\", later chunks 551 (discarded) until LAST or RSET" % _k)
+    _add("bdat-451-chunk%d" % _k, "chunk", "bdat-451",
+         "first transaction: BDAT chunk %d gets 451, later chunks 551 "
+         "until LAST or RSET" % _k)
+    _add("bdat-421-chunk%d" % _k, "chunk", "421",
+         "answers BDAT chunk %d with 421, then closes" % _k)
+    _add("bdat-stall-chunk%d" % _k, "chunk", "stall",
+         "reads BDAT chunk %d, then never answers (keeps reading): "
+         "Exchange's hang" % _k)
+    _add("bdat-close-mid-chunk%d" % _k, "chunk", "close",
+         "reads half of the octets of BDAT chunk %d, then closes (FIN)" % _k)
+    _add("bdat-reset-mid-chunk%d" % _k, "chunk", "reset",
+         "reads half of the octets of BDAT chunk %d, then resets (RST)" % _k)
+_add("bdat-lazy", "--", "lazy",
+     "answers BDAT chunks (but LAST) only once the client has been silent "
+     "for %g s, all at once; logs UNANSWERED" % LAZY_QUIET)
 
 STOP = threading.Event()
 LOG_LOCK = threading.Lock()
@@ -275,7 +338,12 @@ class Conn:
         name = parts[0]
         self.name = name
         self.pipelining = "nopipe" not in parts[1:]
+        self.binarymime = "binarymime" in parts[1:]
+        self.chunking = (self.binarymime or "chunking" in parts[1:] or
+                         name.startswith("bdat-"))
         self.point, self.action, _ = SCENARIOS[name]
+        self.fault_chunk = (int(name[name.index("chunk") + 5:])
+                            if self.point == "chunk" else 0)
         self.tag = tag
         self.deadline = time.monotonic() + conn_timeout
         self.buf = bytearray()
@@ -288,6 +356,16 @@ class Conn:
         self.rset_seen = 0
         self.in_txn = False     # a MAIL was accepted
         self.refused = False    # greeted with 554: only QUIT is served
+        self.bdat_reset()
+        self.pending = []       # bdat-lazy: replies held back
+        self.verb = ""          # the command being answered
+        self.rset_owed = False  # a BDAT was refused, no RSET since
+        self.env_flight = False  # MAIL and its RCPTs sent without a wait
+
+    def bdat_reset(self):
+        self.chunks = 0         # BDAT chunks of this transaction
+        self.chunk_data = bytearray()
+        self.bdat_failed = False  # a chunk was refused: discard until LAST
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -351,6 +429,10 @@ class Conn:
 
     def reply(self, text):
         """Sends a complete reply (text with CRLFs)."""
+        if self.verb == "BDAT" and text[:1] in ("4", "5"):
+            # RFC 3030 2: after a failed BDAT (LAST too) the state is
+            # indeterminate and "A RSET command MUST be issued"
+            self.rset_owed = True
         log(self.tag, "S " + esc(text))
         self.send(text)
 
@@ -394,9 +476,18 @@ class Conn:
         read either (the client's writes eventually block)."""
         log(self.tag, "FAULT stall%s" % ("" if read else " (not reading)"))
         if read:
-            while True:
-                self.recv_some()
-                self.buf.clear()
+            # what arrives is dropped; logged once the stall ends
+            got = bytearray(self.buf)
+            self.buf.clear()
+            try:
+                while True:
+                    self.recv_some()
+                    got += self.buf
+                    self.buf.clear()
+            except Done:
+                log(self.tag, "STALL-READ bytes=%d data=%s"
+                    % (len(got), esc(bytes(got))))
+                raise
         # The client's FIN queues behind the body bytes nobody reads, so
         # only a reset is seen at once; the stall is bounded anyway.
         rdhup = getattr(select, "POLLRDHUP", 0)
@@ -415,7 +506,7 @@ class Conn:
             return False
         if self.action in ("reject-rcpt", "reject-rcpt-354", "554", "552",
                            "451", "reject-mail", "reject-mail-354",
-                           "partial"):
+                           "partial", "bdat-552", "bdat-451"):
             # reply faults: first transaction only ("partial" always);
             # reject-mail-354 on the first connection only
             if self.action != "partial" and self.txn != 1:
@@ -435,6 +526,12 @@ class Conn:
         if not extra:
             self.drain_peek()
             extra = len(self.buf) > 0
+        # MAIL and every RCPT after it sent without waiting for a reply:
+        # the envelope is in one flight (see ahead_ok)
+        if verb == "MAIL":
+            self.env_flight = extra
+        elif verb == "RCPT":
+            self.env_flight = self.env_flight and extra
         if not extra:
             return
         if not self.pipelining:
@@ -445,6 +542,37 @@ class Conn:
             log(self.tag, "VIOLATION %s not last in its group (%d byte(s) "
                 "follow: %s)" % (verb, len(self.buf),
                                  esc(bytes(self.buf[:80]))))
+        elif verb in ("MAIL", "RCPT") and (
+                self.buf[:5].upper() == b"BDAT " or
+                b"\r\nBDAT " in bytes(self.buf).upper()):
+            # RFC 3030 2: chunks only after every MAIL and RCPT reply, but
+            # for the LAST chunk of an envelope sent in one flight (4.2)
+            if not self.ahead_ok():
+                log(self.tag, "VIOLATION BDAT sent before the reply to %s: %s"
+                    % (verb, esc(bytes(self.buf[:80]))))
+
+    def ahead_ok(self):
+        """RFC 3030 4.2 pipelines BDAT behind MAIL and RCPT, and Postfix
+        takes "MAIL, RCPT..., BDAT n LAST" in one flight (a refused
+        envelope gets the chunk's octets refused too).  A chunk may come
+        before the envelope's replies only so: the envelope went without
+        waiting for any of its replies, nothing but RCPT lines lie between
+        this command and the chunk, and the chunk is the LAST one.  A chunk
+        that is not LAST would leave data behind a refused envelope."""
+        if not self.env_flight:
+            return False
+        buf = bytes(self.buf)
+        pos = 0
+        while True:
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                return False  # the chunk's command line is not whole yet
+            line = buf[pos:end].upper()
+            if line.startswith(b"BDAT "):
+                return re.fullmatch(rb"BDAT [0-9]+ LAST", line) is not None
+            if not line.startswith(b"RCPT "):
+                return False
+            pos = end + 2
 
     def drain_peek(self):
         self.sock.settimeout(0.0)
@@ -462,6 +590,10 @@ class Conn:
         if self.pipelining:
             lines.append("PIPELINING")
         lines += ["8BITMIME", "SIZE 52428800", "ENHANCEDSTATUSCODES"]
+        if self.chunking:
+            lines.append("CHUNKING")
+        if self.binarymime:
+            lines.append("BINARYMIME")
         if self.action == "auth":
             lines.append("AUTH PLAIN LOGIN")
         out = ""
@@ -549,6 +681,12 @@ class Conn:
             self.left()
 
     def on_mail(self, arg):
+        if self.chunks > 0 or self.bdat_failed:
+            # RFC 3030 2: a BDAT transaction ends with LAST or RSET
+            log(self.tag, "VIOLATION MAIL inside a BDAT transaction")
+            self.reply("503 5.5.1 Error: nested MAIL command\r\n")
+            return
+        self.bdat_reset()
         self.txn += 1
         self.mail_from = arg
         self.rcpts = []
@@ -647,6 +785,10 @@ class Conn:
             self.reply("354 End data with <CR><LF>.<CR><LF>\r\n")
             self.text_after_354()
             return
+        if self.chunks > 0 or self.bdat_failed:
+            log(self.tag, "VIOLATION DATA after BDAT in one transaction")
+            self.reply("503 5.5.1 Error: DATA after BDAT\r\n")
+            return
         if not self.in_txn:
             self.no_txn("DATA")
             return
@@ -668,10 +810,150 @@ class Conn:
             self.reply("554 5.5.1 Error: no valid recipients\r\n")
             return
         self.reply("354 End data with <CR><LF>.<CR><LF>\r\n")
-        size = self.read_body()
-        log(self.tag, "BODY txn=%d from=<%s> bytes=%d"
-            % (self.txn, self.mail_from_addr(), size))
-        self.on_eod(size)
+        msg = self.read_body()
+        self.log_message(msg)
+        self.on_eod(len(msg))
+
+    # ---- BDAT (RFC 3030) ----------------------------------------------------
+
+    def read_chunk(self, n, k):
+        """Reads exactly n octets of BDAT data, binary-safe.  The "chunk"
+        close/reset faults fire halfway through chunk k == fault_chunk of
+        the first transaction; the "body" faults once BODY_FAULT_AT octets
+        of the transaction's chunks have arrived."""
+        out = bytearray()
+        mid = (self.point == "chunk" and self.action in ("close", "reset")
+               and k == self.fault_chunk and self.txn == 1)
+        body = self.point == "body" and not self.fired
+        while len(out) < n:
+            stop = n
+            if mid:
+                stop = min(stop, n // 2)
+            if body:
+                stop = min(stop, max(len(out), BODY_FAULT_AT -
+                                     len(self.chunk_data)))
+            if len(out) >= stop and mid and self.fires("chunk"):
+                log(self.tag, "FAULT after %d of the %d octets of chunk %d"
+                    % (len(out), n, k))
+                self.close_or_reset_action()
+            if len(out) >= stop and body and self.fires("body"):
+                log(self.tag, "FAULT after %d body bytes"
+                    % (len(self.chunk_data) + len(out)))
+                if self.action == "stall":
+                    self.stall(read=False)
+                if self.action == "reset":
+                    self.reset()
+                log(self.tag, "FAULT close")  # no drain: mid-body
+                raise Done("fault: closed mid-body")
+            if self.buf:
+                take = min(stop - len(out), len(self.buf))
+                out += self.buf[:take]
+                del self.buf[:take]
+                continue
+            self.recv_some()
+        return bytes(out)
+
+    def close_or_reset_action(self):
+        if self.action == "reset":
+            self.reset()
+        self.close()
+
+    def on_bdat(self, arg):
+        parts = arg.split()
+        if not (1 <= len(parts) <= 2 and parts[0].isdigit() and
+                len(parts[0]) <= 18 and
+                (len(parts) == 1 or parts[1].upper() == "LAST")):
+            # the octets that follow cannot be found: Postfix closes
+            log(self.tag, "VIOLATION malformed BDAT")
+            self.reply("521 5.5.4 Syntax: BDAT count [LAST]\r\n")
+            self.close()
+        if not self.chunking:
+            log(self.tag, "VIOLATION BDAT without CHUNKING")
+            self.reply("521 5.5.1 Error: BDAT not offered\r\n")
+            self.close()
+        n = int(parts[0])
+        last = len(parts) == 2
+        k = self.chunks + 1
+        data = self.read_chunk(n, k)
+        self.check_sync("BDAT")
+        if not self.in_txn:
+            self.no_txn("BDAT")
+            return
+        self.chunks = k
+        log(self.tag, "CHUNK txn=%d n=%d size=%d last=%d"
+            % (self.txn, k, n, last))
+        if self.bdat_failed:
+            log(self.tag, "DISCARDED txn=%d n=%d bytes=%d" % (self.txn, k, n))
+            self.answer_chunk("551 5.0.0 Discarded %d bytes after earlier "
+                              "error\r\n" % n, last)
+            return
+        if n == 0 and not last:
+            log(self.tag, "VIOLATION BDAT 0 without LAST")
+            self.bdat_failed = True
+            self.answer_chunk("551 5.7.1 Null BDAT request\r\n", False)
+            return
+        if not self.rcpts:
+            log(self.tag, "REJECTED txn=%d code=554" % self.txn)
+            self.bdat_failed = True
+            self.answer_chunk("554 5.5.1 Error: no valid recipients\r\n",
+                              last)
+            return
+        if k == self.fault_chunk and self.fires("chunk"):
+            a = self.action
+            if a == "421":
+                self.flush_pending()
+                log(self.tag, "REJECTED txn=%d code=421" % self.txn)
+                self.reply("421 4.3.2 faultd.test shutting down\r\n")
+                self.close()
+            if a == "stall":
+                self.stall()
+            if a in ("bdat-552", "bdat-451"):
+                code = int(a[5:])
+                log(self.tag, "REJECTED txn=%d code=%d" % (self.txn, code))
+                self.bdat_failed = True
+                self.answer_chunk(
+                    "552 5.3.4 Message too big\r\n" if code == 552 else
+                    "451 4.3.0 Temporary failure, try again\r\n", last)
+                return
+        self.chunk_data += data
+        if not last:
+            self.answer_chunk("250 2.0.0 Ok: %d octets\r\n" % n, False)
+            return
+        if self.action == "lazy":
+            log(self.tag, "UNANSWERED n=%d" % (len(self.pending) + 1))
+        self.flush_pending()
+        msg = bytes(self.chunk_data)
+        self.bdat_reset()
+        self.log_message(msg)
+        self.on_eod(len(msg))
+
+    def answer_chunk(self, text, last):
+        """The reply to a chunk, held back by bdat-lazy (but for LAST);
+        LAST (or RSET) also ends a transaction that failed."""
+        if last:
+            self.bdat_reset()
+            self.in_txn = False
+            self.rcpts = []
+        if self.action == "lazy" and not last:
+            self.pending.append(text)
+            log(self.tag, "UNANSWERED n=%d" % len(self.pending))
+            return
+        if self.action == "lazy" and last:
+            log(self.tag, "UNANSWERED n=%d" % (len(self.pending) + 1))
+        self.flush_pending()
+        self.reply(text)
+
+    def flush_pending(self):
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending = []
+            self.reply(text)
+
+    def lazy_wait(self):
+        """bdat-lazy: the held replies go once the client is silent."""
+        if self.pending and b"\n" not in self.buf and \
+                not self.recv_some(LAZY_QUIET):
+            self.flush_pending()
 
     def text_after_354(self):
         """Reads what the client sends in a DATA phase it did not expect,
@@ -692,8 +974,16 @@ class Conn:
             % (len(got), esc(got)))
         self.reply("250 2.0.0 Ok: queued as BOGUS354\r\n")
 
+    def log_message(self, msg):
+        """BODY and MESSAGE lines for a message received whole."""
+        log(self.tag, "BODY txn=%d from=<%s> bytes=%d"
+            % (self.txn, self.mail_from_addr(), len(msg)))
+        log(self.tag, "MESSAGE txn=%d from=<%s> bytes=%d crc=%08x data=%s"
+            % (self.txn, self.mail_from_addr(), len(msg),
+               zlib.crc32(msg) & 0xFFFFFFFF, esc(msg, MESSAGE_LOG_MAX)))
+
     def read_body(self):
-        """Reads up to the end-of-data line; returns the unstuffed size."""
+        """Reads up to the end-of-data line; returns the unstuffed body."""
         body = self.buf
         self.buf = bytearray()
         scanned = 0
@@ -708,10 +998,10 @@ class Conn:
                 self.buf = body[skip:]
                 raw = bytes(body[:end])
                 # unstuff: a line starting with ".." loses one dot
-                n = len(raw) - raw.count(b"\r\n..")
-                if raw.startswith(b".."):
-                    n -= 1
-                return n
+                msg = raw.replace(b"\r\n..", b"\r\n.")
+                if msg.startswith(b".."):
+                    msg = msg[1:]
+                return msg
             scanned = len(body)
             if fault_body and len(body) >= BODY_FAULT_AT and \
                     self.fires("body"):
@@ -857,13 +1147,21 @@ class Conn:
         self.greeting()
         while True:
             self.idle_wait()
+            self.lazy_wait()
             raw = self.readline()
             line = raw.rstrip(b"\r\n").decode("latin-1")
             verb = line.split(" ", 1)[0].upper()
             arg = line[len(verb):].strip()
+            self.verb = verb
+            if verb == "MAIL" and self.rset_owed:
+                log(self.tag, "VIOLATION MAIL after a refused BDAT without "
+                    "RSET")
+            if verb in ("RSET", "MAIL", "EHLO", "HELO"):
+                self.rset_owed = False
             log(self.tag, "C " + esc(line if verb != "AUTH" else
                                      "AUTH " + arg.split(" ", 1)[0]))
-            self.check_sync(verb)
+            if verb != "BDAT":  # its octets follow: checked after them
+                self.check_sync(verb)
             if self.refused and verb != "QUIT":
                 self.reply("503 5.5.1 Error: no SMTP service here\r\n")
                 continue
@@ -877,11 +1175,14 @@ class Conn:
                 self.on_rcpt(arg)
             elif verb == "DATA":
                 self.on_data()
+            elif verb == "BDAT":
+                self.on_bdat(arg)
             elif verb == "RSET":
                 self.rset_seen += 1
                 self.mail_from = None
                 self.rcpts = []
                 self.in_txn = False
+                self.bdat_reset()
                 if self.fires("rset"):
                     self.reply("421 4.3.0 faultd.test shutting down\r\n")
                     self.close()

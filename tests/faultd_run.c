@@ -232,6 +232,48 @@ char *tf_log_read(void) {
   return p;
 }
 
+char *tf_log_lines(const char *log, const char *tag, const char *prefix,
+                   int *count) {
+  size_t tl = strlen(tag), pl = strlen(prefix), n = 0;
+  const char *p = log;
+  char *out = malloc(strlen(log) + 1);
+  int k = 0;
+  ck_assert_ptr_nonnull(out);
+  for (;;) {
+    const char *nl = strchr(p, '\n');
+    if (nl == NULL)
+      break;
+    if ((size_t)(nl - p) >= tl + 1 + pl && strncmp(p, tag, tl) == 0 &&
+        p[tl] == ' ' && strncmp(p + tl + 1, prefix, pl) == 0) {
+      memcpy(out + n, p + tl + 1, (size_t)(nl - p) - tl);
+      n += (size_t)(nl - p) - tl;
+      k++;
+    }
+    p = nl + 1;
+  }
+  out[n] = '\0';
+  if (count != NULL)
+    *count = k;
+  return out;
+}
+
+char *tf_log_wait_end(const char *tag, long wait_ms) {
+  long end = tf_now_ms() + wait_ms;
+  for (;;) {
+    char *log = tf_log_read();
+    int n;
+    free(tf_log_lines(log, tag, "END ", &n));
+    if (n > 0)
+      return log;
+    free(log);
+    if (tf_now_ms() > end)
+      ck_abort_msg("%s: faultd did not log the end of the connection "
+                   "within %ld ms (log %s)",
+                   tag, wait_ms, tf_log_path());
+    tf_sleep_ms(20);
+  }
+}
+
 const char *tf_err_name(int e) {
   const char *n = err_name(e);
   return n != NULL ? n : smtpc_strerror(e);

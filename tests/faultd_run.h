@@ -30,6 +30,15 @@ const char *tf_log_path(void);
  * be read). */
 char *tf_log_read(void);
 
+/* The lines of connection `tag` ("SCENARIO#N") whose text after the tag
+ * starts with `prefix`, each without the tag and with its "\n", joined
+ * (malloc'd; "" if none).  *count (if not NULL) gets how many. */
+char *tf_log_lines(const char *log, const char *tag, const char *prefix,
+                   int *count);
+/* Waits (wait_ms at most, then aborts the test) until faultd has logged
+ * the END of connection `tag`; returns the whole log (malloc'd). */
+char *tf_log_wait_end(const char *tag, long wait_ms);
+
 /* A suite's whole main(): starts faultd with the scenarios, runs the suite,
  * stops faultd, and removes its log unless a test failed or the variable
  * keep_env is set (then says where it is).  Returns the exit status: 0, 1

@@ -24,6 +24,14 @@
  *           WANT_READ (never twice in a row), 255 = up to and including the
  *           next LF, 254 = as much as asked, else at most that many bytes
  *           (k = 0: always up to the next LF)
+ *           bit 4     SMTPC_FLAG_CHUNKING (BDAT when the server offers
+ *                     CHUNKING); one more byte c follows the recv sizes:
+ *                     chunks of 64 + c octets (SMTPC_LIMIT_BDAT_CHUNK)
+ *           bit 5     bodies streamed through a read callback (default:
+ *                     in memory)
+ *           bit 6     long bodies: each body 8 times over
+ *           bit 7     a streamed body gives at most 7 octets a read and
+ *                     WANT_READ every other call
  *   rest    the server's byte stream; recv() returns 0 once it is used up
  *
  * A server speaks only when spoken to, and the library rightly treats bytes
@@ -45,7 +53,27 @@
  * call that returns a would-block code had a callback block; transaction
  * results agree with the replies and with what went out; SMTPUTF8 only on
  * the MAIL of the message with a UTF-8 header, DSN parameters only on the
- * first transaction's commands and only when asked for (byte 1 bit 7). */
+ * first transaction's commands and only when asked for (byte 1 bit 7).
+ *
+ * BDAT (byte 2 bit 4): every reply is matched to the command it answers
+ * (one reply per traced command line, in order), so that the checker knows
+ * what each chunk got.  Per transaction: chunks are reassembled by their
+ * exact counts and must equal the CRLF-normalised body without
+ * dot-stuffing (a CRLF added if it does not end with one); BDAT only with
+ * the flag set and CHUNKING offered, only after every RCPT of the
+ * transaction, and only once every MAIL and RCPT reply of it is in and one
+ * RCPT was accepted -- but for a message that goes "ahead": with
+ * PIPELINING offered and enabled, a MAIL and all of its RCPT commands sent
+ * in one flight (no reply read between them, at most 128 RCPT) may have
+ * its LAST chunk before their replies (RFC 3030 4.2), never a chunk that
+ * is not LAST; at most 4 chunks unanswered (none without PIPELINING); DATA
+ * and BDAT never in one transaction; never "BDAT 0" without LAST, nor
+ * "BDAT 0 LAST" for a body in memory (whose end is known); no chunk after
+ * a refused one, after LAST, or after an RSET; no MAIL while chunks are
+ * open; RSET before a MAIL that follows a refused chunk (LAST too) or a
+ * LAST chunk not answered yet (RFC 3030 2: its outcome is unknown); a
+ * transaction reported sent had all of its LAST chunk sent and answered
+ * 2xx, and that reply is its final reply. */
 #include <smtpc/smtpc.h>
 
 #include <stdio.h>
@@ -68,6 +96,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_TXN 3
 
 static int dsn_on; /* byte 1 bit 7 */
+/* byte 2 bits 4-7 */
+static int bdat_on, stream_on, long_on, stream_small;
+static size_t bdat_chunk;
+#define LONG_REPEAT 8
 
 /* ---- the queued messages ------------------------------------------------- */
 
@@ -91,6 +123,91 @@ static const struct {
     {"", rcpts2, 1, body2, sizeof(body2) - 1},
     {"dave@example.org", rcpts3, 3, body3, sizeof(body3) - 1},
 };
+
+/* The bodies of this input: msgs[i].body, or LONG_REPEAT copies of it. */
+static const char *mbody[MAX_TXN];
+static size_t mlen[MAX_TXN];
+
+static void choose_bodies(void) {
+  static char *longb[MAX_TXN];
+  size_t i, r;
+  for (i = 0; i < MAX_TXN; i++) {
+    if (!long_on) {
+      mbody[i] = msgs[i].body;
+      mlen[i] = msgs[i].len;
+      continue;
+    }
+    if (longb[i] == NULL) {
+      if ((longb[i] = malloc(LONG_REPEAT * msgs[i].len)) == NULL)
+        abort();
+      for (r = 0; r < LONG_REPEAT; r++)
+        memcpy(longb[i] + r * msgs[i].len, msgs[i].body, msgs[i].len);
+    }
+    mbody[i] = longb[i];
+    mlen[i] = LONG_REPEAT * msgs[i].len;
+  }
+}
+
+/* A streamed body: the bytes of mbody[i], at most 7 at a time and
+ * WANT_READ every other call when stream_small. */
+typedef struct stream {
+  const char *p;
+  size_t len, off;
+  int toggle;
+  unsigned long *blocks;
+} stream;
+
+static smtpc_ssize s_read(void *ctx, unsigned char *buf, size_t len) {
+  stream *st = ctx;
+  size_t n = st->len - st->off;
+  if (buf == NULL || len == 0)
+    FAIL("body read(%p, %zu)", (void *)buf, len);
+  if (stream_small) {
+    if ((st->toggle ^= 1) != 0) {
+      (*st->blocks)++;
+      return SMTPC_ERR_WANT_READ;
+    }
+    if (n > 7)
+      n = 7;
+  }
+  if (n > len)
+    n = len;
+  memcpy(buf, st->p + st->off, n);
+  st->off += n;
+  return (smtpc_ssize)n;
+}
+
+/* The BDAT reference: CR, LF and CRLF become CRLF, nothing is stuffed, a
+ * CRLF ends it if the body does not; *body_len gets the length before that
+ * CRLF (what the library counts as the body's octets). */
+static unsigned char *reference_bdat(const char *b, size_t n, size_t *len,
+                                     size_t *body_len) {
+  unsigned char *o = malloc(2 * n + 4);
+  size_t i, k = 0;
+  int bol = 1;
+  if (o == NULL)
+    abort();
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)b[i];
+    if (c == '\r' || c == '\n') {
+      if (c == '\r' && i + 1 < n && b[i + 1] == '\n')
+        i++;
+      o[k++] = '\r';
+      o[k++] = '\n';
+      bol = 1;
+      continue;
+    }
+    o[k++] = c;
+    bol = 0;
+  }
+  *body_len = k;
+  if (!bol) {
+    o[k++] = '\r';
+    o[k++] = '\n';
+  }
+  *len = k;
+  return o;
+}
 
 /* The reference encoding of a body: CR, LF and CRLF become CRLF, a line
  * starting with '.' gets another, then end of data (a CRLF first if the
@@ -333,15 +450,74 @@ static int expect_b64_line(walk *w) {
   return expect_lit(w, "\r\n", 2, "the CRLF after an AUTH response");
 }
 
+/* ---- replies matched to commands (for BDAT) ------------------------------ */
+
+enum { K_GREETING, K_EHLO, K_HELO, K_MAIL, K_RCPT, K_BDAT, K_OTHER };
+
+typedef struct pending {
+  int kind;
+  size_t txn;
+  int last; /* K_BDAT: the LAST chunk */
+} pending;
+
+/* What one transaction did on the wire, as far as BDAT rules go. */
+typedef struct txn_wire {
+  int mode;          /* 0 nothing yet, 1 DATA, 2 BDAT */
+  int env_out;       /* its MAIL and RCPT commands not answered yet */
+  size_t rcpt_sent;  /* its RCPT commands traced */
+  int env_flight;    /* MAIL and RCPTs so far traced with no reply between */
+  int accepted;      /* its RCPT commands answered 2xx */
+  size_t nchunks;    /* BDAT commands */
+  size_t bdat_out;   /* chunks but LAST not answered yet */
+  int refused;       /* a chunk but LAST was answered 4xx/5xx */
+  int last_sent;     /* "BDAT n LAST" traced */
+  int last_whole;    /* ... and its octets all went out */
+  int last_code;     /* the reply to LAST (0: none yet) */
+  int complete;      /* whole LAST and chunks equal to the body */
+  int rset_after;    /* an RSET was traced after its first chunk */
+  int mail_after;    /* a MAIL was traced after its LAST, before an RSET */
+  unsigned char *re; /* the chunks joined */
+  size_t relen;
+} txn_wire;
+
+/* "250-KEYWORD params": the keyword as lib/ehlo.c reads it. */
+static int cap_is(const char *line, const char *kw) {
+  const char *k = strlen(line) > 4 ? line + 4 : "";
+  size_t n = 0, kl = strlen(kw), i;
+  while ((k[n] >= 'A' && k[n] <= 'Z') || (k[n] >= 'a' && k[n] <= 'z') ||
+         (k[n] >= '0' && k[n] <= '9') || (n > 0 && k[n] == '-'))
+    n++;
+  if (n != kl || (k[n] != '\0' && k[n] != ' '))
+    return 0;
+  for (i = 0; i < n; i++)
+    if ((k[i] & ~0x20) != kw[i])
+      return 0;
+  return 1;
+}
+
 static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
-                          int policy, int allow_plain) {
-  unsigned char *ref[MAX_TXN];
+                          int policy, int allow_plain, int pipe_flag) {
+  unsigned char *ref[MAX_TXN], *bref[MAX_TXN];
   size_t reflen[MAX_TXN], refbody[MAX_TXN], i;
+  size_t breflen[MAX_TXN], brefbody[MAX_TXN], j;
   long long refsize[MAX_TXN];
   walk w = {h, 0, 0};
   int in_fin = -1, after_tls = 0, seen_in = 0;
   size_t eods = 0, n354 = 0, bodies = 0, successes = 0;
   size_t mails = 0, rcpts = 0, datas = 0, nrcpt_total = 0, cur = MAX_TXN;
+  /* replies matched to commands */
+  pending *fifo = malloc((h->nev + 2) * sizeof(*fifo));
+  size_t fhead = 0, ftail = 0, rline = 0;
+  int rcode = 0, caps_pipe = 0, caps_chunk = 0, e_pipe = 0, e_chunk = 0;
+  int bdat_info = -1; /* the transaction whose LAST was just traced */
+  txn_wire tw[MAX_TXN];
+
+  if (fifo == NULL)
+    abort();
+  memset(tw, 0, sizeof(tw));
+  fifo[ftail].kind = K_GREETING;
+  fifo[ftail].txn = MAX_TXN;
+  fifo[ftail++].last = 0;
 
   /* 1. no bare CR or LF anywhere in what was sent (a CR may end the
    * stream only when the session stopped in the middle of a write) */
@@ -358,8 +534,8 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
       FAIL("the secret was sent in clear");
 
   for (i = 0; i < ntxn; i++) {
-    ref[i] = reference(msgs[i].body, msgs[i].len, &reflen[i], &refbody[i],
-                       &refsize[i]);
+    ref[i] = reference(mbody[i], mlen[i], &reflen[i], &refbody[i], &refsize[i]);
+    bref[i] = reference_bdat(mbody[i], mlen[i], &breflen[i], &brefbody[i]);
     nrcpt_total += msgs[i].nrcpts;
   }
 
@@ -368,8 +544,50 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
     const event *e = &h->ev[i];
     if (e->dir == SMTPC_TRACE_IN) {
       seen_in = 1;
+      /* a reply read: an envelope not yet sent whole is not in one flight */
+      if (cur < ntxn && tw[cur].rcpt_sent < msgs[cur].nrcpts)
+        tw[cur].env_flight = 0;
       if (starts(e->text, "354") && (e->len == 3 || e->text[3] == ' '))
         n354++;
+      if (fhead == ftail)
+        continue; /* unsolicited: the library fails on it */
+      if (rline++ == 0) {
+        rcode = atoi(e->text);
+        e_pipe = e_chunk = 0;
+      } else if (fifo[fhead].kind == K_EHLO) {
+        e_pipe |= cap_is(e->text, "PIPELINING");
+        e_chunk |= cap_is(e->text, "CHUNKING");
+      }
+      if (e->len < 4 || e->text[3] != '-') { /* the reply is complete */
+        const pending *f = &fifo[fhead++];
+        txn_wire *x = f->txn < MAX_TXN ? &tw[f->txn] : NULL;
+        rline = 0;
+        if (f->kind == K_EHLO && rcode == 250) {
+          caps_pipe = e_pipe;
+          caps_chunk = e_chunk;
+        } else if (f->kind == K_HELO && rcode == 250) {
+          caps_pipe = caps_chunk = 0;
+        } else if ((f->kind == K_MAIL || f->kind == K_RCPT) && x != NULL) {
+          x->env_out--;
+          if (f->kind == K_RCPT && rcode / 100 == 2)
+            x->accepted++;
+        } else if (f->kind == K_BDAT && x != NULL) {
+          if (!f->last) {
+            x->bdat_out--;
+            if (rcode / 100 != 2)
+              x->refused = 1;
+          } else {
+            x->last_code = rcode;
+            /* RFC 3030 2: after a failed BDAT "A RSET command MUST be
+             * issued ... before additional commands" -- LAST included
+             * (F5, fixed) */
+            if (rcode / 100 != 2 && x->mail_after)
+              FAIL("txn %zu: LAST refused (%d) and the next MAIL went "
+                   "without RSET",
+                   f->txn, rcode);
+          }
+        }
+      }
       continue;
     }
     if (e->dir == SMTPC_TRACE_INFO) {
@@ -386,6 +604,22 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         continue; /* some other note */
       if (policy == SMTPC_SECURITY_STARTTLS && !e->secure)
         FAIL("message body sent in clear with TLS required");
+      if (bdat_info >= 0) {
+        txn_wire *x = &tw[bdat_info];
+        b = (size_t)bdat_info;
+        bdat_info = -1;
+        if (octets != brefbody[b])
+          FAIL("txn %zu: %llu octets of body counted, the body has %zu", b,
+               octets, brefbody[b]);
+        if (x->last_whole) {
+          if (x->relen != breflen[b])
+            FAIL("txn %zu: %zu octets in chunks, the body is %zu", b, x->relen,
+                 breflen[b]);
+          x->complete = 1;
+          eods++;
+        }
+        continue;
+      }
       bodies++;
       for (b = 0; b < ntxn; b++)
         if (refbody[b] == octets) {
@@ -422,10 +656,20 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
     if (policy == SMTPC_SECURITY_STARTTLS && !e->secure &&
         (starts(e->text, "MAIL") || starts(e->text, "RCPT") ||
          starts(e->text, "DATA") || starts(e->text, "AUTH") ||
-         strcmp(e->text, ".") == 0 || strcmp(e->text, "<redacted>") == 0))
+         starts(e->text, "BDAT") || strcmp(e->text, ".") == 0 ||
+         strcmp(e->text, "<redacted>") == 0))
       FAIL("\"%s\" sent in clear with TLS required", e->text);
     if (!allow_plain && !e->secure && starts(e->text, "AUTH"))
       FAIL("AUTH sent in clear though not allowed");
+    /* every command line gets one reply, in order */
+    fifo[ftail].kind = starts(e->text, "EHLO ")        ? K_EHLO
+                       : starts(e->text, "HELO ")      ? K_HELO
+                       : starts(e->text, "MAIL FROM:") ? K_MAIL
+                       : starts(e->text, "RCPT TO:")   ? K_RCPT
+                       : starts(e->text, "BDAT ")      ? K_BDAT
+                                                       : K_OTHER;
+    fifo[ftail].txn = cur;
+    fifo[ftail++].last = 0;
     if (strcmp(e->text, ".") == 0) {
       if (in_fin >= 0) {
         const int b = in_fin;
@@ -442,6 +686,101 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
     }
     if (in_fin >= 0)
       FAIL("\"%s\" traced between a body and its end", e->text);
+    if (starts(e->text, "BDAT ")) {
+      const char *p = e->text + 5;
+      char *end = NULL;
+      unsigned long long n;
+      int last;
+      txn_wire *x;
+      if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] != '\0' && p[1] != ' '))
+        FAIL("malformed \"%s\"", e->text);
+      n = strtoull(p, &end, 10);
+      last = strcmp(end, " LAST") == 0;
+      if (!last && *end != '\0')
+        FAIL("malformed \"%s\"", e->text);
+      if (cur >= ntxn)
+        FAIL("\"%s\" outside a transaction", e->text);
+      x = &tw[cur];
+      if (!bdat_on)
+        FAIL("\"%s\" without SMTPC_FLAG_CHUNKING", e->text);
+      if (!caps_chunk)
+        FAIL("\"%s\" but the server did not offer CHUNKING", e->text);
+      if (x->mode == 1)
+        FAIL("txn %zu: BDAT after DATA", cur);
+      x->mode = 2;
+      if (x->last_sent)
+        FAIL("txn %zu: \"%s\" after LAST", cur, e->text);
+      if (x->refused)
+        FAIL("txn %zu: \"%s\" after a refused chunk", cur, e->text);
+      if (x->rset_after)
+        FAIL("txn %zu: \"%s\" after an RSET", cur, e->text);
+      if (x->rcpt_sent != msgs[cur].nrcpts)
+        FAIL("txn %zu: \"%s\" after %zu of %zu RCPT commands", cur, e->text,
+             x->rcpt_sent, msgs[cur].nrcpts);
+      if (x->env_out != 0) {
+        /* ahead of the envelope's replies (RFC 3030 4.2): the whole body
+         * in one LAST chunk, the envelope in one pipelined flight; a chunk
+         * that is not LAST waits, so a refused envelope costs no data */
+        if (!last)
+          FAIL("txn %zu: \"%s\" (not LAST) before %d MAIL/RCPT replies", cur,
+               e->text, x->env_out);
+        if (!pipe_flag || !caps_pipe)
+          FAIL("txn %zu: \"%s\" before %d MAIL/RCPT replies without "
+               "PIPELINING",
+               cur, e->text, x->env_out);
+        if (!x->env_flight || x->rcpt_sent > 128)
+          FAIL("txn %zu: \"%s\" before %d MAIL/RCPT replies, its envelope "
+               "not sent in one flight",
+               cur, e->text, x->env_out);
+      } else if (x->accepted == 0) {
+        FAIL("txn %zu: \"%s\" with no recipient accepted", cur, e->text);
+      }
+      if (n == 0 && !last)
+        FAIL("txn %zu: BDAT 0 without LAST", cur);
+      if (n == 0 && x->nchunks == 0)
+        FAIL("txn %zu: an empty first chunk", cur);
+      /* the end of a body in memory is known when its last chunk goes
+       * (F6, fixed: an encoding that ended with CRLF 0-1 octets before the
+       * chunk's end got "BDAT n" and then "BDAT 0 LAST") */
+      if (n == 0 && !stream_on)
+        FAIL("txn %zu: BDAT 0 LAST for a body in memory", cur);
+      if (n > bdat_chunk)
+        FAIL("txn %zu: a chunk of %llu octets, the limit is %zu", cur, n,
+             bdat_chunk);
+      if (x->bdat_out >= 4)
+        FAIL("txn %zu: a chunk with 4 unanswered", cur);
+      if ((!pipe_flag || !caps_pipe) && ftail - fhead != 1)
+        FAIL("txn %zu: a chunk with %zu replies outstanding, no PIPELINING",
+             cur, ftail - fhead - 1);
+      x->nchunks++;
+      fifo[ftail - 1].txn = cur;
+      fifo[ftail - 1].last = last;
+      if (last) {
+        x->last_sent = 1;
+        bdat_info = (int)cur;
+      } else {
+        x->bdat_out++;
+      }
+      if (expect_lit(&w, e->text, e->len, "a BDAT command") &&
+          expect_lit(&w, "\r\n", 2, "the CRLF of BDAT")) {
+        size_t avail = h->nsent - w.cur, m = n < avail ? (size_t)n : avail;
+        if ((x->re = realloc(x->re, x->relen + m + 1)) == NULL)
+          abort();
+        memcpy(x->re + x->relen, h->sent + w.cur, m);
+        if (x->relen + m > breflen[cur] ||
+            memcmp(x->re + x->relen, bref[cur] + x->relen, m) != 0)
+          FAIL("txn %zu: chunk %zu (\"%s\") at offset %zu is not the body "
+               "from octet %zu",
+               cur, x->nchunks, e->text, w.cur, x->relen);
+        x->relen += m;
+        w.cur += m;
+        if (m < n)
+          w.ended = 1;
+        else if (last)
+          x->last_whole = 1;
+      }
+      continue;
+    }
     if (starts(e->text, "AUTH ")) {
       size_t n = e->len;
       static const char red[] = " <redacted>";
@@ -489,8 +828,33 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
             strstr(e->text, " RET=HDRS ENVID=fuzz+2B1+3Da+20b")))
         FAIL("DSN parameters not asked for: \"%s\"", e->text);
       cur = b;
+      fifo[ftail - 1].txn = b;
+      tw[b].env_out++;
+      tw[b].rcpt_sent = 0;
+      tw[b].env_flight = 1;
+      for (j = 0; j < ntxn; j++) {
+        txn_wire *x = &tw[j];
+        if (j == b || x->mode != 2 || x->rset_after)
+          continue;
+        if (!x->last_sent)
+          FAIL("\"%s\" while txn %zu's chunks are open (no LAST, no RSET)",
+               e->text, j);
+        x->mail_after = 1;
+        /* RFC 3030 2: RSET after a failed BDAT; a LAST not answered yet
+         * may fail, so a MAIL behind it needs one too */
+        if (x->last_code == 0)
+          FAIL("\"%s\" behind txn %zu's LAST, unanswered, without RSET",
+               e->text, j);
+        if (x->last_code / 100 != 2)
+          FAIL("\"%s\" after txn %zu's LAST got %d, without RSET", e->text, j,
+               x->last_code);
+      }
     } else if (starts(e->text, "RCPT TO:")) {
       rcpts++;
+      if (cur < ntxn) {
+        tw[cur].env_out++;
+        tw[cur].rcpt_sent++;
+      }
       if ((strstr(e->text, " NOTIFY=") || strstr(e->text, " ORCPT=")) &&
           !(dsn_on && cur == 0))
         FAIL("DSN parameters not asked for: \"%s\"", e->text);
@@ -502,6 +866,14 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         FAIL("unexpected ORCPT: \"%s\"", e->text);
     } else if (strcmp(e->text, "DATA") == 0) {
       datas++;
+      if (cur < ntxn && tw[cur].mode == 2)
+        FAIL("txn %zu: DATA after BDAT", cur);
+      if (cur < ntxn)
+        tw[cur].mode = 1;
+    } else if (strcmp(e->text, "RSET") == 0) {
+      for (j = 0; j < ntxn; j++)
+        if (tw[j].mode == 2)
+          tw[j].rset_after = 1;
     }
     if (expect_lit(&w, e->text, e->len, "a traced command"))
       expect_lit(&w, "\r\n", 2, "the CRLF of a command");
@@ -551,6 +923,11 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         FAIL("txn %zu succeeded at step %d", i, (int)smtpc_txn_step(t[i]));
       if (st == SMTPC_OK ? acc != n : (acc == 0 || acc >= n))
         FAIL("txn %zu: status %d with %zu of %zu accepted", i, st, acc, n);
+      if (tw[i].mode == 2 && (!tw[i].complete || tw[i].last_code / 100 != 2 ||
+                              tw[i].last_code != smtpc_reply_code(fin)))
+        FAIL("txn %zu reported sent: LAST %s, answered %d, final reply %d", i,
+             tw[i].complete ? "sent whole" : "not sent whole", tw[i].last_code,
+             smtpc_reply_code(fin));
       break;
     case SMTPC_ERR_NO_RECIPIENTS:
       if (acc != 0)
@@ -573,8 +950,12 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
   if (successes > eods)
     FAIL("%zu transactions reported sent, %zu ends of data on the wire",
          successes, eods);
-  for (i = 0; i < ntxn; i++)
+  for (i = 0; i < ntxn; i++) {
     free(ref[i]);
+    free(bref[i]);
+    free(tw[i].re);
+  }
+  free(fifo);
 }
 
 /* With byte 1 bit 7: DSN parameters on the first transaction, if-offered
@@ -600,6 +981,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   smtpc_session *s = NULL;
   smtpc_io io;
   smtpc_body bodies[MAX_TXN];
+  stream streams[MAX_TXN];
   smtpc_txn *t[MAX_TXN] = {NULL, NULL, NULL};
   size_t ntxn, i, k;
   int o0, o1, rv, queued = 0, allow_plain, policy;
@@ -608,13 +990,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o0 = data[0];
   o1 = data[1];
   k = data[2] & 15;
-  if (size < 3 + k)
+  bdat_on = (data[2] >> 4) & 1;
+  stream_on = (data[2] >> 5) & 1;
+  long_on = (data[2] >> 6) & 1;
+  stream_small = (data[2] >> 7) & 1;
+  if (size < 3 + k + (size_t)bdat_on)
     return 0;
+  bdat_chunk = bdat_on ? 64 + (size_t)data[3 + k] : 0;
+  choose_bodies();
   memset(&h, 0, sizeof(h));
   h.chunks = data + 3;
   h.k = k;
-  h.in = data + 3 + k;
-  h.n = size - 3 - k;
+  h.in = data + 3 + k + bdat_on;
+  h.n = size - 3 - k - (size_t)bdat_on;
   h.short_send = (o1 >> 1) & 1;
   policy = (int)policies[(o0 >> 2) & 3];
   h.policy = policy;
@@ -651,14 +1039,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (rv != SMTPC_OK)
     FAIL("set_limit");
+  if (bdat_on &&
+      (smtpc_session_set_flag(s, SMTPC_FLAG_CHUNKING, 1) != SMTPC_OK ||
+       smtpc_session_set_limit(s, SMTPC_LIMIT_BDAT_CHUNK, bdat_chunk) !=
+           SMTPC_OK))
+    FAIL("chunking setup");
   if (!(o0 & 0x80) &&
       smtpc_session_set_auth(s, mechs[o0 & 3], USER, SECRET,
                              (o1 & 4) ? "fuzz-admin" : NULL) != SMTPC_OK)
     FAIL("set_auth");
   smtpc_session_set_trace(s, h_trace, &h);
 
-  for (i = 0; i < ntxn; i++)
-    smtpc_body_init_memory(&bodies[i], msgs[i].body, msgs[i].len);
+  for (i = 0; i < ntxn; i++) {
+    if (!stream_on) {
+      smtpc_body_init_memory(&bodies[i], mbody[i], mlen[i]);
+      continue;
+    }
+    streams[i].p = mbody[i];
+    streams[i].len = mlen[i];
+    streams[i].off = 0;
+    streams[i].toggle = 0;
+    streams[i].blocks = &h.blocks;
+    smtpc_body_init_stream(&bodies[i], s_read, &streams[i], -1);
+    /* a stream is not scanned: its type says what it holds */
+    bodies[i].type = i == 2 ? SMTPC_BODY_SMTPUTF8 : SMTPC_BODY_7BIT;
+  }
   if (o1 & 0x40) {
     for (i = 0; i < ntxn; i++)
       if (smtpc_session_queue(s, msgs[i].from, msgs[i].rcpts, msgs[i].nrcpts,
@@ -710,9 +1115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               (int)smtpc_txn_step(t[i]), smtpc_txn_accepted_count(t[i]));
   }
   if (queued)
-    check_session(&h, t, ntxn, policy, allow_plain);
+    check_session(&h, t, ntxn, policy, allow_plain, !(o0 & 0x10));
   else
-    check_session(&h, t, 0, policy, allow_plain);
+    check_session(&h, t, 0, policy, allow_plain, !(o0 & 0x10));
   for (i = 0; i < ntxn; i++)
     smtpc_txn_free(t[i]);
   for (i = 0; i < h.nev; i++)

@@ -134,6 +134,7 @@ for name, (opt, reply, query) in EHLO_SEEDS.items():
 #     pipelining, 0x20 three transactions, 0x40 NOOP/RSET/VRFY, 0x80 no auth
 # o1: 0x01 no plaintext auth, 0x02 short writes, 0x04 authzid, 0x08 HELO,
 #     0x30 limits, 0x40 queue before open
+# byte 2: low 4 bits k; BDAT flags above (see BDAT_SEEDS)
 AUTO, PLAIN, LOGIN, CRAM = 0, 1, 2, 3
 OPP, REQ, NONE, OPP_BLOCK = 0, 4, 8, 12
 NOPIPE, THREE, OPS, NOAUTH = 0x10, 0x20, 0x40, 0x80
@@ -276,6 +277,72 @@ SESSION_SEEDS = {
 }
 for name, (o0, o1, sizes, stream) in SESSION_SEEDS.items():
     write("session", name, bytes([o0, o1, len(sizes)] + sizes) + stream)
+
+# BDAT sessions: byte 2 bits 4-7 (0x10 CHUNKING flag, then a chunk-size
+# byte c after the recv sizes: chunks of 64 + c; 0x20 streamed bodies,
+# 0x40 long bodies, 0x80 streams in 7-octet reads with WANT_READ between)
+BDAT, STREAM, LONG, SMALL = 0x10, 0x20, 0x40, 0x80
+BDAT_EHLO = crlf("220 mx.example.org ESMTP Postfix", "250-mx.example.org",
+                 "250-PIPELINING", "250-SIZE 10240000", "250-8BITMIME",
+                 "250-ENHANCEDSTATUSCODES", "250-SMTPUTF8", "250 CHUNKING")
+OKS = crlf(*(["250 2.0.0 Ok"] * 40))
+BDAT_SEEDS = {
+    # everything accepted, whatever the number of chunks
+    "bdat-postfix": (NOAUTH | NONE, 0, BDAT, [], 0, BDAT_EHLO + OKS),
+    "bdat-3txn-long-stream": (NOAUTH | NONE | THREE, 0,
+                              BDAT | STREAM | LONG, [], 36, BDAT_EHLO + OKS),
+    "bdat-nopipe-small-reads": (NOAUTH | NONE | NOPIPE, 0,
+                                BDAT | STREAM | LONG | SMALL, [255, 0], 0,
+                                BDAT_EHLO + OKS),
+    "bdat-exchange": (NOAUTH | NONE | THREE, 0, BDAT | LONG, [], 191, crlf(
+        "220 EX01.example.com Microsoft ESMTP MAIL Service ready",
+        "250-EX01.example.com Hello [192.0.2.1]", "250-SIZE 37748736",
+        "250-PIPELINING", "250-DSN", "250-ENHANCEDSTATUSCODES",
+        "250-8BITMIME", "250-BINARYMIME", "250 CHUNKING") + OKS),
+    # Postfix: 552 to the second chunk, 551 to those already sent, RSET
+    "bdat-chunk-refused": (NOAUTH | NONE, 0, BDAT | LONG, [], 0,
+                           BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "250 2.0.0 Ok: 64 bytes",
+        "552 5.3.4 Message size exceeds fixed limit",
+        "551 5.0.0 Discarded 64 bytes after earlier error",
+        "551 5.0.0 Discarded 64 bytes after earlier error",
+        "551 5.0.0 Discarded 64 bytes after earlier error",
+        "250 2.0.0 Ok") + OKS),
+    "bdat-chunk-451-nopipe": (NOAUTH | NONE | NOPIPE, 0, BDAT | LONG, [], 1,
+                              BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "451 4.3.0 Temporary failure", "250 2.0.0 Ok") + OKS),
+    "bdat-421-between-chunks": (NOAUTH | NONE, 0, BDAT | LONG, [], 0,
+                                BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok",
+        "421 4.3.2 Shutting down")),
+    "bdat-rcpt-refused": (NOAUTH | NONE, 0, BDAT, [], 10, BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "550 5.1.1 no", "550 5.1.1 no", "250 2.0.0 Ok")
+        + OKS),
+    # bodies that fit in one chunk go "ahead" with PIPELINING: MAIL, RCPT
+    # and BDAT n LAST in one flight, each later message behind an RSET
+    "bdat-ahead-three": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                         BDAT_EHLO + OKS),
+    "bdat-ahead-last-refused": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                                BDAT_EHLO + crlf(
+        "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok",
+        "552 5.3.4 Message size exceeds fixed limit") + OKS),
+    # Postfix after a refused MAIL: RCPT and the chunk get 503
+    "bdat-ahead-mail-refused": (NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+                                BDAT_EHLO + crlf(
+        "550 5.7.1 Sender address rejected",
+        "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command",
+        "503 5.5.1 Error: need MAIL command") + OKS),
+    "bdat-not-offered": (NOAUTH | NONE, 0, BDAT | STREAM, [], 0, crlf(
+        "220 mx ESMTP", "250-mx", "250 PIPELINING") + POSTFIX_TXN1 + crlf(
+        "250 ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go", "250 ok",
+        "221 bye")),
+}
+for name, (o0, o1, b2, sizes, c, stream) in BDAT_SEEDS.items():
+    write("session", name,
+          bytes([o0, o1, b2 | len(sizes)] + sizes + [c]) + stream)
 
 # ---- codecs -----------------------------------------------------------------
 
