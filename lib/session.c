@@ -510,6 +510,15 @@ static void binary_body(smtpc_session *s, smtpc_txn *t) {
   t->binary = 1;
   s->bdat_ops = &smtpc__session_bdat; /* BDAT even without the flag */
 }
+
+/* 1 if a transaction started before t went in BDAT and is not done. */
+static int bdat_in_flight(const smtpc_session *s, const smtpc_txn *t) {
+  const smtpc_txn *p;
+  for (p = s->head; p != NULL && p != t; p = p->next)
+    if (p->bdat && p->phase != TP_QUEUED)
+      return 1;
+  return 0;
+}
 #endif
 
 /* Checks a queued transaction against the server's extensions and composes
@@ -600,6 +609,12 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
      * failed BDAT "RSET MUST be issued ... before additional commands"
      * (RFC 3030 2): so one goes before every MAIL that follows one */
     s->need_rset = 1;
+#ifndef SMTPC_NO_CHUNKING
+  else if (s->inflight > 0 && bdat_in_flight(s, t))
+    /* the same behind a BDAT message for one that is not sent ahead: a
+     * text message with DATA after a binary one */
+    s->need_rset = 1;
+#endif
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
