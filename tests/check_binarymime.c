@@ -458,6 +458,83 @@ START_TEST(test_bin_error_code) {
 }
 END_TEST
 
+/* ---- allocation failures --------------------------------------------------
+ * A binary message in two chunks (pipelined) followed by a text one with
+ * DATA, every allocation refused in turn. */
+
+static int bin_scenario(tu_alloc *a, void *arg) {
+  static const char *const to[] = {"bob@example.org"};
+  smtpc_session *s = NULL;
+  smtpc_io io;
+  smtpc_body b;
+  smtpc_txn *t1 = NULL, *t2 = NULL;
+  ts *t = ts_new();
+  int rv;
+  (void)arg;
+  ts_set_abort(t, 0);
+  script_open(t, EHLO_PIPE_BIN);
+  ts_client(t, "MAIL FROM:<alice@example.com> SIZE=100 BODY=BINARYMIME\r\n"
+               "RCPT TO:<bob@example.org>\r\n");
+  ts_server(t, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  ts_client(t, "BDAT 64\r\n");
+  ts_client_n(t, BIN100, 64);
+  ts_client(t, "BDAT 36 LAST\r\n");
+  ts_client_n(t, BIN100 + 64, 36);
+  /* the next envelope leaves with the LAST chunk, behind an RSET */
+  ts_client(t, "RSET\r\nMAIL FROM:<carol@example.com> SIZE=18\r\n"
+               "RCPT TO:<bob@example.org>\r\nDATA\r\n");
+  ts_server(t, "250 2.0.0 64 octets\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"
+               "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+  ts_client(t, "Subject: u\r\n\r\nhi\r\n.\r\n");
+  ts_server(t, "250 2.0.0 Ok\r\n");
+  ts_client(t, "QUIT\r\n");
+  ts_server(t, "221 bye\r\n");
+  ts_io(t, &io);
+  if ((rv = smtpc_session_new(&s, &a->mem)) != SMTPC_OK)
+    goto out;
+  smtpc_session_set_io(s, &io);
+  if ((rv = smtpc_session_set_ehlo_name(s, "client.test")) != SMTPC_OK ||
+      (rv = smtpc_session_set_limit(s, SMTPC_LIMIT_BDAT_CHUNK, 64)) !=
+          SMTPC_OK ||
+      (rv = smtpc_session_open(s)) != SMTPC_OK)
+    goto out;
+  smtpc_body_init_memory(&b, BIN100, BIN100_LEN);
+  b.type = SMTPC_BODY_BINARYMIME;
+  if ((rv = smtpc_session_queue(s, "alice@example.com", to, 1, &b, &t1)) !=
+      SMTPC_OK)
+    goto out;
+  smtpc_body_init_memory(&b, "Subject: u\n\nhi\n", 15);
+  if ((rv = smtpc_session_queue(s, "carol@example.com", to, 1, &b, &t2)) !=
+      SMTPC_OK)
+    goto out;
+  rv = smtpc_session_run(s);
+  if (rv != SMTPC_OK) {
+    TU_CHECK(smtpc_txn_status(t1) == SMTPC_ERR_NOMEM ||
+                 smtpc_txn_status(t2) == SMTPC_ERR_NOMEM,
+             "run %d, transactions %d %d: %s", rv, smtpc_txn_status(t1),
+             smtpc_txn_status(t2), ts_mismatch(t) ? ts_mismatch(t) : "");
+    goto out;
+  }
+  TU_CHECK(smtpc_txn_status(t1) == SMTPC_OK, "status %d", smtpc_txn_status(t1));
+  TU_CHECK(smtpc_txn_status(t2) == SMTPC_OK, "status %d", smtpc_txn_status(t2));
+  rv = smtpc_session_quit(s);
+  if (rv == SMTPC_OK && !ts_finished(t))
+    ck_abort_msg("script not finished: %s",
+                 ts_mismatch(t) ? ts_mismatch(t) : "?");
+out:
+  smtpc_txn_free(t1);
+  smtpc_txn_free(t2);
+  smtpc_session_free(s);
+  ts_free(t);
+  return rv;
+}
+
+START_TEST(test_bin_alloc_failure_sweep) {
+  long failures = tu_alloc_sweep(bin_scenario, NULL, 500);
+  ck_assert_int_gt(failures, 5);
+}
+END_TEST
+
 static Suite *binarymime_suite(void) {
   Suite *s = suite_create("binarymime");
   TCase *tc = tcase_create("transcripts");
@@ -473,6 +550,7 @@ static Suite *binarymime_suite(void) {
   tcase_add_loop_test(tc, test_bin_stream_boundary, 0, n);
   tcase_add_loop_test(tc, test_bin_chunk_refused, 0, n);
   tcase_add_test(tc, test_bin_error_code);
+  tcase_add_test(tc, test_bin_alloc_failure_sweep);
   suite_add_tcase(s, tc);
   return s;
 }
