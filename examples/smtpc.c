@@ -64,7 +64,8 @@ typedef struct opts {
   smtpc_dsn_ret ret;
   const char *envid;
   int dsn, dsn_required;
-  int bdat; /* --bdat: BDAT when CHUNKING is offered */
+  int bdat;   /* --bdat: BDAT when CHUNKING is offered */
+  int binary; /* --binary: --message is binary MIME (RFC 3030 3) */
   /* RFC 8689: --requiretls (MAIL parameter), --tls-required-no (field) */
   int requiretls, tls_required_no;
 } opts;
@@ -124,7 +125,7 @@ static void usage(FILE *f) {
       "ADDR]\n"
       "             [--header 'Name: value'] [--config F] [--dry-run]\n"
       "             [--notify WHAT] [--ret FULL|HDRS] [--envid ID]\n"
-      "             [--dsn-required] [--bdat]\n"
+      "             [--dsn-required] [--bdat] [--binary]\n"
       "             [--requiretls | --tls-required-no]\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
@@ -186,6 +187,10 @@ static void help(void) {
       "  --bdat          send the message with BDAT (RFC 3030) when the "
       "server\n"
       "                  offers CHUNKING (default: DATA)\n"
+      "  --binary        the --message is binary MIME: sent octet for octet\n"
+      "                  in BDAT with BODY=BINARYMIME (RFC 3030 3); a server\n"
+      "                  without CHUNKING and BINARYMIME gets no MAIL (exit "
+      "69)\n"
       "  --dsn-required  fail when the server does not offer DSN (default: "
       "send\n"
       "                  without the request and say so)\n"
@@ -222,7 +227,8 @@ static void help(void) {
       "(EX_DATAERR)\n"
       "  66  cannot read message (EX_NOINPUT) 68  host not found (EX_NOHOST)\n"
       "  69  permanent failure: 5xx, or an extension required but not\n"
-      "      offered (SMTPUTF8, DSN, REQUIRETLS) (EX_UNAVAILABLE)\n"
+      "      offered (SMTPUTF8, DSN, REQUIRETLS, BINARYMIME) "
+      "(EX_UNAVAILABLE)\n"
       "  70  internal error (EX_SOFTWARE)\n"
       "  74  connection failed, timed out or lost (EX_IOERR)\n"
       "  75  temporary failure, 4xx (EX_TEMPFAIL)\n"
@@ -398,6 +404,10 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->bdat = 1;
       continue;
     }
+    if (strcmp(a, "--binary") == 0) {
+      o->binary = 1;
+      continue;
+    }
     if (strcmp(a, "--requiretls") == 0) {
       o->requiretls = 1;
       continue;
@@ -548,6 +558,11 @@ static int validate(opts *o) {
   if (o->requiretls && o->tls_required_no) {
     fputs("smtpc: --requiretls and --tls-required-no ask opposite things "
           "(RFC 8689 4.3)\n",
+          stderr);
+    return EX_USAGE;
+  }
+  if (o->binary && o->message == NULL) {
+    fputs("smtpc: --binary sends a finished message: give it with --message\n",
           stderr);
     return EX_USAGE;
   }
@@ -967,6 +982,7 @@ static int exit_code(int rc) {
   case SMTPC_ERR_DSN_UNSUPPORTED:
   case SMTPC_ERR_REQUIRETLS_UNAVAILABLE:
   case SMTPC_ERR_RCPT_LIMIT:
+  case SMTPC_ERR_BINARYMIME_UNSUPPORTED:
   case SMTPC_ERR_MESSAGE_TOO_BIG: return EX_UNAVAILABLE;
   case SMTPC_ERR_CONNECT:
   case SMTPC_ERR_TIMEOUT:
@@ -1753,6 +1769,8 @@ int main(int argc, char **argv) {
                         them; else A-labels, or the error */
     smtpc_msg_set_smtputf8(built, smtpc_session_has_ext(s, "SMTPUTF8"));
   smtpc_body_init_memory(&body, msg, msglen);
+  if (o.binary)
+    body.type = SMTPC_BODY_BINARYMIME; /* sent as it is, or refused */
   ty.total = (unsigned long long)o.repeat * o.nenv;
   for (done = 0; done < o.repeat && rc == SMTPC_OK;) {
     unsigned long batch = built != NULL ? 16 : BATCH, n;

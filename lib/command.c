@@ -304,8 +304,8 @@ int smtpc__orcpt_encode(char *dst, const char *addr, int raw) {
   return SMTPC_OK;
 }
 
-/* "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME][ SMTPUTF8]" as parts; num
- * holds the SIZE text.  Returns the number of parts. */
+/* "MAIL FROM:<from>[ SIZE=n][ BODY=8BITMIME|BINARYMIME][ SMTPUTF8]" as
+ * parts; num holds the SIZE text.  Returns the number of parts. */
 static size_t mail_head(const char **parts, size_t *lens, char *num,
                         size_t numlen, const char *from,
                         const smtpc__mail_params *mp) {
@@ -317,7 +317,11 @@ static size_t mail_head(const char **parts, size_t *lens, char *num,
     int k = snprintf(num, numlen, " SIZE=%lld", (long long)mp->size);
     parts[n] = num, lens[n++] = k > 0 ? (size_t)k : 0;
   }
-  if (mp->body8bit)
+#ifndef SMTPC_NO_CHUNKING
+  if (mp->body8bit == SMTPC__BODY_BINARY)
+    parts[n] = " BODY=BINARYMIME", lens[n++] = 16;
+#endif
+  if (mp->body8bit == 1)
     parts[n] = " BODY=8BITMIME", lens[n++] = 14;
   if (mp->smtputf8)
     parts[n] = " SMTPUTF8", lens[n++] = 9;

@@ -38,6 +38,9 @@
   X(SMTPC_ERR_REQUIRETLS_UNAVAILABLE,                                          \
     "REQUIRETLS asked for but the connection is not verified TLS or the "      \
     "server does not offer REQUIRETLS; message not sent")                      \
+  X(SMTPC_ERR_BINARYMIME_UNSUPPORTED,                                          \
+    "binary body but the server does not offer CHUNKING and BINARYMIME; "      \
+    "message not sent")                                                        \
   X(SMTPC_ERR_RCPT_LIMIT,                                                      \
     "more recipients than the server takes per transaction (LIMITS) and a "    \
     "body that cannot be re-read; message not sent")                           \

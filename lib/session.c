@@ -121,7 +121,7 @@ static int compose_mail(smtpc_session *s, smtpc_txn *t) {
   smtpc__mail_params mp;
   const char *from = t->wire_from ? t->wire_from : t->from;
   mp.size = t->body.size;
-  mp.body8bit = t->body8;
+  mp.body8bit = TXN_BINARY(t) ? SMTPC__BODY_BINARY : t->body8;
   mp.smtputf8 = t->smtputf8;
   mp.ret = 0;
   mp.envid = NULL;
@@ -528,6 +528,47 @@ static size_t round_end(smtpc_session *s, const smtpc_txn *t, size_t first) {
 
 static int send_envelope(smtpc_session *s, smtpc_txn *t);
 
+#ifndef SMTPC_NO_CHUNKING
+/* BINARYMIME (RFC 3030 3): sets t->binary when the message goes as a
+ * binary body, in BDAT chunks whatever SMTPC_FLAG_CHUNKING says.  A body
+ * declared binary needs CHUNKING and BINARYMIME, else the transaction
+ * completes here.  An AUTO body in memory becomes binary only when it must
+ * (a NUL octet or a line over 998 octets) and the server can take it;
+ * otherwise it keeps the checks and errors of a text body. */
+static void binary_body(smtpc_session *s, smtpc_txn *t) {
+  int offered = (s->caps.flags & SMTPC__CAP_CHUNKING) &&
+                smtpc__caps_params(&s->caps, "BINARYMIME") != NULL;
+  size_t longest = 0;
+  int64_t wire;
+  int has8;
+  t->binary = 0;
+  if (t->body.type == SMTPC_BODY_BINARYMIME) {
+    if (!offered) {
+      txn_complete(s, t, SMTPC_ERR_BINARYMIME_UNSUPPORTED);
+      return;
+    }
+  } else if (t->body.type != SMTPC_BODY_AUTO || t->body.read != NULL ||
+             !offered || t->body.len == 0) {
+    return;
+  } else if (memchr(t->body.data, 0, t->body.len) == NULL) {
+    scan_body(t->body.data, t->body.len, &longest, &wire, &has8);
+    if (longest <= SMTPC__MAX_BODY_LINE)
+      return;
+  }
+  t->binary = 1;
+  s->bdat_ops = &smtpc__session_bdat; /* BDAT even without the flag */
+}
+
+/* 1 if a transaction started before t went in BDAT and is not done. */
+static int bdat_in_flight(const smtpc_session *s, const smtpc_txn *t) {
+  const smtpc_txn *p;
+  for (p = s->head; p != NULL && p != t; p = p->next)
+    if (p->bdat && p->phase != TP_QUEUED)
+      return 1;
+  return 0;
+}
+#endif
+
 /* Checks a queued transaction against the server's extensions and composes
  * its envelope.  A transaction that cannot be sent is completed without a
  * byte reaching the server. */
@@ -539,9 +580,16 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   size_t longest = 0;
 
   leave_queued(s, t);
+#ifndef SMTPC_NO_CHUNKING
+  binary_body(s, t);
+  if (t->phase == TP_DONE)
+    return SMTPC_OK;
+#endif
   if (t->body.read == NULL) {
     scan_body(t->body.data, t->body.len, &longest, &size, &has8);
-    if (longest > SMTPC__MAX_BODY_LINE) {
+    if (TXN_BINARY(t))
+      size = (int64_t)t->body.len; /* sent as it is */
+    else if (longest > SMTPC__MAX_BODY_LINE) {
       txn_complete(s, t, SMTPC_ERR_BODY_LINE_TOO_LONG);
       return SMTPC_OK;
     }
@@ -549,7 +597,13 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   /* SMTPUTF8 first: its error is the specific one for a UTF-8 header */
   if ((rv = check_intl(s, t, has8)) != SMTPC_OK || t->phase == TP_DONE)
     return rv;
-  switch (t->body.type) {
+  switch (TXN_BINARY(t) ? SMTPC_BODY_BINARYMIME : t->body.type) {
+#ifndef SMTPC_NO_CHUNKING
+  case SMTPC_BODY_BINARYMIME: /* BODY=BINARYMIME: any octet, no 8BITMIME */
+    t->body8 = 0;
+    t->reject8 = 0;
+    break;
+#endif
   case SMTPC_BODY_8BITMIME: t->body8 = 1; break;
   case SMTPC_BODY_SMTPUTF8: t->body8 = 1; break;
   case SMTPC_BODY_7BIT: t->reject8 = 1; break;
@@ -590,8 +644,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   }
   t->body.size = size;
 #ifndef SMTPC_NO_CHUNKING
-  t->bdat =
-      s->chunking && s->bdat_ops != NULL && (c->flags & SMTPC__CAP_CHUNKING);
+  t->bdat = t->binary || (s->chunking && s->bdat_ops != NULL &&
+                          (c->flags & SMTPC__CAP_CHUNKING));
   /* With PIPELINING the body may follow its envelope at once (RFC 3030
    * 4.2): all of it when it fits in one chunk, else its first chunk waits
    * in memory for the replies, so a refused envelope costs no data. */
@@ -630,6 +684,12 @@ static int send_envelope(smtpc_session *s, smtpc_txn *t) {
      * failed BDAT "RSET MUST be issued ... before additional commands"
      * (RFC 3030 2): so one goes before every MAIL that follows one */
     s->need_rset = 1;
+#ifndef SMTPC_NO_CHUNKING
+  else if (s->inflight > 0 && bdat_in_flight(s, t))
+    /* the same behind a BDAT message for one that is not sent ahead: a
+     * text message with DATA after a binary one */
+    s->need_rset = 1;
+#endif
   if ((rv = send_rset_if_owed(s)) != SMTPC_OK)
     return rv;
   if ((rv = send_cmd(s, NULL, NULL, EX_MAIL, t, 0)) != SMTPC_OK)
@@ -1408,15 +1468,19 @@ SMTPC__ALWAYS_INLINE int bdat_window_full(const smtpc_session *s) {
 /* The body in BDAT chunks: each chunk is filled with the encoded body (line
  * ends made CRLF, nothing stuffed) and sent whole with its count.  The
  * chunk that holds the end of the body is the LAST one; only a streamed
- * body that ends exactly at a chunk's end gives "BDAT 0 LAST". */
+ * body that ends exactly at a chunk's end gives "BDAT 0 LAST".  A binary
+ * body (BINARYMIME) bypasses the encoder: its octets fill the chunks as
+ * they are, with nothing added at the end. */
 static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
+  /* the encoder wants 3 octets of room; a binary copy needs 1 */
+  size_t room = t->binary ? 1 : 3;
   int rv;
   if (s->bdat == NULL &&
       (s->bdat = smtpc__malloc(&s->mem, s->bdat_chunk)) == NULL)
     return fail_session(s, SMTPC_ERR_NOMEM);
   while (smtpc__buf_avail(&s->out) < s->out_high && !bdat_window_full(s)) {
     int last = 0;
-    while (s->bdat_len + 3 <= s->bdat_chunk) {
+    while (s->bdat_len + room <= s->bdat_chunk) {
       const unsigned char *src = NULL;
       size_t srclen = 0, used = 0;
       smtpc_ssize w;
@@ -1426,8 +1490,16 @@ static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
         last = 1;
         break;
       }
-      w = smtpc__dot_encode(&s->dot, src, srclen, s->bdat + s->bdat_len,
-                            s->bdat_chunk - s->bdat_len, &used);
+      if (t->binary) {
+        used = s->bdat_chunk - s->bdat_len;
+        if (used > srclen)
+          used = srclen;
+        memcpy(s->bdat + s->bdat_len, src, used);
+        w = (smtpc_ssize)used;
+      } else {
+        w = smtpc__dot_encode(&s->dot, src, srclen, s->bdat + s->bdat_len,
+                              s->bdat_chunk - s->bdat_len, &used);
+      }
       if (w < 0)
         return abort_body(s, (int)w);
       s->bdat_len += (size_t)w;
@@ -1441,14 +1513,14 @@ static int pump_bdat(smtpc_session *s, smtpc_txn *t) {
     }
     /* a body in memory that ended with this chunk needs no empty LAST */
     if (!last && t->body.read == NULL && t->body_off == t->body.len &&
-        s->bdat_chunk - s->bdat_len >=
-            (s->dot.cr || !s->dot.bol ? 2u : 0u)) /* the final line end */
-      last = 1;
+        (t->binary ||
+         s->bdat_chunk - s->bdat_len >= (s->dot.cr || !s->dot.bol ? 2u : 0u)))
+      last = 1; /* room for the final line end, if one is needed */
     if (!last && envelope_pending(t)) {
       s->bdat_held = 1; /* the first chunk waits for the envelope */
       return SMTPC_OK;
     }
-    if (last)
+    if (last && !t->binary)
       s->bdat_len += smtpc__dot_finish(&s->dot, s->bdat + s->bdat_len);
     if ((rv = emit_chunk(s, t, last)) != SMTPC_OK || last)
       return rv;
@@ -1762,8 +1834,12 @@ int smtpc_session_queue(smtpc_session *s, const char *from,
   if (s == NULL || rcpts == NULL || nrcpts == 0 || body == NULL ||
       body->version < 0 || body->version > SMTPC_BODY_VERSION ||
       (body->read == NULL && body->data == NULL && body->len > 0) ||
-      (unsigned)body->type > SMTPC_BODY_SMTPUTF8)
+      (unsigned)body->type > SMTPC_BODY_BINARYMIME)
     return SMTPC_ERR_INVALID_ARGUMENT;
+#ifdef SMTPC_NO_CHUNKING
+  if (body->type == SMTPC_BODY_BINARYMIME)
+    return SMTPC_ERR_NOT_SUPPORTED; /* binary needs BDAT */
+#endif
   if (s->ph == PH_BROKEN || s->ph == PH_QUIT)
     return SMTPC_ERR_INVALID_STATE;
   if (nrcpts > SIZE_MAX / sizeof(char *))

@@ -30,6 +30,7 @@
  * two messages are ever in flight and the window is not tracked. */
 #ifdef SMTPC_NO_CHUNKING
 #define TXN_BDAT(t) ((void)(t), 0)
+#define TXN_BINARY(t) ((void)(t), 0)
 #define TXN_AHEAD(t) ((void)(t), 0)
 #define INFLIGHT_ADD(s) ((void)(s))
 #define INFLIGHT_SUB(s) ((void)(s))
@@ -37,6 +38,7 @@
 #define LATER_IN_FLIGHT(s) ((void)(s), 0)
 #else
 #define TXN_BDAT(t) ((t)->bdat)
+#define TXN_BINARY(t) ((t)->binary)
 #define TXN_AHEAD(t) ((t)->ahead)
 #define INFLIGHT_ADD(s) ((s)->inflight++)
 #define INFLIGHT_SUB(s) ((s)->inflight -= (s)->inflight > 0)
@@ -146,6 +148,7 @@ struct smtpc_txn {
    * transaction ("round") of this message; racc of them were accepted,
    * delivered counts those of rounds whose end of data was accepted */
   size_t rfirst, rend, racc, delivered;
+  int binary;    /* BODY=BINARYMIME: BDAT, octets sent unchanged */
   unsigned utf8; /* SMTPC__UTF8_* of every address, ORed */
   int smtputf8;  /* SMTPUTF8 sent on MAIL */
   /* addresses as sent when they differ from the caller's (A-labels for a

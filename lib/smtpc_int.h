@@ -206,10 +206,13 @@ int smtpc__orcpt_encode(char *dst, const char *addr, int raw);
  * SMTPC_ERR_INVALID_ARGUMENT (txn.c). */
 int smtpc__check_notify(unsigned notify);
 
+/* smtpc__mail_params.body8bit for BODY=BINARYMIME (RFC 3030 3). */
+#define SMTPC__BODY_BINARY 2
+
 /* What MAIL carries besides the reverse-path. */
 typedef struct smtpc__mail_params {
   int64_t size;      /* SIZE=, or < 0 for none */
-  int body8bit;      /* BODY=8BITMIME */
+  int body8bit;      /* BODY=8BITMIME, or SMTPC__BODY_BINARY: BINARYMIME */
   int smtputf8;      /* SMTPUTF8 */
   int ret;           /* smtpc_dsn_ret: RET=FULL / RET=HDRS, or none */
   const char *envid; /* ENVID=xtext (checked), or NULL */

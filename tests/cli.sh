@@ -297,6 +297,33 @@ else
     skip_check "a 998-octet line starting with \".\" is sent" "python3 is not installed"
 fi
 
+check "--binary without --message: usage error (exit 64)" \
+    run 64 --dry-run --from a@example.test --to b@example.test --subject s --text "$work/t.txt" --binary
+# RFC 3030 3: a binary message to a server without CHUNKING and BINARYMIME
+# (fake_smtpd offers neither) is refused before MAIL, exit 69.
+binary_refused() {
+    local port= pid i
+    printf 'Subject: bin\r\n\r\n\000\001bin\n.\n' >"$work/bin.eml"
+    timeout -k 2 30 python3 "$top_srcdir/tests/fake_smtpd.py" no-starttls \
+        --log "$work/bin.log" --timeout 20 >"$work/bin.port" 2>"$work/bin.ev" &
+    pid=$!
+    for ((i = 0; i < 200; i++)); do
+        port=$(head -n 1 "$work/bin.port" 2>/dev/null)
+        [[ $port =~ ^[0-9]+$ ]] && break
+        sleep 0.025
+    done
+    [[ $port =~ ^[0-9]+$ ]] || { echo "#   fake_smtpd did not start"; kill "$pid"; return 1; }
+    run 69 --host 127.0.0.1 --port "$port" --tls none --from a@example.test \
+        --to b@example.test --message "$work/bin.eml" --binary || { wait "$pid"; return 1; }
+    wait "$pid"
+}
+if command -v python3 >/dev/null; then
+    check "--binary to a server without BINARYMIME: exit 69" binary_refused
+    check "no MAIL reached the server, the error names BINARYMIME" \
+        bash -c "! grep -q MAIL \"$work/bin.log\" && grep -q QUIT \"$work/bin.log\" && grep -q \"BINARYMIME; message not sent\" \"$work/err\""
+else
+    skip_check "--binary to a server without BINARYMIME: exit 69" "python3 is not installed"
+fi
 
 echo "# cli: $npass passed, $nfail failed, $nskip skipped"
 ((nfail == 0))

@@ -11,6 +11,8 @@
 #      chunks leave in one flight (RSET before each but the first), all
 #      delivered intact;
 #   3. smtpc_send() with smtpc_client_config.bdat (tests/client_send);
+#   3b. a binary message (smtpc --binary): Postfix offers CHUNKING but not
+#      BINARYMIME, so no MAIL leaves and smtpc exits 69;
 #   4. CHUNKING discarded from EHLO: the same message goes with DATA;
 #   5. SIZE discarded and message_size_limit 200,000: Postfix refuses a
 #      chunk with 552 and discards the rest with 551; no BDAT of that
@@ -246,6 +248,20 @@ if ((rc == 0)) && grep -qE '^C: BDAT [0-9]+ LAST$' "$work/m3.err" &&
     ok "(3) smtpc_send: one BDAT ... LAST, no DATA, accepted"
 else
     not_ok "(3) smtpc_send with bdat: exit $rc: $(cat "$work/m3.out")"
+fi
+
+# ---------------------------------------------------------------- (3b)
+echo "# (3b) a binary message: Postfix does not offer BINARYMIME"
+printf 'Subject: bdat-3b %s\r\n\r\n\000\001 binary\n.\n' "$uniq" >"$work/m3b.eml"
+run m3b "$SMTPC" --host 127.0.0.1 --port "$port" --timeout 20 --helo client.test \
+    --trace --binary --from "a@$D" --to "b@$D" --message "$work/m3b.eml"
+if ((rc == 69)) && grep -q '^S: 250.CHUNKING' "$work/m3b.err" &&
+    ! grep -qE '^C: (MAIL|BDAT|DATA)' "$work/m3b.err" && grep -q '^C: QUIT' "$work/m3b.err" &&
+    grep -q 'BINARYMIME; message not sent' "$work/m3b.err"; then
+    ok "(3b) exit 69 before MAIL, the error names BINARYMIME"
+else
+    not_ok "(3b) exit $rc"
+    sed 's/^/#   /' "$work/m3b.err" | tail -n 20
 fi
 
 # ---------------------------------------------------------------- (4)

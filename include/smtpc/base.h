@@ -91,6 +91,10 @@ typedef enum smtpc_error {
    *  with a verified certificate, or the EHLO after TLS does not offer
    *  REQUIRETLS; nothing of the message was sent. */
   SMTPC_ERR_REQUIRETLS_UNAVAILABLE = -112,
+  /** The body is binary (::SMTPC_BODY_BINARYMIME) and the server does not
+   *  offer both CHUNKING and BINARYMIME (RFC 3030 3); nothing of the
+   *  message was sent. */
+  SMTPC_ERR_BINARYMIME_UNSUPPORTED = -113,
   /** The message has more recipients (or recipient domains) than the
    *  server takes in one transaction (RFC 9422 LIMITS RCPTMAX,
    *  RCPTDOMAINMAX) and its body cannot be read a second time (a stream
@@ -295,7 +299,12 @@ typedef struct smtpc_io {
 /** \brief What the caller knows about the body's octets. */
 typedef enum smtpc_body_type {
   /** Unknown: scanned when in memory; a stream is declared 8BITMIME when
-   *  the server offers it and checked for 8-bit bytes otherwise. */
+   *  the server offers it and checked for 8-bit bytes otherwise.  A body in
+   *  memory with a NUL octet or a line over 998 octets is sent as
+   *  ::SMTPC_BODY_BINARYMIME when the server offers CHUNKING and
+   *  BINARYMIME; otherwise a long line is refused before MAIL with
+   *  ::SMTPC_ERR_BODY_LINE_TOO_LONG and a NUL goes as before (bare CR and
+   *  bare LF alone never make a body binary). */
   SMTPC_BODY_AUTO = 0,
   SMTPC_BODY_7BIT = 1,     /**< Only 7-bit bytes (checked while sending). */
   SMTPC_BODY_8BITMIME = 2, /**< May hold 8-bit bytes: needs 8BITMIME. */
@@ -304,14 +313,25 @@ typedef enum smtpc_body_type {
    *  and a server without SMTPUTF8 is refused before MAIL with
    *  ::SMTPC_ERR_SMTPUTF8_UNSUPPORTED.  An ::SMTPC_BODY_AUTO body in
    *  memory is given this type when its header holds an octet above 127. */
-  SMTPC_BODY_SMTPUTF8 = 3
+  SMTPC_BODY_SMTPUTF8 = 3,
+  /** Binary MIME (RFC 3030 3): any octets, sent exactly as given in BDAT
+   *  chunks with `BODY=BINARYMIME` on MAIL -- no line-end rewriting, no
+   *  line-length limit, no dot-stuffing, nothing added at the end.  BDAT
+   *  is used whatever ::SMTPC_FLAG_CHUNKING says; a server that does not
+   *  offer both CHUNKING and BINARYMIME is refused before MAIL with
+   *  ::SMTPC_ERR_BINARYMIME_UNSUPPORTED.  The body must be a complete MIME
+   *  message whose text parts already end their lines with CRLF.  A
+   *  library built with `-DSMTPC_NO_CHUNKING` refuses such a body in
+   *  smtpc_session_queue() with ::SMTPC_ERR_NOT_SUPPORTED. */
+  SMTPC_BODY_BINARYMIME = 4
 } smtpc_body_type;
 
 /**
  * \brief A message body source: an RFC 5322 message, streamed.
  *
  * Bare CR and bare LF are sent as CRLF and lines starting with "." are
- * stuffed, so any byte sequence is safe.  The body must not contain the
+ * stuffed, so any byte sequence is safe (a binary body,
+ * ::SMTPC_BODY_BINARYMIME, goes unchanged instead).  The body must not contain the
  * end-of-data dot line; the library appends it.  The session reads it
  * (smtpc_session_queue()); the MIME builder produces one
  * (smtpc_msg_body()).
@@ -332,7 +352,7 @@ typedef struct smtpc_body {
   const void *data;     /**< In-memory body (when \p read is NULL). */
   size_t len;           /**< Length of \p data. */
   int64_t size;         /**< Size in octets if known, else -1. */
-  smtpc_body_type type; /**< 7-bit or 8-bit content. */
+  smtpc_body_type type; /**< 7-bit, 8-bit or binary content. */
   /**
    * Version 1: starts \p read over from the first byte, so the message can
    * be sent again -- when the server takes fewer recipients per transaction

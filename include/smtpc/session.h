@@ -477,6 +477,11 @@ SMTPC_API int smtpc_session_open(smtpc_session *s);
  * as an A-label (smtpc_session_set_idna()).  DSN parameters are set on the
  * returned transaction before smtpc_session_run() (smtpc_txn_set_dsn(),
  * smtpc_txn_set_notify()).
+ *
+ * A binary body (::SMTPC_BODY_BINARYMIME, RFC 3030 3) goes in BDAT chunks
+ * with BODY=BINARYMIME whatever ::SMTPC_FLAG_CHUNKING says, or completes
+ * with ::SMTPC_ERR_BINARYMIME_UNSUPPORTED before MAIL when the server does
+ * not offer both CHUNKING and BINARYMIME.
  * \param[in] s The session.
  * \param[in] from The reverse-path mailbox without angle brackets; "" for the
  *            null reverse-path `<>`.
@@ -488,6 +493,8 @@ SMTPC_API int smtpc_session_open(smtpc_session *s);
  * \retval SMTPC_OK Queued.
  * \retval SMTPC_ERR_BAD_ADDRESS A mailbox is malformed.
  * \retval SMTPC_ERR_INVALID_ARGUMENT No recipient or a bad body.
+ * \retval SMTPC_ERR_NOT_SUPPORTED A binary body and a library built with
+ *         `-DSMTPC_NO_CHUNKING`.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  */
 SMTPC_API int smtpc_session_queue(smtpc_session *s, const char *from,
