@@ -576,7 +576,6 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
   const smtpc__caps *c = &s->caps;
   int has8 = 0, rv;
   int64_t size = t->body.size;
-  int pipe = use_pipelining(s);
   size_t longest = 0;
 
   leave_queued(s, t);
@@ -662,7 +661,8 @@ static int start_txn(smtpc_session *s, smtpc_txn *t) {
     s->round_txn = t; /* the next message waits for every round */
   }
 #ifndef SMTPC_NO_CHUNKING
-  t->ahead = t->bdat && pipe && !ROUNDS_LEFT(t) && t->nrcpt <= RCPT_GROUP;
+  t->ahead =
+      t->bdat && use_pipelining(s) && !ROUNDS_LEFT(t) && t->nrcpt <= RCPT_GROUP;
 #endif
   return send_envelope(s, t);
 }
