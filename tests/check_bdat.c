@@ -285,21 +285,6 @@ START_TEST(test_bdat_not_offered) {
 }
 END_TEST
 
-typedef struct stream_src {
-  const char *data;
-  size_t len, off;
-} stream_src;
-
-static smtpc_ssize stream_read(void *ctx, unsigned char *buf, size_t len) {
-  stream_src *s = ctx;
-  size_t n = s->len - s->off;
-  if (n > len)
-    n = len;
-  memcpy(buf, s->data + s->off, n);
-  s->off += n;
-  return (smtpc_ssize)n;
-}
-
 /* A body that ends exactly where a chunk fills: from memory the end is
  * known ("BDAT 62 LAST"); a stream only learns it from the next read, and
  * the message ends with "BDAT 0 LAST" (RFC 3030 2 allows it; never an empty
@@ -315,7 +300,7 @@ START_TEST(test_bdat_exact_boundary) {
     fixture f;
     smtpc_txn *tx = NULL;
     smtpc_body b;
-    stream_src src = {body, sizeof(body) - 1, 0};
+    tu_src src = {body, sizeof(body) - 1, 0, 0};
     fx_init(&f, &ts_modes[_i], 64);
     script_open(f.t, EHLO_CHUNK);
     script_envelope(f.t, "alice@example.com");
@@ -331,7 +316,7 @@ START_TEST(test_bdat_exact_boundary) {
     ts_server(f.t, "250 2.0.0 Ok\r\n");
     ck_assert_int_eq(fx_open(&f), SMTPC_OK);
     if (stream)
-      smtpc_body_init_stream(&b, stream_read, &src, -1);
+      smtpc_body_init_stream(&b, tu_src_read, &src, -1);
     else
       smtpc_body_init_memory(&b, body, sizeof(body) - 1);
     ck_assert_int_eq(

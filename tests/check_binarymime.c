@@ -49,49 +49,22 @@ static const char BIN100[] =
     "end";                                                    /* 3 */
 #define BIN100_LEN (sizeof(BIN100) - 1)
 
-typedef struct fixture {
-  tu_alloc a;
-  ts *t;
-  smtpc_session *s;
-  smtpc_io io;
-} fixture;
+typedef tu_fx fixture; /* tests/testutil.h */
+#define fx_fini tu_fx_fini
+#define fx_open tu_fx_open
+#define fx_run tu_fx_run
 
 /* chunking: SMTPC_FLAG_CHUNKING (off by default); chunk: BDAT chunk size,
  * 0 for the default. */
 static void fx_init(fixture *f, const ts_mode *mode, int chunking,
                     size_t chunk) {
-  tu_alloc_init(&f->a, 0);
-  f->t = ts_new();
-  if (mode != NULL)
-    ts_set_mode(f->t, mode);
-  ck_assert_int_eq(smtpc_session_new(&f->s, &f->a.mem), SMTPC_OK);
-  ck_assert_int_eq(smtpc_session_set_ehlo_name(f->s, "client.test"), SMTPC_OK);
+  tu_fx_init(f, mode);
   if (chunking)
     ck_assert_int_eq(smtpc_session_set_flag(f->s, SMTPC_FLAG_CHUNKING, 1),
                      SMTPC_OK);
   if (chunk != 0)
     ck_assert_int_eq(
         smtpc_session_set_limit(f->s, SMTPC_LIMIT_BDAT_CHUNK, chunk), SMTPC_OK);
-  ck_assert_int_eq(ts_attach(f->t, f->s, &f->io), SMTPC_OK);
-}
-
-static void fx_fini(fixture *f) {
-  ts_done(f->t);
-  smtpc_session_free(f->s);
-  ts_free(f->t);
-  TU_ASSERT_NO_LEAKS(&f->a);
-}
-
-static int fx_open(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_open(f->s));
-  return rv;
-}
-
-static int fx_run(fixture *f) {
-  int rv;
-  TS_LOOP(rv, smtpc_session_run(f->s));
-  return rv;
 }
 
 static smtpc_txn *fx_queue_n(fixture *f, const char *from, const void *body,
@@ -352,21 +325,6 @@ START_TEST(test_bin_text_normalised) {
 }
 END_TEST
 
-typedef struct stream_src {
-  const char *data;
-  size_t len, off;
-} stream_src;
-
-static smtpc_ssize stream_read(void *ctx, unsigned char *buf, size_t len) {
-  stream_src *s = ctx;
-  size_t n = s->len - s->off;
-  if (n > len)
-    n = len;
-  memcpy(buf, s->data + s->off, n);
-  s->off += n;
-  return (smtpc_ssize)n;
-}
-
 /* A streamed binary body of unknown size that ends exactly where a chunk
  * fills: every chunk is full (no room kept for a line end) and the end is
  * "BDAT 0 LAST"; the size given is not declared without SIZE. */
@@ -374,7 +332,7 @@ START_TEST(test_bin_stream_boundary) {
   fixture f;
   smtpc_txn *tx;
   smtpc_body b;
-  stream_src src;
+  tu_src src;
   static const char *const to[] = {"bob@example.org"};
   src.data = BIN100;
   src.len = 64;
@@ -388,7 +346,7 @@ START_TEST(test_bin_stream_boundary) {
   ts_client(f.t, "BDAT 0 LAST\r\n");
   ts_server(f.t, "250 2.0.0 Ok\r\n");
   ck_assert_int_eq(fx_open(&f), SMTPC_OK);
-  smtpc_body_init_stream(&b, stream_read, &src, 64);
+  smtpc_body_init_stream(&b, tu_src_read, &src, 64);
   b.type = SMTPC_BODY_BINARYMIME;
   ck_assert_int_eq(
       smtpc_session_queue(f.s, "alice@example.com", to, 1, &b, &tx), SMTPC_OK);

@@ -254,29 +254,6 @@ START_TEST(test_mailmax_mid_message) {
 }
 END_TEST
 
-typedef struct src {
-  const char *data;
-  size_t len, off;
-  int rewinds;
-} src;
-
-static smtpc_ssize src_read(void *ctx, unsigned char *buf, size_t len) {
-  src *s = ctx;
-  size_t n = s->len - s->off;
-  if (n > len)
-    n = len;
-  memcpy(buf, s->data + s->off, n);
-  s->off += n;
-  return (smtpc_ssize)n;
-}
-
-static int src_rewind(void *ctx) {
-  src *s = ctx;
-  s->off = 0;
-  s->rewinds++;
-  return SMTPC_OK;
-}
-
 /* A one-shot stream to more recipients than RCPTMAX: refused before MAIL
  * with SMTPC_ERR_RCPT_LIMIT; the next message is sent.  With a rewind
  * callback the same bytes go in each round. */
@@ -286,7 +263,7 @@ START_TEST(test_stream_rounds) {
   fixture f;
   smtpc_txn *t1, *t2, *t3;
   smtpc_body b;
-  src one = {MSG, sizeof(MSG) - 1, 0, 0}, two = {MSG, sizeof(MSG) - 1, 0, 0};
+  tu_src one = {MSG, sizeof(MSG) - 1, 0, 0}, two = {MSG, sizeof(MSG) - 1, 0, 0};
   fx_init(&f, &ts_modes[_i], EHLO_HEAD "250 LIMITS RCPTMAX=1\r\n");
   script_round(f.t, "c@example.org", DATA_OK "250 2.1.5 Ok\r\n354 go\r\n",
                NULL);
@@ -299,12 +276,12 @@ START_TEST(test_stream_rounds) {
   script_round(f.t, "b@example.org", DATA_OK "250 2.1.5 Ok\r\n354 go\r\n",
                "250 2.0.0 Ok\r\n");
   ck_assert_int_eq(fx_open(&f), SMTPC_OK);
-  smtpc_body_init_stream(&b, src_read, &one, -1);
+  smtpc_body_init_stream(&b, tu_src_read, &one, -1);
   ck_assert_ptr_null(b.rewind);
   t1 = fx_queue(&f, to2, 2, &b);
   t2 = fx_queue_mem(&f, to1, 1);
-  smtpc_body_init_stream(&b, src_read, &two, -1);
-  b.rewind = src_rewind;
+  smtpc_body_init_stream(&b, tu_src_read, &two, -1);
+  b.rewind = tu_src_rewind;
   t3 = fx_queue(&f, to2, 2, &b);
   ck_assert_int_eq(fx_run(&f), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(t1), SMTPC_ERR_RCPT_LIMIT);

@@ -1402,3 +1402,20 @@ int tu_fx_quit(tu_fx *f) {
   TS_LOOP(rv, smtpc_session_quit(f->s));
   return rv;
 }
+
+smtpc_ssize tu_src_read(void *ctx, unsigned char *buf, size_t len) {
+  tu_src *s = ctx;
+  size_t n = s->len - s->off;
+  if (n > len)
+    n = len;
+  memcpy(buf, s->data + s->off, n);
+  s->off += n;
+  return (smtpc_ssize)n;
+}
+
+int tu_src_rewind(void *ctx) {
+  tu_src *s = ctx;
+  s->off = 0;
+  s->rewinds++;
+  return SMTPC_OK;
+}

@@ -281,6 +281,16 @@ int tu_fx_run(tu_fx *f);
 int tu_fx_noop(tu_fx *f);
 int tu_fx_quit(tu_fx *f);
 
+/* A streamed body over bytes in memory (smtpc_body_init_stream() with
+ * tu_src_read; tu_src_rewind counts the rewinds). */
+typedef struct tu_src {
+  const char *data;
+  size_t len, off;
+  int rewinds;
+} tu_src;
+smtpc_ssize tu_src_read(void *ctx, unsigned char *buf, size_t len);
+int tu_src_rewind(void *ctx);
+
 /* Self-tests of these helpers (added to one suite's runner). */
 Suite *tu_selftest_suite(void);
 
