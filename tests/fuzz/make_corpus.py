@@ -344,6 +344,120 @@ for name, (o0, o1, b2, sizes, c, stream) in BDAT_SEEDS.items():
     write("session", name,
           bytes([o0, o1, b2 | len(sizes)] + sizes + [c]) + stream)
 
+# LIMITS (RFC 9422) sessions: the queued messages have 2, 1 and 3
+# recipients (bob@example.net, carol@example.com; postmaster; erin, frank,
+# grace @example.net), so RCPTMAX=1..2 and RCPTDOMAINMAX=1 split them into
+# rounds; MAILMAX stops the later ones.  Each round with DATA gets
+# MAIL, RCPT..., 354, end-of-data replies.
+
+
+def rounds(*sizes, eod="250 2.0.0 Ok: queued as R1"):
+    out = []
+    for n in sizes:
+        out += ["250 2.1.0 Ok"] + ["250 2.1.5 Ok"] * n + ["354 go", eod]
+    return out
+
+
+def limits_ehlo(*limits):
+    return ["220 mx.example.org ESMTP", "250-mx.example.org",
+            "250-PIPELINING", "250-8BITMIME", "250-SMTPUTF8"] + [
+                "250-" + l for l in limits] + ["250 ENHANCEDSTATUSCODES"]
+
+
+LIMITS_SEEDS = {
+    # 0: 1+1, 1: 1, 2: 1+1+1
+    "limits-rcptmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=1"), *rounds(1, 1, 1, 1, 1, 1),
+        "221 bye")),
+    "limits-rcptmax-1-nopipe": (NOAUTH | NONE | THREE | NOPIPE, 0, 0, [],
+                                crlf(*limits_ehlo("LIMITS RCPTMAX=1"),
+                                     *rounds(1, 1, 1, 1, 1, 1), "221 bye")),
+    # 2: 2+1
+    "limits-rcptmax-2": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=1000 RCPTMAX=2"), *rounds(2, 1, 2, 1),
+        "221 bye")),
+    "limits-rcptmax-3": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=3"), *rounds(2, 1, 3), "221 bye")),
+    # 0: example.net, then example.com; 2 in one (one domain)
+    "limits-domainmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTDOMAINMAX=1"), *rounds(1, 1, 1, 3),
+        "221 bye")),
+    "limits-rcptmax-2-domainmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS rcptdomainmax=1 RcptMax=2"),
+        *rounds(1, 1, 1, 2, 1), "221 bye")),
+    # the rest fail with SMTPC_ERR_MAIL_LIMIT
+    "limits-mailmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=1"), *rounds(2), "221 bye")),
+    "limits-mailmax-2": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=2"), *rounds(2, 1), "221 bye")),
+    # the second round is not sent: PARTIAL
+    "limits-mailmax-1-rcptmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=1 RCPTMAX=1"), *rounds(1), "221 bye")),
+    "limits-mailmax-2-rcptmax-1": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=2 RCPTMAX=1"), *rounds(1, 1),
+        "221 bye")),
+    # a refused round, then one delivered: PARTIAL
+    "limits-round-refused": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=1"),
+        *rounds(1, eod="554 5.7.1 rejected"),
+        *rounds(1, 1, 1, 1, 1), "221 bye")),
+    "limits-round-rcpt-refused": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=2"), "250 2.1.0 Ok",
+        "550 5.1.1 no such user", "250 2.1.5 Ok", "354 go", "250 ok",
+        *rounds(1, 2, 1), "221 bye")),
+    # malformed, out of range, repeated: none counts but the first good one
+    "limits-malformed": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=0 RCPTDOMAINMAX=abc MAILMAX=1000000001 "
+                     "RCPTMAX=01x RCPTMAX= =RCPTMAX=1 RCPTMAX=00000000001 "
+                     "RCPTMAX=-1 RCPTMAX=+1 RCPTMAX=1.5 FOO=1"),
+        *rounds(2, 1, 3), "221 bye")),
+    "limits-first-counts": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS  rcptmax=0000000002  RCPTMAX=1",
+                     "LIMITS RCPTMAX=1 MAILMAX=1000000000"),
+        *rounds(2, 1, 2, 1), "221 bye")),
+    "limits-huge": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITS MAILMAX=1000000000 RCPTMAX=1000000000 "
+                     "RCPTDOMAINMAX=1000000000"),
+        *rounds(2, 1, 3), "221 bye")),
+    "limits-not-keyword": (NOAUTH | NONE | THREE, 0, 0, [], crlf(
+        *limits_ehlo("LIMITSX RCPTMAX=1", "X-LIMITS RCPTMAX=1",
+                     "LIMITS=RCPTMAX=1"),
+        *rounds(2, 1, 3), "221 bye")),
+    # a one-shot stream that needs rounds: SMTPC_ERR_RCPT_LIMIT before MAIL
+    "limits-stream-no-rewind": (NOAUTH | NONE | THREE, 0, STREAM, [], crlf(
+        *limits_ehlo("LIMITS RCPTMAX=2"), *rounds(2, 1), "221 bye")),
+    "limits-stream-domainmax": (NOAUTH | NONE | THREE, 0, STREAM | SMALL, [],
+                                crlf(*limits_ehlo("LIMITS RCPTDOMAINMAX=1"),
+                                     *rounds(1, 3), "221 bye")),
+    # the EHLO after STARTTLS decides: no LIMITS there, no rounds
+    "limits-starttls-dropped": (NOAUTH | OPP | THREE, 0, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250-STARTTLS", "250-PIPELINING",
+        "250-8BITMIME", "250 LIMITS RCPTMAX=1 MAILMAX=1", "220 go ahead",
+        "250-mx", "250-PIPELINING", "250-8BITMIME", "250 SMTPUTF8",
+        *rounds(2, 1, 3), "221 bye")),
+    "limits-starttls-added": (NOAUTH | OPP | THREE, 0, 0, [], crlf(
+        "220 mx ESMTP", "250-mx", "250-STARTTLS", "250 PIPELINING",
+        "220 go ahead", "250-mx", "250-PIPELINING", "250-8BITMIME",
+        "250-SMTPUTF8", "250 LIMITS RCPTMAX=1 RCPTDOMAINMAX=1",
+        *rounds(1, 1, 1, 1, 1, 1), "221 bye")),
+    # rounds with BDAT (every reply 250)
+    "limits-bdat-rcptmax-1": (NOAUTH | NONE | THREE, 0, BDAT | LONG, [], 0,
+                              crlf(*limits_ehlo("LIMITS RCPTMAX=1",
+                                                "CHUNKING")) + OKS + OKS),
+    "limits-bdat-domainmax-1-mailmax-2": (
+        NOAUTH | NONE | THREE, 0, BDAT, [], 64,
+        crlf(*limits_ehlo("LIMITS RCPTDOMAINMAX=1 MAILMAX=2", "CHUNKING"))
+        + OKS),
+}
+for name, seed in LIMITS_SEEDS.items():
+    if len(seed) == 5:
+        (o0, o1, b2, sizes, stream), c = seed, []
+    else:
+        o0, o1, b2, sizes, cc, stream = seed
+        c = [cc]
+    write("session", name, bytes([o0, o1, b2 | len(sizes)] + sizes + c)
+          + stream)
+
 # ---- codecs -----------------------------------------------------------------
 
 # fuzz_codec: [k][k split sizes][output room] data
