@@ -245,8 +245,19 @@ static void txn_complete(smtpc_session *s, smtpc_txn *t, int status) {
   leave_queued(s, t);
   if (t->phase != TP_QUEUED)
     INFLIGHT_SUB(s);
-  if (MULTI_ROUND(t) && t->delivered > 0 && status != SMTPC_OK)
-    status = SMTPC_ERR_PARTIAL; /* an earlier round was delivered */
+  if (MULTI_ROUND(t) && status != SMTPC_OK && status != SMTPC_ERR_PARTIAL) {
+    /* the round on its way failed without a reply for it (a broken
+     * session): its recipients were accepted by RCPT, not delivered.
+     * Between rounds (TP_ROUND) the range is a finished round's. */
+    size_t i;
+    for (i = t->rfirst; i < t->rend && t->phase != TP_ROUND; i++)
+      if (t->rreplies[i] != NULL && t->rreplies[i]->code / 100 == 2) {
+        smtpc__txn_drop_rcpt_reply(t, i);
+        t->accepted--;
+      }
+    if (t->delivered > 0)
+      status = SMTPC_ERR_PARTIAL; /* an earlier round was delivered */
+  }
   if (ROUND_TXN(s) == t)
     s->round_txn = NULL;
   t->status = status;
@@ -716,6 +727,7 @@ static int next_round(smtpc_session *s, smtpc_txn *t) {
   t->racc = 0;
   t->mail_ok = 0;
   t->body_off = 0;
+  t->body_octets = 0; /* counted per transaction, like the trace says */
   if (t->rend == t->nrcpt)
     s->round_txn = NULL; /* the last round: later messages may follow */
   if (t->body.read != NULL && (rv = t->body.rewind(t->body.ctx)) != SMTPC_OK) {
@@ -744,9 +756,11 @@ static int mark_round(smtpc_txn *t, smtpc_reply *r) {
   if (!MULTI_ROUND(t))
     return SMTPC_OK; /* one round: the transaction's status says it */
   for (i = t->rfirst; i < t->rend; i++)
-    if (t->rreplies[i] != NULL && t->rreplies[i]->code / 100 == 2 &&
-        (rv = smtpc__txn_keep_rcpt_reply(t, i, r)) != SMTPC_OK)
-      return rv;
+    if (t->rreplies[i] != NULL && t->rreplies[i]->code / 100 == 2) {
+      if ((rv = smtpc__txn_keep_rcpt_reply(t, i, r)) != SMTPC_OK)
+        return rv;
+      t->accepted--; /* accepted by RCPT, not delivered */
+    }
   return SMTPC_OK;
 }
 

@@ -316,5 +316,8 @@ int smtpc__txn_find_queue_id(smtpc_txn *t);
 void smtpc__txn_free_wire(smtpc_txn *t);
 /* Keeps a bounded copy of the reply to RCPT idx. */
 int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r);
+/* Forgets the reply kept for RCPT idx (a recipient of a round that was
+ * never completed: LIMITS). */
+void smtpc__txn_drop_rcpt_reply(smtpc_txn *t, size_t idx);
 
 #endif /* SMTPC_SESSION_INT_H */

@@ -251,6 +251,14 @@ int smtpc__txn_keep_rcpt_reply(smtpc_txn *t, size_t idx, smtpc_reply *r) {
   return SMTPC_OK;
 }
 
+void smtpc__txn_drop_rcpt_reply(smtpc_txn *t, size_t idx) {
+  if (t->rreplies[idx] == NULL)
+    return;
+  t->rreply_bytes -= smtpc__reply_size(t->rreplies[idx]);
+  smtpc__reply_free(&t->mem, t->rreplies[idx]);
+  t->rreplies[idx] = NULL;
+}
+
 void smtpc_body_init_memory(smtpc_body *body, const void *data, size_t len) {
   if (body == NULL)
     return;
