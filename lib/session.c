@@ -757,7 +757,9 @@ static int mark_round(smtpc_txn *t, smtpc_reply *r) {
     return SMTPC_OK; /* one round: the transaction's status says it */
   for (i = t->rfirst; i < t->rend; i++)
     if (t->rreplies[i] != NULL && t->rreplies[i]->code / 100 == 2) {
-      if ((rv = smtpc__txn_keep_rcpt_reply(t, i, r)) != SMTPC_OK)
+      if (r->code / 100 == 2) /* a 2xx out of place (a protocol error) */
+        smtpc__txn_drop_rcpt_reply(t, i);
+      else if ((rv = smtpc__txn_keep_rcpt_reply(t, i, r)) != SMTPC_OK)
         return rv;
       t->accepted--; /* accepted by RCPT, not delivered */
     }

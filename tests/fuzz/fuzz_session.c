@@ -93,13 +93,9 @@
  * DATA/BDAT checks above.  The queued messages have 2 (two domains), 1 and
  * 3 (one domain) recipients, so no input bit is needed for rounds.
  *
- * Known and not fixed yet (lib/ is not changed with this harness; build a
- * campaign with -DFUZZ_TOLERATE_KNOWN to get past them, see the README):
- * F7, the body note of round k counts k + 1 bodies; F8, a message in
- * rounds follows an unanswered LAST chunk without RSET; F9, after a refused
- * round smtpc_txn_accepted_count() still counts the recipients whose reply
- * became the refusal; F10, a round cut short by a broken session (no reply
- * to refuse it) leaves its recipients' 2xx replies in a PARTIAL message. */
+ * F7-F10, found by these checks, are fixed (tests/fuzz/README.md); the
+ * -DFUZZ_TOLERATE_KNOWN guards are kept for the next open finding.
+ */
 #include <smtpc/smtpc.h>
 
 #include <stdio.h>
@@ -750,7 +746,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
       if (policy == SMTPC_SECURITY_STARTTLS && !e->secure)
         FAIL("message body sent in clear with TLS required");
 #ifdef FUZZ_TOLERATE_KNOWN
-      /* F7 (open): next_round() does not reset t->body_octets, so the note
+      /* F7 (fixed): next_round() does not reset t->body_octets, so the note
        * of round k (from 0) of a message counts the bodies of the rounds
        * before it that got as far as a body too: 1 to k + 1 bodies */
       if (cur < nslot && tw[cur].ridx > 0) {
@@ -1021,7 +1017,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
         if (j == cur || x->mode != 2 || x->rset_after)
           continue;
 #ifdef FUZZ_TOLERATE_KNOWN
-        /* F8 (open): a message sent in rounds never goes "ahead", so
+        /* F8 (fixed): a message sent in rounds never goes "ahead", so
          * send_envelope() owes no RSET for the LAST chunk before it */
         if (mrounds[b] > 1 || tw[cur].rend < msgs[b].nrcpts)
           continue;
@@ -1140,7 +1136,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
                               : x->eod_whole && x->eod_code / 100 == 2))
               break;
           }
-          /* F10 (open): a round cut short by a broken session leaves its
+          /* F10 (fixed): a round cut short by a broken session leaves its
            * accepted recipients' 2xx in a PARTIAL message */
           if (j == nslot && !KNOWN(st == SMTPC_ERR_PARTIAL && multi))
             FAIL("txn %zu (status %d): recipient %zu reported %d but not "
@@ -1157,7 +1153,7 @@ static void check_session(harness *h, smtpc_txn *const *t, size_t ntxn,
      * reply (mark_round()): the count goes with the replies */
     count_ok = acc == smtpc_txn_accepted_count(t[i]);
 #ifdef FUZZ_TOLERATE_KNOWN
-    count_ok |= multi; /* F9 (open): the count keeps them */
+    count_ok |= multi; /* F9 (fixed): the count keeps them */
 #endif
     if (!count_ok)
       FAIL("txn %zu: %zu accepted replies, count says %zu", i, acc,
