@@ -134,6 +134,7 @@ START_TEST(test_rcptmax_partial) {
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 0), SMTPC_RETRY_NONE);
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 1), SMTPC_RETRY_PERMANENT);
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 2), SMTPC_RETRY_PERMANENT);
+  ck_assert_int_eq(smtpc_txn_accepted_count(t), 1); /* c is not counted */
   ck_assert_str_eq(smtpc_txn_queue_id(t), "P1");
   smtpc_txn_free(t);
   fx_fini(&f);
@@ -249,6 +250,33 @@ START_TEST(test_mailmax_mid_message) {
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 0), SMTPC_RETRY_NONE);
   ck_assert_ptr_null(smtpc_txn_rcpt_reply(t, 1));
   ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 1), SMTPC_RETRY_TRANSIENT);
+  smtpc_txn_free(t);
+  fx_fini(&f);
+}
+END_TEST
+
+/* The session breaks (421) in the middle of the second round: the first
+ * round's recipient was delivered, the second one's RCPT 250 is dropped
+ * (it was not delivered: no reply, retry transient) -- PARTIAL. */
+START_TEST(test_round_cut_short) {
+  static const char *const to[] = {"a@example.org", "b@example.org"};
+  fixture f;
+  smtpc_txn *t;
+  fx_init(&f, &ts_modes[_i], EHLO_HEAD "250 LIMITS RCPTMAX=1\r\n");
+  script_round(f.t, "a@example.org", DATA_OK "250 2.1.5 Ok\r\n354 go\r\n",
+               "250 2.0.0 Ok: queued as C1\r\n");
+  script_round(f.t, "b@example.org",
+               DATA_OK "250 2.1.5 Ok\r\n421 4.3.2 Shutting down\r\n", NULL);
+  ck_assert_int_eq(fx_open(&f), SMTPC_OK);
+  t = fx_queue_mem(&f, to, 2);
+  ck_assert_int_eq(fx_run(&f), SMTPC_ERR_SERVICE_CLOSING);
+  ck_assert_int_eq(smtpc_txn_status(t), SMTPC_ERR_PARTIAL);
+  ck_assert_int_eq(smtpc_txn_accepted_count(t), 1);
+  ck_assert_int_eq(smtpc_reply_code(smtpc_txn_rcpt_reply(t, 0)), 250);
+  ck_assert_ptr_null(smtpc_txn_rcpt_reply(t, 1));
+  ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 0), SMTPC_RETRY_NONE);
+  ck_assert_int_eq(smtpc_txn_rcpt_retry(t, 1), SMTPC_RETRY_TRANSIENT);
+  ck_assert_str_eq(smtpc_txn_queue_id(t), "C1");
   smtpc_txn_free(t);
   fx_fini(&f);
 }
@@ -424,6 +452,7 @@ static Suite *limits_suite(void) {
   tcase_add_loop_test(tc, test_limits_ignored, 0, n);
   tcase_add_loop_test(tc, test_mailmax, 0, n);
   tcase_add_loop_test(tc, test_mailmax_mid_message, 0, n);
+  tcase_add_loop_test(tc, test_round_cut_short, 0, n);
   tcase_add_loop_test(tc, test_stream_rounds, 0, n);
   tcase_add_loop_test(tc, test_mime_rounds, 0, n);
   tcase_add_loop_test(tc, test_rcptmax_bdat, 0, n);
