@@ -27,7 +27,7 @@
 #      the core suites
 #      and check_client (the single-threaded pool, TLS configurations refused)
 #   9. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
-#      harnesses replay their corpora, then fuzz 30 s each)
+#      harnesses replay their corpora, then fuzz 15 s each)
 # Ends with one line "ci: N passed, N failed, N skipped" (all test runs added).
 set -euo pipefail
 exec </dev/null
@@ -322,7 +322,7 @@ cd "$fz_dir/$pkg-$ver"
 ./configure --enable-fuzzing CC=clang >/dev/null
 make -j"$JOBS" >/dev/null
 # each harness replays its corpus (seeds and regress-* crashes), then fuzzes
-make fuzz-smoke FUZZ_SMOKE_TIME="${FUZZ_SMOKE_TIME:-30}"
+make fuzz-smoke FUZZ_SMOKE_TIME="${FUZZ_SMOKE_TIME:-15}"
 passed=$((passed + 6)) # one per harness (FUZZ_PROGS)
 cd "$top"
 rm -rf "$fz_dir"
