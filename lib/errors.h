@@ -47,6 +47,15 @@
   X(SMTPC_ERR_MAIL_LIMIT,                                                      \
     "the server takes no more transactions on this connection (LIMITS "        \
     "MAILMAX); send on a new connection")                                      \
+  X(SMTPC_ERR_DKIM_KEY,                                                        \
+    "DKIM key unusable (unreadable, not RSA-2048+ or Ed25519, or no crypto "   \
+    "library for it)")                                                         \
+  X(SMTPC_ERR_DKIM_SOURCE,                                                     \
+    "message to DKIM-sign cannot be read twice and no spool file was given; "  \
+    "message not sent")                                                        \
+  X(SMTPC_ERR_DKIM_HEADER,                                                     \
+    "message to DKIM-sign has no single From field, a malformed header or "    \
+    "one too large; message not sent")                                         \
   X(SMTPC_ERR_PROTOCOL, "malformed or out-of-sequence reply from server")      \
   X(SMTPC_ERR_REPLY_LINE_TOO_LONG,                                             \
     "server reply line exceeds the configured limit")                          \

@@ -104,6 +104,17 @@ typedef enum smtpc_error {
    *  LIMITS MAILMAX): send the message on a new one.  Recipients it did
    *  not reach have no reply. */
   SMTPC_ERR_MAIL_LIMIT = -115,
+  /** A DKIM key cannot be used: unreadable, not RSA or Ed25519, RSA under
+   *  2048 bits (RFC 8301), a wrong password, no crypto library for it in
+   *  this build, or it failed to sign (see dkim.h). */
+  SMTPC_ERR_DKIM_KEY = -116,
+  /** A message to DKIM-sign cannot be read twice (a stream without
+   *  smtpc_body::rewind) and no spool file was given; nothing was sent. */
+  SMTPC_ERR_DKIM_SOURCE = -117,
+  /** A message to DKIM-sign has no From field or more than one, a header
+   *  line that is not a field, or a header block over
+   *  ::SMTPC_DKIM_MAX_HEADER octets; nothing was sent. */
+  SMTPC_ERR_DKIM_HEADER = -118,
 
   /** A server reply is syntactically invalid (bad code, separator, NUL), or
    *  out of sequence: a 354 to the DATA of a transaction already refused. */

@@ -12,7 +12,8 @@
  * - tls.h: the mbedTLS adapter;
  * - mime.h: the MIME message builder;
  * - client.h: one-call sending, configuration checks, retry
- *   classification and the connection pool.
+ *   classification and the connection pool;
+ * - dkim.h: DKIM signing.
  *
  * The core parses server replies and composes commands; it never touches a
  * socket.  Bytes move through the caller's ::smtpc_io callbacks (or the
@@ -45,5 +46,6 @@
 #include <smtpc/tls.h>
 #include <smtpc/mime.h>
 #include <smtpc/client.h>
+#include <smtpc/dkim.h>
 
 #endif /* SMTPC_SMTPC_H */

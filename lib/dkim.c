@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* DKIM signing -- placeholder until the implementation lands. */
+#include "dkim_int.h"

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* DKIM private keys -- placeholder until the implementation lands. */
+#include "dkim_int.h"
