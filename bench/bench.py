@@ -19,7 +19,8 @@ Environment (defaults in brackets):
   BENCH_TLS_COUNT [10]  sessions between the two callgrind runs of the TLS
                         set-up measurement (slope over COUNT=1 and 1+N)
   BENCH_SKIP            comma list of sections to skip:
-                        tput,instr,sys,rt,big,heap,mime,embedded,tls,many,bdat
+                        tput,instr,sys,rt,big,heap,mime,embedded,tls,many,bdat,
+                        dkim
 
 The TLS section (STARTTLS + AUTH set-up, bench/tls_setup against
 bench/peer_curl_tls) needs root, Postfix, sasl2-bin and OpenSSL: it starts a
@@ -442,6 +443,22 @@ class Bench:
             self.notes.append("DATA beside BDAT not measured: bench/chunking.py failed")
         self.cmds.append("bench/chunking.py --delay-ms %g (delay sink with CHUNKING; "
                          "Postfix test bed smtpd)" % self.delay_ms)
+
+    # ---- 4c. DKIM signing beside dkimpy and mailauth (bench/dkim.py) ----------
+    def dkim(self):
+        prog = os.path.join(os.path.dirname(self.a.heap), "dkim_bench")
+        if not os.path.exists(prog):
+            self.notes.append("dkim_bench not built: no DKIM figures")
+            return
+        argv = [self.py, os.path.join(self.a.srcdir, "bench", "dkim.py"),
+                "--srcdir", self.a.srcdir, "--dkim-bench", prog]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=3600)
+        if r.returncode == 0:
+            self.dkim_md = r.stdout
+        else:
+            self.notes.append("DKIM signing not measured: bench/dkim.py failed")
+        self.cmds.append("bench/dkim.py (dkim_bench beside bench/dkim_peers.py and "
+                         "bench/dkim_peers.js; its commands are in its section)")
 
     # ---- 5. one 64 MiB message ------------------------------------------------
     def timed_rss(self, argv, want_stdout=False):
@@ -1257,7 +1274,7 @@ def main():
         steps = [("tput", b.throughput), ("instr", b.instructions), ("sys", b.syscalls),
                  ("rt", b.round_trips), ("big", b.big_message), ("tls", b.tls),
                  ("many", b.many), ("heap", b.heap), ("mime", b.mime),
-                 ("embedded", b.embedded), ("bdat", b.chunking)]
+                 ("embedded", b.embedded), ("bdat", b.chunking), ("dkim", b.dkim)]
         for name, fn in steps:
             if name in b.skip:
                 continue
@@ -1292,6 +1309,8 @@ def main():
     doc.append("")
     if getattr(b, "chunking_md", None):
         doc.append(b.chunking_md)
+    if getattr(b, "dkim_md", None):
+        doc.append(b.dkim_md)
     if b.notes:
         doc.append("Notes: " + "; ".join(sorted(set(b.notes))))
         doc.append("")
