@@ -561,3 +561,55 @@ MIME_SEEDS = {
 }
 for name, (opts, chunk, ops) in MIME_SEEDS.items():
     write("mime", name, bytes([opts, chunk]) + b"".join(ops))
+
+# ---- DKIM ---------------------------------------------------------------------
+
+# fuzz_dkim: [options] message
+# options bit 0: header simple; bit 1: body simple; bit 2: binary;
+# bits 3-7: how the message is cut (0 one octet at a time, 1-15 fixed sizes,
+# 16-31 pseudo-random sizes, from 24 with empty updates)
+def dkim_opt(hsimple=0, bsimple=0, binary=0, cut=0):
+    return bytes([hsimple | bsimple << 1 | binary << 2 | cut << 3])
+
+
+DKIM_PLAIN = crlf(
+    "From: Alice <alice@example.org>", "To: Bob <bob@example.net>",
+    "Subject: Lunch", "Date: Mon, 07 Dec 2026 12:00:00 +0000",
+    "Message-ID: <lunch.1@example.org>", "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=us-ascii", "",
+    "Noon at the usual place?", "", "-- ", "Alice", "", "")
+DKIM_FOLDED = crlf(
+    "From: Alice <alice@example.org>",
+    "To: Bob <bob@example.net>,",
+    "\tCarol <carol@example.net>,  ", "  Dave <dave@example.net>",
+    "SUBJECT:   spaced \t  out   ", "subject: a second one",
+    "X-Not-Signed: x", "Cc:", "References: <a@example.org>",
+    "  <b@example.org>", "", "  leading and trailing  \t ",
+    "tabs\t\tinside\t", "", "", "")
+DKIM_SEEDS = {
+    "plain-relaxed-whole": (dkim_opt(cut=15), DKIM_PLAIN),
+    "plain-simple-bytes": (dkim_opt(1, 1, 0, 0), DKIM_PLAIN),
+    "plain-relaxed-simple-random": (dkim_opt(0, 1, 0, 19), DKIM_PLAIN),
+    "folded-relaxed-random": (dkim_opt(0, 0, 0, 21), DKIM_FOLDED),
+    "folded-simple-relaxed-empty-updates": (dkim_opt(1, 0, 0, 26), DKIM_FOLDED),
+    "bare-lf": (dkim_opt(cut=2), DKIM_PLAIN.replace(b"\r\n", b"\n")),
+    "bare-cr-mixed": (dkim_opt(cut=3),
+                      b"From: a@example.org\rTo: b@example.net\n\r\nbody\rline\r\r\n"),
+    "binary": (dkim_opt(0, 0, 1, 4),
+               DKIM_PLAIN.replace(b"Noon", b"\x00\xff\nNoon\r")),
+    "no-body": (dkim_opt(cut=5), crlf("From: a@example.org", "Subject: no body")),
+    "empty-body": (dkim_opt(1, 1, 0, 6), crlf("From: a@example.org", "")),
+    "body-no-final-crlf": (dkim_opt(0, 0, 0, 7),
+                           crlf("From: a@example.org", "") + b"last line   "),
+    "only-empty-lines": (dkim_opt(0, 0, 0, 17), crlf("From: a@example.org", "", "", "", " ")),
+    "no-from": (dkim_opt(cut=8), crlf("To: b@example.net", "", "body")),
+    "two-from": (dkim_opt(cut=9), crlf("From: a@example.org", "From: c@example.org", "", "x")),
+    "not-a-field": (dkim_opt(cut=10), crlf("From: a@example.org", "no colon here", "", "x")),
+    "utf8-header": (dkim_opt(cut=11), "From: José <josé@exämple.org>\r\nSubject: Grüße\r\n"
+                    "\r\nGrüße\r\n".encode("utf-8")),
+    "long-body-line": (dkim_opt(0, 1, 0, 22), crlf("From: a@example.org", "", "w " * 700)),
+    "many-to": (dkim_opt(cut=23), crlf("From: a@example.org",
+                                       *["To: r%d@example.net" % i for i in range(80)], "", "x")),
+}
+for name, (opt, msg) in DKIM_SEEDS.items():
+    write("dkim", name, opt + msg)
