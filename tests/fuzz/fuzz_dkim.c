@@ -27,7 +27,10 @@
  * 3.4.3, 3.4.4 on what the server receives: without the binary flag a bare
  * CR or LF becomes CRLF and a missing final CRLF is added).  An error must
  * be SMTPC_ERR_DKIM_HEADER.  The callback must be called once per signing.
- * Any mismatch aborts. */
+ * Any mismatch aborts.
+ *
+ * FUZZ_DKIM_DUMP=1 in the environment prints each input's result, fields
+ * and the body hash the model expects. */
 #include "dkim_int.h"
 
 #include <stdio.h>
@@ -393,9 +396,12 @@ static void check_fields(const str *f, unsigned hsimple, unsigned bsimple,
     FAIL("an l= tag");
   b64(fixed_sig, sizeof(fixed_sig), &want_b);
   want(c, "b", (const char *)want_b.p, want_b.n);
-  if (model_bh(d, n, binary, (int)bsimple, &want_bh))
+  if (model_bh(d, n, binary, (int)bsimple, &want_bh)) {
+    if (getenv("FUZZ_DKIM_DUMP") != NULL)
+      fprintf(stderr, "model bh=%.*s\n", (int)want_bh.n,
+              (const char *)want_bh.p);
     want(c, "bh", (const char *)want_bh.p, want_bh.n);
-  else if (tag(c, "bh", &l) == NULL || l != 44)
+  } else if (tag(c, "bh", &l) == NULL || l != 44)
     FAIL("bh= is not 44 characters");
   free(u.p);
   free(want_b.p);
@@ -421,6 +427,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size--;
   sign(key, flags, data, size, 0, p, &whole);
   sign(key, flags, data, size, 1, p, &cut);
+  if (getenv("FUZZ_DKIM_DUMP") != NULL)
+    fprintf(stderr, "options 0x%02x: %d (%s)\n%.*s", opt, whole.rv,
+            smtpc_strerror(whole.rv), (int)whole.fields.n,
+            whole.fields.p ? (const char *)whole.fields.p : "");
   if (whole.rv != cut.rv)
     FAIL("in one piece %d, cut (pattern %u) %d", whole.rv, p, cut.rv);
   if (whole.rv == SMTPC_OK) {
