@@ -29,6 +29,15 @@
  * be SMTPC_ERR_DKIM_HEADER.  The callback must be called once per signing.
  * Any mismatch aborts.
  *
+ * The same message is then signed by smtpc_dkim_body_new(): from memory
+ * when p is even, else from a rewindable stream that gives it in the pieces
+ * p says.  It must end as the one-piece signing did, or, without the binary
+ * flag, with SMTPC_ERR_BODY_LINE_TOO_LONG exactly when a line (as the
+ * session sends it) is over 998 octets; a success must have the same
+ * fields, and its signed body, read in pieces (twice: the second time after
+ * its rewind), must be the fields and then the message, of the size it
+ * announced.
+ *
  * FUZZ_DKIM_DUMP=1 in the environment prints each input's result, fields
  * and the body hash the model expects. */
 #include "dkim_int.h"
@@ -408,6 +417,137 @@ static void check_fields(const str *f, unsigned hsimple, unsigned bsimple,
   free(want_bh.p);
 }
 
+/* ---- the signed body -------------------------------------------------------- */
+
+/* The longest line as the session sends it (CR, LF and CRLF end lines). */
+static size_t max_line(const unsigned char *d, size_t n) {
+  size_t i, line = 0, max = 0;
+  for (i = 0; i < n; i++) {
+    if (d[i] == '\r' || d[i] == '\n') {
+      if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
+        i++;
+      line = 0;
+      continue;
+    }
+    if (++line > max)
+      max = line;
+  }
+  return max;
+}
+
+typedef struct source {
+  const unsigned char *d;
+  size_t n, pos;
+  unsigned p;
+  unsigned long long lcg;
+  unsigned rewinds;
+} source;
+
+static size_t piece_of(unsigned p, unsigned long long *lcg, size_t left) {
+  size_t piece;
+  *lcg = *lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+  piece =
+      p < 16 ? fixed_sizes[p] : 1 + (size_t)((*lcg >> 33) % rand_max[p & 7]);
+  return piece < left ? piece : left;
+}
+
+static smtpc_ssize src_read(void *ctx, unsigned char *buf, size_t len) {
+  source *s = ctx;
+  size_t k = piece_of(s->p, &s->lcg, s->n - s->pos);
+  if (k > len)
+    k = len;
+  memcpy(buf, s->d + s->pos, k);
+  s->pos += k;
+  return (smtpc_ssize)k;
+}
+
+static int src_rewind(void *ctx) {
+  source *s = ctx;
+  s->pos = 0;
+  s->rewinds++;
+  return SMTPC_OK;
+}
+
+/* Reads b to the end in pieces; the octets go to out. */
+static void read_all(const smtpc_body *b, unsigned p, str *out) {
+  unsigned long long lcg = 0x2545f4914f6cdd1dULL ^ p;
+  unsigned char buf[4096];
+  for (;;) {
+    size_t want = piece_of(p, &lcg, sizeof(buf));
+    smtpc_ssize r = b->read(b->ctx, buf, want ? want : 1);
+    if (r < 0)
+      FAIL("reading the signed body: %d (%s)", (int)r, smtpc_strerror((int)r));
+    if (r == 0)
+      return;
+    if ((size_t)r > want)
+      FAIL("read gave %zu octets for %zu", (size_t)r, want);
+    put(out, buf, (size_t)r);
+  }
+}
+
+static void signed_body(const smtpc_dkim *key, int binary,
+                        const unsigned char *d, size_t n, unsigned p,
+                        const run *whole) {
+  const smtpc_dkim *keys[1];
+  smtpc_dkim_body *sb = NULL;
+  smtpc_body in, out;
+  source src;
+  str got = {NULL, 0, 0}, want = {NULL, 0, 0};
+  const char *fields;
+  size_t flen = 0, longest = binary ? 0 : max_line(d, n);
+  int rv, pass;
+  keys[0] = key;
+  memset(&src, 0, sizeof(src));
+  src.d = d;
+  src.n = n;
+  src.p = p;
+  src.lcg = 0x9e3779b97f4a7c15ULL ^ p;
+  if (p % 2 == 0) {
+    smtpc_body_init_memory(&in, d, n);
+  } else {
+    smtpc_body_init_stream(&in, src_read, &src, (int64_t)n);
+    in.rewind = src_rewind;
+  }
+  in.type = binary ? SMTPC_BODY_BINARYMIME : SMTPC_BODY_AUTO;
+  sg.calls = 0;
+  rv = smtpc_dkim_body_new(&sb, keys, 1, &in, NULL, NULL);
+  if (rv == SMTPC_ERR_BODY_LINE_TOO_LONG) {
+    if (binary || longest <= 998)
+      FAIL("signed body: line too long, but the longest is %zu octets%s",
+           longest, binary ? " (binary)" : "");
+    return;
+  }
+  if (!binary && longest > 998 && (whole->rv == SMTPC_OK || rv == SMTPC_OK))
+    FAIL("signed body: %d for a line of %zu octets", rv, longest);
+  if (rv != whole->rv)
+    FAIL("signed body: %d, the context gave %d", rv, whole->rv);
+  if (rv != SMTPC_OK)
+    return;
+  if (sg.calls != 1)
+    FAIL("signed body: the callback was called %u times", sg.calls);
+  fields = smtpc_dkim_body_fields(sb, &flen);
+  if (flen != whole->fields.n || memcmp(fields, whole->fields.p, flen) != 0)
+    FAIL("signed body: fields differ from the context's:\n%.*s---\n%.*s",
+         (int)flen, fields, (int)whole->fields.n,
+         (const char *)whole->fields.p);
+  put(&want, fields, flen);
+  put(&want, d, n);
+  smtpc_dkim_body_get(sb, &out);
+  if (out.size != (int64_t)want.n || out.read == NULL || out.rewind == NULL)
+    FAIL("signed body: size %lld for %zu octets", (long long)out.size, want.n);
+  for (pass = 0; pass < 2; pass++) {
+    got.n = 0;
+    if (pass == 1 && (rv = out.rewind(out.ctx)) != SMTPC_OK)
+      FAIL("signed body: rewind %d", rv);
+    read_all(&out, p + (unsigned)pass, &got);
+    if (got.n != want.n || memcmp(got.p, want.p, want.n) != 0)
+      FAIL("signed body (pass %d) is not the fields and the message", pass);
+  }
+  smtpc_dkim_body_free(sb);
+  free(got.p);
+  free(want.p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int ready;
   run whole, cut;
@@ -453,6 +593,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (whole.calls != 0 || cut.calls != 0) {
     FAIL("the callback was called for a message that failed");
   }
+  signed_body(key, flags != 0, data, size, p, &whole);
   free(whole.fields.p);
   free(cut.fields.p);
   return 0;
