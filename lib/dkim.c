@@ -1156,7 +1156,8 @@ static smtpc_ssize dkb_read(void *ctx, unsigned char *buf, size_t len) {
     size_t n = b->in.len - (size_t)b->off;
     if (n > len)
       n = len;
-    memcpy(buf, (const unsigned char *)b->in.data + b->off, n);
+    if (n > 0) /* an empty body may have no data pointer */
+      memcpy(buf, (const unsigned char *)b->in.data + b->off, n);
     r = (smtpc_ssize)n;
   } else if (b->src == SRC_SPOOL) {
     size_t n = fread(buf, 1, len, b->spool);
