@@ -944,6 +944,86 @@ START_TEST(test_alloc_sweep) {
 }
 END_TEST
 
+/* ---- the MIME builder and the one-call API ---- */
+
+static smtpc_msg *seeded_msg(void) {
+  smtpc_msg *m = NULL;
+  ck_assert_int_eq(smtpc_msg_new(&m, NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_seed(m, 42), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_date(m, 1700000000, 60), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_from(m, "A", "a@example.org"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_add_to(m, NULL, "b@example.net"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_subject(m, "caf\xc3\xa9 report"), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_set_text(m, "hello\n.\nbye", SIZE_MAX), SMTPC_OK);
+  ck_assert_int_eq(
+      smtpc_msg_add_attachment_memory(m, "\x00\x01\xff", 3, "a.bin", NULL),
+      SMTPC_OK);
+  return m;
+}
+
+/* A signed builder body is the signature fields, then exactly the bytes
+ * of the same message unsigned; and the fields sign those bytes. */
+START_TEST(test_msg_signed) {
+  smtpc_msg *m = seeded_msg(), *plain = seeded_msg();
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  smtpc_body b, pb;
+  static char out[65536], want[65536];
+  char *f = NULL;
+  size_t n, pn;
+  ck_assert_int_eq(smtpc_msg_add_dkim(m, k), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_OK);
+  ck_assert(b.rewind != NULL);
+  ck_assert_int_eq(smtpc_msg_body(plain, &pb), SMTPC_OK);
+  n = read_all(&b, out, sizeof out);
+  pn = read_all(&pb, want, sizeof want);
+  ck_assert_uint_gt(n, pn);
+  ck_assert_int_eq(b.size, (int64_t)n);
+  TU_ASSERT_BYTES(out + (n - pn), pn, want, pn);
+  ck_assert_int_eq(strncmp(out, "DKIM-Signature: v=1; a=ed25519-sha256;", 38),
+                   0);
+  /* the same fields as signing the unsigned bytes directly */
+  ck_assert_int_eq(sign_msg(&k, 1, want, pn, 0, 0, &f), SMTPC_OK);
+  TU_ASSERT_BYTES(out, n - pn, f, strlen(f));
+  free(f);
+  /* a second body of the message: the same bytes */
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_OK);
+  ck_assert_uint_eq(read_all(&b, want, sizeof want), n);
+  TU_ASSERT_BYTES(want, n, out, n);
+  smtpc_msg_free(m);
+  smtpc_msg_free(plain);
+  smtpc_dkim_free(k);
+}
+END_TEST
+
+static smtpc_ssize one_shot(void *ctx, unsigned char *buf, size_t len) {
+  (void)ctx;
+  (void)buf;
+  (void)len;
+  return 0;
+}
+
+START_TEST(test_msg_stream_part) {
+  smtpc_msg *m = seeded_msg();
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  smtpc_dkim *none = NULL;
+  smtpc_body b;
+  ck_assert_int_eq(smtpc_dkim_new(&none, "example.org", "x", NULL), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_add_dkim(m, none), SMTPC_ERR_DKIM_KEY);
+  ck_assert_int_eq(
+      smtpc_msg_add_attachment_stream(m, one_shot, NULL, 0, "s.txt", NULL),
+      SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_add_dkim(m, k), SMTPC_OK);
+  ck_assert_int_eq(smtpc_msg_body(m, &b), SMTPC_ERR_DKIM_SOURCE);
+  smtpc_msg_free(m);
+  smtpc_dkim_free(k);
+  smtpc_dkim_free(none);
+}
+END_TEST
+
 /* ---- through the session ---- */
 
 #define GREETING "220 mx.example ESMTP ready\r\n"
@@ -1040,6 +1120,8 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_body_changed_source);
   tcase_add_test(tc, test_body_wrong_size);
   tcase_add_test(tc, test_alloc_sweep);
+  tcase_add_test(tc, test_msg_signed);
+  tcase_add_test(tc, test_msg_stream_part);
   tcase_add_loop_test(tc, test_session_sends_signed, 0, (int)ts_nmodes);
   suite_add_tcase(s, tc);
   return s;
