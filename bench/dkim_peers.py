@@ -13,6 +13,8 @@ For each key (an RSA-2048 key and an Ed25519 key, PKCS#8 PEM as
   - MB/s of the big message: one dkim.sign() of the whole message, which
     dkimpy takes in memory (read from the file before the clock starts),
     best of R runs; 10^6 octets of the file per second.
+Both by the wall clock and by the CPU time of the process (user + system,
+time.process_time()), each the best of R.
 Prints one JSON object per key on stdout.  A benchmark, not a test.
 """
 import argparse
@@ -23,7 +25,11 @@ import subprocess
 import sys
 import time
 
-import dkim
+# This directory comes first on sys.path, and its dkim.py (bench/dkim.py)
+# would shadow dkimpy's module of the same name.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+import dkim  # noqa: E402 (after the sys.path fix)
 
 
 def ed25519_seed(path):
@@ -66,27 +72,30 @@ def main():
     for algo, key in keys:
         for _ in range(5):
             fields = sign(small, algo, key)
-        best = None
+        best = best_cpu = None
         for _ in range(a.reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(a.count):
                 sign(small, algo, key)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             best = dt if best is None else min(best, dt)
+            best_cpu = dc if best_cpu is None else min(best_cpu, dc)
         ms = best * 1000 / a.count
         with open(a.big, "rb") as f:
             big = f.read()
-        best_big = None
+        best_big = best_big_cpu = None
         for _ in range(a.reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sign(big, algo, key)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             best_big = dt if best_big is None else min(best_big, dt)
+            best_big_cpu = dc if best_big_cpu is None else min(best_big_cpu, dc)
         del big
         size = os.path.getsize(a.big)
         print(json.dumps({"tool": "dkimpy", "version": version, "algo": algo,
-                          "ms_per_sig": ms, "big_octets": size, "big_s": best_big,
-                          "mbps": size / 1e6 / best_big,
+                          "ms_per_sig": ms, "ms_per_sig_cpu": best_cpu * 1000 / a.count,
+                          "big_octets": size, "big_s": best_big, "mbps": size / 1e6 / best_big,
+                          "cpu_mbps": size / 1e6 / best_big_cpu,
                           "fields": fields.decode("ascii", "replace")}), flush=True)
     return 0
 
