@@ -339,10 +339,37 @@ static void bc_eol(bcanon *b) {
   b->nl++;
 }
 
+/* Octets a canonicalizer must look at: 3 for CR and LF (either form), 1
+ * for SP and HTAB (relaxed only); the rest is copied as it is. */
+static const unsigned char special[256] = {
+    ['\t'] = 1, ['\n'] = 3, ['\r'] = 3, [' '] = 1};
+
 static void bc_feed(bcanon *b, const unsigned char *p, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = p[i];
+  const unsigned mask = b->relaxed ? 1u : 2u;
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c;
+    if (!b->cr && b->nl == 0 && !b->wsp) { /* copy plain octets */
+      unsigned char *ob = b->ob;
+      size_t o = b->o, j = i, end = i + (sizeof b->ob - o);
+      if (end > n)
+        end = n;
+      while (j < end && !(special[p[j]] & mask))
+        ob[o++] = p[j++];
+      if (j > i)
+        b->any = 1;
+      b->o = o;
+      if (o == sizeof b->ob) {
+        smtpc__sha256_update(&b->sha, ob, o);
+        b->o = 0;
+      }
+      i = j;
+      if (i == n)
+        break;
+      if (!(special[p[i]] & mask))
+        continue; /* the buffer was full */
+    }
+    c = p[i++];
     if (b->cr) {
       b->cr = 0;
       if (c == '\n') {
@@ -354,18 +381,14 @@ static void bc_feed(bcanon *b, const unsigned char *p, size_t n) {
       else
         bc_eol(b); /* a bare CR goes as CRLF */
     }
-    if (c == '\r') {
+    if (c == '\r')
       b->cr = 1;
-    } else if (c == '\n' && !b->binary) {
+    else if (c == '\n' && !b->binary)
       bc_eol(b); /* a bare LF goes as CRLF */
-    } else if (b->relaxed && (c == ' ' || c == '\t')) {
+    else if (b->relaxed && (c == ' ' || c == '\t'))
       b->wsp = 1;
-    } else if (b->nl == 0 && !b->wsp && b->o < sizeof b->ob) {
-      b->ob[b->o++] = c; /* the common case */
-      b->any = 1;
-    } else {
+    else
       bc_content(b, c);
-    }
   }
 }
 
@@ -957,32 +980,38 @@ typedef struct scan {
 } scan;
 
 static void scan_feed(scan *s, const unsigned char *p, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = p[i];
-    if (c == '\r' || c == '\n') {
-      if (c == '\n' && s->cr) {
-        s->cr = 0;
-        continue;
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c, acc = 0;
+    size_t j = i;
+    while (j < n && !(special[p[j]] & 2u)) /* a run of content */
+      acc |= p[j++];
+    if (j > i) {
+      s->cr = 0;
+      s->bol = 0;
+      s->line += j - i;
+      if (acc & 0x80) {
+        if (s->hdr_done)
+          s->body8 = 1;
+        else
+          s->hdr8 = 1;
       }
-      s->cr = c == '\r';
-      if (s->line == 0 && !s->hdr_done && s->bol)
-        s->hdr_done = 1;
-      if (s->line > s->maxline)
-        s->maxline = s->line;
-      s->line = 0;
-      s->bol = 1;
+      i = j;
+      if (i == n)
+        break;
+    }
+    c = p[i++];
+    if (c == '\n' && s->cr) {
+      s->cr = 0;
       continue;
     }
-    s->cr = 0;
-    s->bol = 0;
-    s->line++;
-    if (c & 0x80) {
-      if (s->hdr_done)
-        s->body8 = 1;
-      else
-        s->hdr8 = 1;
-    }
+    s->cr = c == '\r';
+    if (s->line == 0 && !s->hdr_done && s->bol)
+      s->hdr_done = 1;
+    if (s->line > s->maxline)
+      s->maxline = s->line;
+    s->line = 0;
+    s->bol = 1;
   }
 }
 
