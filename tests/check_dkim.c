@@ -274,6 +274,28 @@ START_TEST(test_rsa1024_refused) {
 }
 END_TEST
 
+/* The CPU's SHA instructions (when it has them) and the portable code
+ * agree on every length from 0 to 700 and every split. */
+START_TEST(test_sha256_paths) {
+  unsigned char m[700], d1[32], d2[32];
+  smtpc__sha256 a, b;
+  size_t len, i;
+  for (i = 0; i < sizeof m; i++)
+    m[i] = (unsigned char)(i * 2654435761u >> 13);
+  for (len = 0; len <= sizeof m; len++) {
+    smtpc__sha256_init(&a);
+    smtpc__sha256_init(&b);
+    b.hw = 0;
+    smtpc__sha256_update(&a, m, len / 3);
+    smtpc__sha256_update(&a, m + len / 3, len - len / 3);
+    smtpc__sha256_update(&b, m, len);
+    smtpc__sha256_final(&a, d1);
+    smtpc__sha256_final(&b, d2);
+    ck_assert_msg(memcmp(d1, d2, 32) == 0, "length %zu", len);
+  }
+}
+END_TEST
+
 /* ---- RFC 6376 3.4: canonicalization, one rule per test ---- */
 
 /* 3.4.5's example, relaxed body: " C \r\nD \t E\r\n\r\n\r\n". */
@@ -1085,6 +1107,7 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_rfc8463_ed25519);
   tcase_add_test(tc, test_rfc8463_rsa);
   tcase_add_test(tc, test_rsa1024_refused);
+  tcase_add_test(tc, test_sha256_paths);
   suite_add_tcase(s, tc);
   tc = tcase_create("canonicalization");
   tcase_add_test(tc, test_relaxed_body_example);
