@@ -5,6 +5,9 @@
  * errors, the signed body of two passes (memory, rewindable stream, spool,
  * a source that changes between passes) and a signed message through the
  * session, byte for byte. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
 #include "testutil.h"
 
 #include "../lib/dkim_int.h"
@@ -235,7 +238,8 @@ END_TEST
 
 /* The whole chain: the RFC's keys sign the RFC's header data into the
  * RFC's b= values (both schemes are deterministic). */
-static void known_b(const char *key, const char *field, const char *want) {
+static void known_b(const char *key, const char *field, const char *want,
+                    int have) {
   smtpc__dkim_key *k = NULL;
   smtpc_dkim_algo algo;
   unsigned char d[32], sig[SMTPC_DKIM_MAX_SIG];
@@ -243,7 +247,7 @@ static void known_b(const char *key, const char *field, const char *want) {
   size_t len = 0;
   int rc = smtpc__dkim_key_load(NULL, (const unsigned char *)key, strlen(key),
                                 NULL, 1024, &k, &algo);
-  if (rc == SMTPC_ERR_DKIM_KEY) /* a build without its crypto library */
+  if (rc == SMTPC_ERR_DKIM_KEY && !have) /* built without its library */
     return;
   ck_assert_int_eq(rc, SMTPC_OK);
   ck_assert_int_eq(smtpc__dkim_header_digest((const unsigned char *)A_HDR,
@@ -256,10 +260,22 @@ static void known_b(const char *key, const char *field, const char *want) {
   smtpc__dkim_key_free(k);
 }
 
-START_TEST(test_rfc8463_ed25519) { known_b(a_ed_key, A_ED_FIELD, A_ED_B); }
+START_TEST(test_rfc8463_ed25519) {
+#ifdef SMTPC_HAVE_SODIUM
+  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 1);
+#else
+  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 0);
+#endif
+}
 END_TEST
 
-START_TEST(test_rfc8463_rsa) { known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B); }
+START_TEST(test_rfc8463_rsa) {
+#ifdef SMTPC_HAVE_MBEDTLS
+  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 1);
+#else
+  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 0);
+#endif
+}
 END_TEST
 
 /* RFC 8301: the RFC's own 1024-bit key is refused for signing. */
