@@ -15,6 +15,7 @@ typedef struct smtpc__sha256 {
   uint64_t bytes;        /* message length so far */
   unsigned char buf[64]; /* a partial block */
   size_t n;              /* octets in buf */
+  int hw;                /* the CPU's SHA instructions are used */
 } smtpc__sha256;
 
 void smtpc__sha256_init(smtpc__sha256 *c);

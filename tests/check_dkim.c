@@ -5,6 +5,9 @@
  * errors, the signed body of two passes (memory, rewindable stream, spool,
  * a source that changes between passes) and a signed message through the
  * session, byte for byte. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
 #include "testutil.h"
 
 #include "../lib/dkim_int.h"
@@ -235,7 +238,8 @@ END_TEST
 
 /* The whole chain: the RFC's keys sign the RFC's header data into the
  * RFC's b= values (both schemes are deterministic). */
-static void known_b(const char *key, const char *field, const char *want) {
+static void known_b(const char *key, const char *field, const char *want,
+                    int have) {
   smtpc__dkim_key *k = NULL;
   smtpc_dkim_algo algo;
   unsigned char d[32], sig[SMTPC_DKIM_MAX_SIG];
@@ -243,7 +247,7 @@ static void known_b(const char *key, const char *field, const char *want) {
   size_t len = 0;
   int rc = smtpc__dkim_key_load(NULL, (const unsigned char *)key, strlen(key),
                                 NULL, 1024, &k, &algo);
-  if (rc == SMTPC_ERR_DKIM_KEY) /* a build without its crypto library */
+  if (rc == SMTPC_ERR_DKIM_KEY && !have) /* built without its library */
     return;
   ck_assert_int_eq(rc, SMTPC_OK);
   ck_assert_int_eq(smtpc__dkim_header_digest((const unsigned char *)A_HDR,
@@ -256,10 +260,22 @@ static void known_b(const char *key, const char *field, const char *want) {
   smtpc__dkim_key_free(k);
 }
 
-START_TEST(test_rfc8463_ed25519) { known_b(a_ed_key, A_ED_FIELD, A_ED_B); }
+START_TEST(test_rfc8463_ed25519) {
+#ifdef SMTPC_HAVE_SODIUM
+  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 1);
+#else
+  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 0);
+#endif
+}
 END_TEST
 
-START_TEST(test_rfc8463_rsa) { known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B); }
+START_TEST(test_rfc8463_rsa) {
+#ifdef SMTPC_HAVE_MBEDTLS
+  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 1);
+#else
+  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 0);
+#endif
+}
 END_TEST
 
 /* RFC 8301: the RFC's own 1024-bit key is refused for signing. */
@@ -271,6 +287,28 @@ START_TEST(test_rsa1024_refused) {
                    SMTPC_ERR_DKIM_KEY);
   ck_assert_int_eq(smtpc_dkim_algo_of(k), 0);
   smtpc_dkim_free(k);
+}
+END_TEST
+
+/* The CPU's SHA instructions (when it has them) and the portable code
+ * agree on every length from 0 to 700 and every split. */
+START_TEST(test_sha256_paths) {
+  unsigned char m[700], d1[32], d2[32];
+  smtpc__sha256 a, b;
+  size_t len, i;
+  for (i = 0; i < sizeof m; i++)
+    m[i] = (unsigned char)(i * 2654435761u >> 13);
+  for (len = 0; len <= sizeof m; len++) {
+    smtpc__sha256_init(&a);
+    smtpc__sha256_init(&b);
+    b.hw = 0;
+    smtpc__sha256_update(&a, m, len / 3);
+    smtpc__sha256_update(&a, m + len / 3, len - len / 3);
+    smtpc__sha256_update(&b, m, len);
+    smtpc__sha256_final(&a, d1);
+    smtpc__sha256_final(&b, d2);
+    ck_assert_msg(memcmp(d1, d2, 32) == 0, "length %zu", len);
+  }
 }
 END_TEST
 
@@ -1085,6 +1123,7 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_rfc8463_ed25519);
   tcase_add_test(tc, test_rfc8463_rsa);
   tcase_add_test(tc, test_rsa1024_refused);
+  tcase_add_test(tc, test_sha256_paths);
   suite_add_tcase(s, tc);
   tc = tcase_create("canonicalization");
   tcase_add_test(tc, test_relaxed_body_example);
