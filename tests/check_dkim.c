@@ -640,6 +640,21 @@ START_TEST(test_header_too_big) {
   memcpy(msg + n, "\r\n\r\nbody\r\n", 10);
   ck_assert_int_eq(sign_msg(&k, 1, msg, n + 10, 0, 0, &f),
                    SMTPC_ERR_DKIM_HEADER);
+  /* the error sticks: the rest of the message and final refuse too */
+  {
+    smtpc_dkim_ctx *c = NULL;
+    const char *fl;
+    size_t l;
+    ck_assert_int_eq(
+        smtpc_dkim_ctx_new(&c, (const smtpc_dkim *const *)&k, 1, 0, NULL),
+        SMTPC_OK);
+    ck_assert_int_eq(smtpc_dkim_ctx_update(c, msg, n), SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(smtpc_dkim_ctx_update(c, "\r\n\r\nx", 5),
+                     SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(smtpc_dkim_ctx_final(c, &fl, &l), SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(cs.calls, 0);
+    smtpc_dkim_ctx_free(c);
+  }
   free(msg);
   smtpc_dkim_free(k);
 }
