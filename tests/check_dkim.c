@@ -1130,6 +1130,63 @@ START_TEST(test_session_sends_signed) {
 }
 END_TEST
 
+/* RCPTMAX=1 and two recipients (RFC 9422): the signed body is sent twice,
+ * rewound in between, the same fields and message both times; a rewindable
+ * stream source is read once to sign and once per round. */
+START_TEST(test_session_rounds) {
+  tu_fx f;
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  smtpc_dkim_body *db = NULL;
+  smtpc_body in, b;
+  smtpc_txn *t = NULL;
+  static const char *const to[] = {"b@example.net", "c@example.net"};
+  tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
+  char data[4096];
+  const char *fl;
+  size_t flen;
+  int r;
+  smtpc_body_init_stream(&in, tu_src_read, &src, -1);
+  in.rewind = tu_src_rewind;
+  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
+                                       &in, NULL, NULL),
+                   SMTPC_OK);
+  fl = smtpc_dkim_body_fields(db, &flen);
+  tu_fx_init(&f, &ts_modes[_i]);
+  ts_server(f.t, GREETING);
+  ts_client(f.t, EHLO_CMD);
+  ts_server(f.t,
+            "250-mx.example\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=1\r\n");
+  for (r = 0; r < 2; r++) {
+    snprintf(data, sizeof data,
+             "MAIL FROM:<a@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", to[r]);
+    ts_client_flight(f.t, data);
+    ts_server(f.t, "250 ok\r\n250 ok\r\n354 go\r\n");
+    snprintf(data, sizeof data,
+             "%.*sFrom: A <a@example.org>\r\n"
+             "To: b@example.net\r\nSubject: s\r\n\r\n"
+             "line one\r\n..dot line\r\n.\r\n",
+             (int)flen, fl);
+    ts_client(f.t, data);
+    ts_server(f.t, "250 2.0.0 queued\r\n");
+  }
+  ck_assert_int_eq(tu_fx_open(&f), SMTPC_OK);
+  smtpc_dkim_body_get(db, &b);
+  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.org", to, 2, &b, &t),
+                   SMTPC_OK);
+  ck_assert_int_eq(tu_fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_accepted_count(t), 2);
+  ck_assert_int_eq(src.rewinds, 2); /* after signing; before round 2 */
+  ck_assert_int_eq(cs.calls, 1);    /* signed once */
+  smtpc_txn_free(t);
+  tu_fx_fini(&f);
+  smtpc_dkim_body_free(db);
+  smtpc_dkim_free(k);
+}
+END_TEST
+
 static Suite *dkim_suite(void) {
   Suite *s = suite_create("dkim");
   TCase *tc = tcase_create("known answers");
@@ -1177,6 +1234,7 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_msg_signed);
   tcase_add_test(tc, test_msg_stream_part);
   tcase_add_loop_test(tc, test_session_sends_signed, 0, (int)ts_nmodes);
+  tcase_add_loop_test(tc, test_session_rounds, 0, (int)ts_nmodes);
   suite_add_tcase(s, tc);
   return s;
 }
