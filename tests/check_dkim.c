@@ -326,35 +326,32 @@ START_TEST(test_simple_body_example) {
 }
 END_TEST
 
-/* 3.4.5's example, header: "A: X" and "B : Y<TAB><CRLF><TAB>Z  " relaxed
- * become "a:X" and "b:Y Z". */
-START_TEST(test_relaxed_header_example) {
-  static const char hdr[] = "A: X\r\nB : Y\t\r\n\tZ  \r\n";
-  static const char want[] = "a:X\r\nb:Y Z\r\ndkim-signature:b=";
+/* Asserts the signed header data of hdr (fields a and b, then a bare
+ * DKIM-Signature field) in canon hashes as want. */
+static void assert_header_data(const char *hdr, smtpc_dkim_canon canon,
+                               const char *want) {
   unsigned char d[32];
   char got[64], w[64];
-  ck_assert_int_eq(
-      smtpc__dkim_header_digest((const unsigned char *)hdr, strlen(hdr), "a:b",
-                                "DKIM-Signature: b=", SMTPC_DKIM_RELAXED, d),
-      SMTPC_OK);
+  ck_assert_int_eq(smtpc__dkim_header_digest((const unsigned char *)hdr,
+                                             strlen(hdr), "a:b",
+                                             "DKIM-Signature: b=", canon, d),
+                   SMTPC_OK);
   b64(d, 32, got);
   sha_b64(want, strlen(want), w);
   ck_assert_str_eq(got, w);
 }
+
+/* 3.4.5's example, header: "A: X" and "B : Y<TAB><CRLF><TAB>Z  " relaxed
+ * become "a:X" and "b:Y Z". */
+START_TEST(test_relaxed_header_example) {
+  assert_header_data("A: X\r\nB : Y\t\r\n\tZ  \r\n", SMTPC_DKIM_RELAXED,
+                     "a:X\r\nb:Y Z\r\ndkim-signature:b=");
+}
 END_TEST
 
 START_TEST(test_simple_header_example) {
-  static const char hdr[] = "A: X\r\nB : Y\t\r\n\tZ  \r\n";
-  static const char want[] = "A: X\r\nB : Y\t\r\n\tZ  \r\nDKIM-Signature: b=";
-  unsigned char d[32];
-  char got[64], w[64];
-  ck_assert_int_eq(
-      smtpc__dkim_header_digest((const unsigned char *)hdr, strlen(hdr), "a:b",
-                                "DKIM-Signature: b=", SMTPC_DKIM_SIMPLE, d),
-      SMTPC_OK);
-  b64(d, 32, got);
-  sha_b64(want, strlen(want), w);
-  ck_assert_str_eq(got, w);
+  assert_header_data("A: X\r\nB : Y\t\r\n\tZ  \r\n", SMTPC_DKIM_SIMPLE,
+                     "A: X\r\nB : Y\t\r\n\tZ  \r\nDKIM-Signature: b=");
 }
 END_TEST
 
@@ -1082,16 +1079,60 @@ END_TEST
 #define GREETING "220 mx.example ESMTP ready\r\n"
 #define EHLO_CMD "EHLO client.test\r\n"
 
+/* Scripts one pipelined transaction to rcpt ("MAIL...SIZE=n" when size is
+ * not 0) that carries the signed fields fl, then SB_MSG dot-stuffed. */
+static void script_signed(ts *t, const char *rcpt, size_t size, const char *fl,
+                          size_t flen) {
+  char data[4096], sz[32] = "";
+  if (size > 0)
+    snprintf(sz, sizeof sz, " SIZE=%zu", size);
+  snprintf(data, sizeof data,
+           "MAIL FROM:<a@example.org>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", sz, rcpt);
+  ts_client_flight(t, data);
+  ts_server(t, "250 ok\r\n250 ok\r\n354 go\r\n");
+  snprintf(data, sizeof data,
+           "%.*sFrom: A <a@example.org>\r\n"
+           "To: b@example.net\r\nSubject: s\r\n\r\n"
+           "line one\r\n..dot line\r\n.\r\n",
+           (int)flen, fl);
+  ts_client(t, data);
+  ts_server(t, "250 2.0.0 queued\r\n");
+}
+
+/* Queues the signed body of db to rcpts through a session that says ehlo,
+ * runs it and checks the message went to all of them. */
+static void run_signed(tu_fx *f, smtpc_dkim_body *db, const char *const *rcpts,
+                       size_t n) {
+  smtpc_body b;
+  smtpc_txn *t = NULL;
+  ck_assert_int_eq(tu_fx_open(f), SMTPC_OK);
+
+  smtpc_dkim_body_get(db, &b);
+  ck_assert_int_eq(smtpc_session_queue(f->s, "a@example.org", rcpts, n, &b, &t),
+                   SMTPC_OK);
+  ck_assert_int_eq(tu_fx_run(f), SMTPC_OK);
+  ck_assert_int_eq(smtpc_txn_status(t), SMTPC_OK);
+  ck_assert_uint_eq(smtpc_txn_accepted_count(t), n);
+  smtpc_txn_free(t);
+}
+
+static void fx_start(tu_fx *f, int mode, const char *ehlo) {
+  tu_fx_init(f, &ts_modes[mode]);
+  ts_server(f->t, GREETING);
+  ts_client(f->t, EHLO_CMD);
+  ts_server(f->t, ehlo);
+}
+
 START_TEST(test_session_sends_signed) {
+  static const char ehlo[] =
+      "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100000\r\n";
+  static const char *const to[] = {"b@example.net"};
   tu_fx f;
   cbsig cs;
   smtpc_dkim *k =
       cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
   smtpc_dkim_body *db = NULL;
-  smtpc_body in, b;
-  smtpc_txn *t = NULL;
-  static const char *const to[] = {"b@example.net"};
-  char data[4096];
+  smtpc_body in;
   const char *fl;
   size_t flen;
   smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
@@ -1099,31 +1140,10 @@ START_TEST(test_session_sends_signed) {
                                        &in, NULL, NULL),
                    SMTPC_OK);
   fl = smtpc_dkim_body_fields(db, &flen);
-  tu_fx_init(&f, &ts_modes[_i]);
-  ts_server(f.t, GREETING);
-  ts_client(f.t, EHLO_CMD);
-  ts_server(f.t, "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100000\r\n");
-  snprintf(data, sizeof data,
-           "MAIL FROM:<a@example.org> SIZE=%zu\r\nRCPT TO:<b@example.net>\r\n"
-           "DATA\r\n",
-           flen + strlen(SB_MSG));
-  ts_client_flight(f.t, data);
-  ts_server(f.t, "250 ok\r\n250 ok\r\n354 go\r\n");
-  /* the fields, then the message dot-stuffed, then the end */
-  snprintf(data, sizeof data,
-           "%.*sFrom: A <a@example.org>\r\n"
-           "To: b@example.net\r\nSubject: s\r\n\r\n"
-           "line one\r\n..dot line\r\n.\r\n",
-           (int)flen, fl);
-  ts_client(f.t, data);
-  ts_server(f.t, "250 2.0.0 queued\r\n");
-  ck_assert_int_eq(tu_fx_open(&f), SMTPC_OK);
-  smtpc_dkim_body_get(db, &b);
-  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.org", to, 1, &b, &t),
-                   SMTPC_OK);
-  ck_assert_int_eq(tu_fx_run(&f), SMTPC_OK);
-  ck_assert_int_eq(smtpc_txn_status(t), SMTPC_OK);
-  smtpc_txn_free(t);
+  fx_start(&f, _i, ehlo);
+  /* SIZE counts the fields too */
+  script_signed(f.t, to[0], flen + strlen(SB_MSG), fl, flen);
+  run_signed(&f, db, to, 1);
   tu_fx_fini(&f);
   smtpc_dkim_body_free(db);
   smtpc_dkim_free(k);
@@ -1132,55 +1152,33 @@ END_TEST
 
 /* RCPTMAX=1 and two recipients (RFC 9422): the signed body is sent twice,
  * rewound in between, the same fields and message both times; a rewindable
- * stream source is read once to sign and once per round. */
+ * stream source is read once to sign and once more for the second round,
+ * and signed once. */
 START_TEST(test_session_rounds) {
+  static const char ehlo[] =
+      "250-mx.example\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=1\r\n";
+  static const char *const to[] = {"b@example.net", "c@example.net"};
   tu_fx f;
   cbsig cs;
   smtpc_dkim *k =
       cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
   smtpc_dkim_body *db = NULL;
-  smtpc_body in, b;
-  smtpc_txn *t = NULL;
-  static const char *const to[] = {"b@example.net", "c@example.net"};
+  smtpc_body in;
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
-  char data[4096];
   const char *fl;
   size_t flen;
-  int r;
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
   in.rewind = tu_src_rewind;
   ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
                                        &in, NULL, NULL),
                    SMTPC_OK);
   fl = smtpc_dkim_body_fields(db, &flen);
-  tu_fx_init(&f, &ts_modes[_i]);
-  ts_server(f.t, GREETING);
-  ts_client(f.t, EHLO_CMD);
-  ts_server(f.t,
-            "250-mx.example\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=1\r\n");
-  for (r = 0; r < 2; r++) {
-    snprintf(data, sizeof data,
-             "MAIL FROM:<a@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", to[r]);
-    ts_client_flight(f.t, data);
-    ts_server(f.t, "250 ok\r\n250 ok\r\n354 go\r\n");
-    snprintf(data, sizeof data,
-             "%.*sFrom: A <a@example.org>\r\n"
-             "To: b@example.net\r\nSubject: s\r\n\r\n"
-             "line one\r\n..dot line\r\n.\r\n",
-             (int)flen, fl);
-    ts_client(f.t, data);
-    ts_server(f.t, "250 2.0.0 queued\r\n");
-  }
-  ck_assert_int_eq(tu_fx_open(&f), SMTPC_OK);
-  smtpc_dkim_body_get(db, &b);
-  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.org", to, 2, &b, &t),
-                   SMTPC_OK);
-  ck_assert_int_eq(tu_fx_run(&f), SMTPC_OK);
-  ck_assert_int_eq(smtpc_txn_status(t), SMTPC_OK);
-  ck_assert_int_eq(smtpc_txn_accepted_count(t), 2);
-  ck_assert_int_eq(src.rewinds, 2); /* after signing; before round 2 */
-  ck_assert_int_eq(cs.calls, 1);    /* signed once */
-  smtpc_txn_free(t);
+  fx_start(&f, _i, ehlo);
+  script_signed(f.t, to[0], 0, fl, flen);
+  script_signed(f.t, to[1], 0, fl, flen);
+  run_signed(&f, db, to, 2);
+  ck_assert_int_eq(src.rewinds, 2);
+  ck_assert_int_eq(cs.calls, 1);
   tu_fx_fini(&f);
   smtpc_dkim_body_free(db);
   smtpc_dkim_free(k);
