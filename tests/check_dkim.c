@@ -1099,14 +1099,13 @@ static void script_signed(ts *t, const char *rcpt, size_t size, const char *fl,
   ts_server(t, "250 2.0.0 queued\r\n");
 }
 
-/* Queues the signed body of db to rcpts through a session that says ehlo,
- * runs it and checks the message went to all of them. */
+/* Queues the signed body of db to rcpts, runs the session and checks the
+ * message went to all of them. */
 static void run_signed(tu_fx *f, smtpc_dkim_body *db, const char *const *rcpts,
                        size_t n) {
   smtpc_body b;
   smtpc_txn *t = NULL;
   ck_assert_int_eq(tu_fx_open(f), SMTPC_OK);
-
   smtpc_dkim_body_get(db, &b);
   ck_assert_int_eq(smtpc_session_queue(f->s, "a@example.org", rcpts, n, &b, &t),
                    SMTPC_OK);
