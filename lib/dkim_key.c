@@ -60,6 +60,7 @@ struct smtpc__dkim_key {
 #endif
 };
 
+#if defined(SMTPC_HAVE_SODIUM) || defined(SMTPC_HAVE_MBEDTLS)
 /* Finds needle in p[0..n); its offset, or n when absent. */
 static size_t find(const unsigned char *p, size_t n, const char *needle) {
   size_t k = strlen(needle), i;
@@ -82,6 +83,8 @@ static int set_public(smtpc__dkim_key *k, const unsigned char *bin, size_t n) {
   (void)smtpc__b64_encode(bin, n, k->pub);
   return SMTPC_OK;
 }
+
+#endif /* a crypto library */
 
 /* ---- Ed25519 (libsodium) ----------------------------------------------- */
 
