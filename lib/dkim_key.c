@@ -14,7 +14,9 @@
  * through the key's mbedTLS context (blinding values that change with each
  * use) and, before 4.x, its CTR-DRBG; neither is safe to share without
  * MBEDTLS_THREADING_C, so a mutex in the key serialises RSA signing (one
- * RSA-2048 signature takes about a millisecond).
+ * RSA-2048 signature took 2.7 ms with 2.28, 2.9 ms with 3.6 and 7.1 ms
+ * with 4.0 on one x86-64 core; Ed25519 0.02 ms).  Without POSIX threads
+ * there is no lock: use a key from one thread at a time.
  *
  * Secrets: the seed, libsodium's secret key and every temporary copy of the
  * key's bytes (a NUL-terminated copy of PEM text for mbedTLS, decoded DER)
