@@ -8,6 +8,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+#include "rfc8463.h"
 #include "testutil.h"
 
 #include "../lib/dkim_int.h"
@@ -29,7 +30,6 @@
   "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
 #define A_BODY                                                                 \
   "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n"
-#define A_BH "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="
 #define A_NAMES "from:to:subject:date:message-id:from:subject:date"
 #define A_ED_FIELD                                                             \
   "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"              \
@@ -38,9 +38,6 @@
   " subject : date : message-id : from : subject : date;\r\n"                  \
   " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                      \
   " b="
-#define A_ED_B                                                                 \
-  "/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11BusFa3bT3FY5OsU7ZbnK"  \
-  "ELq+eXdp1Q1Dw=="
 #define A_RSA_FIELD                                                            \
   "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"                  \
   " d=football.example.com; i=@football.example.com;\r\n"                      \
@@ -48,10 +45,6 @@
   " date : message-id : from : subject : date;\r\n"                            \
   " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                      \
   " b="
-#define A_RSA_B                                                                \
-  "F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3DhCVlUrSjV4BwcVcOF" \
-  "6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2JzdA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP"  \
-  "7OdEFE4LjFYNcUxZQ4FADY+8="
 /* The relaxed header data of A.3's Ed25519 signature, written out. */
 #define A_ED_CANON                                                             \
   "from:Joe SixPack <joe@football.example.com>\r\n"                            \
@@ -64,22 +57,7 @@
   "t=1528637909; h=from : to : subject : date : message-id : from : subject "  \
   ": date; bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b="
 
-static const char a_rsa_key[] =
-    "-----BEGIN RSA PRIVATE KEY-----\n"
-    "MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi\n"
-    "Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM\n"
-    "KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB\n"
-    "AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm\n"
-    "6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe\n"
-    "zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy\n"
-    "6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc\n"
-    "uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy\n"
-    "WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd\n"
-    "WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a\n"
-    "licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst\n"
-    "o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe\n"
-    "uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL\n"
-    "-----END RSA PRIVATE KEY-----\n";
+static const char a_rsa_key[] = RFC8463_RSA_PEM;
 
 /* The seed nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A= as PKCS#8. */
 static const char a_ed_key[] =
@@ -217,7 +195,7 @@ static void body_hash(const char *body, size_t blen, smtpc_dkim_canon bc,
 START_TEST(test_rfc8463_body_hash) {
   char got[64];
   body_hash(A_BODY, strlen(A_BODY), SMTPC_DKIM_RELAXED, 0, got);
-  ck_assert_str_eq(got, A_BH);
+  ck_assert_str_eq(got, RFC8463_BH);
 }
 END_TEST
 
@@ -262,18 +240,18 @@ static void known_b(const char *key, const char *field, const char *want,
 
 START_TEST(test_rfc8463_ed25519) {
 #ifdef SMTPC_HAVE_SODIUM
-  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 1);
+  known_b(a_ed_key, A_ED_FIELD, RFC8463_ED_B, 1);
 #else
-  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 0);
+  known_b(a_ed_key, A_ED_FIELD, RFC8463_ED_B, 0);
 #endif
 }
 END_TEST
 
 START_TEST(test_rfc8463_rsa) {
 #ifdef SMTPC_HAVE_MBEDTLS
-  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 1);
+  known_b(a_rsa_key, A_RSA_FIELD, RFC8463_RSA_B, 1);
 #else
-  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 0);
+  known_b(a_rsa_key, A_RSA_FIELD, RFC8463_RSA_B, 0);
 #endif
 }
 END_TEST
@@ -725,6 +703,13 @@ END_TEST
 
 /* ---- signed bodies ---- */
 
+/* Signs in with the one key k (spool for a one-shot stream) into *db. */
+static int body_of(smtpc_dkim *k, const smtpc_body *in, FILE *spool,
+                   smtpc_dkim_body **db) {
+  return smtpc_dkim_body_new(db, (const smtpc_dkim *const *)&k, 1, in, spool,
+                             NULL);
+}
+
 #define SB_MSG                                                                 \
   "From: A <a@example.org>\r\nTo: b@example.net\r\nSubject: s\r\n\r\n"         \
   "line one\r\n.dot line\r\n"
@@ -769,9 +754,7 @@ START_TEST(test_body_memory) {
   smtpc_dkim_body *db = NULL;
   smtpc_body in, b;
   smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_free(k); /* not needed once signed */
   check_signed(db, SB_MSG);
   smtpc_dkim_body_get(db, &b);
@@ -797,9 +780,7 @@ START_TEST(test_body_types) {
     smtpc_dkim_body *db = NULL;
     smtpc_body in, b;
     smtpc_body_init_memory(&in, msgs[i], strlen(msgs[i]));
-    ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                         &in, NULL, NULL),
-                     SMTPC_OK);
+    ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
     smtpc_dkim_body_get(db, &b);
     ck_assert_int_eq(b.type, want[i]);
     smtpc_dkim_body_free(db);
@@ -819,16 +800,12 @@ START_TEST(test_body_long_line) {
   memset(msg + strlen(msg), 'x', 999);
   msg[23 + 999] = '\0';
   smtpc_body_init_memory(&in, msg, strlen(msg));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_BODY_LINE_TOO_LONG);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_BODY_LINE_TOO_LONG);
   ck_assert_ptr_null(db);
   /* 998 is fine */
   msg[23 + 998] = '\0';
   smtpc_body_init_memory(&in, msg, strlen(msg));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_body_free(db);
   smtpc_dkim_free(k);
 }
@@ -843,9 +820,7 @@ START_TEST(test_body_rewindable_stream) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
   in.rewind = tu_src_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   ck_assert_int_eq(src.rewinds, 1); /* after the signing pass */
   check_signed(db, SB_MSG);
   smtpc_dkim_body_free(db);
@@ -863,15 +838,11 @@ START_TEST(test_body_spool) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   FILE *spool;
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_DKIM_SOURCE);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_DKIM_SOURCE);
   ck_assert_uint_eq(src.off, 0); /* nothing read */
   spool = tmpfile();
   ck_assert_ptr_nonnull(spool);
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, spool, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, spool, &db), SMTPC_OK);
   check_signed(db, SB_MSG);
   smtpc_dkim_body_free(db);
   fclose(spool);
@@ -919,9 +890,7 @@ START_TEST(test_body_changed_source) {
   src.off = 0;
   smtpc_body_init_stream(&in, fickle_read, &src, -1);
   in.rewind = fickle_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_body_get(db, &b);
   do {
     r = b.read(b.ctx, out, sizeof out);
@@ -945,9 +914,7 @@ START_TEST(test_body_wrong_size) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   smtpc_body_init_stream(&in, tu_src_read, &src, 5);
   in.rewind = tu_src_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_BODY_READ);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_BODY_READ);
   smtpc_dkim_free(k);
 }
 END_TEST
@@ -1135,9 +1102,7 @@ START_TEST(test_session_sends_signed) {
   const char *fl;
   size_t flen;
   smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   fl = smtpc_dkim_body_fields(db, &flen);
   fx_start(&f, _i, ehlo);
   /* SIZE counts the fields too */
@@ -1168,9 +1133,7 @@ START_TEST(test_session_rounds) {
   size_t flen;
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
   in.rewind = tu_src_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   fl = smtpc_dkim_body_fields(db, &flen);
   fx_start(&f, _i, ehlo);
   script_signed(f.t, to[0], 0, fl, flen);
