@@ -54,7 +54,8 @@ async function verifyOne(keys, path, count) {
     }
     return [[rec]]; // as dns.promises.resolveTxt: records of strings
   };
-  const res = await dkimVerify(fs.readFileSync(path), { resolver });
+  // strict: RFC 6376 syntax rules enforced, no lenient fallbacks
+  const res = await dkimVerify(fs.readFileSync(path), { resolver, strict: true });
   // a message without any signature gets one "none" result
   const sigs = (res.results || []).filter(
       (r) => r.status && r.status.result !== "none");
