@@ -195,8 +195,8 @@ run_verifiers() {
             verdict=$(grep -m1 -xF -e "$f: verdict pass" -e "$f: verdict fail" \
                 "$out" | sed 's/.* verdict //')
             if [[ ${jwant[i]} == pass && $verdict == pass ]] ||
-                [[ ${jwant[i]} == fail && $verdict == fail ]] &&
-                grep -qF -- "$f: fail d=" "$out"; then
+                { [[ ${jwant[i]} == fail && $verdict == fail ]] &&
+                    grep -qF -- "$f: fail d=" "$out"; }; then
                 ok "${jname[i]}: $v: ${jwant[i]}"
             else
                 not_ok "${jname[i]}: $v: ${verdict:-no verdict}, expected ${jwant[i]}"
