@@ -328,7 +328,8 @@ fi
 
 # ---- DKIM signing options (issue 19): usage errors are found before any
 # key is read; a key file is checked as a --password-file.
-DK=(--dry-run --from a@example.test --to b@example.test --message "$work/m.txt")
+printf 'From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nbody\r\n' >"$work/dk.eml"
+DK=(--dry-run --from a@example.test --to b@example.test --message "$work/dk.eml")
 dkim_usage() { # DESCRIPTION EXPECTED-STDERR ARGS...
     local what=$1 want=$2
     shift 2
@@ -383,7 +384,7 @@ check "a missing --dkim-key: exit 66" \
 check "... says why" \
     grep -qxF "smtpc: $work/keys/none.pem: No such file or directory" "$work/err"
 check "a bad key is refused before standard input is read (exit 78)" \
-    run_from "$work/m.txt" 78 --dry-run --from a@example.test \
+    run_from "$work/dk.eml" 78 --dry-run --from a@example.test \
     --to b@example.test --dkim-key "$K" --dkim-selector s1
 check "... nothing was printed" test ! -s "$work/out"
 # With keys this build can use: the fields come first, one per key.
@@ -420,6 +421,9 @@ if command -v openssl >/dev/null &&
         "$work/err"
     check "a file that holds no key: exit 78" \
         run 78 "${DK[@]}" --dkim-key "$K" --dkim-selector s1
+    check "a message without From cannot be signed: exit 65" \
+        run 65 --dry-run --from a@example.test --to b@example.test \
+        --message "$work/m.txt" --dkim-key "$work/keys/ed.pem" --dkim-selector s1
 else
     skip_check "--dry-run signs with an RSA and an Ed25519 key" \
         "openssl is missing or this build cannot sign with both keys"
