@@ -18,7 +18,8 @@
 #   simple/simple; --dkim-domain; then, with both signatures on one message
 #   (RSA relaxed/relaxed and Ed25519 simple/simple): a binary attachment
 #   (base64), a UTF-8 subject (encoded-word), a long folded To list, body
-#   lines starting with "." (dot-stuffed on the wire), a raw message with
+#   lines starting with "." (dot-stuffed on the wire), the same with BDAT,
+#   three copies with --repeat (one signature each), a raw message with
 #   bare LF line ends, trailing empty lines and trailing white space, an
 #   empty body;
 #   tampering: one body octet, then one header octet, of a delivered
@@ -336,6 +337,37 @@ if [[ -n ${file:-} ]] && grep -qx '\.\.\.three' "$file" &&
     ok "dots: the dot lines arrived"
 else
     not_ok "dots: the dot lines are not in the delivered message"
+fi
+
+# -- BDAT (Postfix offers CHUNKING): no dot-stuffing at all on the wire
+mapfile -d '' -t A < <(base_args bdat)
+case_ok bdat 2 "${A[@]}" --subject "bdat $uniq" --text "$work/dots.txt" \
+    --bdat "${BOTH[@]}"
+if grep -q '^C: BDAT ' "$work/bdat.err" 2>/dev/null; then
+    ok "bdat: the message went with BDAT"
+else
+    not_ok "bdat: no BDAT in the trace"
+fi
+
+# -- --repeat 3: three transactions on one connection (pipelined), each
+# with a signature of its own; every copy must verify
+echo "# repeat"
+mapfile -d '' -t A < <(base_args repeat)
+if want=3 send repeat "${A[@]}" --subject "repeat $uniq" \
+    --text "$work/text.txt" --repeat 3 "${BOTH[@]}"; then
+    n=0
+    for f in "$maildir"/*; do
+        [[ -e $f ]] || continue
+        if sed '/^$/q' "$f" | grep -qxF -- "X-Case: repeat-$uniq"; then
+            n=$((n + 1))
+            verify "repeat, copy $n" "$f" pass 2
+        fi
+    done
+    if ((n == 3)); then
+        ok "repeat: 3 copies delivered"
+    else
+        not_ok "repeat: $n copies delivered, expected 3"
+    fi
 fi
 
 # raw messages (--message): the header is written here
