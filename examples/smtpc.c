@@ -1889,9 +1889,10 @@ static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
       }
       b = sb;
     }
-    if (b.read == NULL) /* a body in memory */
-      fwrite(b.data, 1, b.len, stdout);
-    else
+    if (b.read == NULL) { /* a body in memory (no data when empty) */
+      if (b.len > 0)
+        fwrite(b.data, 1, b.len, stdout);
+    } else
       while ((n = b.read(b.ctx, buf, sizeof buf)) > 0 && guard++ < 100000000L)
         fwrite(buf, 1, (size_t)n, stdout);
     dkim_unwrap(db, spool);
