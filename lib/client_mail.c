@@ -5,6 +5,8 @@
  * error is reported with the field it came from. */
 #include "client_int.h"
 
+#include <smtpc/dkim.h>
+
 #include <string.h>
 
 /* Splits "Name <addr>" (or a bare "addr") in the copy buf: *name is NULL
@@ -160,6 +162,13 @@ int smtpc__mail_build(const smtpc_mail *mail, const smtpc_mem *mem,
         (rc = smtpc_msg_set_tls_required_no(m, 1)) != SMTPC_OK)))
     smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: %s",
                       "requiretls and tls_required_no are exclusive");
+  for (i = 0; rc == SMTPC_OK && mail->version >= 3 && i < mail->ndkim; i++) {
+    rc = mail->dkim != NULL ? smtpc_msg_add_dkim(m, mail->dkim[i])
+                            : SMTPC_ERR_INVALID_ARGUMENT;
+    if (rc != SMTPC_OK)
+      smtpc__result_set(r, rc, SMTPC_STAGE_SETUP, "mail: DKIM identity %zu: %s",
+                        i, smtpc_strerror(rc));
+  }
   for (i = 0; rc == SMTPC_OK && i < mail->nattachments; i++)
     rc = mail->attachments != NULL ? add_part(m, &mail->attachments[i], r)
                                    : SMTPC_ERR_INVALID_ARGUMENT;

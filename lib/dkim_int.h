@@ -12,9 +12,10 @@
 /* ---- SHA-256 (FIPS 180-4), sha256.c: no dependency ---- */
 typedef struct smtpc__sha256 {
   uint32_t h[8];
-  uint64_t bytes;         /* message length so far */
-  unsigned char buf[64];  /* a partial block */
-  size_t n;               /* octets in buf */
+  uint64_t bytes;        /* message length so far */
+  unsigned char buf[64]; /* a partial block */
+  size_t n;              /* octets in buf */
+  int hw;                /* the CPU's SHA instructions are used */
 } smtpc__sha256;
 
 void smtpc__sha256_init(smtpc__sha256 *c);
@@ -45,5 +46,14 @@ int smtpc__dkim_key_sign(smtpc__dkim_key *k, const unsigned char digest[32],
 int smtpc__dkim_key_public(const smtpc__dkim_key *k, char *b64, size_t size);
 /* Wipes and frees (NULL is a no-op). */
 void smtpc__dkim_key_free(smtpc__dkim_key *k);
+
+/* ---- tests (dkim.c) ---- */
+/* The SHA-256 of the signed header data (RFC 6376 3.7) for the header
+ * block hdr (fields ending in CRLF), the h= names (colon-separated, no
+ * spaces) and the DKIM-Signature field sigfield (its text with an empty
+ * b= value and no final CRLF). */
+int smtpc__dkim_header_digest(const unsigned char *hdr, size_t hlen,
+                              const char *names, const char *sigfield,
+                              smtpc_dkim_canon canon, unsigned char out[32]);
 
 #endif /* SMTPC_DKIM_INT_H */

@@ -105,6 +105,46 @@ int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
 #endif
 }
 
+int smtpc__tls_parse_key(mbedtls_pk_context *pk, const unsigned char *key,
+                         size_t len, const char *pwd, smtpc__tls_rng *rng) {
+  const unsigned char *p = (const unsigned char *)pwd;
+  size_t plen = pwd != NULL ? strlen(pwd) : 0;
+#if defined(SMTPC__MBEDTLS_4) || MBEDTLS_VERSION_NUMBER < 0x03000000
+  (void)rng;
+  return mbedtls_pk_parse_key(pk, key, len, p, plen);
+#else
+  return mbedtls_pk_parse_key(pk, key, len, p, plen, mbedtls_ctr_drbg_random,
+                              &rng->drbg);
+#endif
+}
+
+int smtpc__tls_pk_is_rsa(const mbedtls_pk_context *pk) {
+#ifdef SMTPC__MBEDTLS_4
+  /* 4.x has no key types outside PSA's */
+  return mbedtls_pk_can_do_psa(pk, PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256),
+                               PSA_KEY_USAGE_SIGN_HASH);
+#else
+  return mbedtls_pk_get_type(pk) == MBEDTLS_PK_RSA;
+#endif
+}
+
+int smtpc__tls_pk_sign_sha256(mbedtls_pk_context *pk,
+                              const unsigned char digest[32],
+                              unsigned char *sig, size_t size, size_t *len,
+                              smtpc__tls_rng *rng) {
+#ifdef SMTPC__MBEDTLS_4
+  (void)rng; /* PSA's generator blinds */
+  return mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, digest, 32, sig, size, len);
+#elif MBEDTLS_VERSION_NUMBER < 0x03000000
+  (void)size;
+  return mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, digest, 32, sig, len,
+                         mbedtls_ctr_drbg_random, &rng->drbg);
+#else
+  return mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, digest, 32, sig, size, len,
+                         mbedtls_ctr_drbg_random, &rng->drbg);
+#endif
+}
+
 /* ---- the client configuration ------------------------------------------------ */
 
 /* Which of X25519 and P-256 is offered first (the other second).  Servers

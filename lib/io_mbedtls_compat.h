@@ -108,6 +108,26 @@ int smtpc__tls_parse_keyfile(mbedtls_pk_context *key, const char *path,
 int smtpc__tls_check_pair(const mbedtls_pk_context *pub,
                           const mbedtls_pk_context *prv, smtpc__tls_rng *rng);
 
+/* mbedtls_pk_parse_key() of key[0..len) (PEM must include its NUL in len),
+ * pwd may be NULL: mbedTLS's result. */
+int smtpc__tls_parse_key(mbedtls_pk_context *pk, const unsigned char *key,
+                         size_t len, const char *pwd, smtpc__tls_rng *rng);
+/* 1 if a pk parse or sign result says mbedTLS ran out of memory. */
+#ifdef SMTPC__MBEDTLS_4
+#define SMTPC__TLS_IS_NOMEM(ret) ((ret) == PSA_ERROR_INSUFFICIENT_MEMORY)
+#else
+#define SMTPC__TLS_IS_NOMEM(ret) ((ret) == MBEDTLS_ERR_PK_ALLOC_FAILED)
+#endif
+/* 1 if pk holds an RSA key that can sign (RSASSA-PKCS1-v1_5). */
+int smtpc__tls_pk_is_rsa(const mbedtls_pk_context *pk);
+/* RSASSA-PKCS1-v1_5 signature of a SHA-256 digest into sig[0..size):
+ * mbedTLS's result.  The caller makes sure that size is at least the
+ * modulus length (2.x takes no size). */
+int smtpc__tls_pk_sign_sha256(mbedtls_pk_context *pk,
+                              const unsigned char digest[32],
+                              unsigned char *sig, size_t size, size_t *len,
+                              smtpc__tls_rng *rng);
+
 /* Gives conf the RNG (nothing to do with 4.x). */
 void smtpc__tls_conf_rng(mbedtls_ssl_config *conf, smtpc__tls_rng *rng);
 /* A client configuration's version-dependent part: the RNG, TLS 1.2 as the

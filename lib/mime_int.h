@@ -162,6 +162,14 @@ struct smtpc_msg {
    * "TLS-Required: No"; never both */
   int requiretls;
   int tls_required_no;
+  /* DKIM (dkim.c, smtpc_msg_add_dkim()): the identities, the signed
+   * bodies handed out, and the hooks that wrap and free them (NULL until
+   * a key is added, so the builder alone links no DKIM code) */
+  const smtpc_dkim *dkim[8];
+  size_t ndkim;
+  struct smtpc__msg_signed *dkim_bodies;
+  int (*dkim_wrap)(smtpc_msg *m, smtpc_body *body);
+  void (*dkim_free)(smtpc_msg *m);
   size_t bufsize; /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
   char rnd[SMTPC__MIME_RND_LEN + 1];
   int have_rnd;

@@ -46,7 +46,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 HEADERS = ["base.h", "session.h", "socket.h", "tls.h", "mime.h", "client.h",
-           "smtpc.h"]  # documentation order
+           "dkim.h", "smtpc.h"]  # documentation order
 FALLBACK_DATE = "2026-11-23"  # used while NEWS names no release date
 
 SECTION_ORDER = [

@@ -14,11 +14,15 @@
  *          [--timeout-ms N] [--repeat N] (--verify | --from A --to A...
  *          [--cc A]... [--bcc A]... [--subject S] [--text T] [--html H]
  *          [--attach F]... [--notify BITS] [--ret full|hdrs] [--envid ID]
- *          [--dsn-required]) [--trace] [--bdat]
+ *          [--dsn-required] [--dkim-key F --dkim-selector S]...
+ *          [--dkim-domain D] [--pool]) [--trace] [--bdat]
  * --repeat N (1-5) does it N times, one line each, the calls sharing one
  * smtpc_tls_cache (smtpc_client_config.tls_cache), and stops at the first
  * failure.  --notify takes the SMTPC_NOTIFY_* bits as a number; --trace
- * prints the client's commands on stderr as "C: ...".  Exit: 0 OK, 2
+ * prints the client's commands on stderr as "C: ...".  Each --dkim-key
+ * adds a DKIM signature (smtpc_mail.dkim) with the --dkim-selector that
+ * follows it, for --dkim-domain (default: the domain of --from); --pool
+ * sends through an smtpc_pool (smtpc_pool_send()) instead of smtpc_send().  Exit: 0 OK, 2
  * PARTIAL, 1 any other outcome, 64 usage. */
 #include <smtpc/smtpc.h>
 
@@ -66,7 +70,11 @@ int main(int argc, char **argv) {
   const char *attach[MAX_LIST + 1];
   smtpc_result *res = NULL;
   smtpc_tls_cache *cache = NULL;
-  int verify = 0, i, rv = SMTPC_OK;
+  smtpc_dkim *dk[MAX_LIST];
+  const char *dkey[MAX_LIST + 1], *dsel[MAX_LIST + 1], *ddom = NULL;
+  smtpc_pool *pool = NULL;
+  int verify = 0, use_pool = 0, i, rv = SMTPC_OK;
+  size_t ndk = 0, nsel = 0;
   unsigned long repeat = 1, k;
   size_t n;
 
@@ -79,6 +87,7 @@ int main(int argc, char **argv) {
   memset(cc, 0, sizeof(cc));
   memset(bcc, 0, sizeof(bcc));
   memset(attach, 0, sizeof(attach));
+  memset(dk, 0, sizeof(dk));
   cfg.ehlo_name = "client-send.test";
   cfg.timeout_ms = 20000;
   cfg.connect_timeout_ms = 10000;
@@ -99,6 +108,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(o, "--bdat") == 0) {
       cfg.bdat = 1;
+      continue;
+    }
+    if (strcmp(o, "--pool") == 0) {
+      use_pool = 1;
       continue;
     }
     if (strcmp(o, "--trace") == 0) {
@@ -169,6 +182,16 @@ int main(int argc, char **argv) {
       mail.text = v;
     else if (strcmp(o, "--html") == 0)
       mail.html = v;
+    else if (strcmp(o, "--dkim-key") == 0) {
+      if (ndk == MAX_LIST)
+        return usage("too many --dkim-key");
+      dkey[ndk++] = v;
+    } else if (strcmp(o, "--dkim-selector") == 0) {
+      if (nsel + 1 != ndk)
+        return usage("--dkim-selector: one after each --dkim-key");
+      dsel[nsel++] = v;
+    } else if (strcmp(o, "--dkim-domain") == 0)
+      ddom = v;
     else if (strcmp(o, "--notify") == 0)
       mail.dsn_notify = (unsigned)strtoul(v, NULL, 10);
     else if (strcmp(o, "--envid") == 0)
@@ -190,6 +213,34 @@ int main(int argc, char **argv) {
     att[n].path = attach[n];
   mail.attachments = n > 0 ? att : NULL;
   mail.nattachments = n;
+  if (nsel != ndk)
+    return usage("--dkim-key: each needs a --dkim-selector");
+  if (ddom == NULL && ndk > 0 && mail.from != NULL) {
+    ddom = strrchr(mail.from, '@');
+    ddom = ddom != NULL ? ddom + 1 : NULL;
+  }
+  for (n = 0; n < ndk; n++) {
+    char dom[256];
+    size_t l = ddom != NULL ? strcspn(ddom, ">") : 0;
+    if (l == 0 || l >= sizeof dom)
+      return usage("--dkim-domain is needed");
+    memcpy(dom, ddom, l);
+    dom[l] = '\0';
+    if ((rv = smtpc_dkim_new(&dk[n], dom, dsel[n], NULL)) != SMTPC_OK ||
+        (rv = smtpc_dkim_set_key_file(dk[n], dkey[n], NULL)) != SMTPC_OK) {
+      printf("status=%s stage=setup message=DKIM key %s\n", status_name(rv),
+             dkey[n]);
+      for (l = 0; l <= n; l++)
+        smtpc_dkim_free(dk[l]);
+      return 1;
+    }
+  }
+  mail.dkim = (const smtpc_dkim *const *)dk;
+  mail.ndkim = ndk;
+  if (use_pool && (rv = smtpc_pool_new(&pool, &cfg, NULL)) != SMTPC_OK) {
+    fprintf(stderr, "client_send: smtpc_pool_new: %s\n", smtpc_strerror(rv));
+    return 1;
+  }
   if (repeat > 1) {
     if (smtpc_tls_cache_new(&cache, NULL) != SMTPC_OK) {
       fprintf(stderr, "client_send: cannot create the TLS session cache\n");
@@ -198,7 +249,9 @@ int main(int argc, char **argv) {
     cfg.tls_cache = cache;
   }
   for (k = 0; k < repeat && rv == SMTPC_OK; k++) {
-    rv = verify ? smtpc_verify(&cfg, &res) : smtpc_send(&cfg, &mail, &res);
+    rv = verify ? smtpc_verify(&cfg, &res)
+         : pool ? smtpc_pool_send(pool, &mail, 10000, &res)
+                : smtpc_send(&cfg, &mail, &res);
     printf("status=%s stage=%s retry=%s attempts=%u message=%s\n",
            status_name(rv), smtpc_stage_name(smtpc_result_stage(res)),
            smtpc_retry_name(smtpc_result_retry(res)),
@@ -206,6 +259,9 @@ int main(int argc, char **argv) {
     smtpc_result_free(res);
     res = NULL;
   }
+  smtpc_pool_free(pool);
   smtpc_tls_cache_free(cache);
+  for (n = 0; n < ndk; n++)
+    smtpc_dkim_free(dk[n]);
   return rv == SMTPC_OK ? 0 : rv == SMTPC_ERR_PARTIAL ? 2 : 1;
 }

@@ -470,6 +470,14 @@ typedef struct smtpc_result smtpc_result;
 /** \brief A pool of connections to one server, see smtpc_pool_new()
  *         (client.h). */
 typedef struct smtpc_pool smtpc_pool;
+/** \brief A DKIM signing key with its domain, selector and options
+ *         (dkim.h). */
+typedef struct smtpc_dkim smtpc_dkim;
+/** \brief One message being DKIM-signed, see smtpc_dkim_ctx_new()
+ *         (dkim.h). */
+typedef struct smtpc_dkim_ctx smtpc_dkim_ctx;
+/** \brief A DKIM-signed message body, see smtpc_dkim_body_new() (dkim.h). */
+typedef struct smtpc_dkim_body smtpc_dkim_body;
 
 /**
  * \brief The library version as a string, e.g. "0.1.0".

@@ -133,8 +133,8 @@ typedef struct smtpc_attachment {
 
 /** \brief Layout version of ::smtpc_mail in these headers (0: the first;
  *         1 added the `dsn_` members; 2 `requiretls` and
- *         `tls_required_no`). */
-#define SMTPC_MAIL_VERSION 2
+ *         `tls_required_no`; 3 `dkim` and `ndkim`). */
+#define SMTPC_MAIL_VERSION 3
 
 /** \brief A simple message for smtpc_send() and smtpc_pool_send(). */
 typedef struct smtpc_mail {
@@ -187,6 +187,12 @@ typedef struct smtpc_mail {
    *  smtpc_msg_set_tls_required_no()).  Not with `requiretls`: setting
    *  both fails with ::SMTPC_ERR_INVALID_ARGUMENT before connecting. */
   int tls_required_no;
+  /* ---- version 3 ---- */
+  /** DKIM identities to sign the message with (dkim.h,
+   *  smtpc_msg_add_dkim()), one signature each, or NULL. */
+  const smtpc_dkim *const *dkim;
+  /** Number of \ref dkim (at most 8). */
+  size_t ndkim;
 } smtpc_mail;
 
 /** \brief Where a one-call operation stopped, see smtpc_result_stage(). */

@@ -42,13 +42,6 @@
 extern "C" {
 #endif
 
-/** \brief A DKIM signing key with its domain, selector and options. */
-typedef struct smtpc_dkim smtpc_dkim;
-/** \brief One message being signed (smtpc_dkim_ctx_new()). */
-typedef struct smtpc_dkim_ctx smtpc_dkim_ctx;
-/** \brief A signed message body (smtpc_dkim_body_new()). */
-typedef struct smtpc_dkim_body smtpc_dkim_body;
-
 /** \brief Signing algorithms (the `a=` tag). */
 typedef enum smtpc_dkim_algo {
   SMTPC_DKIM_RSA_SHA256 = 1,    /**< `rsa-sha256` (RFC 6376, RFC 8301). */
@@ -175,8 +168,9 @@ SMTPC_API int smtpc_dkim_set_signer(smtpc_dkim *k, smtpc_dkim_algo algo,
                                     smtpc_dkim_sign_cb cb, void *user);
 
 /**
- * \brief The algorithm of the key or callback, or 0 when there is none.
+ * \brief The algorithm of the key or callback.
  * \param[in] k The identity.
+ * \return A ::smtpc_dkim_algo, or 0 when \p k has neither (or is NULL).
  */
 SMTPC_API int smtpc_dkim_algo_of(const smtpc_dkim *k);
 
@@ -381,6 +375,27 @@ SMTPC_API const char *smtpc_dkim_body_fields(const smtpc_dkim_body *b,
  * \param[in] b The signed body; NULL is a no-op.
  */
 SMTPC_API void smtpc_dkim_body_free(smtpc_dkim_body *b);
+
+/**
+ * \brief Signs every body smtpc_msg_body() gives for \p m with \p k too
+ *        (and so smtpc_send_msg(), smtpc_pool_send_msg()).
+ *
+ * Each call adds a signature: a message may carry up to 8 (e.g. RSA and
+ * Ed25519).  Every smtpc_msg_body() then reads the built message once to
+ * sign it and hands out a signed body (see smtpc_dkim_body_new()); the
+ * message's date, Message-ID and boundaries are fixed by then, so the
+ * second pass gives the same octets.  A message with a stream attachment
+ * cannot be read twice: smtpc_msg_body() fails with
+ * ::SMTPC_ERR_DKIM_SOURCE.  The signed bodies are freed with \p m.
+ * \param[in] m The message.
+ * \param[in] k The identity, with a key or signer; it must stay alive and
+ *            unchanged until \p m is freed.
+ * \retval SMTPC_OK Added.
+ * \retval SMTPC_ERR_DKIM_KEY \p k has no key or signer.
+ * \retval SMTPC_ERR_INVALID_ARGUMENT A NULL argument or 8 identities
+ *         already.
+ */
+SMTPC_API int smtpc_msg_add_dkim(smtpc_msg *m, const smtpc_dkim *k);
 
 #ifdef __cplusplus
 }
