@@ -430,6 +430,7 @@ struct smtpc_dkim_ctx {
   bcanon bc[2]; /* by smtpc_dkim_canon */
   unsigned use; /* bit per canonicalization in use */
   smtpc__buf out;
+  int err; /* sticky: an update failed, the message cannot be signed */
 };
 
 int smtpc_dkim_ctx_new(smtpc_dkim_ctx **out, const smtpc_dkim *const *keys,
@@ -542,9 +543,11 @@ int smtpc_dkim_ctx_update(smtpc_dkim_ctx *c, const void *data, size_t len) {
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (c->done)
     return SMTPC_ERR_INVALID_STATE;
+  if (c->err)
+    return c->err;
   if (!c->in_body) {
     if ((rc = hdr_feed(c, p, len, &used)) != SMTPC_OK)
-      return rc;
+      return c->err = rc;
   }
   if (used < len)
     for (i = 0; i < 2; i++)
@@ -869,6 +872,8 @@ int smtpc_dkim_ctx_final(smtpc_dkim_ctx *c, const char **fields, size_t *len) {
     return SMTPC_OK;
   }
   c->done = 1;
+  if (c->err) /* part of the message was not taken */
+    return c->err;
   if (!c->in_body) { /* the message ended in its header */
     if (c->hcr && c->binary)
       rc = hdr_put(c, '\r');

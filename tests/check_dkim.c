@@ -8,6 +8,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+#include "rfc8463.h"
 #include "testutil.h"
 
 #include "../lib/dkim_int.h"
@@ -29,7 +30,6 @@
   "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
 #define A_BODY                                                                 \
   "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n"
-#define A_BH "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="
 #define A_NAMES "from:to:subject:date:message-id:from:subject:date"
 #define A_ED_FIELD                                                             \
   "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"              \
@@ -38,9 +38,6 @@
   " subject : date : message-id : from : subject : date;\r\n"                  \
   " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                      \
   " b="
-#define A_ED_B                                                                 \
-  "/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11BusFa3bT3FY5OsU7ZbnK"  \
-  "ELq+eXdp1Q1Dw=="
 #define A_RSA_FIELD                                                            \
   "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"                  \
   " d=football.example.com; i=@football.example.com;\r\n"                      \
@@ -48,10 +45,6 @@
   " date : message-id : from : subject : date;\r\n"                            \
   " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                      \
   " b="
-#define A_RSA_B                                                                \
-  "F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3DhCVlUrSjV4BwcVcOF" \
-  "6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2JzdA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP"  \
-  "7OdEFE4LjFYNcUxZQ4FADY+8="
 /* The relaxed header data of A.3's Ed25519 signature, written out. */
 #define A_ED_CANON                                                             \
   "from:Joe SixPack <joe@football.example.com>\r\n"                            \
@@ -64,22 +57,7 @@
   "t=1528637909; h=from : to : subject : date : message-id : from : subject "  \
   ": date; bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b="
 
-static const char a_rsa_key[] =
-    "-----BEGIN RSA PRIVATE KEY-----\n"
-    "MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi\n"
-    "Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM\n"
-    "KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB\n"
-    "AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm\n"
-    "6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe\n"
-    "zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy\n"
-    "6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc\n"
-    "uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy\n"
-    "WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd\n"
-    "WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a\n"
-    "licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst\n"
-    "o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe\n"
-    "uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL\n"
-    "-----END RSA PRIVATE KEY-----\n";
+static const char a_rsa_key[] = RFC8463_RSA_PEM;
 
 /* The seed nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A= as PKCS#8. */
 static const char a_ed_key[] =
@@ -217,7 +195,7 @@ static void body_hash(const char *body, size_t blen, smtpc_dkim_canon bc,
 START_TEST(test_rfc8463_body_hash) {
   char got[64];
   body_hash(A_BODY, strlen(A_BODY), SMTPC_DKIM_RELAXED, 0, got);
-  ck_assert_str_eq(got, A_BH);
+  ck_assert_str_eq(got, RFC8463_BH);
 }
 END_TEST
 
@@ -262,18 +240,18 @@ static void known_b(const char *key, const char *field, const char *want,
 
 START_TEST(test_rfc8463_ed25519) {
 #ifdef SMTPC_HAVE_SODIUM
-  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 1);
+  known_b(a_ed_key, A_ED_FIELD, RFC8463_ED_B, 1);
 #else
-  known_b(a_ed_key, A_ED_FIELD, A_ED_B, 0);
+  known_b(a_ed_key, A_ED_FIELD, RFC8463_ED_B, 0);
 #endif
 }
 END_TEST
 
 START_TEST(test_rfc8463_rsa) {
 #ifdef SMTPC_HAVE_MBEDTLS
-  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 1);
+  known_b(a_rsa_key, A_RSA_FIELD, RFC8463_RSA_B, 1);
 #else
-  known_b(a_rsa_key, A_RSA_FIELD, A_RSA_B, 0);
+  known_b(a_rsa_key, A_RSA_FIELD, RFC8463_RSA_B, 0);
 #endif
 }
 END_TEST
@@ -326,35 +304,32 @@ START_TEST(test_simple_body_example) {
 }
 END_TEST
 
-/* 3.4.5's example, header: "A: X" and "B : Y<TAB><CRLF><TAB>Z  " relaxed
- * become "a:X" and "b:Y Z". */
-START_TEST(test_relaxed_header_example) {
-  static const char hdr[] = "A: X\r\nB : Y\t\r\n\tZ  \r\n";
-  static const char want[] = "a:X\r\nb:Y Z\r\ndkim-signature:b=";
+/* Asserts the signed header data of hdr (fields a and b, then a bare
+ * DKIM-Signature field) in canon hashes as want. */
+static void assert_header_data(const char *hdr, smtpc_dkim_canon canon,
+                               const char *want) {
   unsigned char d[32];
   char got[64], w[64];
-  ck_assert_int_eq(
-      smtpc__dkim_header_digest((const unsigned char *)hdr, strlen(hdr), "a:b",
-                                "DKIM-Signature: b=", SMTPC_DKIM_RELAXED, d),
-      SMTPC_OK);
+  ck_assert_int_eq(smtpc__dkim_header_digest((const unsigned char *)hdr,
+                                             strlen(hdr), "a:b",
+                                             "DKIM-Signature: b=", canon, d),
+                   SMTPC_OK);
   b64(d, 32, got);
   sha_b64(want, strlen(want), w);
   ck_assert_str_eq(got, w);
 }
+
+/* 3.4.5's example, header: "A: X" and "B : Y<TAB><CRLF><TAB>Z  " relaxed
+ * become "a:X" and "b:Y Z". */
+START_TEST(test_relaxed_header_example) {
+  assert_header_data("A: X\r\nB : Y\t\r\n\tZ  \r\n", SMTPC_DKIM_RELAXED,
+                     "a:X\r\nb:Y Z\r\ndkim-signature:b=");
+}
 END_TEST
 
 START_TEST(test_simple_header_example) {
-  static const char hdr[] = "A: X\r\nB : Y\t\r\n\tZ  \r\n";
-  static const char want[] = "A: X\r\nB : Y\t\r\n\tZ  \r\nDKIM-Signature: b=";
-  unsigned char d[32];
-  char got[64], w[64];
-  ck_assert_int_eq(
-      smtpc__dkim_header_digest((const unsigned char *)hdr, strlen(hdr), "a:b",
-                                "DKIM-Signature: b=", SMTPC_DKIM_SIMPLE, d),
-      SMTPC_OK);
-  b64(d, 32, got);
-  sha_b64(want, strlen(want), w);
-  ck_assert_str_eq(got, w);
+  assert_header_data("A: X\r\nB : Y\t\r\n\tZ  \r\n", SMTPC_DKIM_SIMPLE,
+                     "A: X\r\nB : Y\t\r\n\tZ  \r\nDKIM-Signature: b=");
 }
 END_TEST
 
@@ -640,6 +615,21 @@ START_TEST(test_header_too_big) {
   memcpy(msg + n, "\r\n\r\nbody\r\n", 10);
   ck_assert_int_eq(sign_msg(&k, 1, msg, n + 10, 0, 0, &f),
                    SMTPC_ERR_DKIM_HEADER);
+  /* the error sticks: the rest of the message and final refuse too */
+  {
+    smtpc_dkim_ctx *c = NULL;
+    const char *fl;
+    size_t l;
+    ck_assert_int_eq(
+        smtpc_dkim_ctx_new(&c, (const smtpc_dkim *const *)&k, 1, 0, NULL),
+        SMTPC_OK);
+    ck_assert_int_eq(smtpc_dkim_ctx_update(c, msg, n), SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(smtpc_dkim_ctx_update(c, "\r\n\r\nx", 5),
+                     SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(smtpc_dkim_ctx_final(c, &fl, &l), SMTPC_ERR_DKIM_HEADER);
+    ck_assert_int_eq(cs.calls, 0);
+    smtpc_dkim_ctx_free(c);
+  }
   free(msg);
   smtpc_dkim_free(k);
 }
@@ -713,6 +703,13 @@ END_TEST
 
 /* ---- signed bodies ---- */
 
+/* Signs in with the one key k (spool for a one-shot stream) into *db. */
+static int body_of(smtpc_dkim *k, const smtpc_body *in, FILE *spool,
+                   smtpc_dkim_body **db) {
+  return smtpc_dkim_body_new(db, (const smtpc_dkim *const *)&k, 1, in, spool,
+                             NULL);
+}
+
 #define SB_MSG                                                                 \
   "From: A <a@example.org>\r\nTo: b@example.net\r\nSubject: s\r\n\r\n"         \
   "line one\r\n.dot line\r\n"
@@ -757,9 +754,7 @@ START_TEST(test_body_memory) {
   smtpc_dkim_body *db = NULL;
   smtpc_body in, b;
   smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_free(k); /* not needed once signed */
   check_signed(db, SB_MSG);
   smtpc_dkim_body_get(db, &b);
@@ -785,9 +780,7 @@ START_TEST(test_body_types) {
     smtpc_dkim_body *db = NULL;
     smtpc_body in, b;
     smtpc_body_init_memory(&in, msgs[i], strlen(msgs[i]));
-    ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                         &in, NULL, NULL),
-                     SMTPC_OK);
+    ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
     smtpc_dkim_body_get(db, &b);
     ck_assert_int_eq(b.type, want[i]);
     smtpc_dkim_body_free(db);
@@ -807,16 +800,12 @@ START_TEST(test_body_long_line) {
   memset(msg + strlen(msg), 'x', 999);
   msg[23 + 999] = '\0';
   smtpc_body_init_memory(&in, msg, strlen(msg));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_BODY_LINE_TOO_LONG);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_BODY_LINE_TOO_LONG);
   ck_assert_ptr_null(db);
   /* 998 is fine */
   msg[23 + 998] = '\0';
   smtpc_body_init_memory(&in, msg, strlen(msg));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_body_free(db);
   smtpc_dkim_free(k);
 }
@@ -831,9 +820,7 @@ START_TEST(test_body_rewindable_stream) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
   in.rewind = tu_src_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   ck_assert_int_eq(src.rewinds, 1); /* after the signing pass */
   check_signed(db, SB_MSG);
   smtpc_dkim_body_free(db);
@@ -851,15 +838,11 @@ START_TEST(test_body_spool) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   FILE *spool;
   smtpc_body_init_stream(&in, tu_src_read, &src, -1);
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_DKIM_SOURCE);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_DKIM_SOURCE);
   ck_assert_uint_eq(src.off, 0); /* nothing read */
   spool = tmpfile();
   ck_assert_ptr_nonnull(spool);
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, spool, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, spool, &db), SMTPC_OK);
   check_signed(db, SB_MSG);
   smtpc_dkim_body_free(db);
   fclose(spool);
@@ -907,9 +890,7 @@ START_TEST(test_body_changed_source) {
   src.off = 0;
   smtpc_body_init_stream(&in, fickle_read, &src, -1);
   in.rewind = fickle_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
   smtpc_dkim_body_get(db, &b);
   do {
     r = b.read(b.ctx, out, sizeof out);
@@ -933,9 +914,7 @@ START_TEST(test_body_wrong_size) {
   tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
   smtpc_body_init_stream(&in, tu_src_read, &src, 5);
   in.rewind = tu_src_rewind;
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_ERR_BODY_READ);
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_ERR_BODY_READ);
   smtpc_dkim_free(k);
 }
 END_TEST
@@ -1067,48 +1046,101 @@ END_TEST
 #define GREETING "220 mx.example ESMTP ready\r\n"
 #define EHLO_CMD "EHLO client.test\r\n"
 
-START_TEST(test_session_sends_signed) {
-  tu_fx f;
-  cbsig cs;
-  smtpc_dkim *k =
-      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
-  smtpc_dkim_body *db = NULL;
-  smtpc_body in, b;
-  smtpc_txn *t = NULL;
-  static const char *const to[] = {"b@example.net"};
-  char data[4096];
-  const char *fl;
-  size_t flen;
-  smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
-  ck_assert_int_eq(smtpc_dkim_body_new(&db, (const smtpc_dkim *const *)&k, 1,
-                                       &in, NULL, NULL),
-                   SMTPC_OK);
-  fl = smtpc_dkim_body_fields(db, &flen);
-  tu_fx_init(&f, &ts_modes[_i]);
-  ts_server(f.t, GREETING);
-  ts_client(f.t, EHLO_CMD);
-  ts_server(f.t, "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100000\r\n");
+/* Scripts one pipelined transaction to rcpt ("MAIL...SIZE=n" when size is
+ * not 0) that carries the signed fields fl, then SB_MSG dot-stuffed. */
+static void script_signed(ts *t, const char *rcpt, size_t size, const char *fl,
+                          size_t flen) {
+  char data[4096], sz[32] = "";
+  if (size > 0)
+    snprintf(sz, sizeof sz, " SIZE=%zu", size);
   snprintf(data, sizeof data,
-           "MAIL FROM:<a@example.org> SIZE=%zu\r\nRCPT TO:<b@example.net>\r\n"
-           "DATA\r\n",
-           flen + strlen(SB_MSG));
-  ts_client_flight(f.t, data);
-  ts_server(f.t, "250 ok\r\n250 ok\r\n354 go\r\n");
-  /* the fields, then the message dot-stuffed, then the end */
+           "MAIL FROM:<a@example.org>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", sz, rcpt);
+  ts_client_flight(t, data);
+  ts_server(t, "250 ok\r\n250 ok\r\n354 go\r\n");
   snprintf(data, sizeof data,
            "%.*sFrom: A <a@example.org>\r\n"
            "To: b@example.net\r\nSubject: s\r\n\r\n"
            "line one\r\n..dot line\r\n.\r\n",
            (int)flen, fl);
-  ts_client(f.t, data);
-  ts_server(f.t, "250 2.0.0 queued\r\n");
-  ck_assert_int_eq(tu_fx_open(&f), SMTPC_OK);
+  ts_client(t, data);
+  ts_server(t, "250 2.0.0 queued\r\n");
+}
+
+/* Queues the signed body of db to rcpts, runs the session and checks the
+ * message went to all of them. */
+static void run_signed(tu_fx *f, smtpc_dkim_body *db, const char *const *rcpts,
+                       size_t n) {
+  smtpc_body b;
+  smtpc_txn *t = NULL;
+  ck_assert_int_eq(tu_fx_open(f), SMTPC_OK);
   smtpc_dkim_body_get(db, &b);
-  ck_assert_int_eq(smtpc_session_queue(f.s, "a@example.org", to, 1, &b, &t),
+  ck_assert_int_eq(smtpc_session_queue(f->s, "a@example.org", rcpts, n, &b, &t),
                    SMTPC_OK);
-  ck_assert_int_eq(tu_fx_run(&f), SMTPC_OK);
+  ck_assert_int_eq(tu_fx_run(f), SMTPC_OK);
   ck_assert_int_eq(smtpc_txn_status(t), SMTPC_OK);
+  ck_assert_uint_eq(smtpc_txn_accepted_count(t), n);
   smtpc_txn_free(t);
+}
+
+static void fx_start(tu_fx *f, int mode, const char *ehlo) {
+  tu_fx_init(f, &ts_modes[mode]);
+  ts_server(f->t, GREETING);
+  ts_client(f->t, EHLO_CMD);
+  ts_server(f->t, ehlo);
+}
+
+START_TEST(test_session_sends_signed) {
+  static const char ehlo[] =
+      "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100000\r\n";
+  static const char *const to[] = {"b@example.net"};
+  tu_fx f;
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  smtpc_dkim_body *db = NULL;
+  smtpc_body in;
+  const char *fl;
+  size_t flen;
+  smtpc_body_init_memory(&in, SB_MSG, strlen(SB_MSG));
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
+  fl = smtpc_dkim_body_fields(db, &flen);
+  fx_start(&f, _i, ehlo);
+  /* SIZE counts the fields too */
+  script_signed(f.t, to[0], flen + strlen(SB_MSG), fl, flen);
+  run_signed(&f, db, to, 1);
+  tu_fx_fini(&f);
+  smtpc_dkim_body_free(db);
+  smtpc_dkim_free(k);
+}
+END_TEST
+
+/* RCPTMAX=1 and two recipients (RFC 9422): the signed body is sent twice,
+ * rewound in between, the same fields and message both times; a rewindable
+ * stream source is read once to sign and once more for the second round,
+ * and signed once. */
+START_TEST(test_session_rounds) {
+  static const char ehlo[] =
+      "250-mx.example\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=1\r\n";
+  static const char *const to[] = {"b@example.net", "c@example.net"};
+  tu_fx f;
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  smtpc_dkim_body *db = NULL;
+  smtpc_body in;
+  tu_src src = {SB_MSG, strlen(SB_MSG), 0, 0};
+  const char *fl;
+  size_t flen;
+  smtpc_body_init_stream(&in, tu_src_read, &src, -1);
+  in.rewind = tu_src_rewind;
+  ck_assert_int_eq(body_of(k, &in, NULL, &db), SMTPC_OK);
+  fl = smtpc_dkim_body_fields(db, &flen);
+  fx_start(&f, _i, ehlo);
+  script_signed(f.t, to[0], 0, fl, flen);
+  script_signed(f.t, to[1], 0, fl, flen);
+  run_signed(&f, db, to, 2);
+  ck_assert_int_eq(src.rewinds, 2);
+  ck_assert_int_eq(cs.calls, 1);
   tu_fx_fini(&f);
   smtpc_dkim_body_free(db);
   smtpc_dkim_free(k);
@@ -1162,6 +1194,7 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_msg_signed);
   tcase_add_test(tc, test_msg_stream_part);
   tcase_add_loop_test(tc, test_session_sends_signed, 0, (int)ts_nmodes);
+  tcase_add_loop_test(tc, test_session_rounds, 0, (int)ts_nmodes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -13,7 +13,8 @@
 #   3. make doc (Doxygen with WARN_AS_ERROR); tests/pkgconfig.sh: make install
 #      into a staging directory, an outside program built and run through
 #      pkg-config (shared and -static), the README's C example, uninstall
-#   4. make distcheck
+#   4. make distcheck, with the suites that need no server (the interop
+#      scripts run in steps 1 and 5)
 #   5. the distributed tarball in a second build directory with
 #      ./configure --enable-sanitizers --enable-werror; make check (ASan+UBSan)
 #   6. the tarball built with ThreadSanitizer: check_client, interop_client.sh
@@ -21,9 +22,11 @@
 #   7. the tarball built against mbedTLS 3.6 LTS (Debian 13's packages,
 #      fetched with apt into a private prefix; the system keeps Debian 12's
 #      2.28): check_tls, the TLS and pool interop tests against Postfix,
-#      check_client, check_faults, tls_headers.sh (the TLS matrix: every
-#      step before this one runs on 2.28)
-#   8. the tarball built --without-mbedtls --disable-threads --without-libidn2:
+#      check_client, check_faults, tls_headers.sh, and DKIM's RSA keys
+#      (check_dkim_key, check_dkim: the TLS matrix: every step before this
+#      one runs on 2.28)
+#   8. the tarball built --without-mbedtls --disable-threads --without-libidn2
+#      --without-libsodium:
 #      the core suites
 #      and check_client (the single-threaded pool, TLS configurations refused)
 #   9. the tarball built --enable-fuzzing CC=clang: make fuzz-smoke (libFuzzer
@@ -193,11 +196,17 @@ rm -f "$plog"
 ((rc == 0)) || exit "$rc"
 end
 
-begin "make distcheck"
+begin "make distcheck (the Check suites and the quick scripts)"
+# distcheck proves the tarball: complete, builds out of tree, installs and
+# uninstalls cleanly.  The interop scripts against Postfix, smtp-server and
+# QEMU ran in step 1 and run again on the tarball in step 5, so here only
+# the suites that need no server run (every program is still built).
+dist_tests="$(ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')"
+dist_tests+="tests/exports.sh tests/headers.sh tests/cli.sh man/check-man.sh"
 dlog=$(mktemp /tmp/ci-distcheck.XXXXXX)
 rc=0
-make -j"$JOBS" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror 2>&1 |
-    tee "$dlog" || rc=$?
+make -j"$JOBS" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+    TESTS="$dist_tests" 2>&1 | tee "$dlog" || rc=$?
 count "$dlog"
 rm -f "$dlog"
 if ((rc != 0)); then
@@ -282,7 +291,7 @@ cd "$m36_dir/$pkg-$ver"
     MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto" \
     LDFLAGS="-L$m36_lib -Wl,-rpath,$m36_lib" >/dev/null
 make -j"$JOBS" >/dev/null
-make -j"$JOBS" check TESTS="tests/check_tls tests/tls_headers.sh tests/interop_tls.sh tests/interop_client.sh tests/check_client tests/check_faults" ||
+make -j"$JOBS" check TESTS="tests/check_tls tests/tls_headers.sh tests/interop_tls.sh tests/interop_client.sh tests/check_client tests/check_faults tests/check_dkim_key tests/check_dkim" ||
     { cat test-suite.log; exit 1; }
 grep -q "$m36_lib" <(ldd tests/check_tls) ||
     { echo "ci: check_tls is not linked with $m36_lib" >&2; exit 1; }
@@ -291,11 +300,12 @@ cd "$top"
 rm -rf "$m36_dir"
 end
 
-begin "build --without-mbedtls --disable-threads --without-libidn2, core suites pass"
+begin "build --without-mbedtls --disable-threads --without-libidn2 --without-libsodium, core suites pass"
 nt_dir=$(mktemp -d /tmp/ci-notls.XXXXXX)
 tar -xzf "$tarball" -C "$nt_dir"
 cd "$nt_dir/$pkg-$ver"
-./configure --without-mbedtls --disable-threads --without-libidn2 --enable-werror >/dev/null
+./configure --without-mbedtls --disable-threads --without-libidn2 \
+    --without-libsodium --enable-werror >/dev/null
 make -j"$JOBS" >/dev/null
 grep -q '^/\* #undef SMTPC_HAVE_LIBIDN2 \*/' config.h ||
     { echo "ci: --without-libidn2 still defines SMTPC_HAVE_LIBIDN2" >&2; exit 1; }
@@ -303,12 +313,16 @@ grep -q '^/\* #undef SMTPC_HAVE_MBEDTLS \*/' config.h ||
     { echo "ci: --without-mbedtls still defines SMTPC_HAVE_MBEDTLS" >&2; exit 1; }
 grep -q '^/\* #undef SMTPC_HAVE_PTHREADS \*/' config.h ||
     { echo "ci: --disable-threads still defines SMTPC_HAVE_PTHREADS" >&2; exit 1; }
+grep -q '^/\* #undef SMTPC_HAVE_SODIUM \*/' config.h ||
+    { echo "ci: --without-libsodium still defines SMTPC_HAVE_SODIUM" >&2; exit 1; }
 # check_tls runs its "not built with TLS" suite in this build; the TLS
 # interop test needs TLS and is not run here.  check_client runs the pool
 # single-threaded (its multi-threaded tests are compiled out) and expects
 # configurations that need TLS to fail at set-up with nothing sent.
 # check_mime's IDNA test expects "not built in" from smtpc_idna_to_ascii().
-make -j"$JOBS" check TESTS="tests/check_session tests/check_auth tests/check_tls tests/check_client tests/check_mime tests/exports.sh tests/interop_postfix.sh" ||
+# check_dkim and check_dkim_key expect keys refused (no crypto library)
+# and signing through a callback to work.
+make -j"$JOBS" check TESTS="tests/check_session tests/check_auth tests/check_tls tests/check_client tests/check_mime tests/check_dkim tests/check_dkim_key tests/exports.sh tests/interop_postfix.sh" ||
     { cat test-suite.log; exit 1; }
 count test-suite.log
 cd "$top"
