@@ -36,10 +36,22 @@
 #define CONNECT_TIMEOUT_MS 30000u /* when --timeout is not given */
 #define SECRET_MAX 4096      /* password buffer: up to 4095 bytes and a NUL */
 #define CONFIG_LINE_MAX 1024 /* config line buffer: 1023 bytes and a NUL */
+#define DKIM_MAX 8           /* --dkim-key: signatures per message */
+#define DKIM_KEY_MAX 65536   /* bytes of a key file (RSA-16384 PEM: 13 KB) */
 
 extern char **environ; /* for posix_spawn(); POSIX has no header for it */
 
 enum { TLS_NONE, TLS_STARTTLS, TLS_TRY, TLS_IMPLICIT };
+
+/* One DKIM signature: --dkim-key and the --dkim-* options that follow it
+ * (or, in opts.dkim_def, those given before the first --dkim-key, which
+ * every key without its own takes). */
+typedef struct dkim_opt {
+  const char *key, *selector, *domain;
+  int algo;  /* smtpc_dkim_algo, 0 = any */
+  int canon; /* 1 + header * 2 + body (smtpc_dkim_canon), 0 = default */
+  int canon_set;
+} dkim_opt;
 
 typedef struct opts {
   const char *host, *port, *from, *helo, *message;
@@ -68,6 +80,11 @@ typedef struct opts {
   int binary; /* --binary: --message is binary MIME (RFC 3030 3) */
   /* RFC 8689: --requiretls (MAIL parameter), --tls-required-no (field) */
   int requiretls, tls_required_no;
+  /* DKIM: --dkim-key FILE (repeatable) with --dkim-selector, --dkim-domain,
+   * --dkim-algo, --dkim-canon; keys[] loaded by load_dkim() */
+  dkim_opt dkim_def, dkim[DKIM_MAX];
+  size_t ndkim;
+  smtpc_dkim *keys[DKIM_MAX];
 } opts;
 
 /* Outcome of the run, folded message by message. */
@@ -108,6 +125,8 @@ static void free_opts(opts *o) {
   free(o->headers);
   if (o->env_owned)
     free(o->env_rcpts);
+  for (i = 0; i < o->ndkim; i++)
+    smtpc_dkim_free(o->keys[i]); /* wipes the private key */
 }
 
 static void usage(FILE *f) {
@@ -127,6 +146,8 @@ static void usage(FILE *f) {
       "             [--notify WHAT] [--ret FULL|HDRS] [--envid ID]\n"
       "             [--dsn-required] [--bdat] [--binary]\n"
       "             [--requiretls | --tls-required-no]\n"
+      "             [--dkim-key FILE --dkim-selector S [--dkim-domain D]\n"
+      "              [--dkim-algo A] [--dkim-canon C]]...\n"
       "       smtpc --verify --host H [connection and --user options]\n"
       "       smtpc --help | --version\n",
       f);
@@ -200,13 +221,32 @@ static void help(void) {
       "                  message is not sent (exit 69)\n"
       "  --tls-required-no  add 'TLS-Required: No' (RFC 8689 3): ask relays\n"
       "                  to ignore TLS policies; not with --requiretls or\n"
-      "                  --message\n"
+      "                  --message\n",
+      stdout);
+  fputs(
       "  Addresses may be UTF-8 (josé@bücher.example): SMTPUTF8 is used "
       "when\n"
       "  the server offers it; else an IDN domain goes as an A-label and a\n"
       "  UTF-8 local part is refused before MAIL (exit 69)\n"
+      "  --dkim-key FILE sign with DKIM (RFC 6376): the private key in FILE\n"
+      "                  (PEM or DER; RSA of 2048 bits or more, or Ed25519);\n"
+      "                  FILE owned by you or root, no access for others.\n"
+      "                  Repeat for more signatures (at most 8, e.g. RSA and\n"
+      "                  Ed25519).  The options below apply to the closest\n"
+      "                  --dkim-key before them; given before the first one,\n"
+      "                  to every key that has no own value\n"
+      "  --dkim-selector S  the key's selector, s= (required)\n"
+      "  --dkim-domain D the signing domain, d= (default: the domain of\n"
+      "                  --from's address)\n"
+      "  --dkim-algo A   rsa-sha256 or ed25519-sha256: the key must be of\n"
+      "                  that kind (exit 78 if not); default: the key's\n"
+      "  --dkim-canon C  canonicalization, as the c= tag: relaxed or simple\n"
+      "                  for the header, optionally /relaxed or /simple for\n"
+      "                  the body (one name alone: body simple, RFC 6376\n"
+      "                  3.5); default relaxed/relaxed\n"
       "  --dry-run       print the message that would be sent, send nothing;\n"
-      "                  no secret is read, no password-command run\n"
+      "                  no password or token is read, no password-command\n"
+      "                  run (a --dkim-key is read: the message is signed)\n"
       "  --verify        check the connection, TLS and AUTH settings: "
       "connect,\n"
       "                  EHLO, STARTTLS, AUTH, QUIT; send nothing.  Prints\n"
@@ -235,8 +275,9 @@ static void help(void) {
       "  76  server protocol error or TLS failure (EX_PROTOCOL)\n"
       "  77  authentication failed (EX_NOPERM)\n"
       "  78  TLS or AUTH impossible as configured: not offered, not built,\n"
-      "      or credentials would go out in clear; a bad or refused config\n"
-      "      or password file, a failing password-command (EX_CONFIG)\n"
+      "      or credentials would go out in clear; a bad or refused config,\n"
+      "      password or DKIM key file, a DKIM key of another --dkim-algo,\n"
+      "      a failing password-command (EX_CONFIG)\n"
       "Codes other than 0 and 3 mean nothing was accepted.\n",
       stdout);
 }
@@ -287,6 +328,11 @@ enum {
   O_NOTIFY,
   O_RET,
   O_ENVID,
+  O_DKIM_KEY,
+  O_DKIM_SELECTOR,
+  O_DKIM_DOMAIN,
+  O_DKIM_ALGO,
+  O_DKIM_CANON,
   O_COUNT
 };
 static const char *const value_opts[O_COUNT] = {"--host",
@@ -319,7 +365,12 @@ static const char *const value_opts[O_COUNT] = {"--host",
                                                 "--config",
                                                 "--notify",
                                                 "--ret",
-                                                "--envid"};
+                                                "--envid",
+                                                "--dkim-key",
+                                                "--dkim-selector",
+                                                "--dkim-domain",
+                                                "--dkim-algo",
+                                                "--dkim-canon"};
 
 static int auth_mech(const char *name) {
   static const char *const names[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
@@ -363,6 +414,76 @@ static int parse_notify(const char *v, unsigned *out) {
   if ((f & SMTPC_NOTIFY_NEVER) && f != SMTPC_NOTIFY_NEVER)
     return -1; /* NEVER stands alone (RFC 3461 4.1) */
   *out = f;
+  return 0;
+}
+
+/* --dkim-canon: "relaxed" or "simple" for the header, optionally "/relaxed"
+ * or "/simple" for the body; one name alone leaves the body simple, as the
+ * c= tag (RFC 6376 3.5).  Returns the dkim_opt.canon code or -1. */
+static int parse_canon(const char *v) {
+  const char *slash = strchr(v, '/');
+  size_t n = slash != NULL ? (size_t)(slash - v) : strlen(v);
+  int h, b = SMTPC_DKIM_SIMPLE;
+  if (n == 7 && strncmp(v, "relaxed", 7) == 0)
+    h = SMTPC_DKIM_RELAXED;
+  else if (n == 6 && strncmp(v, "simple", 6) == 0)
+    h = SMTPC_DKIM_SIMPLE;
+  else
+    return -1;
+  if (slash != NULL && strcmp(slash + 1, "relaxed") == 0)
+    b = SMTPC_DKIM_RELAXED;
+  else if (slash != NULL && strcmp(slash + 1, "simple") != 0)
+    return -1;
+  return 1 + h * 2 + b;
+}
+
+/* A --dkim-selector, --dkim-domain, --dkim-algo or --dkim-canon: for the
+ * latest --dkim-key, or before the first one for all.  Each at most once
+ * per key (and once before the first key).  Returns 0 or EX_USAGE. */
+static int dkim_option(opts *o, int k, const char *v) {
+  dkim_opt *d = o->ndkim > 0 ? &o->dkim[o->ndkim - 1] : &o->dkim_def;
+  int set, c = 0;
+  switch (k) {
+  case O_DKIM_SELECTOR: set = d->selector != NULL; break;
+  case O_DKIM_DOMAIN: set = d->domain != NULL; break;
+  case O_DKIM_ALGO: set = d->algo != 0; break;
+  default: set = d->canon_set; break;
+  }
+  if (set) {
+    if (o->ndkim > 0)
+      fprintf(stderr, "smtpc: %s given twice for --dkim-key %s\n",
+              value_opts[k], d->key);
+    else
+      fprintf(stderr, "smtpc: %s given twice before the first --dkim-key\n",
+              value_opts[k]);
+    return EX_USAGE;
+  }
+  if (k == O_DKIM_ALGO) {
+    if (strcmp(v, "rsa-sha256") == 0)
+      c = SMTPC_DKIM_RSA_SHA256;
+    else if (strcmp(v, "ed25519-sha256") == 0)
+      c = SMTPC_DKIM_ED25519_SHA256;
+    else {
+      fprintf(stderr, "smtpc: --dkim-algo %s: rsa-sha256 or ed25519-sha256\n",
+              v);
+      return EX_USAGE;
+    }
+  } else if (k == O_DKIM_CANON && (c = parse_canon(v)) < 0) {
+    fprintf(stderr,
+            "smtpc: --dkim-canon %s: relaxed or simple, optionally "
+            "followed by /relaxed or /simple\n",
+            v);
+    return EX_USAGE;
+  }
+  switch (k) {
+  case O_DKIM_SELECTOR: d->selector = v; break;
+  case O_DKIM_DOMAIN: d->domain = v; break;
+  case O_DKIM_ALGO: d->algo = c; break;
+  default:
+    d->canon = c;
+    d->canon_set = 1;
+    break;
+  }
   return 0;
 }
 
@@ -493,6 +614,22 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->envid = v;
       o->dsn = 1;
       break;
+    case O_DKIM_KEY:
+      if (o->ndkim == DKIM_MAX) {
+        fprintf(stderr, "smtpc: at most %d --dkim-key\n", DKIM_MAX);
+        return EX_USAGE;
+      }
+      if (*v == '\0')
+        goto badval;
+      o->dkim[o->ndkim++].key = v;
+      break;
+    case O_DKIM_SELECTOR:
+    case O_DKIM_DOMAIN:
+    case O_DKIM_ALGO:
+    case O_DKIM_CANON:
+      if (dkim_option(o, k, v) != 0)
+        return EX_USAGE;
+      break;
     case O_CAFILE: o->cafile = v; break;
     case O_CAPATH: o->capath = v; break;
     case O_CERT: o->cert = v; break;
@@ -527,8 +664,99 @@ static int parse_args(int argc, char **argv, opts *o) {
   return 0;
 }
 
+static void split_addr(char *s, const char **name, const char **addr);
+
+/* The d= of a --dkim-key: D itself, or as an A-label when it is UTF-8 (the
+ * string is kept for the life of the process).  NULL after saying why. */
+static const char *dkim_ascii_domain(opts *o, const char *key, const char *d,
+                                     const char *what) {
+  char alabel[256];
+  const char *p;
+  int rv;
+  for (p = d; *p != '\0' && (unsigned char)*p < 0x80; p++)
+    ;
+  if (*p == '\0')
+    return d;
+  if ((rv = smtpc_idna_to_ascii(NULL, d, alabel, sizeof alabel)) != SMTPC_OK) {
+    fprintf(stderr,
+            "smtpc: --dkim-key %s: %s '%s' has no ASCII form (%s); give "
+            "--dkim-domain as an A-label\n",
+            key, what, d, smtpc_strerror(rv));
+    return NULL;
+  }
+  return kstrdup(o, alabel);
+}
+
+/* --dkim-*: each key takes the values given before the first --dkim-key
+ * that it has no own of, needs a selector, and signs for the domain of
+ * --from unless --dkim-domain says otherwise.  Returns 0 or EX_USAGE. */
+static int validate_dkim(opts *o) {
+  const dkim_opt *def = &o->dkim_def;
+  size_t i, j;
+  if (o->ndkim == 0) {
+    if (def->selector || def->domain || def->algo || def->canon_set) {
+      fputs("smtpc: --dkim-selector, --dkim-domain, --dkim-algo and "
+            "--dkim-canon need a --dkim-key\n",
+            stderr);
+      return EX_USAGE;
+    }
+    return 0;
+  }
+  if (o->verify) {
+    fputs("smtpc: --verify sends no message: no --dkim-key with it\n", stderr);
+    return EX_USAGE;
+  }
+  for (i = 0; i < o->ndkim; i++) {
+    dkim_opt *d = &o->dkim[i];
+    const char *what = "--dkim-domain";
+    if (d->selector == NULL)
+      d->selector = def->selector;
+    if (d->domain == NULL)
+      d->domain = def->domain;
+    if (d->algo == 0)
+      d->algo = def->algo;
+    if (!d->canon_set) {
+      d->canon = def->canon;
+      d->canon_set = def->canon_set;
+    }
+    if (d->selector == NULL) {
+      fprintf(stderr, "smtpc: --dkim-key %s needs a --dkim-selector\n", d->key);
+      return EX_USAGE;
+    }
+    if (d->domain == NULL) { /* the domain of --from's address */
+      const char *name, *addr, *at;
+      char *c = kstrdup(o, o->from);
+      if (c == NULL)
+        return EX_SOFTWARE;
+      split_addr(c, &name, &addr);
+      if ((at = strrchr(addr, '@')) == NULL || at[1] == '\0') {
+        fprintf(stderr,
+                "smtpc: --dkim-key %s: --from has no domain; give "
+                "--dkim-domain\n",
+                d->key);
+        return EX_USAGE;
+      }
+      d->domain = at + 1;
+      what = "the domain of --from";
+    }
+    if ((d->domain = dkim_ascii_domain(o, d->key, d->domain, what)) == NULL)
+      return EX_USAGE;
+    for (j = 0; j < i; j++)
+      if (strcasecmp(o->dkim[j].selector, d->selector) == 0 &&
+          strcasecmp(o->dkim[j].domain, d->domain) == 0) {
+        fprintf(stderr,
+                "smtpc: --dkim-key %s and %s: both selector '%s' of '%s' "
+                "(one key record)\n",
+                o->dkim[j].key, d->key, d->selector, d->domain);
+        return EX_USAGE;
+      }
+  }
+  return 0;
+}
+
 /* Checks the options once the config file has filled the gaps. */
 static int validate(opts *o) {
+  int ex;
   if (o->verify && o->host == NULL) {
     fputs("smtpc: --verify needs --host\n", stderr);
     return EX_USAGE;
@@ -606,6 +834,8 @@ static int validate(opts *o) {
   }
   if (o->token_env != NULL && o->auth == NULL)
     o->auth = "XOAUTH2";
+  if ((ex = validate_dkim(o)) != 0)
+    return ex;
   return 0;
 }
 
@@ -866,6 +1096,110 @@ static int read_secret(const opts *o, char **out) {
     ex = EX_SOFTWARE;
   wipe(line, sizeof line); /* the whole buffer: reads went past the line */
   return ex;
+}
+
+/* Reads a --dkim-key file, checked as a --password-file (open_trusted()),
+ * into a malloc'd buffer of *len bytes that the caller wipes and frees.
+ * Returns 0 or an exit code. */
+static int read_key_file(const char *path, unsigned char **out, size_t *len) {
+  int fd = open_trusted(path, 1), e;
+  unsigned char *buf;
+  size_t n = 0;
+  if (fd == -2)
+    return EX_CONFIG;
+  if (fd < 0) {
+    fprintf(stderr, "smtpc: %s: %s\n", path, strerror(errno));
+    return EX_NOINPUT;
+  }
+  if ((buf = malloc(DKIM_KEY_MAX + 1)) == NULL) {
+    close(fd);
+    return EX_SOFTWARE;
+  }
+  while (n <= DKIM_KEY_MAX) { /* each pass reads at least 1 byte or ends */
+    ssize_t r = read(fd, buf + n, DKIM_KEY_MAX + 1 - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      e = errno;
+      if (r == 0)
+        break;
+      close(fd);
+      wipe(buf, n);
+      free(buf);
+      fprintf(stderr, "smtpc: %s: %s\n", path, strerror(e));
+      return EX_NOINPUT;
+    }
+    n += (size_t)r;
+  }
+  close(fd);
+  if (n > DKIM_KEY_MAX || n == 0) {
+    wipe(buf, n);
+    free(buf);
+    if (n == 0)
+      fprintf(stderr, "smtpc: %s: empty key file\n", path);
+    else
+      fprintf(stderr, "smtpc: %s: over %d bytes: not a private key\n", path,
+              DKIM_KEY_MAX);
+    return EX_CONFIG;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static int exit_code(int rc);
+
+static const char *algo_name(int a) {
+  return a == SMTPC_DKIM_RSA_SHA256       ? "rsa-sha256"
+         : a == SMTPC_DKIM_ED25519_SHA256 ? "ed25519-sha256"
+                                          : "unknown";
+}
+
+/* Loads every --dkim-key into o->keys (validate_dkim() filled the
+ * options).  Returns 0 or an exit code. */
+static int load_dkim(opts *o) {
+  size_t i;
+  for (i = 0; i < o->ndkim; i++) {
+    const dkim_opt *d = &o->dkim[i];
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rv, ex, a;
+    rv = smtpc_dkim_new(&o->keys[i], d->domain, d->selector, NULL);
+    if (rv == SMTPC_ERR_BAD_ARGUMENT) {
+      fprintf(stderr,
+              "smtpc: --dkim-key %s: selector '%s' or domain '%s' is not a "
+              "valid name\n",
+              d->key, d->selector, d->domain);
+      return EX_USAGE;
+    }
+    if (rv != SMTPC_OK) {
+      fprintf(stderr, "smtpc: --dkim-key %s: %s\n", d->key, smtpc_strerror(rv));
+      return exit_code(rv);
+    }
+    if ((ex = read_key_file(d->key, &buf, &len)) != 0)
+      return ex;
+    rv = smtpc_dkim_set_key(o->keys[i], buf, len, NULL);
+    wipe(buf, len);
+    free(buf);
+    if (rv != SMTPC_OK) {
+      fprintf(stderr, "smtpc: %s: %s\n", d->key, smtpc_strerror(rv));
+      return exit_code(rv);
+    }
+    a = smtpc_dkim_algo_of(o->keys[i]);
+    if (d->algo != 0 && a != d->algo) {
+      fprintf(stderr, "smtpc: %s: an %s key, not %s (--dkim-algo)\n", d->key,
+              algo_name(a), algo_name(d->algo));
+      return EX_CONFIG;
+    }
+    if (d->canon_set &&
+        (rv = smtpc_dkim_set_canon(
+             o->keys[i], (smtpc_dkim_canon)((d->canon - 1) / 2),
+             (smtpc_dkim_canon)((d->canon - 1) % 2))) != SMTPC_OK) {
+      fprintf(stderr, "smtpc: --dkim-canon: %s\n", smtpc_strerror(rv));
+      return EX_SOFTWARE;
+    }
+  }
+  return 0;
 }
 
 /* Reads the whole message; returns 0 or an exit code. */
@@ -1452,6 +1786,35 @@ static void put_unitext(const char *v) {
   }
 }
 
+/* Signs the message of src with the --dkim-key identities into *db (the
+ * caller frees it, then closes *spool, once the transaction is done) and
+ * fills out to send it.  A one-shot stream is spooled to a tmpfile().
+ * Returns SMTPC_OK or the library's error (said on stderr). */
+static int dkim_wrap(const opts *o, const smtpc_body *src, smtpc_dkim_body **db,
+                     FILE **spool, smtpc_body *out) {
+  int rc;
+  *db = NULL;
+  *spool = NULL;
+  if (src->read != NULL && (src->version < 1 || src->rewind == NULL) &&
+      (*spool = tmpfile()) == NULL) {
+    fprintf(stderr, "smtpc: DKIM signing: spool file: %s\n", strerror(errno));
+    return SMTPC_ERR_IO;
+  }
+  rc = smtpc_dkim_body_new(db, (const smtpc_dkim *const *)o->keys, o->ndkim,
+                           src, *spool, NULL);
+  if (rc == SMTPC_OK)
+    smtpc_dkim_body_get(*db, out);
+  else
+    fprintf(stderr, "smtpc: DKIM signing: %s\n", smtpc_strerror(rc));
+  return rc;
+}
+
+static void dkim_unwrap(smtpc_dkim_body *db, FILE *spool) {
+  smtpc_dkim_body_free(db);
+  if (spool != NULL)
+    fclose(spool);
+}
+
 /* --dry-run: the message on stdout, the envelope on stderr. */
 static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
                    size_t msglen) {
@@ -1500,18 +1863,39 @@ static int dry_run(const opts *o, smtpc_msg *m, const unsigned char *msg,
     fputs("smtpc: dry run: (parameters as to a server that offers "
           "SMTPUTF8 and DSN)\n",
           stderr);
-  if (m == NULL) {
+  if (m == NULL && o->ndkim == 0) {
     fwrite(msg, 1, msglen, stdout);
   } else {
-    smtpc_body b;
+    smtpc_body b, sb;
+    smtpc_dkim_body *db = NULL;
+    FILE *spool = NULL;
     unsigned char buf[16384];
-    int rv = smtpc_msg_body(m, &b);
-    smtpc_ssize n;
+    int rv = SMTPC_OK;
+    smtpc_ssize n = 0;
     long guard = 0;
+    if (m != NULL)
+      rv = smtpc_msg_body(m, &b);
+    else {
+      smtpc_body_init_memory(&b, msg, msglen);
+      if (o->binary)
+        b.type = SMTPC_BODY_BINARYMIME;
+    }
     if (rv != SMTPC_OK)
       return msg_fail("message", "", rv);
-    while ((n = b.read(b.ctx, buf, sizeof buf)) > 0 && guard++ < 100000000L)
-      fwrite(buf, 1, (size_t)n, stdout);
+    if (o->ndkim > 0) {
+      if ((rv = dkim_wrap(o, &b, &db, &spool, &sb)) != SMTPC_OK) {
+        dkim_unwrap(db, spool);
+        return exit_code(rv);
+      }
+      b = sb;
+    }
+    if (b.read == NULL) { /* a body in memory (no data when empty) */
+      if (b.len > 0)
+        fwrite(b.data, 1, b.len, stdout);
+    } else
+      while ((n = b.read(b.ctx, buf, sizeof buf)) > 0 && guard++ < 100000000L)
+        fwrite(buf, 1, (size_t)n, stdout);
+    dkim_unwrap(db, spool);
     if (n < 0)
       return msg_fail("message", "", (int)n);
   }
@@ -1524,10 +1908,14 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
                       const smtpc_body *body, unsigned long first,
                       unsigned long count, tally *ty) {
   smtpc_txn *txns[BATCH];
-  unsigned long i, queued = 0;
+  /* --dkim-key: each transaction has its own signed body */
+  smtpc_dkim_body *signed_body[BATCH];
+  FILE *spool[BATCH];
+  unsigned long i, queued = 0, nsigned = 0;
   int qrc = SMTPC_OK, rc = SMTPC_OK;
   for (i = 0; i < count && qrc == SMTPC_OK; i++) {
-    smtpc_body built;
+    smtpc_body built, sb;
+    const smtpc_body *src = body;
     /* a built message gets its own reader per transaction */
     if (m != NULL && (qrc = smtpc_msg_body(m, &built)) != SMTPC_OK) {
       /* the message cannot go to this server (a UTF-8 address without
@@ -1537,8 +1925,19 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
       ty->body_failed = 1;
       break;
     }
-    qrc = smtpc_session_queue(s, o->env_from, o->env_rcpts, o->nenv,
-                              m != NULL ? &built : body, &txns[i]);
+    if (m != NULL)
+      src = &built;
+    if (o->ndkim > 0) {
+      qrc = dkim_wrap(o, src, &signed_body[i], &spool[i], &sb);
+      nsigned++;
+      if (qrc != SMTPC_OK) {
+        ty->body_failed = 1; /* said by dkim_wrap() */
+        break;
+      }
+      src = &sb;
+    }
+    qrc = smtpc_session_queue(s, o->env_from, o->env_rcpts, o->nenv, src,
+                              &txns[i]);
     if (qrc == SMTPC_OK)
       queued++;
     if (qrc == SMTPC_OK && o->dsn &&
@@ -1559,6 +1958,8 @@ static int send_batch(smtpc_session *s, const opts *o, smtpc_msg *m,
     account(ty, txns[i], first + i, o, rc);
     smtpc_txn_free(txns[i]);
   }
+  for (i = 0; i < nsigned; i++) /* after the transactions that read them */
+    dkim_unwrap(signed_body[i], spool[i]);
   return rc != SMTPC_OK ? rc : qrc;
 }
 
@@ -1650,6 +2051,8 @@ int main(int argc, char **argv) {
     o.port = o.tls == TLS_IMPLICIT ? "465" : "25";
   if (ex == 0 && o.user != NULL && !o.dry_run) /* a dry run needs no secret */
     ex = read_secret(&o, &secret);
+  if (ex == 0 && o.ndkim > 0) /* before the message: stdin stays unread */
+    ex = load_dkim(&o);
   if (ex == 0 && o.verify) {
     ex = verify(&o, secret);
     goto out;

@@ -8,7 +8,8 @@
 # too long line is an error, password-command gets no standard input and is
 # not run by --dry-run (the scripted tests/fake_smtpd.py on 127.0.0.1 shows
 # what reaches a server), and a message with a 998-octet line starting with
-# "." is sent.
+# "." is sent.  The --dkim-* options: usage errors, key files checked as
+# password files, --dry-run signing with RSA and Ed25519 keys.
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -323,6 +324,109 @@ if command -v python3 >/dev/null; then
         bash -c "! grep -q MAIL \"$work/bin.log\" && grep -q QUIT \"$work/bin.log\" && grep -q \"BINARYMIME; message not sent\" \"$work/err\""
 else
     skip_check "--binary to a server without BINARYMIME: exit 69" "python3 is not installed"
+fi
+
+# ---- DKIM signing options (issue 19): usage errors are found before any
+# key is read; a key file is checked as a --password-file.
+printf 'From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nbody\r\n' >"$work/dk.eml"
+DK=(--dry-run --from a@example.test --to b@example.test --message "$work/dk.eml")
+dkim_usage() { # DESCRIPTION EXPECTED-STDERR ARGS...
+    local what=$1 want=$2
+    shift 2
+    check "$what: exit 64" run 64 "${DK[@]}" "$@"
+    check "... says: $want" grep -qxF -- "$want" "$work/err"
+}
+mkdir -m 700 "$work/keys"
+printf 'not a key\n' >"$work/keys/k.pem" && chmod 600 "$work/keys/k.pem"
+K=$work/keys/k.pem
+dkim_usage "--dkim-selector without --dkim-key" \
+    "smtpc: --dkim-selector, --dkim-domain, --dkim-algo and --dkim-canon need a --dkim-key" \
+    --dkim-selector s1
+dkim_usage "--dkim-key without a selector" \
+    "smtpc: --dkim-key $K needs a --dkim-selector" --dkim-key "$K"
+dkim_usage "a selector for the first key only" \
+    "smtpc: --dkim-key $K needs a --dkim-selector" \
+    --dkim-key "$K" --dkim-selector s1 --dkim-key "$K"
+dkim_usage "--dkim-selector twice for one key" \
+    "smtpc: --dkim-selector given twice for --dkim-key $K" \
+    --dkim-key "$K" --dkim-selector s1 --dkim-selector s2
+dkim_usage "--dkim-domain twice before the first key" \
+    "smtpc: --dkim-domain given twice before the first --dkim-key" \
+    --dkim-domain a.example --dkim-domain b.example --dkim-key "$K"
+dkim_usage "an unknown --dkim-algo" \
+    "smtpc: --dkim-algo rsa-sha1: rsa-sha256 or ed25519-sha256" \
+    --dkim-key "$K" --dkim-selector s1 --dkim-algo rsa-sha1
+dkim_usage "a bad --dkim-canon" \
+    "smtpc: --dkim-canon relaxed/loose: relaxed or simple, optionally followed by /relaxed or /simple" \
+    --dkim-key "$K" --dkim-selector s1 --dkim-canon relaxed/loose
+dkim_usage "two keys with one selector and domain" \
+    "smtpc: --dkim-key $K and $K: both selector 's1' of 'example.test' (one key record)" \
+    --dkim-selector s1 --dkim-key "$K" --dkim-key "$K"
+dkim_usage "--from without a domain and no --dkim-domain" \
+    "smtpc: --dkim-key $K: --from has no domain; give --dkim-domain" \
+    --dkim-key "$K" --dkim-selector s1 --from ''
+dkim_usage "nine --dkim-key" "smtpc: at most 8 --dkim-key" \
+    --dkim-key "$K" --dkim-key "$K" --dkim-key "$K" --dkim-key "$K" \
+    --dkim-key "$K" --dkim-key "$K" --dkim-key "$K" --dkim-key "$K" \
+    --dkim-key "$K"
+check "--dkim-key with --verify: exit 64" \
+    run 64 --verify --host 127.0.0.1 --dkim-key "$K" --dkim-selector s1
+check "... says: --verify sends no message" grep -qxF \
+    "smtpc: --verify sends no message: no --dkim-key with it" "$work/err"
+chmod 644 "$K"
+check "a --dkim-key others can read: exit 78" \
+    run 78 "${DK[@]}" --dkim-key "$K" --dkim-selector s1
+check "... the message names the file and the reason" \
+    grep -qxF "smtpc: $K: readable by group or others; refusing it" "$work/err"
+chmod 600 "$K"
+check "a missing --dkim-key: exit 66" \
+    run 66 "${DK[@]}" --dkim-key "$work/keys/none.pem" --dkim-selector s1
+check "... says why" \
+    grep -qxF "smtpc: $work/keys/none.pem: No such file or directory" "$work/err"
+check "a bad key is refused before standard input is read (exit 78)" \
+    run_from "$work/dk.eml" 78 --dry-run --from a@example.test \
+    --to b@example.test --dkim-key "$K" --dkim-selector s1
+check "... nothing was printed" test ! -s "$work/out"
+# With keys this build can use: the fields come first, one per key.
+if command -v openssl >/dev/null &&
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$work/keys/ed.pem" &&
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+            -out "$work/keys/rsa.pem") >/dev/null 2>&1 &&
+    timeout 20 "$SMTPC" "${DK[@]}" --dkim-key "$work/keys/ed.pem" \
+        --dkim-selector s1 >/dev/null 2>&1 &&
+    timeout 20 "$SMTPC" "${DK[@]}" --dkim-key "$work/keys/rsa.pem" \
+        --dkim-selector s1 >/dev/null 2>&1; then
+    check "--dry-run with an RSA and an Ed25519 key: exit 0" \
+        run 0 "${DK[@]}" --dkim-key "$work/keys/rsa.pem" --dkim-selector r1 \
+        --dkim-key "$work/keys/ed.pem" --dkim-selector e1 --dkim-canon simple
+    # the header unfolded, white space dropped: one field a line
+    unfolded() {
+        tr -d '\r' <"$work/out" | sed '/^$/q' |
+            awk '/^[ \t]/ { f = f $0; next } { if (NR > 1) print f; f = $0 } END { print f }' |
+            tr -d ' \t'
+    }
+    check "... two DKIM-Signature fields first: RSA for r1, then Ed25519 for e1" \
+        bash -c "$(declare -f unfolded); work='$work'; unfolded | head -n 2 | tr '\n' '|' |
+            grep -qE '^DKIM-Signature:([^|]*;)?a=rsa-sha256;[^|]*\|DKIM-Signature:([^|]*;)?a=ed25519-sha256;[^|]*\|$' &&
+            unfolded | sed -n 1p | grep -qE ';s=r1(;|$)' &&
+            unfolded | sed -n 2p | grep -qE ';s=e1(;|$)' &&
+            unfolded | sed -n 2p | grep -qE ';c=simple/simple(;|$)'"
+    check "... d= is the domain of --from" \
+        bash -c "[[ \$(tr -d '\r\n\t ' <'$work/out' | grep -o 'd=example.test;' | wc -l) == 2 ]]"
+    check "--dkim-algo ed25519-sha256 with an RSA key: exit 78" \
+        run 78 "${DK[@]}" --dkim-key "$work/keys/rsa.pem" --dkim-selector r1 \
+        --dkim-algo ed25519-sha256
+    check "... says so" grep -qxF \
+        "smtpc: $work/keys/rsa.pem: an rsa-sha256 key, not ed25519-sha256 (--dkim-algo)" \
+        "$work/err"
+    check "a file that holds no key: exit 78" \
+        run 78 "${DK[@]}" --dkim-key "$K" --dkim-selector s1
+    check "a message without From cannot be signed: exit 65" \
+        run 65 --dry-run --from a@example.test --to b@example.test \
+        --message "$work/m.txt" --dkim-key "$work/keys/ed.pem" --dkim-selector s1
+else
+    skip_check "--dry-run signs with an RSA and an Ed25519 key" \
+        "openssl is missing or this build cannot sign with both keys"
 fi
 
 echo "# cli: $npass passed, $nfail failed, $nskip skipped"
