@@ -6,7 +6,9 @@
 #   3. starts a throwaway Postfix on 127.0.0.1 (tests/postfix-testbed.sh)
 #   4. sends a real message with `examples/smtpc --trace`, showing the SMTP
 #      dialogue (C: client, S: server)
-#   5. prints the message as Postfix delivered it into its Maildir
+#   5. prints the message as Postfix delivered it into its Maildir, and
+#      checks its DKIM signature (Ed25519, made by smtpc --dkim-key) with
+#      dkimpy
 #   6. stops Postfix and removes its directory
 set -euo pipefail
 exec </dev/null
@@ -91,11 +93,20 @@ this message went through a real Postfix with libsmtpc's smtpc tool.
 libsmtpc
 EOF
 
-say "send: examples/smtpc --trace --host 127.0.0.1 --port $PFX_PORT --from demo@$PFX_DOMAIN --to alice@$PFX_DOMAIN --message $msg"
+# A DKIM key for the demo domain (Ed25519, RFC 8463): the message is signed
+# as it is sent, and the delivered copy checked against the key's record.
+(umask 077 && openssl genpkey -algorithm ed25519 -out "$work/dkim.pem") ||
+    exit 1
+dkim_p=$(openssl pkey -in "$work/dkim.pem" -pubout -outform DER | tail -c 32 |
+    base64 -w0)
+echo "demo: DKIM record demo._domainkey.$PFX_DOMAIN: v=DKIM1; k=ed25519; p=$dkim_p"
+
+say "send: examples/smtpc --trace --host 127.0.0.1 --port $PFX_PORT --from demo@$PFX_DOMAIN --to alice@$PFX_DOMAIN --message $msg --dkim-key $work/dkim.pem --dkim-selector demo"
 rc=0
 timeout -k 5 60 examples/smtpc --trace --host 127.0.0.1 --port "$PFX_PORT" \
     --from "demo@$PFX_DOMAIN" --to "alice@$PFX_DOMAIN" --timeout 20 \
-    --message "$msg" 2>&1 || rc=$?
+    --message "$msg" --dkim-key "$work/dkim.pem" --dkim-selector demo \
+    2>&1 || rc=$?
 echo "demo: smtpc exit status $rc"
 ((rc == 0)) || exit 1
 
@@ -104,4 +115,10 @@ bash tests/postfix-testbed.sh wait-mail "$pfx" 1 20
 f=$(find "$PFX_MAILDIR/new" -type f | head -n 1)
 say "delivered file $f"
 cat "$f"
-say "done: 1 message sent and delivered"
+say "check the DKIM signature with dkimpy (the record above, no DNS)"
+printf 'demo._domainkey.%s v=DKIM1; k=ed25519; p=%s\n' "$PFX_DOMAIN" \
+    "$dkim_p" >"$work/records.txt"
+py=python3
+/usr/bin/python3 -c 'import dkim' 2>/dev/null && py=/usr/bin/python3
+timeout -k 5 30 "$py" tests/dkim_verify.py "$work/records.txt" "$f" || exit 1
+say "done: 1 message signed, sent and delivered"
