@@ -514,16 +514,18 @@ static int hdr_feed(smtpc_dkim_ctx *c, const unsigned char *p, size_t n,
         }
         continue;
       }
-      if (c->binary) {
-        if ((rc = hdr_put(c, '\r')) != SMTPC_OK)
-          break;
-      } else if (hdr_eol(c, &rc)) {
-        break; /* ch is the body's first octet */
+      if (c->binary) { /* a header's lines end in CRLF, binary or not */
+        rc = SMTPC_ERR_DKIM_HEADER;
+        break;
       }
+      if (hdr_eol(c, &rc))
+        break; /* ch is the body's first octet */
     }
     if (ch == '\r')
       c->hcr = 1;
-    else if (ch == '\n' && !c->binary) {
+    else if (ch == '\n' && c->binary)
+      rc = SMTPC_ERR_DKIM_HEADER;
+    else if (ch == '\n') {
       if (hdr_eol(c, &rc)) {
         i++;
         break;
@@ -876,7 +878,7 @@ int smtpc_dkim_ctx_final(smtpc_dkim_ctx *c, const char **fields, size_t *len) {
     return c->err;
   if (!c->in_body) { /* the message ended in its header */
     if (c->hcr && c->binary)
-      rc = hdr_put(c, '\r');
+      rc = SMTPC_ERR_DKIM_HEADER; /* a bare CR */
     if (rc == SMTPC_OK && (c->hcr || !c->hbol)) {
       rc = smtpc__buf_append(&c->hdr, &c->mem, "\r\n", 2);
       c->hbol = 1;
@@ -1049,7 +1051,7 @@ static int first_pass(smtpc_dkim_body *b, smtpc_dkim_ctx *c, scan *sc) {
     if (r == 0)
       break;
     if (r < 0 || (size_t)r > cap) {
-      rc = r == SMTPC_ERR_NOMEM ? r : SMTPC_ERR_BODY_READ;
+      rc = r == SMTPC_ERR_NOMEM ? SMTPC_ERR_NOMEM : SMTPC_ERR_BODY_READ;
       break;
     }
     total += (uint64_t)r;

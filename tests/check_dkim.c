@@ -387,6 +387,33 @@ START_TEST(test_bare_line_ends) {
 }
 END_TEST
 
+/* A binary message's header must use CRLF: a bare CR or LF in it is
+ * refused rather than hashed in a way no verifier would. */
+START_TEST(test_binary_header_line_ends) {
+  static const char *const bad[] = {
+      "From: a@example.org\nSubject: x\r\n\r\nbody\r\n",
+      "From: a@example.org\r\nSubject: x\ry\r\n\r\nbody\r\n",
+      "From: a@example.org\r\nSubject: x\r",
+  };
+  cbsig cs;
+  smtpc_dkim *k =
+      cb_key("example.org", "s", SMTPC_DKIM_ED25519_SHA256, &cs, NULL);
+  size_t i;
+  for (i = 0; i < 3; i++) {
+    char *f = NULL;
+    ck_assert_msg(sign_msg(&k, 1, bad[i], strlen(bad[i]), 0, SMTPC_DKIM_BINARY,
+                           &f) == SMTPC_ERR_DKIM_HEADER,
+                  "case %zu", i);
+    /* as text they are CRLF: fine, but for "y", which is no field */
+    ck_assert_int_eq(sign_msg(&k, 1, bad[i], strlen(bad[i]), 0, 0, &f),
+                     i == 1 ? SMTPC_ERR_DKIM_HEADER : SMTPC_OK);
+    if (i != 1)
+      free(f);
+  }
+  smtpc_dkim_free(k);
+}
+END_TEST
+
 /* A binary body (BINARYMIME): only CRLF ends a line. */
 START_TEST(test_binary_line_ends) {
   char got[64], want[64];
@@ -1169,6 +1196,7 @@ static Suite *dkim_suite(void) {
   tcase_add_test(tc, test_relaxed_inner_space);
   tcase_add_test(tc, test_bare_line_ends);
   tcase_add_test(tc, test_binary_line_ends);
+  tcase_add_test(tc, test_binary_header_line_ends);
   tcase_add_test(tc, test_dot_lines);
   tcase_add_test(tc, test_split_crlf);
   suite_add_tcase(s, tc);

@@ -249,9 +249,12 @@ SMTPC_API int smtpc_dkim_set_identity(smtpc_dkim *k, const char *auid);
 SMTPC_API int smtpc_dkim_dns_record(const smtpc_dkim *k, char *buf,
                                     size_t size);
 
-/** \brief smtpc_dkim_ctx_new() and smtpc_dkim_body_new(): the message is
- *         binary (::SMTPC_BODY_BINARYMIME): its octets go unchanged, so
- *         line ends are not rewritten before hashing. */
+/** \brief smtpc_dkim_ctx_new(): the message is binary
+ *         (::SMTPC_BODY_BINARYMIME, which smtpc_dkim_body_new() sees for
+ *         itself): its octets go unchanged, so line ends are not rewritten
+ *         before hashing and only CRLF ends a body line.  The header must
+ *         still end every line with CRLF: a bare CR or LF in it is
+ *         ::SMTPC_ERR_DKIM_HEADER. */
 #define SMTPC_DKIM_BINARY 1u
 
 /**
@@ -292,11 +295,14 @@ SMTPC_API int smtpc_dkim_ctx_update(smtpc_dkim_ctx *c, const void *data,
  * \param[in] c The context.
  * \param[out] fields Receives the `DKIM-Signature` fields, each ending in
  *             CRLF, to send in front of the message; valid until
- *             smtpc_dkim_ctx_free().
+ *             smtpc_dkim_ctx_free().  They are folded so that no line is
+ *             longer than 78 octets (RFC 5322 2.1.1), `b=` on lines of its
+ *             own.
  * \param[out] len Receives their length.
  * \retval SMTPC_OK Signed.
  * \retval SMTPC_ERR_DKIM_HEADER The message has no From field, more than
- *         one, or a line of its header is not a field.
+ *         one, a line of its header is not a field, or (binary) a header
+ *         line ends otherwise than in CRLF.
  * \retval SMTPC_ERR_DKIM_KEY The key failed to sign.
  * \retval SMTPC_ERR_NOMEM Allocation failed.
  * \return Or the error of a signer callback.
