@@ -1279,44 +1279,58 @@ int smtpc__dkim_header_digest(const unsigned char *hdr, size_t hlen,
 
 /* ---- the MIME builder's bodies ------------------------------------------- */
 
-typedef struct smtpc__msg_signed {
-  struct smtpc__msg_signed *next;
+typedef struct msg_signed {
+  struct msg_signed *next;
   smtpc_dkim_body *b;
 } msg_signed;
 
+struct smtpc__msg_dkim {
+  const smtpc_dkim *keys[MAX_KEYS];
+  size_t n;
+  msg_signed *bodies; /* handed out by smtpc_msg_body(), freed with m */
+};
+
 static void msg_dkim_free(smtpc_msg *m) {
-  while (m->dkim_bodies != NULL) {
-    msg_signed *s = m->dkim_bodies;
-    m->dkim_bodies = s->next;
+  struct smtpc__msg_dkim *d = m->dkim;
+  while (d->bodies != NULL) {
+    msg_signed *s = d->bodies;
+    d->bodies = s->next;
     smtpc_dkim_body_free(s->b);
     smtpc__free(&m->mem, s);
   }
+  smtpc__free(&m->mem, d);
+  m->dkim = NULL;
 }
 
 /* smtpc_msg_body()'s last step: the built body, signed. */
 static int msg_dkim_wrap(smtpc_msg *m, smtpc_body *body) {
+  struct smtpc__msg_dkim *d = m->dkim;
   msg_signed *s = smtpc__malloc(&m->mem, sizeof(*s));
   int rc;
   if (s == NULL)
     return SMTPC_ERR_NOMEM;
-  rc = smtpc_dkim_body_new(&s->b, m->dkim, m->ndkim, body, NULL, &m->mem);
+  rc = smtpc_dkim_body_new(&s->b, d->keys, d->n, body, NULL, &m->mem);
   if (rc != SMTPC_OK) {
     smtpc__free(&m->mem, s);
     return rc;
   }
-  s->next = m->dkim_bodies;
-  m->dkim_bodies = s;
+  s->next = d->bodies;
+  d->bodies = s;
   smtpc_dkim_body_get(s->b, body);
   return SMTPC_OK;
 }
 
+static const smtpc__msg_dkim_ops msg_dkim_ops = {msg_dkim_wrap, msg_dkim_free};
+
 int smtpc_msg_add_dkim(smtpc_msg *m, const smtpc_dkim *k) {
-  if (m == NULL || k == NULL || m->ndkim == MAX_KEYS)
+  if (m == NULL || k == NULL || (m->dkim != NULL && m->dkim->n == MAX_KEYS))
     return SMTPC_ERR_INVALID_ARGUMENT;
   if (k->algo == 0)
     return SMTPC_ERR_DKIM_KEY;
-  m->dkim[m->ndkim++] = k;
-  m->dkim_wrap = msg_dkim_wrap;
-  m->dkim_free = msg_dkim_free;
+  if (m->dkim == NULL &&
+      (m->dkim = smtpc__calloc(&m->mem, 1, sizeof(*m->dkim))) == NULL)
+    return SMTPC_ERR_NOMEM;
+  m->dkim->keys[m->dkim->n++] = k;
+  m->dkim_ops = &msg_dkim_ops;
   return SMTPC_OK;
 }

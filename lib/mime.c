@@ -171,8 +171,8 @@ void smtpc_msg_free(smtpc_msg *m) {
   if (m == NULL)
     return;
   mem = &m->mem;
-  if (m->dkim_free != NULL)
-    m->dkim_free(m);
+  if (m->dkim_ops != NULL)
+    m->dkim_ops->free(m);
   smtpc__mime_readers_free(m);
   mbox_free(mem, &m->from);
   mbox_free(mem, &m->sender);

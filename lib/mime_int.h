@@ -162,14 +162,12 @@ struct smtpc_msg {
    * "TLS-Required: No"; never both */
   int requiretls;
   int tls_required_no;
-  /* DKIM (dkim.c, smtpc_msg_add_dkim()): the identities, the signed
-   * bodies handed out, and the hooks that wrap and free them (NULL until
-   * a key is added, so the builder alone links no DKIM code) */
-  const smtpc_dkim *dkim[8];
-  size_t ndkim;
-  struct smtpc__msg_signed *dkim_bodies;
-  int (*dkim_wrap)(smtpc_msg *m, smtpc_body *body);
-  void (*dkim_free)(smtpc_msg *m);
+  /* DKIM (dkim.c): NULL until smtpc_msg_add_dkim(), which allocates the
+   * identities and the list of signed bodies handed out, and sets the
+   * hooks that wrap and free them (so the builder alone links no DKIM code
+   * and carries two pointers for it) */
+  struct smtpc__msg_dkim *dkim;
+  const struct smtpc__msg_dkim_ops *dkim_ops;
   size_t bufsize; /* of each reader buffer; 0: SMTPC__MIME_BUFSIZE */
   char rnd[SMTPC__MIME_RND_LEN + 1];
   int have_rnd;
@@ -275,5 +273,11 @@ void smtpc__mime_readers_free(smtpc_msg *m);
 /* Fills p with the default hooks of this platform.  A bare-metal build
  * supplies its own version of this function (hooks it lacks left NULL). */
 void smtpc__mime_platform_default(smtpc_msg_platform *p);
+
+/* What smtpc_msg_body() and smtpc_msg_free() call when a message signs. */
+typedef struct smtpc__msg_dkim_ops {
+  int (*wrap)(smtpc_msg *m, smtpc_body *body);
+  void (*free)(smtpc_msg *m);
+} smtpc__msg_dkim_ops;
 
 #endif /* SMTPC_MIME_INT_H */

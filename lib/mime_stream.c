@@ -661,7 +661,7 @@ int smtpc_msg_body(smtpc_msg *m, smtpc_body *body) {
   body->type = m->utf8hdr   ? SMTPC_BODY_SMTPUTF8
                : m->any8bit ? SMTPC_BODY_8BITMIME
                             : SMTPC_BODY_7BIT;
-  return m->dkim_wrap != NULL ? m->dkim_wrap(m, body) : SMTPC_OK;
+  return m->dkim_ops != NULL ? m->dkim_ops->wrap(m, body) : SMTPC_OK;
 fail:
   smtpc__free(&m->mem, r->ibuf);
   smtpc__free(&m->mem, r->obuf);
