@@ -263,6 +263,8 @@ int smtpc_dkim_set_identity(smtpc_dkim *k, const char *auid) {
   }
   if ((at = strrchr(auid, '@')) == NULL)
     return SMTPC_ERR_BAD_ARGUMENT;
+  if (at - auid > 64) /* RFC 5321 4.5.3.1.1: a local part's limit */
+    return SMTPC_ERR_BAD_ARGUMENT;
   for (i = 0; auid + i < at; i++) /* dkim-quoted-printable needs none */
     if ((unsigned char)auid[i] < 33 || (unsigned char)auid[i] > 126 ||
         auid[i] == ';' || auid[i] == '=' || auid[i] == '@')
@@ -770,7 +772,8 @@ static int sign_one(smtpc_dkim_ctx *c, const smtpc_dkim *k, const field *fs,
   smtpc__buf names = {0};
   smtpc__sha256 sha;
   unsigned char digest[32], sig[SMTPC_DKIM_MAX_SIG];
-  char tmp[300], b64[SMTPC_DKIM_MAX_SIG * 4 / 3 + 8];
+  /* a tag: "i=", 64 octets of local part, "@" and a 253-octet domain */
+  char tmp[2 + 64 + 1 + 253 + 1], b64[SMTPC_DKIM_MAX_SIG * 4 / 3 + 8];
   size_t start = c->out.len, col = 16, siglen = 0, i, bl;
   int64_t t = k->t == SMTPC_DKIM_TIME_NOW ? now : k->t;
   int rc;

@@ -694,6 +694,38 @@ START_TEST(test_argument_errors) {
   ck_assert_int_eq(smtpc_dkim_set_identity(k, "a b@example.org"),
                    SMTPC_ERR_BAD_ARGUMENT);
   ck_assert_int_eq(smtpc_dkim_set_identity(k, "@sub.example.org"), SMTPC_OK);
+  {
+    /* the longest i= fits the field whole; one octet more is refused */
+    char id[400];
+    size_t i;
+    char dom[260];
+    smtpc_dkim *kk = NULL;
+    cbsig cs;
+    char *f = NULL, v[400];
+    static const char msg[] = "From: a@x.org\r\n\r\n";
+    dom[0] = '@'; /* a 253-octet domain: 25 labels of 9 and "org" */
+    for (i = 0; i < 25; i++)
+      memcpy(dom + 1 + 10 * i, "a23456789.", 10);
+    strcpy(dom + 251, "org");
+    ck_assert_uint_eq(strlen(dom), 254);
+    ck_assert_int_eq(smtpc_dkim_new(&kk, "org", "s", NULL), SMTPC_OK);
+    memset(&cs, 0, sizeof cs);
+    cs.len = 4;
+    ck_assert_int_eq(
+        smtpc_dkim_set_signer(kk, SMTPC_DKIM_RSA_SHA256, cb_sign, &cs),
+        SMTPC_OK);
+    for (i = 0; i < 64; i++)
+      id[i] = 'l';
+    strcpy(id + 64, dom);
+    ck_assert_int_eq(smtpc_dkim_set_identity(kk, id), SMTPC_OK);
+    ck_assert_int_eq(sign_msg(&kk, 1, msg, sizeof msg - 1, 0, 0, &f), SMTPC_OK);
+    ck_assert_str_eq(tag_of(f, "i=", v, sizeof v), id);
+    free(f);
+    id[64] = 'l';
+    strcpy(id + 65, dom);
+    ck_assert_int_eq(smtpc_dkim_set_identity(kk, id), SMTPC_ERR_BAD_ARGUMENT);
+    smtpc_dkim_free(kk);
+  }
   ck_assert_int_eq(smtpc_dkim_set_time(k, -3), SMTPC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(
       smtpc_dkim_set_canon(k, (smtpc_dkim_canon)2, SMTPC_DKIM_SIMPLE),

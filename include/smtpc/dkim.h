@@ -227,8 +227,8 @@ SMTPC_API int smtpc_dkim_set_expire(smtpc_dkim *k, uint32_t seconds);
  * \brief Sets the agent or user identifier, `i=` (RFC 6376 3.5).
  * \param[in] k The identity.
  * \param[in] auid `[local]@domain` where domain is `d=` or a subdomain of
- *            it (copied), or NULL for none (the default: verifiers then
- *            assume `@d=`).
+ *            it and local at most 64 octets (copied), or NULL for none (the
+ *            default: verifiers then assume `@d=`).
  * \retval SMTPC_OK Set.
  * \retval SMTPC_ERR_BAD_ARGUMENT \p auid is malformed or outside `d=`.
  * \retval SMTPC_ERR_INVALID_ARGUMENT \p k is NULL.
